@@ -1,0 +1,34 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+
+.PHONY: install demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# torch first, from the pinned CPU build: a bare `torch` requirement would pull CUDA wheels.
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[test,benchmarks]" ruff
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/python -m sklearn_nce.demo
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check sklearn_nce tests benchmarks
+
+bench: install
+	$(BIN)/python benchmarks/density_ratio.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache demo_density_ratio.png

@@ -1,0 +1,1 @@
+"""Shared machinery: critics, losses, objectives, the training loop and input checks."""

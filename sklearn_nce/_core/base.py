@@ -1,0 +1,167 @@
+"""``_BaseNCE``: the training parameters and helpers every estimator shares.
+
+An estimator subclasses it (mixins first, as sklearn does) and supplies only
+its objective; building the critic, seeding, the validation split, the skorch
+net and batched inference all happen here once.
+"""
+
+import copy
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+
+from .critics import ACTIVATIONS, MLPCritic, as_scores
+from .training import OPTIMIZERS, build_net, resolve_device
+from .validation import HasMethods, Integral, Interval, Real, StrOptions, check_is_fitted
+
+__all__ = ["_BaseNCE"]
+
+# Early stopping is switched on by "auto" from this many rows: below it a
+# held-out tenth is too small to tell a better epoch from noise.
+_AUTO_EARLY_STOPPING_MIN_SAMPLES = 1000
+# Rows per forward pass at prediction time: bounds memory, not accuracy.
+_PREDICT_BATCH_SIZE = 8192
+
+
+class _BaseNCE(BaseEstimator):
+    """Shared parameters: critic architecture, optimisation, early stopping, device."""
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like"],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "critic": [HasMethods(["forward"]), None],
+        "optimizer": [StrOptions(set(OPTIMIZERS))],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "device": [StrOptions({"auto", "cpu"}), str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        hidden_layer_sizes=(64, 64),
+        activation="silu",
+        critic=None,
+        optimizer="adam",
+        lr=1e-3,
+        weight_decay=0.0,
+        max_epochs=100,
+        batch_size=256,
+        early_stopping="auto",
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.critic = critic
+        self.optimizer = optimizer
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _fit_critic(self, X, labels, objective, *, n_outputs=1):
+        """Train a fresh critic on (X, labels) with ``objective``; sets the fitted state.
+
+        ``labels`` are sample labels used to stratify the batches and the
+        validation split (or None). Returns ``self``.
+        """
+        self.device_ = resolve_device(self.device)
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        train, valid = self._split(X, labels, rng)
+        # Seed torch inside a forked RNG state: reproducible fits without
+        # touching the user's global torch seed.
+        cuda_devices = [torch.device(self.device_)] if self.device_.startswith("cuda") else []
+        with torch.random.fork_rng(devices=cuda_devices):
+            torch.manual_seed(seed)
+            critic = self._make_critic(X.shape[1], n_outputs)
+            self.net_ = build_net(
+                critic,
+                objective,
+                max_epochs=self.max_epochs,
+                batch_size=self.batch_size,
+                lr=self.lr,
+                optimizer=self.optimizer,
+                weight_decay=self.weight_decay,
+                device=self.device_,
+                verbose=self.verbose,
+                valid_data=valid,
+                n_iter_no_change=self.n_iter_no_change,
+                tol=self.tol,
+            )
+            self.net_.fit(*train)
+        self.history_ = self.net_.history
+        self.n_iter_ = len(self.history_)
+        return self
+
+    def _split(self, X, labels, rng):
+        """Hold out ``validation_fraction`` (stratified by label) when early stopping is on."""
+        use_early_stopping = self.early_stopping is True or (
+            self.early_stopping == "auto" and len(X) >= _AUTO_EARLY_STOPPING_MIN_SAMPLES
+        )
+        if not use_early_stopping:
+            return (X, labels), None
+        n_classes = 1 if labels is None else len(np.unique(labels))
+        if round(self.validation_fraction * len(X)) < max(n_classes, 2):
+            raise ValueError(
+                f"early_stopping=True holds out validation_fraction={self.validation_fraction} "
+                f"of {len(X)} rows, too few to validate on; use more rows, a larger "
+                "validation_fraction, or early_stopping=False."
+            )
+        if labels is None:
+            X_train, X_val = train_test_split(
+                X, test_size=self.validation_fraction, random_state=rng
+            )
+            return (X_train, None), (X_val, None)
+        X_train, X_val, y_train, y_val = train_test_split(
+            X, labels, test_size=self.validation_fraction, stratify=labels, random_state=rng
+        )
+        return (X_train, y_train), (X_val, y_val)
+
+    def _make_critic(self, n_features, n_outputs):
+        if self.critic is not None:
+            # Never train the user's module in place: fit must not change params.
+            return copy.deepcopy(self.critic)
+        return MLPCritic(
+            n_features,
+            n_outputs,
+            hidden_features=tuple(int(width) for width in self.hidden_layer_sizes),
+            activation=ACTIVATIONS[self.activation],
+        )
+
+    def _critic_scores(self, X):
+        """Critic output on validated float32 X as float64, shape (n_samples, n_outputs)."""
+        check_is_fitted(self, "net_")
+        critic = self.net_.module_
+        critic.eval()
+        # Call the critic directly rather than net_.forward: skorch's DataLoader
+        # draws a seed from torch's global RNG, and predicting must not change it.
+        batches = []
+        with torch.no_grad():
+            for start in range(0, len(X), _PREDICT_BATCH_SIZE):
+                batch = torch.from_numpy(X[start : start + _PREDICT_BATCH_SIZE]).to(self.device_)
+                batches.append(as_scores(critic(batch), len(batch)).cpu())
+        return torch.cat(batches).numpy().astype(np.float64)

@@ -1,0 +1,95 @@
+"""Objectives: how a mini-batch becomes positive and negative critic outputs.
+
+An objective is an ``nn.Module`` called as ``objective(critic, X, y)`` that
+returns the scalar loss of one batch; :class:`~.training.ContrastiveNet` uses
+it as its criterion. The loss functions themselves live in ``losses``.
+"""
+
+import torch
+from torch import nn
+
+from .critics import as_scores
+
+__all__ = ["TwoSampleObjective", "TelescopingObjective", "telescoping_coefficients"]
+
+
+class TwoSampleObjective(nn.Module):
+    """Contrast rows labelled 1 (positives) with rows labelled 0 (negatives).
+
+    Parameters
+    ----------
+    loss : callable
+        ``loss(log_ratio_pos, log_ratio_neg, noise_weight) -> scalar``.
+    noise_weight : float
+        Passed to ``loss``.
+    """
+
+    def __init__(self, loss, noise_weight):
+        super().__init__()
+        self.loss = loss
+        self.noise_weight = float(noise_weight)
+
+    def forward(self, critic, X, y):
+        log_ratio = as_scores(critic(X), len(X))[:, 0]
+        is_pos = y == 1
+        return self.loss(log_ratio[is_pos], log_ratio[~is_pos], self.noise_weight)
+
+
+class TelescopingObjective(nn.Module):
+    """Telescoping density-ratio estimation (TRE, Rhodes et al. 2020).
+
+    Builds waymarks ``x_k = c_k x_pos + sqrt(1 - c_k^2) x_neg`` from random
+    (positive, negative) pairs, with ``c_k`` falling linearly from 1 to 0 over
+    ``n_steps`` steps, and trains head ``k`` of the critic to classify ``x_k``
+    against ``x_{k+1}``. The heads' sum is the log ratio ``log p_pos/p_neg``.
+    Each neighbouring pair overlaps far more than the two end samples do, so no
+    single classifier faces the density chasm.
+
+    Linear spacing of ``c_k`` (not of ``sqrt(1 - c_k^2)``) splits a mean
+    shift into equal steps: each step's KL is about ``KL / n_steps^2``.
+    """
+
+    def __init__(self, loss, noise_weight, n_steps):
+        super().__init__()
+        self.loss = loss
+        self.noise_weight = float(noise_weight)
+        self.n_steps = int(n_steps)
+        pos_coef, neg_coef = telescoping_coefficients(self.n_steps)
+        self.register_buffer("pos_coef", torch.as_tensor(pos_coef, dtype=torch.float32))
+        self.register_buffer("neg_coef", torch.as_tensor(neg_coef, dtype=torch.float32))
+
+    def forward(self, critic, X, y):
+        is_pos = y == 1
+        x_pos, x_neg = X[is_pos], X[~is_pos]
+        # Fresh random pairs every training batch, as many as rows in the batch.
+        # Validation pairs come from a fixed generator so that the validation
+        # loss (which early stopping watches) does not move by chance alone.
+        n_pairs = len(X)
+        generator = None if self.training else torch.Generator().manual_seed(0)
+        idx_pos = torch.randint(len(x_pos), (n_pairs,), generator=generator).to(X.device)
+        idx_neg = torch.randint(len(x_neg), (n_pairs,), generator=generator).to(X.device)
+        x_pos, x_neg = x_pos[idx_pos], x_neg[idx_neg]
+        waymarks = (
+            self.pos_coef[:, None, None] * x_pos[None] + self.neg_coef[:, None, None] * x_neg[None]
+        )  # (n_steps + 1, n_pairs, n_features)
+        flat = waymarks.reshape(-1, X.shape[1])
+        scores = as_scores(critic(flat), len(flat))
+        if scores.shape[1] != self.n_steps:
+            raise ValueError(
+                f"telescoping_steps={self.n_steps} needs a critic with {self.n_steps} outputs "
+                f"(one per step); the critic returned {scores.shape[1]}."
+            )
+        scores = scores.reshape(self.n_steps + 1, n_pairs, -1)
+        total = 0.0
+        for step in range(self.n_steps):
+            total = total + self.loss(
+                scores[step, :, step], scores[step + 1, :, step], self.noise_weight
+            )
+        return total
+
+
+def telescoping_coefficients(n_steps):
+    """Mixing weights ``(c_k, sqrt(1 - c_k^2))``, ``c_k = 1 - k/n_steps``, ``k = 0..n_steps``."""
+    pos_coef = torch.linspace(1.0, 0.0, n_steps + 1, dtype=torch.float64)
+    neg_coef = torch.sqrt(torch.clamp(1.0 - pos_coef**2, min=0.0))
+    return pos_coef, neg_coef

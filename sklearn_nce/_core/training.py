@@ -1,0 +1,200 @@
+"""The one training loop: a skorch net whose criterion is a contrastive objective.
+
+Estimators never subclass skorch's ``NeuralNet``; they hold a
+:class:`ContrastiveNet` as ``self.net_``. An *objective* is an ``nn.Module``
+called as ``objective(critic, X_batch, y_batch) -> loss``: it decides which
+samples are positives and negatives (or draws noise) and applies a loss from
+``losses``. The net overrides only the steps skorch documents as safe
+(``train_step_single``, ``validation_step``, ``get_iterator``).
+"""
+
+import math
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback, EarlyStopping
+from skorch.dataset import Dataset, unpack_data
+from skorch.helper import predefined_split
+from skorch.utils import to_tensor
+from tqdm.auto import tqdm
+
+__all__ = [
+    "OPTIMIZERS",
+    "ContrastiveNet",
+    "EpochProgressBar",
+    "FiniteLossGuard",
+    "resolve_device",
+]
+
+OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+}
+
+
+class ContrastiveNet(NeuralNet):
+    """skorch ``NeuralNet`` whose criterion is an objective ``(critic, X, y) -> loss``.
+
+    When ``y`` is given it holds sample labels (e.g. 1 = numerator, 0 =
+    denominator) and every mini-batch keeps each label in proportion, so a
+    per-class mean inside a loss is never taken over an empty set.
+    """
+
+    def train_step_single(self, batch, **fit_params):
+        self._set_training(True)
+        loss = self._objective_loss(batch)
+        loss.backward()
+        return {"loss": loss, "y_pred": loss.detach()}
+
+    def validation_step(self, batch, **fit_params):
+        self._set_training(False)
+        with torch.no_grad():
+            loss = self._objective_loss(batch)
+        return {"loss": loss, "y_pred": loss}
+
+    def get_iterator(self, dataset, training=False):
+        labels = getattr(dataset, "y", None)
+        if labels is None:
+            return super().get_iterator(dataset, training=training)
+        sampler = StratifiedBatchSampler(
+            np.asarray(labels), batch_size=self.batch_size, shuffle=training
+        )
+        return torch.utils.data.DataLoader(dataset, batch_sampler=sampler)
+
+    def _objective_loss(self, batch):
+        Xi, yi = unpack_data(batch)
+        Xi = to_tensor(Xi, device=self.device)
+        yi = None if yi is None else to_tensor(yi, device=self.device)
+        return self.criterion_(self.module_, Xi, yi)
+
+
+class StratifiedBatchSampler:
+    """Yield index batches that contain every label in proportion to its count.
+
+    The number of batches is capped by the smallest class, so each batch holds
+    at least one sample of each label. Shuffling uses torch's global generator,
+    which the estimators seed (in a forked RNG state) from ``random_state``.
+    """
+
+    def __init__(self, labels, batch_size, shuffle):
+        self.groups = [np.flatnonzero(labels == label) for label in np.unique(labels)]
+        n_samples = len(labels)
+        smallest = min(len(group) for group in self.groups)
+        self.n_batches = max(1, min(math.ceil(n_samples / batch_size), smallest))
+        self.shuffle = shuffle
+
+    def __iter__(self):
+        chunks = []
+        for group in self.groups:
+            if self.shuffle:
+                group = group[torch.randperm(len(group)).numpy()]
+            chunks.append(np.array_split(group, self.n_batches))
+        for batch in zip(*chunks, strict=True):
+            yield np.concatenate(batch).tolist()
+
+    def __len__(self):
+        return self.n_batches
+
+
+class FiniteLossGuard(Callback):
+    """Stop training with a clear ``ValueError`` as soon as a batch loss is NaN or inf."""
+
+    def on_batch_end(self, net, batch=None, training=None, loss=None, **kwargs):
+        if loss is not None and not torch.isfinite(loss).all():
+            value = float(loss.detach())
+            raise ValueError(
+                f"The training loss became {value} in epoch {len(net.history)}: the fit diverged. "
+                f"Lower `lr` (currently {net.lr}), standardise X (e.g. with StandardScaler), "
+                "or choose a bounded loss such as loss='logistic'."
+            )
+
+
+class EpochProgressBar(Callback):
+    """A tqdm bar over epochs showing the latest train and validation loss."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.bar_ = tqdm(total=net.max_epochs, unit="epoch", desc=type(net.module_).__name__)
+
+    def on_epoch_end(self, net, **kwargs):
+        row = net.history[-1]
+        postfix = {key: f"{row[key]:.4f}" for key in ("train_loss", "valid_loss") if key in row}
+        self.bar_.set_postfix(postfix, refresh=False)
+        self.bar_.update(1)
+
+    def on_train_end(self, net, **kwargs):
+        # tqdm objects hold locks and file handles: drop it so the net pickles.
+        self.bar_.close()
+        del self.bar_
+
+
+def resolve_device(device):
+    """Map ``"auto"``/``"cpu"``/``"cuda[:k]"`` to a torch device string, failing clearly."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but torch sees no CUDA device; "
+            "use device='cpu' or device='auto'."
+        )
+    return device
+
+
+def build_net(
+    critic,
+    objective,
+    *,
+    max_epochs,
+    batch_size,
+    lr,
+    optimizer,
+    weight_decay,
+    device,
+    verbose,
+    valid_data=None,
+    n_iter_no_change=10,
+    tol=1e-4,
+):
+    """Assemble a :class:`ContrastiveNet` with the package's callbacks.
+
+    ``valid_data`` is an ``(X_val, y_val)`` pair (``y_val`` may be None); when
+    given, early stopping watches its loss and restores the best weights.
+    """
+    callbacks = [("finite_loss", FiniteLossGuard())]
+    train_split = None
+    if valid_data is not None:
+        train_split = predefined_split(Dataset(*valid_data))
+        callbacks.append(
+            (
+                "early_stopping",
+                EarlyStopping(
+                    monitor="valid_loss",
+                    patience=n_iter_no_change,
+                    threshold=tol,
+                    threshold_mode="abs",
+                    load_best=True,
+                    sink=print if verbose >= 2 else _silent,
+                ),
+            )
+        )
+    if verbose >= 1:
+        callbacks.append(("progress", EpochProgressBar()))
+    return ContrastiveNet(
+        module=critic,
+        criterion=objective,
+        optimizer=OPTIMIZERS[optimizer],
+        optimizer__weight_decay=weight_decay,
+        lr=lr,
+        max_epochs=max_epochs,
+        batch_size=batch_size,
+        train_split=train_split,
+        callbacks=callbacks,
+        device=device,
+        # verbose >= 2 prints skorch's per-epoch table (train/valid loss, time).
+        verbose=int(verbose >= 2),
+    )
+
+
+def _silent(*args, **kwargs):
+    pass

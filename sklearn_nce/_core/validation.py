@@ -1,0 +1,88 @@
+"""Input checks shared by every estimator; the one place importing sklearn's private helpers.
+
+scikit-learn keeps ``Interval``, ``StrOptions`` and ``_fit_context`` in private modules. Importing
+them here only means a change in scikit-learn is a one-line fix.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+__all__ = [
+    "HasMethods",
+    "Integral",
+    "Interval",
+    "MIN_SAMPLES",
+    "Real",
+    "StrOptions",
+    "_fit_context",
+    "check_binary_target",
+    "check_is_fitted",
+    "validate_X",
+    "validate_X_y",
+]
+
+# Fewer rows than this cannot train a critic and hold anything out; sklearn's
+# check_fit2d_1sample expects a ValueError naming the sample count.
+MIN_SAMPLES = 10
+
+
+def validate_X(estimator, X, *, reset):
+    """Validate X as a finite 2-D float32 array and record/check ``n_features_in_``.
+
+    NaN, inf, 1-D input, complex values and too few rows raise ``ValueError``
+    with sklearn's standard messages.
+    """
+    return validate_data(
+        estimator,
+        X,
+        reset=reset,
+        dtype=np.float32,
+        ensure_min_samples=MIN_SAMPLES if reset else 1,
+    )
+
+
+def validate_X_y(estimator, X, y):
+    """Validate a training pair (X, y); y is returned as given (1-D, finite)."""
+    X, y = validate_data(
+        estimator,
+        X,
+        y,
+        reset=True,
+        dtype=np.float32,
+        ensure_min_samples=MIN_SAMPLES,
+        y_numeric=False,
+    )
+    return X, y
+
+
+def check_binary_target(y, *, min_per_class=2):
+    """Encode a binary target as 0/1 (``classes_[1]`` is the positive class).
+
+    Returns ``classes_`` and the encoded labels. One class, more than two
+    classes or a continuous target raise ``ValueError``.
+    """
+    # Continuous or unknown targets get sklearn's "Unknown label type" error.
+    check_classification_targets(y)
+    classes, encoded = np.unique(y, return_inverse=True)
+    if len(classes) < 2:
+        raise ValueError(
+            f"y has only one class ({classes[0]!r}); a density ratio needs samples from "
+            "two distributions, labelled 1 (numerator) and 0 (denominator)."
+        )
+    if type_of_target(y, input_name="y") != "binary":
+        raise ValueError(
+            "Only binary classification is supported: y must label two samples "
+            f"(1 = numerator, 0 = denominator), got {len(classes)} distinct values."
+        )
+    counts = np.bincount(encoded)
+    if counts.min() < min_per_class:
+        raise ValueError(
+            f"Each sample needs at least {min_per_class} rows; got class counts "
+            f"{dict(zip(classes.tolist(), counts.tolist(), strict=True))}."
+        )
+    return classes, encoded

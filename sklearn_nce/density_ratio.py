@@ -1,0 +1,397 @@
+"""Density-ratio estimation by binary noise-contrastive estimation.
+
+A critic ``h(x)`` is trained to tell a numerator sample (label 1) from a
+denominator sample (label 0) with a proper scoring rule whose optimum is the
+log density ratio ``h(x) = log p_nu(x) / p_de(x)``. The ratio gives
+importance weights under covariate shift and a two-sample classifier.
+"""
+
+import numpy as np
+import torch
+from scipy.special import expit, logsumexp
+from sklearn.base import ClassifierMixin
+from sklearn.utils.validation import check_array
+
+from ._core.base import _BaseNCE
+from ._core.losses import LOSSES, balanced_log_likelihood
+from ._core.objectives import TelescopingObjective, TwoSampleObjective
+from ._core.validation import (
+    Integral,
+    Interval,
+    Real,
+    StrOptions,
+    _fit_context,
+    check_binary_target,
+    check_is_fitted,
+    validate_X,
+    validate_X_y,
+)
+
+__all__ = ["NCEDensityRatio", "make_two_sample"]
+
+
+class NCEDensityRatio(ClassifierMixin, _BaseNCE):
+    """Density ratio ``p_nu(x) / p_de(x)`` by noise-contrastive estimation.
+
+    Stack a numerator sample (``y == 1``) and a denominator sample
+    (``y == 0``) and train a neural critic ``h`` to tell them apart. Every
+    ``loss`` is a proper scoring rule parameterised so that its optimum is
+    ``h(x) = log p_nu(x) / p_de(x)``, corrected for unequal sample sizes.
+    When the two samples barely overlap (KL above ~5 nats, the "density
+    chasm") a single classifier separates them perfectly and its ratio
+    saturates; ``telescoping_steps > 1`` bridges the gap through
+    intermediate distributions.
+
+    Read more in the :ref:`User Guide <density_ratio>`.
+
+    Parameters
+    ----------
+    loss : {"logistic", "noisier", "brier", "lsif"}, default="logistic"
+        Scoring rule. "logistic" is binary NCE (logistic regression with the
+        class-prior correction); "noisier" weights the denominator term by
+        ``noise_weight`` as if it were that many times larger ("Noisier" NCE,
+        close to maximum likelihood for large weights); "brier" is the
+        squared error of the implied class probability; "lsif" is least-squares
+        importance fitting of the ratio itself (unbounded: may diverge when the
+        samples are far apart).
+    noise_weight : "auto" or float > 0, default="auto"
+        Virtual number of denominator points per numerator point. "auto"
+        uses the class-size ratio ``n_de / n_nu`` for "logistic" and "brier"
+        (plain NCE) and ``sqrt(n_samples)`` for "noisier". Ignored by "lsif".
+    telescoping_steps : int >= 1, default=1
+        Number of telescoping steps (TRE, Rhodes et al. 2020). With ``m > 1``
+        the critic gets ``m`` heads, head ``k`` classifies waymark ``k`` against
+        ``k + 1`` on the path ``x_k = c_k x_nu + sqrt(1 - c_k^2) x_de``, and the
+        log ratio is their sum. 1 trains a single classifier.
+    hidden_layer_sizes : tuple of int, default=(64, 64)
+        Widths of the default MLP critic's hidden layers.
+    activation : {"silu", "relu", "tanh", "elu"}, default="silu"
+        Hidden-layer non-linearity of the default critic.
+    critic : torch.nn.Module, default=None
+        A critic to use instead of the MLP: maps a float32 tensor of shape
+        ``(n, n_features)`` to ``(n,)`` (or ``(n, telescoping_steps)``). It is
+        deep-copied at fit, so the object passed is never trained in place.
+    optimizer : {"adam", "adamw", "sgd"}, default="adam"
+        Torch optimizer.
+    lr : float, default=1e-3
+        Learning rate.
+    weight_decay : float, default=0.0
+        L2 penalty passed to the optimizer.
+    max_epochs : int, default=100
+        Maximum number of passes over the data.
+    batch_size : int, default=256
+        Rows per mini-batch; every batch holds both samples in proportion.
+    early_stopping : bool or "auto", default="auto"
+        Hold out ``validation_fraction`` of the rows (stratified), stop when its
+        loss has not improved by ``tol`` for ``n_iter_no_change`` epochs and
+        restore the best weights. "auto" enables it from 1000 rows.
+    validation_fraction : float in (0, 1), default=0.1
+        Fraction held out for early stopping.
+    n_iter_no_change : int, default=10
+        Patience of early stopping, in epochs.
+    tol : float, default=1e-4
+        Minimum decrease of the validation loss that counts as improvement.
+    device : {"cpu", "cuda", "auto"} or str, default="cpu"
+        Torch device; "auto" picks CUDA when available.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the critic's initialisation, the batch order and the validation
+        split; an int gives reproducible fits.
+    verbose : int, default=0
+        1 shows a tqdm progress bar over epochs with the latest train and
+        validation loss; 2 also prints a table row per epoch.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (2,)
+        Sample labels; ``classes_[1]`` is the numerator sample.
+    log_prior_ratio_ : float
+        ``log(n_nu / n_de)`` of the training data, used by ``predict_proba``.
+    noise_weight_ : float
+        The noise weight used (resolved from "auto").
+    net_ : skorch.NeuralNet
+        The trained skorch net; ``net_.module_`` is the critic.
+    history_ : skorch.History
+        Per-epoch train (and validation) loss.
+    n_iter_ : int
+        Number of epochs run.
+    device_ : str
+        Device the critic was trained on.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    make_two_sample : Build ``(X, y)`` from two samples.
+    sklearn.linear_model.LogisticRegression : A linear-logit ratio estimator.
+
+    Notes
+    -----
+    With class sizes ``n_nu`` and ``n_de`` the Bayes classifier's logit is
+    ``log r(x) + log(n_nu / n_de)``; this estimator stores ``log r`` and adds the
+    prior back only for ``predict_proba``/``decision_function``. ``score`` is the
+    class-balanced log-likelihood (equal priors) whatever the loss, so
+    ``GridSearchCV`` compares losses on one scale.
+
+    References
+    ----------
+    .. [1] M. Gutmann and A. Hyvarinen, "Noise-contrastive estimation: A new
+       estimation principle for unnormalized statistical models", AISTATS 2010.
+    .. [2] B. Rhodes, K. Xu and M. Gutmann, "Telescoping density-ratio
+       estimation", NeurIPS 2020.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nce import NCEDensityRatio
+    >>> from sklearn_nce.datasets import make_mean_shift
+    >>> pair = make_mean_shift(n_features=2, kl=1.0)
+    >>> X, y = pair.sample(500, 500, random_state=0)
+    >>> model = NCEDensityRatio(max_epochs=30, random_state=0).fit(X, y)
+    >>> log_ratio = model.predict_log_ratio(X)
+    >>> bool(np.corrcoef(log_ratio, pair.log_ratio(X))[0, 1] > 0.95)
+    True
+    >>> weights = model.predict_weights(X[y == 0])
+    >>> bool(abs(weights.mean() - 1.0) < 0.05)
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseNCE._parameter_constraints,
+        "loss": [StrOptions(set(LOSSES))],
+        "noise_weight": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
+        "telescoping_steps": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        *,
+        loss="logistic",
+        noise_weight="auto",
+        telescoping_steps=1,
+        hidden_layer_sizes=(64, 64),
+        activation="silu",
+        critic=None,
+        optimizer="adam",
+        lr=1e-3,
+        weight_decay=0.0,
+        max_epochs=100,
+        batch_size=256,
+        early_stopping="auto",
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            critic=critic,
+            optimizer=optimizer,
+            lr=lr,
+            weight_decay=weight_decay,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.loss = loss
+        self.noise_weight = noise_weight
+        self.telescoping_steps = telescoping_steps
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Fit the log-ratio critic.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Both samples stacked.
+        y : array-like of shape (n_samples,)
+            Sample labels with two values; ``classes_[1]`` (e.g. 1) marks the
+            numerator sample, ``classes_[0]`` (e.g. 0) the denominator sample.
+
+        Returns
+        -------
+        self : NCEDensityRatio
+            The fitted estimator.
+        """
+        X, y = validate_X_y(self, X, y)
+        self.classes_, labels = check_binary_target(y)
+        n_pos = int(labels.sum())
+        n_neg = len(labels) - n_pos
+        self.log_prior_ratio_ = float(np.log(n_pos / n_neg))
+        self.noise_weight_ = self._resolve_noise_weight(n_pos, n_neg)
+        loss = LOSSES[self.loss]
+        if self.telescoping_steps > 1:
+            objective = TelescopingObjective(loss, self.noise_weight_, self.telescoping_steps)
+        else:
+            objective = TwoSampleObjective(loss, self.noise_weight_)
+        self._fit_critic(X, labels.astype(np.int64), objective, n_outputs=self.telescoping_steps)
+        # Importance weights are normalised to mean 1 on the training
+        # denominator sample (a self-normalised estimator).
+        log_ratio_de = self._log_ratio(X[labels == 0])
+        self.log_weight_offset_ = float(logsumexp(log_ratio_de) - np.log(n_neg))
+        return self
+
+    def predict(self, X):
+        """Label of the sample each row more likely came from (training priors).
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Values from ``classes_``.
+        """
+        check_is_fitted(self)
+        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+
+    def predict_proba(self, X):
+        """Posterior probability of each sample given x, under the training class sizes.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, 2)
+            Columns follow ``classes_``: denominator, then numerator.
+        """
+        prob_pos = expit(self.decision_function(X))
+        return np.column_stack([1.0 - prob_pos, prob_pos])
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`, computed stably."""
+        logit = self.decision_function(X)
+        return np.column_stack([-np.logaddexp(0.0, logit), -np.logaddexp(0.0, -logit)])
+
+    def decision_function(self, X):
+        """Posterior logit ``log r(x) + log(n_nu / n_de)``; positive means numerator.
+
+        Returns
+        -------
+        logit : ndarray of shape (n_samples,)
+        """
+        return self.predict_log_ratio(X) + self.log_prior_ratio_
+
+    def predict_log_ratio(self, X):
+        """Estimated ``log p_nu(x) / p_de(x)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_ratio : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        return self._log_ratio(validate_X(self, X, reset=False))
+
+    def predict_ratio(self, X):
+        """Estimated density ratio ``p_nu(x) / p_de(x)`` (the exponential of the log ratio)."""
+        return np.exp(self.predict_log_ratio(X))
+
+    def predict_weights(self, X):
+        """Importance weights for covariate shift, normalised to mean 1 on the training
+        denominator sample.
+
+        Weighting denominator (e.g. training) rows by these makes averages over
+        them estimate averages under the numerator (e.g. test) distribution.
+
+        Returns
+        -------
+        weights : ndarray of shape (n_samples,)
+        """
+        return np.exp(self.predict_log_ratio(X) - self.log_weight_offset_)
+
+    def score(self, X, y, sample_weight=None):
+        """Class-balanced log-likelihood of the two-sample classifier (higher is better).
+
+        The mean over the two samples of ``log P(true sample | x)`` with equal
+        priors: 0 is perfect separation with confidence, ``-log 2`` is chance.
+        It does not depend on ``loss``, so models with different losses compare.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Labels from ``classes_``, both present.
+        sample_weight : None
+            Not supported; present for API compatibility.
+
+        Returns
+        -------
+        score : float
+        """
+        if sample_weight is not None:
+            raise ValueError("NCEDensityRatio.score does not support sample_weight.")
+        log_ratio = self.predict_log_ratio(X)
+        y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
+        is_pos = y == self.classes_[1]
+        is_neg = y == self.classes_[0]
+        if not (is_pos.any() and is_neg.any()) or not (is_pos | is_neg).all():
+            raise ValueError(
+                f"score needs rows of both samples labelled with classes_ {self.classes_!r}."
+            )
+        return float(
+            balanced_log_likelihood(
+                torch.from_numpy(log_ratio[is_pos]), torch.from_numpy(log_ratio[is_neg])
+            )
+        )
+
+    def _log_ratio(self, X):
+        return self._critic_scores(X).sum(axis=1)
+
+    def _resolve_noise_weight(self, n_pos, n_neg):
+        if self.noise_weight != "auto":
+            return float(self.noise_weight)
+        if self.loss == "noisier":
+            return float(np.sqrt(n_pos + n_neg))
+        if self.loss == "lsif":
+            return 1.0
+        return n_neg / n_pos
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
+
+def make_two_sample(X_numerator, X_denominator):
+    """Stack two samples into the ``(X, y)`` that :class:`NCEDensityRatio` fits.
+
+    Parameters
+    ----------
+    X_numerator : array-like of shape (n_numerator, n_features)
+        Sample from the numerator distribution ``p_nu`` (e.g. test inputs).
+    X_denominator : array-like of shape (n_denominator, n_features)
+        Sample from the denominator distribution ``p_de`` (e.g. training inputs).
+
+    Returns
+    -------
+    X : ndarray of shape (n_numerator + n_denominator, n_features)
+    y : ndarray of shape (n_numerator + n_denominator,)
+        1 for numerator rows, 0 for denominator rows.
+
+    Examples
+    --------
+    >>> from sklearn_nce import make_two_sample
+    >>> X, y = make_two_sample([[0.0], [1.0]], [[2.0], [3.0], [4.0]])
+    >>> X.shape, y.tolist()
+    ((5, 1), [1, 1, 0, 0, 0])
+    """
+    X_numerator = check_array(X_numerator, input_name="X_numerator")
+    X_denominator = check_array(X_denominator, input_name="X_denominator")
+    if X_numerator.shape[1] != X_denominator.shape[1]:
+        raise ValueError(
+            f"The samples have different numbers of features: {X_numerator.shape[1]} "
+            f"(numerator) and {X_denominator.shape[1]} (denominator)."
+        )
+    X = np.vstack([X_numerator, X_denominator])
+    y = np.r_[np.ones(len(X_numerator), dtype=int), np.zeros(len(X_denominator), dtype=int)]
+    return X, y

@@ -1,0 +1,295 @@
+"""Tests of the shared core: batch sampler, callbacks, critics, objectives, seeding, devices."""
+
+import copy
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from sklearn_nce import NCEDensityRatio
+from sklearn_nce._core.critics import MLPCritic, as_scores
+from sklearn_nce._core.losses import LOSSES
+from sklearn_nce._core.objectives import (
+    TelescopingObjective,
+    TwoSampleObjective,
+    telescoping_coefficients,
+)
+from sklearn_nce._core.training import FiniteLossGuard, StratifiedBatchSampler, resolve_device
+from sklearn_nce.datasets import make_mean_shift
+
+# ---------------------------------------------------------------------------
+# StratifiedBatchSampler
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "n_pos, n_neg, batch_size",
+    [(37, 63, 16), (3, 97, 16), (50, 50, 256), (10, 10, 2), (5, 200, 7)],
+)
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_stratified_batch_sampler(n_pos, n_neg, batch_size, shuffle):
+    torch.manual_seed(0)
+    labels = np.r_[np.ones(n_pos, dtype=int), np.zeros(n_neg, dtype=int)]
+    np.random.default_rng(0).shuffle(labels)
+    sampler = StratifiedBatchSampler(labels, batch_size=batch_size, shuffle=shuffle)
+    batches = list(sampler)
+
+    # The number of batches is ceil(n / batch_size), capped by the smaller class.
+    expected_n_batches = max(1, min(math.ceil((n_pos + n_neg) / batch_size), n_pos, n_neg))
+    assert len(sampler) == len(batches) == expected_n_batches
+
+    for batch in batches:
+        batch_labels = labels[batch]
+        assert set(batch_labels.tolist()) == {0, 1}
+        # Each label in proportion: its share of the batch is its count split
+        # as evenly as possible over the batches (within one row).
+        for label, count in ((1, n_pos), (0, n_neg)):
+            assert abs((batch_labels == label).sum() - count / len(batches)) < 1
+
+    # Together the batches are a permutation of all row indices.
+    union = np.concatenate(batches)
+    np.testing.assert_array_equal(np.sort(union), np.arange(n_pos + n_neg))
+
+
+def test_stratified_batch_sampler_shuffles_with_torch_seed():
+    labels = np.r_[np.ones(40, dtype=int), np.zeros(60, dtype=int)]
+    sampler = StratifiedBatchSampler(labels, batch_size=10, shuffle=True)
+    torch.manual_seed(0)
+    first = list(sampler)
+    torch.manual_seed(0)
+    again = list(sampler)
+    torch.manual_seed(1)
+    other = list(sampler)
+    assert first == again
+    assert first != other
+    # Without shuffling the order is fixed: consecutive rows of each label.
+    unshuffled = list(StratifiedBatchSampler(labels, batch_size=10, shuffle=False))
+    assert unshuffled[0] == [40, 41, 42, 43, 44, 45, 0, 1, 2, 3]
+
+
+# ---------------------------------------------------------------------------
+# FiniteLossGuard
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_finite_loss_guard_raises_on_non_finite_loss(bad):
+    guard = FiniteLossGuard()
+    net = SimpleNamespace(history=[{}, {}], lr=0.5)
+    with pytest.raises(ValueError, match=r"`lr` \(currently 0.5\)"):
+        guard.on_batch_end(net, loss=torch.tensor(bad))
+
+
+def test_finite_loss_guard_accepts_finite_loss():
+    guard = FiniteLossGuard()
+    net = SimpleNamespace(history=[{}], lr=0.5)
+    guard.on_batch_end(net, loss=torch.tensor(1.5))
+    guard.on_batch_end(net, loss=None)
+    # A finite loss leaves the net untouched: the guard is only a check.
+    assert net.lr == 0.5
+
+
+@pytest.mark.parametrize("lr", [10.0, 1e3])
+def test_diverging_fit_raises_value_error_naming_lr(lr):
+    # LSIF is unbounded below (-mean r_pos); with far-apart samples and a huge
+    # step the ratio overflows within a couple of epochs.
+    pair = make_mean_shift(n_features=2, kl=50.0)
+    X, y = pair.sample(100, 100, random_state=0)
+    model = NCEDensityRatio(loss="lsif", lr=lr, max_epochs=20, random_state=0)
+    with pytest.raises(ValueError, match="`lr`") as excinfo:
+        model.fit(X, y)
+    message = str(excinfo.value)
+    assert "diverged" in message
+    assert str(lr) in message
+
+
+# ---------------------------------------------------------------------------
+# Critics
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("out_features", [1, 3])
+@pytest.mark.parametrize("hidden", [(), (8,), (8, 4)])
+def test_mlp_critic_output_shape(out_features, hidden):
+    critic = MLPCritic(4, out_features, hidden_features=hidden, activation=nn.Tanh)
+    out = critic(torch.randn(10, 4))
+    assert out.shape == (10, out_features)
+    linear = [m for m in critic.modules() if isinstance(m, nn.Linear)]
+    assert len(linear) == len(hidden) + 1
+    assert sum(isinstance(m, nn.Tanh) for m in critic.modules()) == len(hidden)
+
+
+def test_as_scores_reshapes_valid_outputs():
+    assert as_scores(torch.zeros(5), 5).shape == (5, 1)
+    assert as_scores(torch.zeros(5, 1), 5).shape == (5, 1)
+    assert as_scores(torch.zeros(5, 3), 5).shape == (5, 3)
+
+
+@pytest.mark.parametrize(
+    "shape", [(), (4,), (6,), (5, 1, 1), (4, 1), (1, 5)], ids=lambda s: str(s)
+)
+def test_as_scores_rejects_bad_shapes(shape):
+    with pytest.raises(ValueError, match=r"shape \(n_samples,\)"):
+        as_scores(torch.zeros(shape), 5)
+
+
+# ---------------------------------------------------------------------------
+# Objectives
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_steps", [1, 2, 3, 8])
+def test_telescoping_coefficients(n_steps):
+    pos_coef, neg_coef = telescoping_coefficients(n_steps)
+    assert pos_coef.shape == neg_coef.shape == (n_steps + 1,)
+    # The path starts at the positive sample and ends at the negative one...
+    assert float(pos_coef[0]) == 1.0 and float(neg_coef[0]) == 0.0
+    assert float(pos_coef[-1]) == 0.0 and float(neg_coef[-1]) == 1.0
+    # ... every waymark keeps unit variance for whitened inputs ...
+    torch.testing.assert_close(
+        pos_coef**2 + neg_coef**2, torch.ones(n_steps + 1, dtype=pos_coef.dtype)
+    )
+    # ... and c_k falls linearly.
+    torch.testing.assert_close(
+        pos_coef, torch.tensor([1 - k / n_steps for k in range(n_steps + 1)], dtype=pos_coef.dtype)
+    )
+
+
+def _random_batch(n_features=3, n_rows=32):
+    gen = torch.Generator().manual_seed(0)
+    X = torch.randn(n_rows, n_features, generator=gen)
+    y = torch.tensor([1, 0] * (n_rows // 2))
+    return X, y
+
+
+def _assert_all_parameters_get_gradients(critic):
+    for name, param in critic.named_parameters():
+        assert param.grad is not None, name
+        assert torch.all(torch.isfinite(param.grad)), name
+        assert torch.all(param.grad != 0), f"{name} has zero gradient entries"
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_two_sample_objective_gradients_reach_every_parameter(name):
+    torch.manual_seed(0)
+    critic = MLPCritic(3, 1, hidden_features=(8, 8))
+    X, y = _random_batch()
+    loss = TwoSampleObjective(LOSSES[name], noise_weight=2.0)(critic, X, y)
+    assert loss.shape == ()
+    loss.backward()
+    _assert_all_parameters_get_gradients(critic)
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_telescoping_objective_gradients_reach_every_parameter(name):
+    torch.manual_seed(0)
+    n_steps = 3
+    critic = MLPCritic(3, n_steps, hidden_features=(8, 8))
+    X, y = _random_batch()
+    loss = TelescopingObjective(LOSSES[name], noise_weight=1.0, n_steps=n_steps)(critic, X, y)
+    assert loss.shape == ()
+    loss.backward()
+    # Every head (row of the last layer) is trained by its own step.
+    _assert_all_parameters_get_gradients(critic)
+
+
+def test_two_sample_objective_splits_by_label():
+    # With a constant critic h = c the logistic loss has a closed form,
+    # so a wrong positive/negative split changes the value.
+    class Constant(nn.Module):
+        def forward(self, x):
+            return torch.full((len(x),), 0.3)
+
+    X = torch.zeros(4, 2)
+    y = torch.tensor([1, 0, 0, 0])
+    loss = TwoSampleObjective(LOSSES["lsif"], noise_weight=1.0)(Constant(), X, y)
+    assert float(loss) == pytest.approx(0.5 * math.exp(0.6) - math.exp(0.3), rel=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# Seeding and devices
+# ---------------------------------------------------------------------------
+
+
+def test_fit_does_not_change_global_torch_rng():
+    pair = make_mean_shift(n_features=2, kl=1.0)
+    X, y = pair.sample(40, 40, random_state=0)
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    NCEDensityRatio(max_epochs=2, random_state=0).fit(X, y)
+    assert torch.equal(before, torch.get_rng_state())
+
+
+def test_fit_does_not_change_global_numpy_rng():
+    pair = make_mean_shift(n_features=2, kl=1.0)
+    X, y = pair.sample(600, 600, random_state=0)  # enough rows for the validation split
+    np.random.seed(123)
+    before = np.random.get_state()[1].copy()
+    NCEDensityRatio(max_epochs=2, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(before, np.random.get_state()[1])
+
+
+def test_resolve_device():
+    assert resolve_device("cpu") == "cpu"
+    expected_auto = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto") == expected_auto
+    if torch.cuda.is_available():
+        assert resolve_device("cuda") == "cuda"
+    else:
+        for device in ("cuda", "cuda:0"):
+            with pytest.raises(ValueError, match="no CUDA device"):
+                resolve_device(device)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_fit_on_missing_cuda_raises_value_error():
+    X, y = make_mean_shift(n_features=2, kl=1.0).sample(10, 10, random_state=0)
+    with pytest.raises(ValueError, match="device='cuda'"):
+        NCEDensityRatio(device="cuda", max_epochs=1).fit(X, y)
+
+
+# ---------------------------------------------------------------------------
+# User-supplied critics
+# ---------------------------------------------------------------------------
+
+
+class _FlatLinear(nn.Module):
+    """A linear critic returning shape (n,), as a user might write one."""
+
+    def __init__(self, n_features):
+        super().__init__()
+        self.linear = nn.Linear(n_features, 1)
+
+    def forward(self, x):
+        return self.linear(x).squeeze(-1)
+
+
+def test_user_critic_is_used_and_not_modified():
+    pair = make_mean_shift(n_features=3, kl=1.0)
+    X, y = pair.sample(100, 100, random_state=0)
+    torch.manual_seed(0)
+    critic = _FlatLinear(3)
+    original = copy.deepcopy(critic.state_dict())
+
+    # 200 rows fit in one batch: 100 epochs are 100 Adam steps.
+    model = NCEDensityRatio(critic=critic, max_epochs=100, lr=3e-2, random_state=0).fit(X, y)
+
+    # The passed module is untouched...
+    assert model.critic is critic
+    for key, value in critic.state_dict().items():
+        assert torch.equal(value, original[key]), key
+    # ... a trained copy of it is what the estimator uses ...
+    fitted = model.net_.module_
+    assert type(fitted) is _FlatLinear and fitted is not critic
+    assert not torch.equal(fitted.linear.weight, original["linear.weight"])
+    weight = fitted.linear.weight.detach().numpy().astype(np.float64).ravel()
+    bias = float(fitted.linear.bias)
+    np.testing.assert_allclose(model.predict_log_ratio(X), X @ weight + bias, rtol=1e-5, atol=1e-5)
+    # ... and it learned the right direction: the true log ratio is mu.x + const.
+    cosine = (
+        weight @ pair.numerator.mean / np.linalg.norm(weight) / np.linalg.norm(pair.numerator.mean)
+    )
+    assert cosine > 0.9

@@ -1,0 +1,200 @@
+"""Unit tests of the contrastive losses against hand-computed values and closed-form optima."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from sklearn_nce._core.losses import (
+    LOSSES,
+    balanced_log_likelihood,
+    brier_loss,
+    logistic_loss,
+    lsif_loss,
+    noisier_nce_loss,
+)
+
+# Three critic outputs: two positives and one negative.
+H_POS = (0.5, -1.0)
+H_NEG = (0.2,)
+
+
+def _tensors(h_pos=H_POS, h_neg=H_NEG):
+    return (
+        torch.tensor(h_pos, dtype=torch.float64),
+        torch.tensor(h_neg, dtype=torch.float64),
+    )
+
+
+def _sigmoid(t):
+    return 1.0 / (1.0 + math.exp(-t))
+
+
+# ---------------------------------------------------------------------------
+# Hand-computed values
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("noise_weight", [1.0, 2.0, 0.25])
+def test_logistic_loss_hand_computed(noise_weight):
+    # Implied classifier logit g = h - log M; P(pos | x) = e^h / (e^h + M), so
+    # -log P(pos) = log(1 + M e^-h) and -log P(neg) = log(1 + e^h / M).
+    M = noise_weight
+    pos = (math.log(1 + M * math.exp(-0.5)) + math.log(1 + M * math.exp(1.0))) / 2
+    neg = math.log(1 + math.exp(0.2) / M)
+    expected = (pos + M * neg) / (1 + M)
+    got = logistic_loss(*_tensors(), noise_weight=M)
+    assert got.ndim == 0
+    assert float(got) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("noise_weight", [1.0, 3.0])
+def test_noisier_nce_loss_hand_computed(noise_weight):
+    M = noise_weight
+    pos = (math.log(1 + M * math.exp(-0.5)) + math.log(1 + M * math.exp(1.0))) / 2
+    neg = math.log(1 + math.exp(0.2) / M)
+    assert float(noisier_nce_loss(*_tensors(), M)) == pytest.approx(pos + M * neg, rel=1e-12)
+
+
+@pytest.mark.parametrize("noise_weight", [1.0, 4.0])
+def test_brier_loss_hand_computed(noise_weight):
+    M = noise_weight
+    p_pos = [math.exp(h) / (math.exp(h) + M) for h in H_POS]
+    p_neg = [math.exp(h) / (math.exp(h) + M) for h in H_NEG]
+    pos = ((1 - p_pos[0]) ** 2 + (1 - p_pos[1]) ** 2) / 2
+    neg = p_neg[0] ** 2
+    expected = (pos + M * neg) / (1 + M)
+    got = brier_loss(*_tensors(), noise_weight=M)
+    assert float(got) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("noise_weight", [1.0, 7.0])
+def test_lsif_loss_hand_computed(noise_weight):
+    # 0.5 E_neg[r^2] - E_pos[r], whatever the noise weight.
+    expected = 0.5 * math.exp(2 * 0.2) - (math.exp(0.5) + math.exp(-1.0)) / 2
+    got = lsif_loss(*_tensors(), noise_weight=noise_weight)
+    assert float(got) == pytest.approx(expected, rel=1e-12)
+
+
+def test_balanced_log_likelihood_hand_computed():
+    # Equal priors: mean over the two samples of log P(true sample | x).
+    pos = (math.log(_sigmoid(0.5)) + math.log(_sigmoid(-1.0))) / 2
+    neg = math.log(1 - _sigmoid(0.2))
+    expected = (pos + neg) / 2
+    assert float(balanced_log_likelihood(*_tensors())) == pytest.approx(expected, rel=1e-12)
+
+
+def test_balanced_log_likelihood_at_zero_is_minus_log_two():
+    h_pos, h_neg = torch.zeros(5, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
+    assert float(balanced_log_likelihood(h_pos, h_neg)) == pytest.approx(-math.log(2), rel=1e-12)
+
+
+def test_balanced_log_likelihood_orders_good_and_bad_critics():
+    # A critic that is right with confidence scores above chance, a wrong one below it.
+    good = balanced_log_likelihood(torch.full((4,), 5.0), torch.full((4,), -5.0))
+    bad = balanced_log_likelihood(torch.full((4,), -5.0), torch.full((4,), 5.0))
+    assert -math.log(2) < float(good) <= 0.0
+    assert float(bad) < -math.log(2)
+
+
+# ---------------------------------------------------------------------------
+# Relations between losses
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("noise_weight", [0.5, 1.0, 10.0, 1000.0])
+def test_noisier_is_unnormalised_logistic(noise_weight):
+    gen = torch.Generator().manual_seed(0)
+    h_pos = torch.randn(7, generator=gen, dtype=torch.float64) * 3
+    h_neg = torch.randn(11, generator=gen, dtype=torch.float64) * 3
+    torch.testing.assert_close(
+        noisier_nce_loss(h_pos, h_neg, noise_weight),
+        (1 + noise_weight) * logistic_loss(h_pos, h_neg, noise_weight),
+    )
+
+
+def test_logistic_loss_with_class_ratio_is_stacked_cross_entropy():
+    # With M = n_neg / n_pos the loss is plain logistic regression on the stacked
+    # sample with logit h - log M (the class-prior correction).
+    gen = torch.Generator().manual_seed(1)
+    h_pos = torch.randn(3, generator=gen, dtype=torch.float64)
+    h_neg = torch.randn(9, generator=gen, dtype=torch.float64)
+    M = 9 / 3
+    logits = torch.cat([h_pos, h_neg]) - math.log(M)
+    labels = torch.cat([torch.ones(3), torch.zeros(9)]).to(torch.float64)
+    expected = F.binary_cross_entropy_with_logits(logits, labels)
+    torch.testing.assert_close(logistic_loss(h_pos, h_neg, M), expected)
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_losses_are_differentiable_scalars(name):
+    h_pos = torch.tensor([0.3, -0.2], dtype=torch.float64, requires_grad=True)
+    h_neg = torch.tensor([0.1, 0.4, -1.0], dtype=torch.float64, requires_grad=True)
+    loss = LOSSES[name](h_pos, h_neg, 2.0)
+    assert loss.shape == ()
+    loss.backward()
+    assert torch.all(h_pos.grad != 0) and torch.all(h_neg.grad != 0)
+
+
+# ---------------------------------------------------------------------------
+# Population optimum: h* = log p_pos / p_neg for every noise weight
+# ---------------------------------------------------------------------------
+
+# Two atoms a, b with P_pos = (0.7, 0.3) and P_neg = (0.2, 0.8). Repeating each
+# atom's logit in proportion to its probability (7:3 and 2:8) makes the losses'
+# plain means exactly the population (weighted) means.
+P_POS = (0.7, 0.3)
+P_NEG = (0.2, 0.8)
+POS_INDEX = torch.tensor([0] * 7 + [1] * 3)
+NEG_INDEX = torch.tensor([0] * 2 + [1] * 8)
+TRUE_LOG_RATIO = [math.log(P_POS[0] / P_NEG[0]), math.log(P_POS[1] / P_NEG[1])]
+
+
+def _minimise(loss_fn, noise_weight):
+    """Minimise the population loss over the two free logits (h_a, h_b) with LBFGS."""
+    h = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS(
+        [h],
+        lr=1.0,
+        max_iter=500,
+        tolerance_grad=1e-12,
+        tolerance_change=1e-15,
+        line_search_fn="strong_wolfe",
+    )
+
+    def closure():
+        optimizer.zero_grad()
+        loss = loss_fn(h[POS_INDEX], h[NEG_INDEX], noise_weight)
+        loss.backward()
+        return loss
+
+    for _ in range(5):
+        optimizer.step(closure)
+    return h.detach().tolist()
+
+
+@pytest.mark.parametrize("noise_weight", [0.5, 1.0, 10.0])
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_population_optimum_is_log_ratio(name, noise_weight):
+    h_opt = _minimise(LOSSES[name], noise_weight)
+    # Smooth strictly convex 1-D problems per atom, solved in float64 to a
+    # gradient of 1e-12: 1e-5 leaves room for the flatter Brier curvature.
+    assert h_opt == pytest.approx(TRUE_LOG_RATIO, abs=1e-5)
+
+
+def test_noisier_optimum_with_large_noise_weight():
+    # M = 1000 puts the implied logit h - log M near -6.9, where the positive
+    # term's curvature is ~1e-3 of the logistic maximum; still exact in float64.
+    h_opt = _minimise(noisier_nce_loss, 1000.0)
+    assert h_opt == pytest.approx(TRUE_LOG_RATIO, abs=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_population_loss_is_larger_away_from_log_ratio(name):
+    # The optimum is a strict minimum: moving either logit by 0.3 costs something.
+    truth = torch.tensor(TRUE_LOG_RATIO, dtype=torch.float64)
+    best = LOSSES[name](truth[POS_INDEX], truth[NEG_INDEX], 2.0)
+    for shift in ([0.3, 0.0], [0.0, -0.3], [0.3, 0.3]):
+        h = truth + torch.tensor(shift, dtype=torch.float64)
+        assert float(LOSSES[name](h[POS_INDEX], h[NEG_INDEX], 2.0)) > float(best)
