@@ -84,7 +84,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
     early_stopping : bool or "auto", default="auto"
         Hold out ``validation_fraction`` of the rows (stratified), stop when its
         loss has not improved by ``tol`` for ``n_iter_no_change`` epochs and
-        restore the best weights. "auto" enables it from 1000 rows.
+        restore the best weights. "auto" enables it above 10 000 rows. The
+        validation loss is the class-balanced log loss whatever ``loss`` is.
     validation_fraction : float in (0, 1), default=0.1
         Fraction held out for early stopping.
     n_iter_no_change : int, default=10
@@ -98,7 +99,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         split; an int gives reproducible fits.
     verbose : int, default=0
         1 shows a tqdm progress bar over epochs with the latest train and
-        validation loss; 2 also prints a table row per epoch.
+        validation loss; 2 prints a table row per epoch (losses and duration)
+        instead.
 
     Attributes
     ----------

@@ -361,3 +361,11 @@ def test_verbose_2_prints_epoch_rows(capsys):
     assert "train_loss" in out
     epochs = [int(m.group(1)) for m in re.finditer(r"^\s*(\d+)\s+\d+\.\d+", out, re.MULTILINE)]
     assert epochs == [1, 2, 3, 4]
+
+
+def test_single_step_critic_with_several_outputs_raises():
+    # Training would use one column while prediction sums all: refuse instead.
+    _, X, y = _small_problem(20, 20)
+    model = NCEDensityRatio(critic=torch.nn.Linear(2, 3), max_epochs=1)
+    with pytest.raises(ValueError, match="one score per sample"):
+        model.fit(X, y)

@@ -9,8 +9,18 @@ import torch
 from torch import nn
 
 from .critics import as_scores
+from .losses import logistic_loss
 
 __all__ = ["TwoSampleObjective", "TelescopingObjective", "telescoping_coefficients"]
+
+
+def _validation_loss(log_ratio_pos, log_ratio_neg, noise_weight):
+    # Held-out batches are always scored by the class-balanced log loss: it is
+    # proper, bounded below and low-variance, whereas e.g. the noisier loss's
+    # M * mean(r) term makes a noisy early-stopping signal, and losses with
+    # different scales could not be compared.
+    del noise_weight
+    return logistic_loss(log_ratio_pos, log_ratio_neg, noise_weight=1.0)
 
 
 class TwoSampleObjective(nn.Module):
@@ -30,9 +40,16 @@ class TwoSampleObjective(nn.Module):
         self.noise_weight = float(noise_weight)
 
     def forward(self, critic, X, y):
-        log_ratio = as_scores(critic(X), len(X))[:, 0]
+        scores = as_scores(critic(X), len(X))
+        if scores.shape[1] != 1:
+            raise ValueError(
+                f"The critic must return one score per sample; it returned {scores.shape[1]}. "
+                "Use a critic with a single output (or set telescoping_steps to its count)."
+            )
+        log_ratio = scores[:, 0]
         is_pos = y == 1
-        return self.loss(log_ratio[is_pos], log_ratio[~is_pos], self.noise_weight)
+        loss = self.loss if self.training else _validation_loss
+        return loss(log_ratio[is_pos], log_ratio[~is_pos], self.noise_weight)
 
 
 class TelescopingObjective(nn.Module):
@@ -80,9 +97,10 @@ class TelescopingObjective(nn.Module):
                 f"(one per step); the critic returned {scores.shape[1]}."
             )
         scores = scores.reshape(self.n_steps + 1, n_pairs, -1)
+        loss = self.loss if self.training else _validation_loss
         total = 0.0
         for step in range(self.n_steps):
-            total = total + self.loss(
+            total = total + loss(
                 scores[step, :, step], scores[step + 1, :, step], self.noise_weight
             )
         return total

@@ -178,7 +178,9 @@ def build_net(
                 ),
             )
         )
-    if verbose >= 1:
+    if verbose == 1:
+        # One live line per fit; verbose >= 2 prints skorch's table instead
+        # (a bar redrawn between table rows garbles both).
         callbacks.append(("progress", EpochProgressBar()))
     return ContrastiveNet(
         module=critic,

@@ -1,0 +1,267 @@
+"""Density-ratio benchmark: NCEDensityRatio beside the estimators a user would pick instead.
+
+A ladder of Gaussian problems (mean shift and scale change, KL from 0.5 to 20
+nats, 2 to 50 dimensions) with the exact log ratio known. Every method sees the
+same training sample (n per side) and is scored on the same held-out
+denominator rows:
+
+* ``log_mse``   mean squared error of the log ratio on held-out denominator rows;
+* ``spearman``  rank correlation of estimated and true log ratio there;
+* ``weight_l1`` mean |w_hat - w| with both weight vectors self-normalised to
+  mean 1 on those rows (0 is perfect, 2 is the worst possible);
+* ``fit_s`` and ``epoch_s`` wall-clock fit time and time per epoch.
+
+Peers: logistic regression on quadratic features (the exact family for these
+problems), sklearn's MLPClassifier with our hidden sizes, and densratio's uLSIF
+and RuLSIF. Run ``python benchmarks/density_ratio.py`` (``--quick`` for a
+smoke run); results go to ``benchmarks/results/density_ratio.{json,md,png}``.
+"""
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import PolynomialFeatures, StandardScaler
+
+from sklearn_nce import NCEDensityRatio
+from sklearn_nce.datasets import make_mean_shift, make_scale_change
+
+RESULTS = Path(__file__).parent / "results"
+
+LADDER = [
+    ("mean", 2, 0.5),
+    ("mean", 5, 2.5),
+    ("mean", 10, 8.0),
+    ("mean", 50, 8.0),
+    ("mean", 20, 20.0),
+    ("scale", 5, 2.5),
+    ("scale", 20, 8.0),
+]
+QUICK_LADDER = [("mean", 2, 0.5), ("mean", 10, 8.0)]
+
+OURS = {
+    "NCE logistic": dict(loss="logistic"),
+    "NCE noisier": dict(loss="noisier"),
+    "NCE brier": dict(loss="brier"),
+    "NCE lsif": dict(loss="lsif"),
+    "NCE logistic + TRE(8)": dict(loss="logistic", telescoping_steps=8),
+}
+HIDDEN = (64, 64)
+# Ratios at or below this are floored before taking logs (peers only: uLSIF's
+# linear-in-kernels ratio can be zero or negative).
+RATIO_FLOOR = 1e-300
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=5000, help="rows per sample (default 5000)")
+    parser.add_argument("--quick", action="store_true", help="two rungs, 1000 rows")
+    args = parser.parse_args()
+    ladder, n = (QUICK_LADDER, 1000) if args.quick else (LADDER, args.n)
+
+    rows = []
+    for shift, n_features, kl in ladder:
+        pair = (make_mean_shift if shift == "mean" else make_scale_change)(n_features, kl)
+        X, y = pair.sample(n, n, random_state=0)
+        X_test, y_test = pair.sample(0, 2000, random_state=1)
+        true_log_ratio = pair.log_ratio(X_test)
+        for method, fit_predict in _methods().items():
+            start = time.perf_counter()
+            try:
+                log_ratio, n_epochs = fit_predict(X, y, X_test)
+                error = None
+            except (ValueError, np.linalg.LinAlgError) as exc:  # report, do not hide
+                log_ratio, n_epochs, error = None, None, f"{type(exc).__name__}: {exc}"[:200]
+            fit_s = time.perf_counter() - start
+            row = dict(shift=shift, n_features=n_features, kl=kl, n_per_sample=n, method=method)
+            row.update(_metrics(log_ratio, true_log_ratio), fit_s=fit_s, error=error)
+            row["epoch_s"] = fit_s / n_epochs if n_epochs else None
+            rows.append(row)
+            print(_format_row(row), flush=True)
+
+    RESULTS.mkdir(exist_ok=True)
+    meta = dict(machine=platform.platform(), processor=platform.processor(), n_per_sample=n)
+    (RESULTS / "density_ratio.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=1))
+    (RESULTS / "density_ratio.md").write_text(_markdown(rows, meta))
+    _plot(rows, RESULTS / "density_ratio.png")
+    print((RESULTS / "density_ratio.md").read_text())
+
+
+def _methods():
+    methods = {}
+    for name, params in OURS.items():
+        methods[name] = _ours(params)
+    methods["LogReg quadratic"] = _logreg_quadratic
+    methods["MLPClassifier"] = _mlp_classifier
+    methods["densratio uLSIF"] = _densratio(alpha=0.0)
+    methods["densratio RuLSIF(0.1)"] = _densratio(alpha=0.1)
+    return methods
+
+
+def _ours(params):
+    def fit_predict(X, y, X_test):
+        model = NCEDensityRatio(hidden_layer_sizes=HIDDEN, random_state=0, **params).fit(X, y)
+        return model.predict_log_ratio(X_test), model.n_iter_
+
+    return fit_predict
+
+
+def _logreg_quadratic(X, y, X_test):
+    model = make_pipeline(
+        StandardScaler(), PolynomialFeatures(2), LogisticRegression(C=1e4, max_iter=2000)
+    ).fit(X, y)
+    # Equal sample sizes: the logit is the log ratio.
+    return model.decision_function(X_test), model[-1].n_iter_[0]
+
+
+def _mlp_classifier(X, y, X_test):
+    model = MLPClassifier(hidden_layer_sizes=HIDDEN, early_stopping=True, random_state=0)
+    model.fit(X, y)
+    return _mlp_logit(model, X_test), model.n_iter_
+
+
+def _mlp_logit(model, X):
+    # The pre-sigmoid output from the public weights: predict_proba saturates
+    # to exactly 0/1 far from the boundary, which would make log ratios infinite.
+    hidden = X
+    for coef, intercept in zip(model.coefs_[:-1], model.intercepts_[:-1], strict=True):
+        hidden = np.maximum(hidden @ coef + intercept, 0.0)
+    return (hidden @ model.coefs_[-1] + model.intercepts_[-1]).ravel()
+
+
+def _densratio(alpha):
+    from densratio import densratio
+
+    def fit_predict(X, y, X_test):
+        result = densratio(X[y == 1], X[y == 0], alpha=alpha, verbose=False)
+        relative = np.asarray(result.compute_density_ratio(X_test), dtype=float)
+        # RuLSIF estimates r / (alpha r + 1 - alpha); invert it back to r.
+        ratio = (1 - alpha) * relative / np.maximum(1 - alpha * relative, RATIO_FLOOR)
+        return np.log(np.maximum(ratio, RATIO_FLOOR)), None
+
+    return fit_predict
+
+
+def _metrics(log_ratio, true_log_ratio):
+    if log_ratio is None:
+        return dict(log_mse=None, spearman=None, weight_l1=None)
+    weights = _self_normalised(log_ratio)
+    true_weights = _self_normalised(true_log_ratio)
+    return dict(
+        log_mse=float(np.mean((log_ratio - true_log_ratio) ** 2)),
+        spearman=float(spearmanr(log_ratio, true_log_ratio).statistic),
+        weight_l1=float(np.mean(np.abs(weights - true_weights))),
+    )
+
+
+def _self_normalised(log_ratio):
+    weights = np.exp(log_ratio - log_ratio.max())
+    return weights / weights.mean()
+
+
+def _format_row(row):
+    mse = "failed" if row["log_mse"] is None else f"{row['log_mse']:.3g}"
+    return (
+        f"{row['shift']:5s} d={row['n_features']:2d} KL={row['kl']:4.1f} "
+        f"{row['method']:24s} log_mse={mse:>8s} fit={row['fit_s']:.1f}s"
+    )
+
+
+def _markdown(rows, meta):
+    methods = list(dict.fromkeys(row["method"] for row in rows))
+    rungs = list(dict.fromkeys((r["shift"], r["n_features"], r["kl"]) for r in rows))
+    lookup = {(r["shift"], r["n_features"], r["kl"], r["method"]): r for r in rows}
+    lines = [
+        "# Density-ratio benchmark",
+        "",
+        f"{meta['n_per_sample']} rows per sample; scored on 2000 held-out denominator rows. "
+        f"Machine: {meta['machine']}.",
+        "",
+        "## Log-ratio MSE on the denominator sample (lower is better)",
+        "",
+    ]
+    header = "| problem | var(log r) | " + " | ".join(methods) + " |"
+    lines += [header, "|" + "---|" * (len(methods) + 2)]
+    for shift, d, kl in rungs:
+        pair = (make_mean_shift if shift == "mean" else make_scale_change)(d, kl)
+        variance = float(np.var(pair.log_ratio(pair.sample(0, 2000, random_state=1)[0])))
+        cells = [_cell(lookup[(shift, d, kl, m)], "log_mse") for m in methods]
+        lines.append(f"| {shift} d={d} KL={kl:g} | {variance:.3g} | " + " | ".join(cells) + " |")
+    for metric, title in [
+        ("spearman", "Spearman correlation with the true log ratio (higher is better)"),
+        ("weight_l1", "Self-normalised weight L1 error (lower is better)"),
+        ("fit_s", "Fit time, seconds"),
+        ("epoch_s", "Time per epoch (or solver iteration), seconds"),
+    ]:
+        lines += [
+            "",
+            f"## {title}",
+            "",
+            header.replace("var(log r) | ", ""),
+            "|" + "---|" * (len(methods) + 1),
+        ]
+        for shift, d, kl in rungs:
+            cells = [_cell(lookup[(shift, d, kl, m)], metric) for m in methods]
+            lines.append(f"| {shift} d={d} KL={kl:g} | " + " | ".join(cells) + " |")
+    failures = [r for r in rows if r["error"]]
+    if failures:
+        lines += ["", "## Failures", ""]
+        lines += [
+            f"- {r['method']} on {r['shift']} d={r['n_features']} KL={r['kl']:g}: {r['error']}"
+            for r in failures
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(row, metric):
+    value = row[metric]
+    return "—" if value is None else f"{value:.3g}"
+
+
+def _plot(rows, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = list(dict.fromkeys(row["method"] for row in rows))
+    rungs = list(dict.fromkeys((r["shift"], r["n_features"], r["kl"]) for r in rows))
+    labels = [f"{s}\nd={d}\nKL={kl:g}" for s, d, kl in rungs]
+    fig, axes = plt.subplots(1, 2, figsize=(14, 5))
+    width = 0.8 / len(methods)
+    for k, method in enumerate(methods):
+        for ax, metric in zip(axes, ("log_mse", "fit_s"), strict=True):
+            values = [
+                next(
+                    (
+                        r[metric]
+                        for r in rows
+                        if (r["shift"], r["n_features"], r["kl"]) == rung and r["method"] == method
+                    ),
+                    None,
+                )
+                for rung in rungs
+            ]
+            values = [np.nan if v is None else v for v in values]
+            ax.bar(np.arange(len(rungs)) + k * width, values, width, label=method)
+    for ax, title in zip(
+        axes, ("Log-ratio MSE (held-out denominator)", "Fit time (s)"), strict=True
+    ):
+        ax.set_yscale("log")
+        ax.set_xticks(np.arange(len(rungs)) + 0.4 - width / 2, labels, fontsize=8)
+        ax.set_title(title)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
