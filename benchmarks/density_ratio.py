@@ -20,6 +20,7 @@ smoke run); results go to ``benchmarks/results/density_ratio.{json,md,png}``.
 import argparse
 import json
 import platform
+import re
 import time
 from pathlib import Path
 
@@ -34,6 +35,15 @@ from sklearn_nce import NCEDensityRatio
 from sklearn_nce.datasets import make_mean_shift, make_scale_change
 
 RESULTS = Path(__file__).parent / "results"
+README = Path(__file__).parent.parent / "README.md"
+README_COLUMNS = [
+    "NCE logistic",
+    "NCE noisier",
+    "NCE logistic + TRE(8)",
+    "LogReg quadratic",
+    "MLPClassifier",
+    "densratio uLSIF",
+]
 
 LADDER = [
     ("mean", 2, 0.5),
@@ -91,6 +101,8 @@ def main():
     (RESULTS / "density_ratio.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=1))
     (RESULTS / "density_ratio.md").write_text(_markdown(rows, meta))
     _plot(rows, RESULTS / "density_ratio.png")
+    if not args.quick:
+        _update_readme(rows, n)
     print((RESULTS / "density_ratio.md").read_text())
 
 
@@ -218,6 +230,35 @@ def _markdown(rows, meta):
             for r in failures
         ]
     return "\n".join(lines) + "\n"
+
+
+def _update_readme(rows, n):
+    """Rewrite the README's summary table between its BENCHMARK markers."""
+    rungs = list(dict.fromkeys((r["shift"], r["n_features"], r["kl"]) for r in rows))
+    lookup = {(r["shift"], r["n_features"], r["kl"], r["method"]): r for r in rows}
+    lines = [
+        f"Log-ratio MSE on 2000 held-out denominator rows, {n} rows per sample, one run per "
+        "cell (full tables with Spearman correlation and weight error: "
+        "[`benchmarks/results/density_ratio.md`](benchmarks/results/density_ratio.md); plot: "
+        "`benchmarks/results/density_ratio.png`; rerun with `make bench`).",
+        "",
+        "| problem | " + " | ".join(README_COLUMNS) + " | NCE / MLPClassifier fit time |",
+        "|" + "---|" * (len(README_COLUMNS) + 2),
+    ]
+    for shift, d, kl in rungs:
+        cells = [_cell(lookup[(shift, d, kl, m)], "log_mse") for m in README_COLUMNS]
+        ours, peer = (
+            lookup[(shift, d, kl, "NCE logistic")],
+            lookup[(shift, d, kl, "MLPClassifier")],
+        )
+        ratio = ours["fit_s"] / peer["fit_s"]
+        lines.append(f"| {shift} d={d} KL={kl:g} | " + " | ".join(cells) + f" | {ratio:.1f}x |")
+    start, end = "<!-- BENCHMARK:density_ratio -->", "<!-- /BENCHMARK:density_ratio -->"
+    block = "\n".join([start, *lines, end])
+    text = re.sub(
+        re.escape(start) + ".*?" + re.escape(end), lambda _: block, README.read_text(), flags=re.S
+    )
+    README.write_text(text)
 
 
 def _cell(row, metric):

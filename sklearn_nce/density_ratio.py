@@ -84,7 +84,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
     early_stopping : bool or "auto", default="auto"
         Hold out ``validation_fraction`` of the rows (stratified), stop when its
         loss has not improved by ``tol`` for ``n_iter_no_change`` epochs and
-        restore the best weights. "auto" enables it above 10 000 rows. The
+        restore the best weights. "auto" enables it from 5000 rows. The
         validation loss is the class-balanced log loss whatever ``loss`` is.
     validation_fraction : float in (0, 1), default=0.1
         Fraction held out for early stopping.
