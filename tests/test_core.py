@@ -286,7 +286,7 @@ def test_user_critic_is_used_and_not_modified():
     assert type(fitted) is _FlatLinear and fitted is not critic
     assert not torch.equal(fitted.linear.weight, original["linear.weight"])
     weight = fitted.linear.weight.detach().numpy().astype(np.float64).ravel()
-    bias = float(fitted.linear.bias)
+    bias = float(fitted.linear.bias.detach())
     np.testing.assert_allclose(model.predict_log_ratio(X), X @ weight + bias, rtol=1e-5, atol=1e-5)
     # ... and it learned the right direction: the true log ratio is mu.x + const.
     cosine = (

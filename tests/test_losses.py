@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -10,6 +11,8 @@ from sklearn_nce._core.losses import (
     LOSSES,
     balanced_log_likelihood,
     brier_loss,
+    infonce_anchor_loss,
+    infonce_loss,
     logistic_loss,
     lsif_loss,
     noisier_nce_loss,
@@ -198,3 +201,115 @@ def test_population_loss_is_larger_away_from_log_ratio(name):
     for shift in ([0.3, 0.0], [0.0, -0.3], [0.3, 0.3]):
         h = truth + torch.tensor(shift, dtype=torch.float64)
         assert float(LOSSES[name](h[POS_INDEX], h[NEG_INDEX], 2.0)) > float(best)
+
+
+# --- InfoNCE and InfoNCE-anchor ----------------------------------------------
+
+
+def test_infonce_loss_hand_computed():
+    scores = torch.tensor([[2.0, 0.0, 1.0]])
+    expected = -2.0 + math.log(math.exp(2.0) + math.exp(0.0) + math.exp(1.0))
+    assert float(infonce_loss(scores)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_infonce_anchor_loss_hand_computed():
+    # K = 2 candidates, nu = 1: priors 2/3 (a positive present) and 1/3 (anchor).
+    scores_pos = torch.tensor([[1.0, 0.0]])
+    scores_anchor = torch.tensor([[0.5, -0.5]])
+    denom_pos = math.exp(1.0) + math.exp(0.0) + 1.0  # anchor logit log(1) = 0
+    denom_anchor = math.exp(0.5) + math.exp(-0.5) + 1.0
+    expected = 2 / 3 * -math.log(math.exp(1.0) / denom_pos) + 1 / 3 * -math.log(1.0 / denom_anchor)
+    got = infonce_anchor_loss(scores_pos, scores_anchor, nu=1.0)
+    assert float(got) == pytest.approx(expected, rel=1e-6)
+
+
+def test_infonce_anchor_brier_hand_computed():
+    scores_pos = torch.tensor([[0.0, 0.0]])
+    scores_anchor = torch.tensor([[0.0, 0.0]])
+    # All logits equal (anchor log 1 = 0): probabilities 1/3 each.
+    brier_pos = (1 - 1 / 3) ** 2 + 2 * (1 / 3) ** 2
+    expected = 2 / 3 * brier_pos + 1 / 3 * brier_pos
+    got = infonce_anchor_loss(scores_pos, scores_anchor, nu=1.0, scoring="brier")
+    assert float(got) == pytest.approx(expected, rel=1e-6)
+
+
+def test_infonce_anchor_with_nu_zero_is_infonce():
+    scores = torch.randn(7, 4, generator=torch.Generator().manual_seed(0))
+    anchor = torch.randn(7, 4, generator=torch.Generator().manual_seed(1))
+    assert float(infonce_anchor_loss(scores, anchor, nu=0.0)) == pytest.approx(
+        float(infonce_loss(scores)), rel=1e-6
+    )
+
+
+def _discrete_joint():
+    # A 3 x 3 joint with every cell positive and a non-product structure.
+    joint = torch.tensor([[0.20, 0.05, 0.05], [0.05, 0.25, 0.05], [0.02, 0.08, 0.25]])
+    joint = joint / joint.sum()
+    log_ratio = torch.log(joint) - torch.log(joint.sum(1, keepdim=True) * joint.sum(0))
+    return joint, log_ratio
+
+
+def _sample_tuples(joint, n_tuples, n_candidates, seed):
+    """Index tuples (x, y_1..y_K): positive tuples have y_1 ~ p(y|x); anchor tuples none."""
+    gen = torch.Generator().manual_seed(seed)
+    flat = torch.multinomial(joint.reshape(-1), n_tuples, replacement=True, generator=gen)
+    x_pos, y_pos = flat // 3, flat % 3
+    marginal_y = joint.sum(0)
+    negatives = torch.multinomial(
+        marginal_y, n_tuples * (2 * n_candidates - 1), replacement=True, generator=gen
+    )
+    neg_pos = negatives[: n_tuples * (n_candidates - 1)].reshape(n_tuples, -1)
+    neg_anchor = negatives[n_tuples * (n_candidates - 1) :].reshape(n_tuples, -1)
+    x_anchor = torch.multinomial(joint.sum(1), n_tuples, replacement=True, generator=gen)
+    return x_pos, torch.cat([y_pos[:, None], neg_pos], dim=1), x_anchor, neg_anchor
+
+
+def _fit_table(joint, nu, scoring, init_offset=0.0):
+    x_pos, y_pos, x_anchor, y_anchor = _sample_tuples(joint, 20000, 3, seed=0)
+    table = torch.full((3, 3), init_offset, requires_grad=True)
+    optimizer = torch.optim.LBFGS([table], max_iter=500, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        loss = infonce_anchor_loss(
+            table[x_pos[:, None], y_pos], table[x_anchor[:, None], y_anchor], nu, scoring
+        )
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return table.detach()
+
+
+@pytest.mark.parametrize("scoring", ["log", "brier"])
+@pytest.mark.parametrize("nu", [0.5, 1.0, 4.0])
+def test_infonce_anchor_optimum_is_the_log_ratio(nu, scoring):
+    # A free score per (x, y) cell, fitted on 20 000 Monte-Carlo tuples of each
+    # kind: the minimiser must be log p(x,y)/(p(x)p(y)) itself. Cells have
+    # probability >= 0.02, so each sees >= 400 positives; the Monte-Carlo
+    # error of a log ratio is then ~1/sqrt(400) = 0.05, hence atol 0.2.
+    joint, log_ratio = _discrete_joint()
+    table = _fit_table(joint, nu, scoring)
+    np.testing.assert_allclose(table.numpy(), log_ratio.numpy(), atol=0.2)
+
+
+def test_infonce_without_anchor_identifies_ratio_only_up_to_c_of_x():
+    joint, log_ratio = _discrete_joint()
+    x_pos, y_pos, x_anchor, y_anchor = _sample_tuples(joint, 2000, 3, seed=1)
+    table = torch.randn(3, 3, generator=torch.Generator().manual_seed(2))
+    shifted = table + torch.tensor([[5.0], [-3.0], [1.0]])  # add c(x)
+
+    def loss(t, nu):
+        return float(
+            infonce_anchor_loss(t[x_pos[:, None], y_pos], t[x_anchor[:, None], y_anchor], nu)
+        )
+
+    # nu = 0 (plain InfoNCE) cannot tell the two apart; the anchor can.
+    assert loss(table, 0.0) == pytest.approx(loss(shifted, 0.0), rel=1e-5)
+    assert abs(loss(table, 1.0) - loss(shifted, 1.0)) > 0.1
+    # Fitted without the anchor, only within-row differences match the truth.
+    fitted = _fit_table(joint, 0.0, "log", init_offset=2.0)
+    within_row = fitted - fitted.mean(dim=1, keepdim=True)
+    true_within_row = log_ratio - log_ratio.mean(dim=1, keepdim=True)
+    np.testing.assert_allclose(within_row.numpy(), true_within_row.numpy(), atol=0.2)
+    assert np.abs((fitted - log_ratio).numpy()).max() > 1.0  # the offset stays arbitrary

@@ -26,8 +26,11 @@ import torch.nn.functional as F
 
 __all__ = [
     "LOSSES",
+    "SCORING_RULES",
     "balanced_log_likelihood",
     "brier_loss",
+    "infonce_anchor_loss",
+    "infonce_loss",
     "logistic_loss",
     "lsif_loss",
     "noisier_nce_loss",
@@ -97,6 +100,89 @@ def balanced_log_likelihood(log_ratio_pos, log_ratio_neg):
     so that models trained with different losses are compared on one scale.
     """
     return -logistic_loss(log_ratio_pos, log_ratio_neg, noise_weight=1.0)
+
+
+def infonce_loss(scores):
+    """InfoNCE: K-way cross-entropy with the positive candidate in column 0.
+
+    Parameters
+    ----------
+    scores : torch.Tensor of shape (n_tuples, K)
+        Critic scores ``s(x, y_k)`` of each anchor x against K candidates;
+        column 0 holds the positive ``y ~ p(y | x)``, the rest ``y ~ p(y)``.
+
+    Returns
+    -------
+    loss : torch.Tensor of shape ()
+        ``mean[-s_0 + logsumexp_k s_k]``. Its optimum is ``log r(x, y) + c(x)``
+        for an arbitrary ``c(x)``, so it does not identify the log ratio.
+    """
+    return (torch.logsumexp(scores, dim=1) - scores[:, 0]).mean()
+
+
+def infonce_anchor_loss(scores_pos, scores_anchor, nu=1.0, scoring="log"):
+    """InfoNCE-anchor: (K+1)-way classification with an anchor class of fixed logit ``log nu``.
+
+    A tuple holds an anchor x and K candidates. With prior ``K / (K + nu)``
+    one candidate (column 0 of ``scores_pos``) is the positive; with prior
+    ``nu / (K + nu)`` none is (``scores_anchor``, all candidates from p(y))
+    and the correct class is the anchor. The Bayes posterior over the K + 1
+    classes is proportional to ``[r(x, y_1), ..., r(x, y_K), nu]``, so the
+    logits ``[s_1, ..., s_K, log nu]`` are matched only by ``s = log r``: the
+    fixed anchor logit pins the constant that InfoNCE leaves free.
+
+    Parameters
+    ----------
+    scores_pos : torch.Tensor of shape (n_pos_tuples, K)
+        Scores of tuples whose positive is in column 0.
+    scores_anchor : torch.Tensor of shape (n_anchor_tuples, K)
+        Scores of tuples with no positive.
+    nu : float > 0, default=1.0
+        Anchor weight; ``nu -> 0`` recovers InfoNCE (weight on the anchor
+        tuples vanishes).
+    scoring : {"log", "brier"}, default="log"
+        Proper scoring rule on the (K+1)-class probabilities: "log" is the
+        paper's InfoNCE-anchor, "brier" the squared-error generalisation.
+
+    Returns
+    -------
+    loss : torch.Tensor of shape ()
+    """
+    n_candidates = scores_pos.shape[1]
+    if scores_anchor.shape[1] != n_candidates:
+        raise ValueError(
+            f"Positive and anchor tuples need the same number of candidates; got "
+            f"{n_candidates} and {scores_anchor.shape[1]}."
+        )
+    rule = SCORING_RULES[scoring]
+    weight_pos = n_candidates / (n_candidates + nu)
+    pos_term = rule(_with_anchor(scores_pos, nu), 0).mean()
+    if nu == 0:
+        return pos_term
+    anchor_term = rule(_with_anchor(scores_anchor, nu), n_candidates).mean()
+    return weight_pos * pos_term + (1.0 - weight_pos) * anchor_term
+
+
+def _with_anchor(scores, nu):
+    anchor = torch.full_like(scores[:, :1], math.log(nu) if nu > 0 else -math.inf)
+    return torch.cat([scores, anchor], dim=1)
+
+
+def _log_score(logits, label):
+    """Negative log-probability of class ``label`` (the same label for every row)."""
+    return torch.logsumexp(logits, dim=1) - logits[:, label]
+
+
+def _brier_score(logits, label):
+    """Squared error between the softmax probabilities and the one-hot of ``label``."""
+    probs = torch.softmax(logits, dim=1)
+    target = torch.zeros_like(probs)
+    target[:, label] = 1.0
+    return (probs - target).square().sum(dim=1)
+
+
+#: Name -> proper scoring rule ``rule(logits, label) -> per-row loss``.
+SCORING_RULES = {"log": _log_score, "brier": _brier_score}
 
 
 def _weighted_logistic(log_ratio_pos, log_ratio_neg, noise_weight):
