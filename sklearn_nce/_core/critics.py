@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "MLPCritic"]
+__all__ = ["ACTIVATIONS", "JointCritic", "MLPCritic", "SeparableCritic"]
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,
@@ -55,6 +55,78 @@ class MLPCritic(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)
+
+
+class SeparableCritic(nn.Module):
+    """Two-variable critic ``s(x, y) = f(x) . g(y)`` with MLP encoders f and g.
+
+    All-pairs scores of a batch cost one matrix product, and ``f(x)`` is an
+    embedding of x usable downstream.
+
+    Parameters
+    ----------
+    x_features, y_features : int
+        Dimensions of x and y.
+    embedding_dim : int, default=32
+        Output width of f and g.
+    hidden_features : sequence of int, default=(64, 64)
+        Hidden widths of both encoders.
+    activation : callable returning an ``nn.Module``, default=nn.SiLU
+    """
+
+    def __init__(
+        self,
+        x_features: int,
+        y_features: int,
+        embedding_dim: int = 32,
+        hidden_features: Sequence[int] = (64, 64),
+        activation: Callable[[], nn.Module] = nn.SiLU,
+    ):
+        super().__init__()
+        self.encode_x = MLPCritic(x_features, embedding_dim, hidden_features, activation)
+        self.encode_y = MLPCritic(y_features, embedding_dim, hidden_features, activation)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Scores of aligned pairs ``(x_i, y_i)``, shape ``(n,)``."""
+        return (self.encode_x(x) * self.encode_y(y)).sum(dim=-1)
+
+    def score_matrix(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Scores of every pair ``(x_i, y_j)``, shape ``(n_x, n_y)``."""
+        return self.encode_x(x) @ self.encode_y(y).T
+
+
+class JointCritic(nn.Module):
+    """Two-variable critic ``s(x, y) = MLP([x, y])``: the most flexible, quadratic cost per batch.
+
+    Parameters are as for :class:`MLPCritic`, with ``x_features + y_features``
+    inputs and one output.
+    """
+
+    def __init__(
+        self,
+        x_features: int,
+        y_features: int,
+        hidden_features: Sequence[int] = (64, 64),
+        activation: Callable[[], nn.Module] = nn.SiLU,
+    ):
+        super().__init__()
+        self.mlp = MLPCritic(x_features + y_features, 1, hidden_features, activation)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Scores of aligned pairs ``(x_i, y_i)``, shape ``(n,)``."""
+        return self.mlp(torch.cat([x, y], dim=-1)).squeeze(-1)
+
+    def score_matrix(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Scores of every pair ``(x_i, y_j)``, shape ``(n_x, n_y)``.
+
+        Builds the ``n_x * n_y`` concatenated pairs of one batch only (never of
+        the whole data set).
+        """
+        n_x, n_y = len(x), len(y)
+        pairs = torch.cat(
+            [x[:, None, :].expand(n_x, n_y, -1), y[None, :, :].expand(n_x, n_y, -1)], dim=-1
+        )
+        return self.mlp(pairs.reshape(n_x * n_y, -1)).reshape(n_x, n_y)
 
 
 def as_scores(output: torch.Tensor, n_samples: int) -> torch.Tensor:

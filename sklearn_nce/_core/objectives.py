@@ -9,9 +9,15 @@ import torch
 from torch import nn
 
 from .critics import as_scores
-from .losses import logistic_loss
+from .losses import infonce_anchor_loss, logistic_loss
 
-__all__ = ["TwoSampleObjective", "TelescopingObjective", "telescoping_coefficients"]
+__all__ = [
+    "InBatchMIObjective",
+    "TelescopingObjective",
+    "TwoSampleObjective",
+    "in_batch_tuples",
+    "telescoping_coefficients",
+]
 
 
 def _validation_loss(log_ratio_pos, log_ratio_neg, noise_weight):
@@ -111,3 +117,48 @@ def telescoping_coefficients(n_steps):
     pos_coef = torch.linspace(1.0, 0.0, n_steps + 1, dtype=torch.float64)
     neg_coef = torch.sqrt(torch.clamp(1.0 - pos_coef**2, min=0.0))
     return pos_coef, neg_coef
+
+
+class InBatchMIObjective(nn.Module):
+    """InfoNCE-anchor on in-batch candidates for a two-variable critic.
+
+    ``X`` is a dict batch ``{"x": ..., "y": ...}`` of aligned joint pairs; the
+    critic must offer ``score_matrix(x, y)``. Each row's other ``y``s serve as
+    its negatives (see :func:`in_batch_tuples`), so no pair outside the batch
+    is ever built.
+
+    Parameters
+    ----------
+    nu : float >= 0
+        Anchor weight (0 gives plain InfoNCE).
+    scoring : {"log", "brier"}
+        Proper scoring rule.
+    """
+
+    def __init__(self, nu, scoring):
+        super().__init__()
+        self.nu = float(nu)
+        self.scoring = scoring
+
+    def forward(self, critic, X, y=None):
+        scores = critic.score_matrix(X["x"], X["y"])
+        scores_pos, scores_anchor = in_batch_tuples(scores)
+        return infonce_anchor_loss(scores_pos, scores_anchor, self.nu, self.scoring)
+
+
+def in_batch_tuples(scores):
+    """Split an all-pairs score matrix into positive and anchor tuples of K = B - 1 candidates.
+
+    Row i of ``scores`` (shape (B, B)) scores ``x_i`` against every ``y_j``;
+    the diagonal holds the joint pairs. The positive tuple of row i is its
+    diagonal score followed by B - 2 of its off-diagonal scores; its anchor
+    tuple is all B - 1 off-diagonal scores (every candidate from p(y)). Both
+    tuples have the same K, as the anchor priors ``K / (K + nu)`` require.
+    """
+    n = scores.shape[0]
+    if n < 3:
+        raise ValueError(f"In-batch InfoNCE needs at least 3 pairs per batch; got {n}.")
+    off_diagonal = ~torch.eye(n, dtype=torch.bool, device=scores.device)
+    negatives = scores[off_diagonal].reshape(n, n - 1)
+    positives = torch.cat([scores.diagonal()[:, None], negatives[:, 1:]], dim=1)
+    return positives, negatives
