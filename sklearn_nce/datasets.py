@@ -4,14 +4,34 @@
 denominator) and gives their exact log density ratio and KL divergence; the
 ``make_*`` constructors set one up at a requested KL. These are what the
 tests and benchmarks measure the estimators against.
+
+For mutual information, :func:`make_correlated_gaussian`,
+:func:`make_mi_staircase` and :func:`make_student_t_pair` draw ``(X, Y)`` pairs
+at a requested MI (nats), optionally with an invertible non-linear map applied
+to ``Y`` (which leaves the MI unchanged); :func:`gaussian_mi`,
+:func:`rho_for_mi` and :func:`student_t_mi` give the closed forms.
 """
+
+import numbers
+import warnings
 
 import numpy as np
 from scipy.optimize import brentq
-from scipy.stats import multivariate_normal
-from sklearn.utils import check_random_state
+from scipy.special import digamma, gammaln
+from scipy.stats import multivariate_normal, norm
+from sklearn.utils import check_random_state, check_scalar
 
-__all__ = ["GaussianPair", "make_mean_shift", "make_scale_change"]
+__all__ = [
+    "GaussianPair",
+    "make_mean_shift",
+    "make_scale_change",
+    "gaussian_mi",
+    "rho_for_mi",
+    "make_correlated_gaussian",
+    "make_mi_staircase",
+    "student_t_mi",
+    "make_student_t_pair",
+]
 
 
 class GaussianPair:
@@ -108,3 +128,417 @@ def make_scale_change(n_features=5, kl=2.5):
     identity = np.eye(n_features)
     zeros = np.zeros(n_features)
     return GaussianPair(zeros, np.exp(log_var) * identity, zeros, identity)
+
+
+# ---------------------------------------------------------------------------
+# Mutual information: (X, Y) pairs whose MI is known in closed form.
+
+# Invertible componentwise maps for ``Y``. MI is invariant under an invertible
+# map of either variable (the Jacobians cancel in p(x, y) / (p(x) p(y))), so
+# these change the shape of the marginal, and with it the difficulty for an
+# estimator, but never the ground truth.
+_TRANSFORMS = {
+    # Heavier tails and a zero derivative at 0 (flat where the data are dense).
+    "cube": lambda y: y**3,
+    # Log-like compression of the tails.
+    "asinh": np.arcsinh,
+    # Maps onto (0, 1); on a standard normal Y the marginal becomes uniform.
+    "normal_cdf": norm.cdf,
+}
+
+
+def _apply_transform(Y, transform):
+    """Apply the named invertible map to ``Y``, or return ``Y`` for ``None``."""
+    if transform is None:
+        return Y
+    if not isinstance(transform, str) or transform not in _TRANSFORMS:
+        raise ValueError(
+            f"transform must be None or one of {sorted(_TRANSFORMS)}, got {transform!r}."
+        )
+    Y_transformed = _TRANSFORMS[transform](Y)
+    # In floating point an invertible map can still merge values (norm.cdf
+    # rounds to exactly 1 above y ~ 8.3, and coarsens well before that), and
+    # merged values are information lost: the returned MI would then overstate
+    # what the data hold. Rare for Gaussian Y, common for heavy tails.
+    n_lost = sum(
+        np.unique(before).size - np.unique(after).size
+        for before, after in zip(Y.T, Y_transformed.T, strict=True)
+    )
+    if n_lost:
+        warnings.warn(
+            f"transform={transform!r} merged {n_lost} distinct values of Y in floating "
+            "point, so the sample carries less information than the returned mi; "
+            "use 'asinh' or 'cube' for heavy-tailed Y.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return Y_transformed
+
+
+def _check_mi(mi, name="mi"):
+    check_scalar(mi, name, numbers.Real, min_val=0.0)
+    # check_scalar lets NaN through (every comparison with NaN is False).
+    if not np.isfinite(mi):
+        raise ValueError(f"{name} must be finite, got {mi}.")
+    return float(mi)
+
+
+def gaussian_mi(rho, n_features):
+    """Mutual information, in nats, of ``n_features`` independent correlated normal pairs.
+
+    Each pair ``(X_j, Y_j)`` is bivariate normal with unit variances and
+    correlation ``rho``; pairs are independent across ``j``, so the MI adds up::
+
+        MI(X; Y) = -n_features / 2 * log(1 - rho**2)
+
+    Parameters
+    ----------
+    rho : float
+        Componentwise correlation, strictly between -1 and 1.
+    n_features : int
+        Dimension ``d`` of each of ``X`` and ``Y`` (at least 1).
+
+    Returns
+    -------
+    mi : float
+        Mutual information in nats.
+
+    See Also
+    --------
+    rho_for_mi : The inverse, ``rho`` for a requested MI.
+
+    Examples
+    --------
+    >>> from sklearn_nce.datasets import gaussian_mi, rho_for_mi
+    >>> round(gaussian_mi(0.5, n_features=2), 6)
+    0.287682
+    >>> round(gaussian_mi(rho_for_mi(3.0, n_features=5), n_features=5), 6)
+    3.0
+    """
+    check_scalar(n_features, "n_features", numbers.Integral, min_val=1)
+    check_scalar(rho, "rho", numbers.Real)
+    # Written as a negated range test so that NaN is rejected too.
+    if not -1.0 < rho < 1.0:
+        raise ValueError(f"rho must be strictly between -1 and 1, got {rho}.")
+    # log1p keeps full precision for small rho, where 1 - rho**2 rounds.
+    return float(-0.5 * n_features * np.log1p(-(rho**2)))
+
+
+def rho_for_mi(mi, n_features):
+    """Componentwise correlation that gives ``n_features`` normal pairs a total MI of ``mi``.
+
+    The inverse of :func:`gaussian_mi` on ``rho >= 0``:
+    ``rho = sqrt(1 - exp(-2 mi / n_features))``.
+
+    Parameters
+    ----------
+    mi : float
+        Requested mutual information in nats (finite, at least 0).
+    n_features : int
+        Dimension ``d`` of each of ``X`` and ``Y`` (at least 1).
+
+    Returns
+    -------
+    rho : float
+        Correlation in ``[0, 1)``. Above about 18 nats per dimension it rounds
+        to 1.0 in double precision (and :func:`gaussian_mi` refuses it);
+        :func:`make_correlated_gaussian` does not rely on it there, as it uses
+        ``sqrt(1 - rho**2) = exp(-mi / d)`` directly.
+
+    Examples
+    --------
+    >>> from sklearn_nce.datasets import rho_for_mi
+    >>> round(rho_for_mi(1.0, n_features=5), 4)
+    0.5742
+    >>> rho_for_mi(0.0, n_features=3)
+    0.0
+    """
+    mi = _check_mi(mi)
+    check_scalar(n_features, "n_features", numbers.Integral, min_val=1)
+    # expm1 keeps precision for small mi, where exp(-2 mi / d) rounds to 1.
+    return float(np.sqrt(-np.expm1(-2.0 * mi / n_features)))
+
+
+# Largest MI per dimension that a float64 sample can carry: Y_j = rho X_j +
+# exp(-mi/d) E_j, and beyond ~30 nats the noise exp(-30) ~ 1e-13 is within a
+# few hundred ulps of Y, so rounding would erase part of the dependence (by
+# ~37 nats Y is a bit-for-bit copy of X) and the stated MI would be false.
+_MAX_MI_PER_FEATURE = 30.0
+
+
+def _correlated_normal_pair(rng, n_samples, n_features, gaussian_part):
+    """Standard-normal ``X`` and ``Y`` with componentwise MI summing to ``gaussian_part``."""
+    if gaussian_part / n_features > _MAX_MI_PER_FEATURE:
+        raise ValueError(
+            f"{gaussian_part / n_features:.4g} nats of Gaussian MI per feature is more than "
+            f"a double-precision sample can carry (at most {_MAX_MI_PER_FEATURE:g}); "
+            "spread the MI over more features."
+        )
+    rho = rho_for_mi(gaussian_part, n_features)
+    # sqrt(1 - rho**2) = exp(-mi / d) exactly; computing it from rho would
+    # round to 0 at high MI per dimension and make Y an exact copy of X.
+    noise_scale = np.exp(-gaussian_part / n_features)
+    X = rng.standard_normal((n_samples, n_features))
+    Y = rho * X + noise_scale * rng.standard_normal((n_samples, n_features))
+    return X, Y
+
+
+def make_correlated_gaussian(
+    n_samples=1000, n_features=5, mi=1.0, random_state=None, *, transform=None
+):
+    """Correlated standard normals ``X`` and ``Y`` with mutual information ``mi`` nats.
+
+    Each pair ``(X_j, Y_j)`` is bivariate normal with unit variances and
+    correlation ``rho = rho_for_mi(mi, n_features)``, independent across
+    ``j``, so that ``MI(X; Y) = -d/2 log(1 - rho**2) = mi`` exactly. Spreading
+    the MI evenly over the dimensions keeps ``rho`` moderate at high MI, so a
+    large MI comes from many weak dependencies rather than from ``Y`` nearly
+    copying ``X``.
+
+    Parameters
+    ----------
+    n_samples : int, default=1000
+        Number of ``(x, y)`` rows.
+    n_features : int, default=5
+        Dimension ``d`` of each of ``X`` and ``Y``.
+    mi : float, default=1.0
+        Mutual information in nats (finite, at least 0; 0 gives independent
+        ``X`` and ``Y``). At most 30 nats per feature: beyond that, rounding
+        in double precision would erase part of the dependence.
+    random_state : int, RandomState instance or None, default=None
+        Seed or generator for reproducible draws.
+    transform : {None, "cube", "asinh", "normal_cdf"}, default=None
+        Invertible componentwise map applied to ``Y`` after sampling:
+        ``"cube"`` is ``y**3``, ``"asinh"`` is ``np.arcsinh`` and
+        ``"normal_cdf"`` is :data:`scipy.stats.norm` ``.cdf`` (uniform
+        marginals on ``(0, 1)``). MI is invariant under any invertible map of
+        either variable, so ``mi`` is unchanged; the dependence is simply no
+        longer linear-Gaussian. ``X`` is the same as without the transform.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+    Y : ndarray of shape (n_samples, n_features)
+    mi : float
+        The exact mutual information ``MI(X; Y)`` in nats.
+
+    See Also
+    --------
+    make_mi_staircase : The same at a ladder of MI levels.
+    make_student_t_pair : A heavy-tailed pair with closed-form MI.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nce.datasets import make_correlated_gaussian
+    >>> X, Y, mi = make_correlated_gaussian(n_samples=500, n_features=5, mi=2.0, random_state=0)
+    >>> X.shape, Y.shape, mi
+    ((500, 5), (500, 5), 2.0)
+    >>> _, Y_cube, _ = make_correlated_gaussian(500, 5, 2.0, random_state=0, transform="cube")
+    >>> bool(np.allclose(Y_cube, Y**3))
+    True
+    """
+    check_scalar(n_samples, "n_samples", numbers.Integral, min_val=1)
+    check_scalar(n_features, "n_features", numbers.Integral, min_val=1)
+    mi = _check_mi(mi)
+    rng = check_random_state(random_state)
+    X, Y = _correlated_normal_pair(rng, n_samples, n_features, mi)
+    return X, _apply_transform(Y, transform), mi
+
+
+def make_mi_staircase(
+    n_samples=1000,
+    n_features=20,
+    levels=(2, 4, 6, 8, 10),
+    random_state=None,
+    *,
+    transform=None,
+):
+    """The mutual-information "staircase" of Poole et al. (2019): one data set per MI level.
+
+    Poole, Ozair, van den Oord, Alemi and Tucker, "On Variational Bounds of
+    Mutual Information" (ICML 2019), compare MI bounds on correlated Gaussians
+    of dimension 20 whose true MI steps through 2, 4, 6, 8 and 10 nats; those
+    are the defaults here. With ``d = 20`` the correlation stays moderate
+    (``rho`` from 0.43 at 2 nats to 0.80 at 10 nats), and the top levels lie
+    well above ``log(batch size)`` for usual batches (``log 64 = 4.16``), past
+    which InfoNCE saturates. Poole et al. draw a fresh batch at every training
+    step; here each level is a fixed sample of ``n_samples`` rows from
+    :func:`make_correlated_gaussian`.
+
+    Parameters
+    ----------
+    n_samples : int, default=1000
+        Rows per level.
+    n_features : int, default=20
+        Dimension of each of ``X`` and ``Y``.
+    levels : sequence of float, default=(2, 4, 6, 8, 10)
+        The MI of each step, in nats (non-empty; each finite and at least 0).
+    random_state : int, RandomState instance or None, default=None
+        Seed or generator. The levels are drawn one after another from the
+        same generator, so they are independent samples and one seed
+        reproduces the whole staircase.
+    transform : {None, "cube", "asinh", "normal_cdf"}, default=None
+        Invertible map applied to every ``Y``, as in
+        :func:`make_correlated_gaussian`; the MI levels are unchanged.
+
+    Returns
+    -------
+    staircase : list of (X, Y, mi) tuples
+        One ``make_correlated_gaussian`` output per level, in order.
+
+    Examples
+    --------
+    >>> from sklearn_nce.datasets import make_mi_staircase
+    >>> steps = make_mi_staircase(n_samples=64, random_state=0)
+    >>> [mi for _, _, mi in steps]
+    [2.0, 4.0, 6.0, 8.0, 10.0]
+    >>> steps[0][0].shape
+    (64, 20)
+    """
+    levels = list(levels)
+    if not levels:
+        raise ValueError("levels must contain at least one MI value.")
+    rng = check_random_state(random_state)
+    return [
+        make_correlated_gaussian(n_samples, n_features, level, rng, transform=transform)
+        for level in levels
+    ]
+
+
+def _check_dof(dof):
+    check_scalar(dof, "dof", numbers.Real)
+    # Negated test so NaN is rejected; infinite dof is the Gaussian case.
+    if not 0.0 < dof < np.inf:
+        raise ValueError(f"dof must be positive and finite, got {dof}.")
+    return float(dof)
+
+
+def _t_entropy_term(dof, dim):
+    """The part of the entropy of a ``dim``-variate t that depends on ``dof`` but not on the scale.
+
+    The entropy of ``t_dof(0, S)`` in ``k`` dimensions is
+    ``1/2 log det S + k/2 log(dof pi) + log G(dof/2) - log G((dof+k)/2)
+    + (dof+k)/2 [psi((dof+k)/2) - psi(dof/2)]`` (G the gamma function, psi
+    the digamma); this returns the last three terms.
+    """
+    half = 0.5 * (dof + dim)
+    return gammaln(0.5 * dof) - gammaln(half) + half * (digamma(half) - digamma(0.5 * dof))
+
+
+def student_t_mi(rho, n_features, dof):
+    """Mutual information, in nats, of the Student-t pair of :func:`make_student_t_pair`.
+
+    ``(X, Y)`` is ``2d``-variate t with ``dof`` degrees of freedom, location 0
+    and scale matrix ``R = [[I, rho I], [rho I, I]]``; each of ``X`` and ``Y``
+    is then ``d``-variate t with the same ``dof`` and scale ``I``. From the
+    entropy of the multivariate t (see Arellano-Valle, Contreras-Reyes and
+    Genton, Scand. J. Statist. 40, 2013), ``MI = H(X) + H(Y) - H(X, Y)``; the
+    ``log(dof pi)`` terms cancel and the log-determinants give the Gaussian
+    part, leaving::
+
+        MI = -d/2 log(1 - rho**2) + c(dof, d),
+        c = 2 f(d) - f(2d),
+        f(k) = log G(dof/2) - log G((dof+k)/2) + (dof+k)/2 [psi((dof+k)/2) - psi(dof/2)]
+
+    The term ``c > 0`` is dependence through the shared random scale: even at
+    ``rho = 0``, a large ``|x|`` makes a large ``|y|`` likely. It vanishes as
+    ``dof -> inf`` (the Gaussian limit). The tests check this formula against a
+    Monte-Carlo average of ``log p(x, y) - log p(x) - log p(y)`` with
+    :class:`scipy.stats.multivariate_t` densities.
+
+    Parameters
+    ----------
+    rho : float
+        Componentwise correlation parameter, strictly between -1 and 1.
+    n_features : int
+        Dimension ``d`` of each of ``X`` and ``Y`` (at least 1).
+    dof : float
+        Degrees of freedom (positive, finite).
+
+    Returns
+    -------
+    mi : float
+        Mutual information in nats.
+
+    Examples
+    --------
+    With ``d = 1`` and ``dof = 1`` (bivariate Cauchy) at ``rho = 0`` the MI
+    is ``log(8 pi) - 3``:
+
+    >>> import numpy as np
+    >>> from sklearn_nce.datasets import student_t_mi
+    >>> round(student_t_mi(0.0, n_features=1, dof=1.0), 6), round(float(np.log(8 * np.pi) - 3), 6)
+    (0.224171, 0.224171)
+    """
+    gaussian_part = gaussian_mi(rho, n_features)
+    dof = _check_dof(dof)
+    shared_scale = 2.0 * _t_entropy_term(dof, n_features) - _t_entropy_term(dof, 2 * n_features)
+    return float(gaussian_part + shared_scale)
+
+
+def make_student_t_pair(
+    n_samples=1000, n_features=5, dof=3.0, random_state=None, *, mi=1.0, transform=None
+):
+    """A heavy-tailed pair: ``(X, Y)`` jointly multivariate Student-t, with MI ``mi`` nats.
+
+    Draw correlated standard normals ``(Z_x, Z_y)`` as in
+    :func:`make_correlated_gaussian` and one ``W ~ chi2(dof)`` per row, and set
+    ``(X, Y) = (Z_x, Z_y) / sqrt(W / dof)``. Then ``(X, Y)`` is ``2d``-variate
+    t with scale matrix ``[[I, rho I], [rho I, I]]``, and ``X`` and ``Y`` are
+    each ``d``-variate t with the same ``dof`` (variance ``dof / (dof - 2)``
+    for ``dof > 2``, infinite otherwise). Its MI is given by
+    :func:`student_t_mi`; ``rho`` is chosen so that it equals ``mi``.
+
+    Parameters
+    ----------
+    n_samples : int, default=1000
+        Number of ``(x, y)`` rows.
+    n_features : int, default=5
+        Dimension ``d`` of each of ``X`` and ``Y``.
+    dof : float, default=3.0
+        Degrees of freedom; smaller is heavier-tailed (1 is Cauchy).
+    random_state : int, RandomState instance or None, default=None
+        Seed or generator for reproducible draws.
+    mi : float, default=1.0
+        Mutual information in nats. It cannot be below
+        ``student_t_mi(0, n_features, dof)``, the MI from the shared scale
+        alone (0.30 nats at the defaults, 1.45 for ``dof=1, n_features=20``);
+        a smaller value raises ``ValueError``.
+    transform : {None, "cube", "asinh", "normal_cdf"}, default=None
+        Invertible map applied to ``Y``, as in :func:`make_correlated_gaussian`.
+        With heavy tails ``"normal_cdf"`` merges large values in floating
+        point (a ``UserWarning`` says so); prefer ``"asinh"``.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+    Y : ndarray of shape (n_samples, n_features)
+    mi : float
+        The exact mutual information ``MI(X; Y)`` in nats.
+
+    Examples
+    --------
+    >>> from sklearn_nce.datasets import make_student_t_pair
+    >>> X, Y, mi = make_student_t_pair(n_samples=300, n_features=2, dof=4.0, mi=1.5,
+    ...                                random_state=0)
+    >>> X.shape, Y.shape, mi
+    ((300, 2), (300, 2), 1.5)
+    """
+    check_scalar(n_samples, "n_samples", numbers.Integral, min_val=1)
+    check_scalar(n_features, "n_features", numbers.Integral, min_val=1)
+    dof = _check_dof(dof)
+    mi = _check_mi(mi)
+    shared_scale = student_t_mi(0.0, n_features, dof)
+    if mi < shared_scale:
+        raise ValueError(
+            f"mi={mi} is below {shared_scale:.4f} nats, the mutual information that the "
+            f"shared scale alone gives a Student-t pair with dof={dof} and "
+            f"n_features={n_features}; raise mi or dof, or lower n_features."
+        )
+    rng = check_random_state(random_state)
+    X, Y = _correlated_normal_pair(rng, n_samples, n_features, mi - shared_scale)
+    # One scale per row, shared by X and Y: this is what makes the pair jointly
+    # t (rather than two independent t's) and adds the dof-dependent MI term.
+    scale = np.sqrt(dof / rng.chisquare(dof, size=n_samples))[:, np.newaxis]
+    return X * scale, _apply_transform(Y * scale, transform), mi

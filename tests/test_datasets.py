@@ -2,9 +2,20 @@
 
 import numpy as np
 import pytest
-from scipy.stats import multivariate_normal
+from scipy.stats import kendalltau, kstest, multivariate_normal, multivariate_t, norm, spearmanr
+from scipy.stats import t as student_t
 
-from sklearn_nce.datasets import GaussianPair, make_mean_shift, make_scale_change
+from sklearn_nce.datasets import (
+    GaussianPair,
+    gaussian_mi,
+    make_correlated_gaussian,
+    make_mean_shift,
+    make_mi_staircase,
+    make_scale_change,
+    make_student_t_pair,
+    rho_for_mi,
+    student_t_mi,
+)
 
 
 def _general_pair():
@@ -162,3 +173,297 @@ def test_sample_reproducible_with_random_state():
     X5, _ = pair.sample(30, 20, random_state=rng)
     np.testing.assert_array_equal(X4, X1)
     assert not np.allclose(X4, X5)
+
+
+# ---------------------------------------------------------------------------
+# Mutual-information data sets.
+
+
+def _block_scale(rho, n_features):
+    """The joint covariance / scale matrix ``[[I, rho I], [rho I, I]]`` of ``(X, Y)``."""
+    identity = np.eye(n_features)
+    return np.block([[identity, rho * identity], [rho * identity, identity]])
+
+
+def _assert_mi_matches_monte_carlo(pointwise, mi):
+    # MI = E[log p(x, y) - log p(x) - log p(y)] under the joint; the sample
+    # mean of the pointwise log ratio estimates it with standard error
+    # std / sqrt(n) (0.005 to 0.02 here). Five standard errors fail by chance
+    # with probability < 1e-6, while a wrong closed form (a missing factor of
+    # d, a log instead of log1p, a wrong dof term) or a sampler that does not
+    # draw from the stated joint moves the mean by far more.
+    standard_error = pointwise.std(ddof=1) / np.sqrt(len(pointwise))
+    assert abs(pointwise.mean() - mi) < 5 * standard_error
+
+
+@pytest.mark.parametrize("n_features", [1, 5])
+@pytest.mark.parametrize("mi", [0.5, 4.0])
+def test_gaussian_mi_matches_monte_carlo(n_features, mi):
+    X, Y, returned_mi = make_correlated_gaussian(20_000, n_features, mi, random_state=0)
+    assert returned_mi == mi
+    rho = rho_for_mi(mi, n_features)
+    # Densities rebuilt from scratch with scipy, independent of the sampler.
+    joint = multivariate_normal(np.zeros(2 * n_features), _block_scale(rho, n_features))
+    marginal = multivariate_normal(np.zeros(n_features), np.eye(n_features))
+    pointwise = joint.logpdf(np.hstack([X, Y])) - marginal.logpdf(X) - marginal.logpdf(Y)
+    _assert_mi_matches_monte_carlo(pointwise, mi)
+
+
+def test_gaussian_mi_closed_form_values():
+    # -d/2 log(1 - rho^2), written out.
+    assert gaussian_mi(0.5, 1) == pytest.approx(-0.5 * np.log(0.75), rel=1e-14)
+    assert gaussian_mi(-0.5, 4) == pytest.approx(-2.0 * np.log(0.75), rel=1e-14)
+    assert gaussian_mi(0.0, 3) == 0.0
+    # log1p keeps relative precision where 1 - rho**2 rounds: MI ~ d rho^2 / 2.
+    assert gaussian_mi(1e-9, 2) == pytest.approx(1e-18, rel=1e-6)
+
+
+@pytest.mark.parametrize("n_features", [1, 2, 5, 20])
+@pytest.mark.parametrize("mi", [0.0, 1e-8, 0.3, 2.0, 10.0, 15.0])
+def test_rho_for_mi_inverts_gaussian_mi(n_features, mi):
+    rho = rho_for_mi(mi, n_features)
+    assert 0.0 <= rho < 1.0
+    # Going through rho loses precision at high MI per dimension: rounding rho
+    # (relative 1e-16) moves 1 - rho^2 by ~2e-16, i.e. the MI by about
+    # d * 1e-16 / (1 - rho^2) = d * 1e-16 * exp(2 mi / d). Allow ten times that.
+    tolerance = 1e-15 * n_features * np.exp(2.0 * mi / n_features)
+    assert gaussian_mi(rho, n_features) == pytest.approx(mi, rel=1e-12, abs=tolerance)
+    # And the other way round, from a correlation.
+    assert rho_for_mi(gaussian_mi(0.3, n_features), n_features) == pytest.approx(0.3, rel=1e-12)
+
+
+@pytest.mark.parametrize("mi", [1.0, 4.0])
+def test_correlated_gaussian_moments(mi):
+    n_features = 5
+    X, Y, _ = make_correlated_gaussian(20_000, n_features, mi, random_state=1)
+    rho = rho_for_mi(mi, n_features)
+    corr = np.corrcoef(X, Y, rowvar=False)
+    # A sample correlation from n pairs has standard error about
+    # (1 - rho^2) / sqrt(n) <= 0.007 here (and 1 / sqrt(n) at rho = 0);
+    # 0.035 is five of them.
+    np.testing.assert_allclose(np.diag(corr, k=n_features), rho, atol=0.035)
+    # Different components, within and across X and Y, are uncorrelated.
+    off_block = corr[:n_features, n_features:] - np.diag(np.diag(corr, k=n_features))
+    np.testing.assert_allclose(off_block, 0.0, atol=0.035)
+    np.testing.assert_allclose(corr[:n_features, :n_features], np.eye(n_features), atol=0.035)
+    # Standard-normal marginals: mean 0 (s.e. 0.007) and variance 1 (s.e. 0.01).
+    for V in (X, Y):
+        np.testing.assert_allclose(V.mean(axis=0), 0.0, atol=0.035)
+        np.testing.assert_allclose(V.var(axis=0), 1.0, atol=0.05)
+
+
+def test_correlated_gaussian_high_mi_per_dimension_is_not_a_copy():
+    # 25 nats in one dimension: rho rounds to 1.0 in double precision, but Y
+    # must still be X plus noise of standard deviation exp(-25) ~ 1e-11
+    # (thousands of ulps, so its spread survives rounding).
+    assert rho_for_mi(25.0, 1) == 1.0
+    X, Y, mi = make_correlated_gaussian(1000, 1, 25.0, random_state=0)
+    assert mi == 25.0
+    residual = Y - X
+    assert np.all(residual != 0.0)
+    assert np.std(residual) == pytest.approx(np.exp(-25.0), rel=0.1)
+    # Past 30 nats per dimension rounding would erase dependence: refused,
+    # while the same total over two features is fine.
+    with pytest.raises(ValueError, match="per feature"):
+        make_correlated_gaussian(10, 1, 31.0, random_state=0)
+    make_correlated_gaussian(10, 2, 31.0, random_state=0)
+
+
+def test_correlated_gaussian_zero_mi_is_independent():
+    X, Y, mi = make_correlated_gaussian(20_000, 3, 0.0, random_state=0)
+    assert mi == 0.0
+    # Uncorrelated jointly normal variables are independent; s.e. 1/sqrt(n).
+    np.testing.assert_allclose(np.corrcoef(X, Y, rowvar=False)[:3, 3:], 0.0, atol=0.035)
+
+
+def test_staircase_levels():
+    staircase = make_mi_staircase(n_samples=2000, random_state=0)
+    assert [mi for _, _, mi in staircase] == [2.0, 4.0, 6.0, 8.0, 10.0]
+    for X, Y, mi in staircase:
+        # Poole et al. (2019): d = 20 for every step.
+        assert X.shape == Y.shape == (2000, 20)
+        # The correlation behind each step; s.e. <= 1/sqrt(2000) = 0.022 per
+        # component, about 0.005 for the mean of 20 components.
+        corr = np.corrcoef(X, Y, rowvar=False)
+        assert np.diag(corr, k=20).mean() == pytest.approx(rho_for_mi(mi, 20), abs=0.025)
+    # The levels are independent draws, not one sample reused.
+    assert not np.allclose(staircase[0][0], staircase[1][0])
+
+
+def test_staircase_custom_levels_and_transform():
+    staircase = make_mi_staircase(
+        n_samples=50, n_features=3, levels=[0.5, 1.5], random_state=0, transform="asinh"
+    )
+    assert [mi for _, _, mi in staircase] == [0.5, 1.5]
+    plain = make_mi_staircase(n_samples=50, n_features=3, levels=[0.5, 1.5], random_state=0)
+    for (X_t, Y_t, _), (X, Y, _) in zip(staircase, plain, strict=True):
+        np.testing.assert_array_equal(X_t, X)
+        np.testing.assert_allclose(Y_t, np.arcsinh(Y))
+
+
+def test_staircase_reproducible():
+    first = make_mi_staircase(n_samples=30, random_state=7)
+    second = make_mi_staircase(n_samples=30, random_state=7)
+    for (X1, Y1, _), (X2, Y2, _) in zip(first, second, strict=True):
+        np.testing.assert_array_equal(X1, X2)
+        np.testing.assert_array_equal(Y1, Y2)
+
+
+TRANSFORMS = {"cube": lambda y: y**3, "asinh": np.arcsinh, "normal_cdf": norm.cdf}
+
+
+@pytest.mark.parametrize("transform", sorted(TRANSFORMS))
+def test_transforms_preserve_ranks_and_mi(transform):
+    X, Y, mi = make_correlated_gaussian(500, 3, 2.0, random_state=0)
+    X_t, Y_t, mi_t = make_correlated_gaussian(500, 3, 2.0, random_state=0, transform=transform)
+    # Same draws, with the map applied to Y only, and the same ground truth.
+    assert mi_t == mi == 2.0
+    np.testing.assert_array_equal(X_t, X)
+    np.testing.assert_allclose(Y_t, TRANSFORMS[transform](Y), rtol=1e-12)
+    # Strictly increasing, so every column keeps its ordering exactly: this is
+    # the invertibility that makes MI(X; f(Y)) = MI(X; Y).
+    for j in range(3):
+        assert spearmanr(Y[:, j], Y_t[:, j]).statistic == pytest.approx(1.0, abs=1e-12)
+        np.testing.assert_array_equal(np.argsort(Y[:, j]), np.argsort(Y_t[:, j]))
+    if transform == "normal_cdf":
+        assert np.all((Y_t > 0.0) & (Y_t < 1.0))
+
+
+def test_transform_unknown_name_raises():
+    with pytest.raises(ValueError, match="transform must be None or one of"):
+        make_correlated_gaussian(10, 2, 1.0, random_state=0, transform="square")
+    with pytest.raises(ValueError, match="transform must be None or one of"):
+        make_student_t_pair(10, 2, 3.0, random_state=0, transform=np.exp)
+
+
+def test_normal_cdf_warns_when_heavy_tails_merge_values():
+    # Cauchy-tailed Y: norm.cdf rounds everything above ~8.3 to exactly 1.0.
+    with pytest.warns(UserWarning, match="merged"):
+        make_student_t_pair(2000, 1, 1.0, random_state=0, mi=1.0, transform="normal_cdf")
+
+
+@pytest.mark.parametrize(
+    ("n_features", "dof", "mi"),
+    [(1, 1.0, 0.5), (1, 3.0, 1.0), (3, 4.0, 2.0), (2, 0.7, 1.5)],
+)
+def test_student_t_mi_matches_monte_carlo(n_features, dof, mi):
+    X, Y, returned_mi = make_student_t_pair(20_000, n_features, dof, random_state=0, mi=mi)
+    assert returned_mi == mi
+    shared_scale = student_t_mi(0.0, n_features, dof)
+    rho = rho_for_mi(mi - shared_scale, n_features)
+    assert student_t_mi(rho, n_features, dof) == pytest.approx(mi, rel=1e-10)
+    # Joint and marginal t densities from scipy (marginals of a multivariate t
+    # are t with the same dof), independent of the closed form and sampler.
+    joint = multivariate_t(np.zeros(2 * n_features), _block_scale(rho, n_features), df=dof)
+    marginal = multivariate_t(np.zeros(n_features), np.eye(n_features), df=dof)
+    pointwise = joint.logpdf(np.hstack([X, Y])) - marginal.logpdf(X) - marginal.logpdf(Y)
+    _assert_mi_matches_monte_carlo(pointwise, mi)
+
+
+@pytest.mark.parametrize(("n_features", "dof"), [(1, 1.0), (2, 5.0)])
+def test_student_t_shared_scale_term_alone_matches_monte_carlo(n_features, dof):
+    # At rho = 0 the Gaussian part is 0, so this checks the dof-dependent
+    # term c(dof, d) by itself.
+    mi = student_t_mi(0.0, n_features, dof)
+    X, Y, _ = make_student_t_pair(20_000, n_features, dof, random_state=1, mi=mi)
+    identity = np.eye(n_features)
+    joint = multivariate_t(np.zeros(2 * n_features), np.eye(2 * n_features), df=dof)
+    marginal = multivariate_t(np.zeros(n_features), identity, df=dof)
+    pointwise = joint.logpdf(np.hstack([X, Y])) - marginal.logpdf(X) - marginal.logpdf(Y)
+    _assert_mi_matches_monte_carlo(pointwise, mi)
+
+
+def test_student_t_mi_closed_form_values():
+    # Bivariate Cauchy at rho = 0, by hand: c = 2 f(1) - f(2) with
+    # f(1) = log(sqrt(pi)) + 2 log 2 and f(2) = log 2 + 3.
+    assert student_t_mi(0.0, 1, 1.0) == pytest.approx(np.log(8 * np.pi) - 3, rel=1e-12)
+    # The shared-scale term is positive and shrinks as dof grows (Gaussian limit).
+    terms = [student_t_mi(0.0, 4, dof) for dof in (1.0, 3.0, 10.0, 100.0, 1e4)]
+    assert all(t > 0 for t in terms)
+    assert np.all(np.diff(terms) < 0)
+    assert student_t_mi(0.6, 4, 1e6) == pytest.approx(gaussian_mi(0.6, 4), abs=1e-6)
+    # The Gaussian part adds on top of it.
+    assert student_t_mi(0.6, 4, 3.0) - student_t_mi(0.0, 4, 3.0) == pytest.approx(
+        gaussian_mi(0.6, 4), rel=1e-12
+    )
+
+
+def test_student_t_pair_marginals_and_dependence():
+    dof, mi, n_features = 3.0, 1.0, 2
+    X, Y, _ = make_student_t_pair(5000, n_features, dof, random_state=2, mi=mi)
+    # Each coordinate is a univariate t with the same dof and unit scale. With
+    # a fixed seed the KS test is deterministic; p > 0.001 rejects a wrong
+    # marginal (a normal, or t with another dof, at n = 5000) decisively.
+    for column in np.hstack([X, Y]).T:
+        assert kstest(column, student_t(df=dof).cdf).pvalue > 1e-3
+    # Kendall's tau of an elliptical pair is (2/pi) arcsin(rho) whatever the
+    # tails (Pearson's r is unreliable at dof = 3). Its s.e. at n = 5000 is
+    # below 0.01; 0.04 leaves room.
+    rho = rho_for_mi(mi - student_t_mi(0.0, n_features, dof), n_features)
+    for j in range(n_features):
+        tau = kendalltau(X[:, j], Y[:, j]).statistic
+        assert tau == pytest.approx(2 / np.pi * np.arcsin(rho), abs=0.04)
+
+
+@pytest.mark.parametrize("transform", ["cube", "asinh"])
+def test_student_t_transforms_preserve_ranks(transform):
+    X, Y, mi = make_student_t_pair(500, 2, 3.0, random_state=0)
+    X_t, Y_t, mi_t = make_student_t_pair(500, 2, 3.0, random_state=0, transform=transform)
+    assert mi_t == mi
+    np.testing.assert_array_equal(X_t, X)
+    for j in range(2):
+        np.testing.assert_array_equal(np.argsort(Y[:, j]), np.argsort(Y_t[:, j]))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda seed: make_correlated_gaussian(40, 3, 1.0, random_state=seed),
+        lambda seed: make_student_t_pair(40, 3, 2.5, random_state=seed, mi=1.0),
+    ],
+    ids=["gaussian", "student_t"],
+)
+def test_mi_datasets_reproducible(make):
+    X1, Y1, _ = make(42)
+    X2, Y2, _ = make(42)
+    X3, _, _ = make(43)
+    np.testing.assert_array_equal(X1, X2)
+    np.testing.assert_array_equal(Y1, Y2)
+    assert not np.allclose(X1, X3)
+    # A RandomState instance is accepted and advanced, as in scikit-learn.
+    rng = np.random.RandomState(42)
+    X4, Y4, _ = make(rng)
+    X5, _, _ = make(rng)
+    np.testing.assert_array_equal(X4, X1)
+    np.testing.assert_array_equal(Y4, Y1)
+    assert not np.allclose(X4, X5)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: make_correlated_gaussian(10, 2, -0.1), "mi"),
+        (lambda: make_correlated_gaussian(10, 2, np.nan), "mi must be finite"),
+        (lambda: make_correlated_gaussian(10, 2, np.inf), "mi must be finite"),
+        (lambda: make_correlated_gaussian(10, 0, 1.0), "n_features"),
+        (lambda: make_correlated_gaussian(0, 2, 1.0), "n_samples"),
+        (lambda: make_mi_staircase(10, 0), "n_features"),
+        (lambda: make_mi_staircase(10, 20, levels=(2, -1)), "mi"),
+        (lambda: make_mi_staircase(10, 20, levels=()), "levels"),
+        (lambda: rho_for_mi(-1.0, 2), "mi"),
+        (lambda: rho_for_mi(1.0, 0), "n_features"),
+        (lambda: gaussian_mi(1.0, 2), "rho must be strictly between"),
+        (lambda: gaussian_mi(np.nan, 2), "rho must be strictly between"),
+        (lambda: gaussian_mi(0.5, 0), "n_features"),
+        (lambda: student_t_mi(0.5, 2, 0.0), "dof"),
+        (lambda: student_t_mi(0.5, 2, np.inf), "dof"),
+        (lambda: make_student_t_pair(10, 2, -1.0), "dof"),
+        (lambda: make_student_t_pair(10, 0, 3.0), "n_features"),
+        (lambda: make_student_t_pair(10, 2, 3.0, mi=-1.0), "mi"),
+        # Below the shared-scale MI (0.79 nats for dof=3, d=20): unreachable.
+        (lambda: make_student_t_pair(10, 20, 3.0, mi=0.5), "shared scale alone"),
+    ],
+)
+def test_mi_datasets_bad_arguments_raise(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
