@@ -5,9 +5,13 @@ Estimators
 NCEDensityRatio
     Density ratio ``p_nu / p_de`` by binary NCE (covariate-shift weights,
     two-sample problems), with telescoping for distant samples.
+InfoNCEAnchorMI
+    Mutual information by InfoNCE with an anchor class (plug-in estimate of
+    a consistently estimated log density ratio); ``mutual_info_nce`` wraps it.
 """
 
 from .density_ratio import NCEDensityRatio, make_two_sample
+from .mutual_info import InfoNCEAnchorMI, mutual_info_nce
 
-__all__ = ["NCEDensityRatio", "make_two_sample"]
+__all__ = ["InfoNCEAnchorMI", "NCEDensityRatio", "make_two_sample", "mutual_info_nce"]
 __version__ = "0.1.0.dev0"

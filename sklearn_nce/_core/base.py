@@ -88,6 +88,7 @@ class _BaseNCE(BaseEstimator):
     def _fit_critic(self, X, labels, objective, *, n_outputs=1):
         """Train a fresh critic on (X, labels) with ``objective``; sets the fitted state.
 
+        ``X`` is an array or a dict of aligned arrays (e.g. ``{"x", "y"}``);
         ``labels`` are sample labels used to stratify the batches and the
         validation split (or None). Returns ``self``.
         """
@@ -95,17 +96,22 @@ class _BaseNCE(BaseEstimator):
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         train, valid = self._split(X, labels, rng)
+        # Unlabelled batches are full-sized (drop_last) for in-batch negatives:
+        # cap the batch at the number of rows so that one batch always exists.
+        batch_size = min(self.batch_size, _n_rows(train[0]))
+        valid_batch_size = None if valid is None else min(batch_size, _n_rows(valid[0]))
         # Seed torch inside a forked RNG state: reproducible fits without
         # touching the user's global torch seed.
         cuda_devices = [torch.device(self.device_)] if self.device_.startswith("cuda") else []
         with torch.random.fork_rng(devices=cuda_devices):
             torch.manual_seed(seed)
-            critic = self._make_critic(X.shape[1], n_outputs)
+            critic = self._make_critic(X, n_outputs)
             self.net_ = build_net(
                 critic,
                 objective,
                 max_epochs=self.max_epochs,
-                batch_size=self.batch_size,
+                batch_size=batch_size,
+                valid_batch_size=valid_batch_size,
                 lr=self.lr,
                 optimizer=self.optimizer,
                 weight_decay=self.weight_decay,
@@ -123,33 +129,41 @@ class _BaseNCE(BaseEstimator):
     def _split(self, X, labels, rng):
         """Hold out ``validation_fraction`` (stratified by label) when early stopping is on."""
         use_early_stopping = self.early_stopping is True or (
-            self.early_stopping == "auto" and len(X) >= _AUTO_EARLY_STOPPING_MIN_SAMPLES
+            self.early_stopping == "auto" and _n_rows(X) >= _AUTO_EARLY_STOPPING_MIN_SAMPLES
         )
         if not use_early_stopping:
             return (X, labels), None
+        n_rows = _n_rows(X)
         n_classes = 1 if labels is None else len(np.unique(labels))
-        if round(self.validation_fraction * len(X)) < max(n_classes, 2):
+        if round(self.validation_fraction * n_rows) < max(n_classes, 2):
             raise ValueError(
                 f"early_stopping=True holds out validation_fraction={self.validation_fraction} "
-                f"of {len(X)} rows, too few to validate on; use more rows, a larger "
+                f"of {n_rows} rows, too few to validate on; use more rows, a larger "
                 "validation_fraction, or early_stopping=False."
             )
-        if labels is None:
-            X_train, X_val = train_test_split(
-                X, test_size=self.validation_fraction, random_state=rng
-            )
-            return (X_train, None), (X_val, None)
-        X_train, X_val, y_train, y_val = train_test_split(
-            X, labels, test_size=self.validation_fraction, stratify=labels, random_state=rng
+        train_idx, valid_idx = train_test_split(
+            np.arange(n_rows),
+            test_size=self.validation_fraction,
+            stratify=labels,
+            random_state=rng,
         )
-        return (X_train, y_train), (X_val, y_val)
+        if labels is None:
+            return (take_rows(X, train_idx), None), (take_rows(X, valid_idx), None)
+        return (
+            (take_rows(X, train_idx), labels[train_idx]),
+            (take_rows(X, valid_idx), labels[valid_idx]),
+        )
 
-    def _make_critic(self, n_features, n_outputs):
+    def _make_critic(self, X, n_outputs):
         if self.critic is not None:
             # Never train the user's module in place: fit must not change params.
             return copy.deepcopy(self.critic)
+        return self._default_critic(X, n_outputs)
+
+    def _default_critic(self, X, n_outputs):
+        """The critic built when ``critic=None``; estimators with other inputs override it."""
         return MLPCritic(
-            n_features,
+            X.shape[1],
             n_outputs,
             hidden_features=tuple(int(width) for width in self.hidden_layer_sizes),
             activation=ACTIVATIONS[self.activation],
@@ -157,17 +171,36 @@ class _BaseNCE(BaseEstimator):
 
     def _critic_scores(self, X):
         """Critic output on validated float32 X as float64, shape (n_samples, n_outputs)."""
+        return self._apply_critic(lambda critic, x: as_scores(critic(x), len(x)), X)
+
+    def _apply_critic(self, function, *arrays):
+        """``function(critic, *batches)`` over float32 row batches, concatenated as float64."""
         check_is_fitted(self, "net_")
         critic = self.net_.module_
         critic.eval()
         # Call the critic directly rather than net_.forward: skorch's DataLoader
         # draws a seed from torch's global RNG, and predicting must not change it.
-        batches = []
+        outputs = []
         with torch.no_grad():
-            for start in range(0, len(X), _PREDICT_BATCH_SIZE):
+            for start in range(0, len(arrays[0]), _PREDICT_BATCH_SIZE):
                 # net_.device, not device_: skorch maps a CUDA net unpickled
                 # on a machine without CUDA to the CPU.
-                batch = torch.from_numpy(X[start : start + _PREDICT_BATCH_SIZE])
-                batch = batch.to(self.net_.device)
-                batches.append(as_scores(critic(batch), len(batch)).cpu())
-        return torch.cat(batches).numpy().astype(np.float64)
+                batches = [
+                    torch.from_numpy(array[start : start + _PREDICT_BATCH_SIZE]).to(
+                        self.net_.device
+                    )
+                    for array in arrays
+                ]
+                outputs.append(function(critic, *batches).cpu())
+        return torch.cat(outputs).numpy().astype(np.float64)
+
+
+def _n_rows(X):
+    return len(next(iter(X.values()))) if isinstance(X, dict) else len(X)
+
+
+def take_rows(X, idx):
+    """Rows ``idx`` of an array or of every array in a dict."""
+    if isinstance(X, dict):
+        return {key: value[idx] for key, value in X.items()}
+    return X[idx]

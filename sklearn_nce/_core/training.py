@@ -153,6 +153,7 @@ def build_net(
     device,
     verbose,
     valid_data=None,
+    valid_batch_size=None,
     n_iter_no_change=10,
     tol=1e-4,
 ):
@@ -193,6 +194,12 @@ def build_net(
         train_split=train_split,
         callbacks=callbacks,
         device=device,
+        # Unlabelled data go through skorch's own loaders: shuffle for
+        # training, and keep only full batches (in-batch negatives need them).
+        iterator_train__shuffle=True,
+        iterator_train__drop_last=True,
+        iterator_valid__drop_last=True,
+        iterator_valid__batch_size=valid_batch_size or batch_size,
         # verbose >= 2 prints skorch's per-epoch table (train/valid loss, time).
         verbose=int(verbose >= 2),
     )
