@@ -44,6 +44,8 @@ class InfoNCEAnchorMI(_BaseNCE):
     the critic to ``s(x, y) = log p(x, y) / (p(x) p(y))``. The estimate
     ``mi_`` is the mean of ``s`` over a held-out part of the data.
 
+    Read more in the :ref:`User Guide <mutual_info>`.
+
     Parameters
     ----------
     nu : float >= 0, default=1.0
