@@ -29,6 +29,7 @@ lint: install
 
 bench: install
 	$(BIN)/python benchmarks/density_ratio.py
+	$(BIN)/python benchmarks/mutual_info.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache demo_density_ratio.png
