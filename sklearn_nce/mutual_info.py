@@ -14,20 +14,20 @@ from scipy.stats import norm
 from sklearn.model_selection import train_test_split
 from sklearn.utils import TransformerTags, check_random_state
 from sklearn.utils._available_if import available_if
-from sklearn.utils.validation import validate_data
 
 from ._core.base import _BaseNCE, take_rows
 from ._core.critics import ACTIVATIONS, JointCritic, SeparableCritic
 from ._core.losses import SCORING_RULES, infonce_anchor_loss, infonce_loss
 from ._core.objectives import InBatchMIObjective, in_batch_tuples
 from ._core.validation import (
-    MIN_SAMPLES,
     Integral,
     Interval,
     Real,
     StrOptions,
     _fit_context,
     check_is_fitted,
+    validate_X,
+    validate_X_y,
 )
 
 __all__ = ["InfoNCEAnchorMI", "mutual_info_nce"]
@@ -247,7 +247,7 @@ device, random_state, verbose
         embedding : ndarray of shape (n_samples, embedding_dim)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float32)
+        X = validate_X(self, X, reset=False)
         return self._apply_critic(lambda critic, x: critic.encode_x(x), X)
 
     @available_if(_has_embedding)
@@ -287,16 +287,7 @@ device, random_state, verbose
         }
 
     def _validate_pairs(self, X, y, *, reset):
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            reset=reset,
-            dtype=np.float32,
-            multi_output=True,
-            y_numeric=True,
-            ensure_min_samples=MIN_SAMPLES if reset else 1,
-        )
+        X, y = validate_X_y(self, X, y, reset=reset, multi_output=True, y_numeric=True)
         y = np.asarray(y, dtype=np.float32).reshape(len(y), -1)
         if reset:
             _check_not_constant(X, "X")

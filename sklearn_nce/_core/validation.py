@@ -46,18 +46,20 @@ def validate_X(estimator, X, *, reset):
     )
 
 
-def validate_X_y(estimator, X, y):
-    """Validate a training pair (X, y); y is returned as given (1-D, finite)."""
-    X, y = validate_data(
+def validate_X_y(estimator, X, y, *, reset=True, **check_params):
+    """Validate (X, y) with X as finite 2-D float32; ``check_params`` go to ``validate_data``.
+
+    At fit time (``reset=True``) at least ``MIN_SAMPLES`` rows are required.
+    """
+    return validate_data(
         estimator,
         X,
         y,
-        reset=True,
+        reset=reset,
         dtype=np.float32,
-        ensure_min_samples=MIN_SAMPLES,
-        y_numeric=False,
+        ensure_min_samples=MIN_SAMPLES if reset else 1,
+        **check_params,
     )
-    return X, y
 
 
 def check_binary_target(y, *, min_per_class=2):
