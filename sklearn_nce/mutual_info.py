@@ -17,7 +17,7 @@ from sklearn.utils._available_if import available_if
 
 from ._core.base import _BaseNCE, take_rows
 from ._core.critics import ACTIVATIONS, JointCritic, SeparableCritic
-from ._core.losses import SCORING_RULES, infonce_anchor_loss, infonce_loss
+from ._core.losses import SCORING_RULES, infonce_loss
 from ._core.objectives import InBatchMIObjective, in_batch_tuples
 from ._core.validation import (
     Integral,
@@ -33,6 +33,7 @@ from ._core.validation import (
 __all__ = ["InfoNCEAnchorMI", "mutual_info_nce"]
 
 ARCHITECTURES = ("joint", "separable")
+OBJECTIVES = ("anchor", "nwj", "dv")
 
 
 class InfoNCEAnchorMI(_BaseNCE):
@@ -55,6 +56,12 @@ class InfoNCEAnchorMI(_BaseNCE):
     scoring : {"log", "brier"}, default="log"
         Proper scoring rule: "log" is InfoNCE-anchor, "brier" its squared-error
         generalisation.
+    objective : {"anchor", "nwj", "dv"}, default="anchor"
+        "anchor" trains InfoNCE-anchor and reports the plug-in mean of the
+        critic. "nwj" and "dv" train the same critic on the NWJ or
+        Donsker-Varadhan lower bound (in-batch off-diagonal pairs as marginal
+        samples) and report that bound on the held-out rows; they are offered
+        for comparison (``nu`` and ``scoring`` are then unused).
     architecture : {"joint", "separable"}, default="joint"
         "joint" scores ``MLP([x, y])`` (flexible; B^2 critic evaluations per
         batch); "separable" scores ``f(x) . g(y)`` (one matrix product, and
@@ -75,15 +82,17 @@ device, random_state, verbose
     Attributes
     ----------
     mi_ : float
-        Plug-in mutual information estimate (nats) on the held-out rows.
+        Mutual information estimate (nats) on the held-out rows: the plug-in
+        mean of ``s`` for "anchor", the bound's value for "nwj"/"dv".
     mi_std_ : float
-        Its standard error (standard deviation of ``s`` over held-out pairs
-        divided by the square root of their number).
+        Standard error of the mean of ``s`` over the held-out pairs (for
+        "nwj"/"dv" this ignores the variance of the marginal term).
     diagnostics_ : dict
         Other estimates from the same critic on the held-out rows, in nats:
         "infonce" (the InfoNCE lower bound ``log B - loss``, capped at
         ``log B``), "nwj" and "dv" (the NWJ and Donsker-Varadhan bounds with
-        in-batch product-of-marginals pairs).
+        in-batch product-of-marginals pairs). They read the critic as ``log r``,
+        which is what objective="anchor" trains it to be.
     net_, history_, n_iter_, device_, n_features_in_, feature_names_in_
         As in :class:`~sklearn_nce.NCEDensityRatio`.
 
@@ -106,6 +115,7 @@ device, random_state, verbose
         **_BaseNCE._parameter_constraints,
         "nu": [Interval(Real, 0, None, closed="left")],
         "scoring": [StrOptions(set(SCORING_RULES))],
+        "objective": [StrOptions(set(OBJECTIVES))],
         "architecture": [StrOptions(set(ARCHITECTURES))],
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "held_out_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -117,6 +127,7 @@ device, random_state, verbose
         *,
         nu=1.0,
         scoring="log",
+        objective="anchor",
         architecture="joint",
         embedding_dim=32,
         held_out_fraction=0.2,
@@ -155,6 +166,7 @@ device, random_state, verbose
         )
         self.nu = nu
         self.scoring = scoring
+        self.objective = objective
         self.architecture = architecture
         self.embedding_dim = embedding_dim
         self.held_out_fraction = held_out_fraction
@@ -184,13 +196,16 @@ device, random_state, verbose
         )
         self.n_targets_ = y.shape[1]
         pairs = {"x": X, "y": y}
-        objective = InBatchMIObjective(self.nu, self.scoring)
-        self._fit_critic(take_rows(pairs, train_idx), None, objective)
+        self._fit_critic(take_rows(pairs, train_idx), None, self._objective())
         x_held, y_held = X[held_out_idx], y[held_out_idx]
         pointwise = self._pointwise(x_held, y_held)
-        self.mi_ = float(pointwise.mean())
-        self.mi_std_ = float(pointwise.std(ddof=1) / np.sqrt(len(pointwise)))
         self.diagnostics_ = self._diagnostics(x_held, y_held)
+        if self.objective == "anchor":
+            self.mi_ = float(pointwise.mean())
+        else:
+            # The trained bound itself, evaluated on held-out batches.
+            self.mi_ = self.score(x_held, y_held)
+        self.mi_std_ = float(pointwise.std(ddof=1) / np.sqrt(len(pointwise)))
         return self
 
     def confidence_interval(self, alpha=0.05):
@@ -219,21 +234,22 @@ device, random_state, verbose
         return float(self.pointwise_mi(X, y).mean())
 
     def score(self, X, y):
-        """Negative InfoNCE-anchor loss on (X, y) in batches of ``batch_size`` (higher is better).
+        """Negative training loss on (X, y) in batches of ``batch_size`` (higher is better).
 
-        Uses the estimator's own ``nu`` and ``scoring``, so ``GridSearchCV``
-        compares critics on the objective they were trained for. Needs at
-        least 3 rows.
+        Uses the estimator's own ``objective``, ``nu`` and ``scoring``, so
+        ``GridSearchCV`` compares critics on the objective they were trained
+        for. Needs at least 3 rows.
         """
         check_is_fitted(self)
         X, y = self._validate_pairs(X, y, reset=False)
         if len(X) < 3:
             raise ValueError(f"score needs at least 3 pairs; got {len(X)}.")
-        losses = [
-            float(infonce_anchor_loss(*in_batch_tuples(m), self.nu, self.scoring))
-            for m in self._score_matrices(X, y)
-        ]
+        objective = self._objective()
+        losses = [float(objective.loss_from_scores(m)) for m in self._score_matrices(X, y)]
         return -float(np.mean(losses))
+
+    def _objective(self):
+        return InBatchMIObjective(self.nu, self.scoring, bound=self.objective)
 
     def _has_embedding(self):
         return self.architecture == "separable" and self.critic is None

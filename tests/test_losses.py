@@ -11,11 +11,13 @@ from sklearn_nce._core.losses import (
     LOSSES,
     balanced_log_likelihood,
     brier_loss,
+    dv_loss,
     infonce_anchor_loss,
     infonce_loss,
     logistic_loss,
     lsif_loss,
     noisier_nce_loss,
+    nwj_loss,
 )
 
 # Three critic outputs: two positives and one negative.
@@ -313,3 +315,27 @@ def test_infonce_without_anchor_identifies_ratio_only_up_to_c_of_x():
     true_within_row = log_ratio - log_ratio.mean(dim=1, keepdim=True)
     np.testing.assert_allclose(within_row.numpy(), true_within_row.numpy(), atol=0.2)
     assert np.abs((fitted - log_ratio).numpy()).max() > 1.0  # the offset stays arbitrary
+
+
+def test_nwj_and_dv_hand_computed():
+    joint = torch.tensor([1.0, 2.0])
+    marginal = torch.tensor([[0.0, 1.0], [-1.0, 0.5]])
+    mean_exp = (1.0 + math.e + math.exp(-1.0) + math.exp(0.5)) / 4
+    assert float(nwj_loss(joint, marginal)) == pytest.approx(-(1.5 - mean_exp / math.e), rel=1e-6)
+    assert float(dv_loss(joint, marginal)) == pytest.approx(-(1.5 - math.log(mean_exp)), rel=1e-6)
+
+
+def test_bounds_at_the_true_critic_equal_the_mi():
+    # Discrete joint: with T = log r (DV) or T = 1 + log r (NWJ), both bounds
+    # are tight. Exact expectations via weights: replicate cells by counts.
+    joint, log_ratio = _discrete_joint()
+    product = joint.sum(1, keepdim=True) * joint.sum(0)
+    true_mi = float((joint * log_ratio).sum())
+    weights_p = (joint * 1000).round().long().reshape(-1)
+    weights_q = (product * 1000).round().long().reshape(-1)
+    flat = log_ratio.reshape(-1)
+    t_joint = flat.repeat_interleave(weights_p)
+    t_marginal = flat.repeat_interleave(weights_q)
+    # Rounding the weights to 1/1000 perturbs the expectations by ~1e-3.
+    assert -float(dv_loss(t_joint, t_marginal)) == pytest.approx(true_mi, abs=0.01)
+    assert -float(nwj_loss(t_joint + 1.0, t_marginal + 1.0)) == pytest.approx(true_mi, abs=0.01)

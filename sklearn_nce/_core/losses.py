@@ -27,13 +27,16 @@ import torch.nn.functional as F
 __all__ = [
     "LOSSES",
     "SCORING_RULES",
+    "BOUND_LOSSES",
     "balanced_log_likelihood",
+    "dv_loss",
     "brier_loss",
     "infonce_anchor_loss",
     "infonce_loss",
     "logistic_loss",
     "lsif_loss",
     "noisier_nce_loss",
+    "nwj_loss",
 ]
 
 
@@ -161,6 +164,28 @@ def infonce_anchor_loss(scores_pos, scores_anchor, nu=1.0, scoring="log"):
         return pos_term
     anchor_term = rule(_with_anchor(scores_anchor, nu), n_candidates).mean()
     return weight_pos * pos_term + (1.0 - weight_pos) * anchor_term
+
+
+def nwj_loss(scores_joint, scores_marginal):
+    """Negative NWJ bound ``E_p[T] - exp(-1) E_q[exp T]``; its optimum is ``T = 1 + log r``.
+
+    ``scores_joint`` are critic values on joint pairs, ``scores_marginal`` on
+    product-of-marginals pairs (any shape; all entries are averaged).
+    """
+    marginal = scores_marginal.reshape(-1)
+    log_mean_exp = torch.logsumexp(marginal, dim=0) - math.log(len(marginal))
+    return -(scores_joint.mean() - torch.exp(log_mean_exp - 1.0))
+
+
+def dv_loss(scores_joint, scores_marginal):
+    """Negative Donsker-Varadhan bound ``E_p[T] - log E_q[exp T]``; optimum ``T = log r + c``."""
+    marginal = scores_marginal.reshape(-1)
+    log_mean_exp = torch.logsumexp(marginal, dim=0) - math.log(len(marginal))
+    return -(scores_joint.mean() - log_mean_exp)
+
+
+#: Variational MI lower bounds trained directly: name -> negative bound.
+BOUND_LOSSES = {"nwj": nwj_loss, "dv": dv_loss}
 
 
 def _with_anchor(scores, nu):

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from .critics import as_scores
-from .losses import infonce_anchor_loss, logistic_loss
+from .losses import BOUND_LOSSES, infonce_anchor_loss, logistic_loss
 
 __all__ = [
     "InBatchMIObjective",
@@ -133,16 +133,26 @@ class InBatchMIObjective(nn.Module):
         Anchor weight (0 gives plain InfoNCE).
     scoring : {"log", "brier"}
         Proper scoring rule.
+    bound : {"anchor", "nwj", "dv"}, default="anchor"
+        "anchor" trains InfoNCE-anchor; "nwj" and "dv" train the critic on
+        that variational lower bound instead, with the off-diagonal pairs as
+        product-of-marginals samples (``nu`` and ``scoring`` are then unused).
     """
 
-    def __init__(self, nu, scoring):
+    def __init__(self, nu, scoring, bound="anchor"):
         super().__init__()
         self.nu = float(nu)
         self.scoring = scoring
+        self.bound = bound
 
     def forward(self, critic, X, y=None):
-        scores = critic.score_matrix(X["x"], X["y"])
+        return self.loss_from_scores(critic.score_matrix(X["x"], X["y"]))
+
+    def loss_from_scores(self, scores):
+        """The batch loss from an all-pairs score matrix (diagonal = joint pairs)."""
         scores_pos, scores_anchor = in_batch_tuples(scores)
+        if self.bound != "anchor":
+            return BOUND_LOSSES[self.bound](scores.diagonal(), scores_anchor)
         return infonce_anchor_loss(scores_pos, scores_anchor, self.nu, self.scoring)
 
 
