@@ -74,7 +74,8 @@ class InfoNCEAnchorMI(_BaseNCE):
     hidden_layer_sizes, activation, critic, optimizer, lr, weight_decay, \
 max_epochs, early_stopping, validation_fraction, n_iter_no_change, tol, \
 device, random_state, verbose
-        As in :class:`~sklearn_nce.NCEDensityRatio`. A user ``critic`` must offer
+        As in :class:`~sklearn_nce.NCEDensityRatio` (``optimizer`` without
+        "lbfgs", which is full-batch). A user ``critic`` must offer
         ``forward(x, y)`` (aligned pairs) and ``score_matrix(x, y)`` (all pairs).
     batch_size : int, default=128
         Pairs per batch: each x is contrasted with ``batch_size - 1`` candidates.
@@ -120,6 +121,9 @@ device, random_state, verbose
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "held_out_fraction": [Interval(Real, 0, 1, closed="neither")],
         "batch_size": [Interval(Integral, 3, None, closed="left")],
+        # The batch is the candidate set (K = batch_size - 1), so the
+        # full-batch "lbfgs" would change the objective, not just the solver.
+        "optimizer": [StrOptions({"adam", "adamw", "sgd"})],
     }
 
     def __init__(

@@ -10,7 +10,13 @@ import torch
 from torch import nn
 
 from sklearn_nce import NCEDensityRatio
-from sklearn_nce._core.critics import JointCritic, MLPCritic, SeparableCritic, as_scores
+from sklearn_nce._core.critics import (
+    JointCritic,
+    MLPCritic,
+    QuadraticCritic,
+    SeparableCritic,
+    as_scores,
+)
 from sklearn_nce._core.losses import LOSSES
 from sklearn_nce._core.objectives import (
     InBatchMIObjective,
@@ -124,6 +130,20 @@ def test_mlp_critic_output_shape(out_features, hidden):
     assert sum(isinstance(m, nn.Tanh) for m in critic.modules()) == len(hidden)
 
 
+def test_quadratic_critic_is_a_quadratic_form_per_head():
+    torch.manual_seed(0)
+    critic = QuadraticCritic(3, out_features=2)
+    with torch.no_grad():
+        critic.quadratic.normal_()
+    x = torch.randn(7, 3)
+    out = critic(x)
+    assert out.shape == (7, 2)
+    for head in range(2):
+        A, b, c = critic.quadratic[head], critic.linear.weight[head], critic.linear.bias[head]
+        expected = torch.stack([row @ A @ row + b @ row + c for row in x])
+        torch.testing.assert_close(out[:, head], expected)
+
+
 def test_as_scores_reshapes_valid_outputs():
     assert as_scores(torch.zeros(5), 5).shape == (5, 1)
     assert as_scores(torch.zeros(5, 1), 5).shape == (5, 1)
@@ -196,6 +216,40 @@ def test_telescoping_objective_gradients_reach_every_parameter(name):
     loss.backward()
     # Every head (row of the last layer) is trained by its own step.
     _assert_all_parameters_get_gradients(critic)
+
+
+@pytest.mark.parametrize("resample_pairs", [True, False])
+def test_telescoping_pairs_fixed_only_when_asked(resample_pairs):
+    # LBFGS's line search re-evaluates the loss of one batch: with
+    # resample_pairs=False every evaluation must see the same waymarks.
+    torch.manual_seed(0)
+    critic = MLPCritic(3, 2, hidden_features=(8,))
+    objective = TelescopingObjective(
+        LOSSES["logistic"], noise_weight=1.0, n_steps=2, resample_pairs=resample_pairs
+    )
+    X, y = _random_batch()
+    with torch.no_grad():
+        first, second = objective(critic, X, y), objective(critic, X, y)
+    assert (float(first) == float(second)) is (not resample_pairs)
+
+
+def test_lbfgs_fit_is_full_batch_and_penalised():
+    pair = make_mean_shift(n_features=2, kl=1.0)
+    X, y = pair.sample(100, 100, random_state=0)
+    model = NCEDensityRatio(optimizer="lbfgs", max_epochs=3, random_state=0).fit(X, y)
+    # One batch per epoch holding every row, and the line search's step size.
+    assert model.net_.batch_size == len(X)
+    assert isinstance(model.net_.optimizer_, torch.optim.LBFGS)
+    assert model.net_.optimizer_.defaults["lr"] == 1.0
+    # weight_decay becomes an explicit L2 penalty in the training loss.
+    penalised = NCEDensityRatio(optimizer="lbfgs", weight_decay=10.0, max_epochs=3, random_state=0)
+    penalised.fit(X, y)
+    assert penalised.net_.l2_penalty == 10.0
+
+    def weight_norm(est):
+        return sum(float(p.pow(2).sum()) for p in est.net_.module_.parameters())
+
+    assert weight_norm(penalised) < weight_norm(model)
 
 
 def test_two_sample_objective_splits_by_label():

@@ -112,3 +112,11 @@ def test_bound_objectives_estimate_mi(objective):
     ).fit(X, Y)
     assert abs(model.mi_ - mi) < 0.3
     assert model.score(X, Y) == pytest.approx(model.mi_, abs=0.3)
+
+
+def test_lbfgs_is_rejected():
+    # The batch is the candidate set, so a full-batch optimizer would change
+    # the objective; the parameter check says so before any training.
+    X, Y, _ = make_correlated_gaussian(100, 2, 1.0, random_state=0)
+    with pytest.raises(ValueError, match="optimizer"):
+        _fast(optimizer="lbfgs").fit(X, Y)

@@ -98,7 +98,10 @@ class _BaseNCE(BaseEstimator):
         train, valid = self._split(X, labels, rng)
         # Unlabelled batches are full-sized (drop_last) for in-batch negatives:
         # cap the batch at the number of rows so that one batch always exists.
-        batch_size = min(self.batch_size, _n_rows(train[0]))
+        # LBFGS is a full-batch method: its line search needs the exact loss.
+        batch_size = _n_rows(train[0])
+        if self.optimizer != "lbfgs":
+            batch_size = min(self.batch_size, batch_size)
         valid_batch_size = None if valid is None else min(batch_size, _n_rows(valid[0]))
         # Seed torch inside a forked RNG state: reproducible fits without
         # touching the user's global torch seed.

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "JointCritic", "MLPCritic", "SeparableCritic"]
+__all__ = ["ACTIVATIONS", "JointCritic", "MLPCritic", "QuadraticCritic", "SeparableCritic"]
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,
@@ -55,6 +55,36 @@ class MLPCritic(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)
+
+
+class QuadraticCritic(nn.Module):
+    """Quadratic critic ``h_k(x) = x' A_k x + b_k' x + c_k``, one form per output.
+
+    The exact family for the log ratio of two Gaussians. It is linear in its
+    parameters, so a full-batch quasi-Newton fit (``optimizer="lbfgs"``)
+    reaches the optimum of a convex loss, and it extrapolates the way the
+    true ratio does -- what lets telescoping bridge a wide density chasm.
+    It has ``out_features * (n^2 + n + 1)`` parameters for ``n`` inputs, so
+    it overfits where that approaches the sample size.
+
+    Parameters
+    ----------
+    in_features : int
+        Dimension of the input.
+    out_features : int, default=1
+        Number of scores per sample (one per ratio head).
+    """
+
+    def __init__(self, in_features: int, out_features: int = 1):
+        super().__init__()
+        self.linear = nn.Linear(in_features, out_features)
+        # Zero start: the initial ratio is constant, as for a fresh logistic
+        # regression; only the symmetric part of each A_k affects the output.
+        self.quadratic = nn.Parameter(torch.zeros(out_features, in_features, in_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        quadratic = torch.einsum("ni,kij,nj->nk", x, self.quadratic, x)
+        return self.linear(x) + quadratic
 
 
 class SeparableCritic(nn.Module):

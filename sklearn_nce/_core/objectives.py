@@ -70,13 +70,19 @@ class TelescopingObjective(nn.Module):
 
     Linear spacing of ``c_k`` (not of ``sqrt(1 - c_k^2)``) splits a mean
     shift into equal steps: each step's KL is about ``KL / n_steps^2``.
+
+    ``resample_pairs=True`` draws fresh pairs for every training batch (more
+    distinct waymarks for stochastic optimizers); False draws the same pairs
+    for the same batch every time, which a line-search optimizer (LBFGS)
+    needs to see one fixed loss.
     """
 
-    def __init__(self, loss, noise_weight, n_steps):
+    def __init__(self, loss, noise_weight, n_steps, resample_pairs=True):
         super().__init__()
         self.loss = loss
         self.noise_weight = float(noise_weight)
         self.n_steps = int(n_steps)
+        self.resample_pairs = resample_pairs
         pos_coef, neg_coef = telescoping_coefficients(self.n_steps)
         self.register_buffer("pos_coef", torch.as_tensor(pos_coef, dtype=torch.float32))
         self.register_buffer("neg_coef", torch.as_tensor(neg_coef, dtype=torch.float32))
@@ -84,11 +90,12 @@ class TelescopingObjective(nn.Module):
     def forward(self, critic, X, y):
         is_pos = y == 1
         x_pos, x_neg = X[is_pos], X[~is_pos]
-        # Fresh random pairs every training batch, as many as rows in the batch.
-        # Validation pairs come from a fixed generator so that the validation
-        # loss (which early stopping watches) does not move by chance alone.
+        # As many random pairs as rows in the batch. Validation pairs come from
+        # a fixed generator so that the validation loss (which early stopping
+        # watches) does not move by chance alone.
         n_pairs = len(X)
-        generator = None if self.training else torch.Generator().manual_seed(0)
+        fixed = not (self.training and self.resample_pairs)
+        generator = torch.Generator().manual_seed(0) if fixed else None
         idx_pos = torch.randint(len(x_pos), (n_pairs,), generator=generator).to(X.device)
         idx_neg = torch.randint(len(x_neg), (n_pairs,), generator=generator).to(X.device)
         x_pos, x_neg = x_pos[idx_pos], x_neg[idx_neg]
