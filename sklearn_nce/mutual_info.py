@@ -33,7 +33,7 @@ from ._core.validation import (
 __all__ = ["InfoNCEAnchorMI", "mutual_info_nce"]
 
 ARCHITECTURES = ("joint", "separable")
-OBJECTIVES = ("anchor", "nwj", "dv")
+OBJECTIVES = ("anchor", "nwj", "dv", "mine")
 
 
 class InfoNCEAnchorMI(_BaseNCE):
@@ -56,12 +56,14 @@ class InfoNCEAnchorMI(_BaseNCE):
     scoring : {"log", "brier"}, default="log"
         Proper scoring rule: "log" is InfoNCE-anchor, "brier" its squared-error
         generalisation.
-    objective : {"anchor", "nwj", "dv"}, default="anchor"
+    objective : {"anchor", "nwj", "dv", "mine"}, default="anchor"
         "anchor" trains InfoNCE-anchor and reports the plug-in mean of the
         critic. "nwj" and "dv" train the same critic on the NWJ or
         Donsker-Varadhan lower bound (in-batch off-diagonal pairs as marginal
-        samples) and report that bound on the held-out rows; they are offered
-        for comparison (``nu`` and ``scoring`` are then unused).
+        samples) and report that bound on the held-out rows; "mine" trains
+        the DV bound with MINE's running-mean gradient correction (Belghazi
+        et al. 2018) and reports the DV bound. They are offered for
+        comparison (``nu`` and ``scoring`` are then unused).
     architecture : {"joint", "separable"}, default="joint"
         "joint" scores ``MLP([x, y])`` (flexible; B^2 critic evaluations per
         batch); "separable" scores ``f(x) . g(y)`` (one matrix product, and
@@ -84,10 +86,10 @@ device, random_state, verbose
     ----------
     mi_ : float
         Mutual information estimate (nats) on the held-out rows: the plug-in
-        mean of ``s`` for "anchor", the bound's value for "nwj"/"dv".
+        mean of ``s`` for "anchor", the bound's value for "nwj"/"dv"/"mine".
     mi_std_ : float
         Standard error of the mean of ``s`` over the held-out pairs (for
-        "nwj"/"dv" this ignores the variance of the marginal term).
+        the bounds this ignores the variance of the marginal term).
     diagnostics_ : dict
         Other estimates from the same critic on the held-out rows, in nats:
         "infonce" (the InfoNCE lower bound ``log B - loss``, capped at
@@ -248,7 +250,9 @@ device, random_state, verbose
         X, y = self._validate_pairs(X, y, reset=False)
         if len(X) < 3:
             raise ValueError(f"score needs at least 3 pairs; got {len(X)}.")
-        objective = self._objective()
+        # eval(): score every objective by its bound (MINE's training loss is
+        # a gradient surrogate, not the bound).
+        objective = self._objective().eval()
         losses = [float(objective.loss_from_scores(m)) for m in self._score_matrices(X, y)]
         return -float(np.mean(losses))
 

@@ -16,6 +16,7 @@ from sklearn_nce._core.losses import (
     infonce_loss,
     logistic_loss,
     lsif_loss,
+    mine_loss,
     noisier_nce_loss,
     nwj_loss,
 )
@@ -339,3 +340,23 @@ def test_bounds_at_the_true_critic_equal_the_mi():
     # Rounding the weights to 1/1000 perturbs the expectations by ~1e-3.
     assert -float(dv_loss(t_joint, t_marginal)) == pytest.approx(true_mi, abs=0.01)
     assert -float(nwj_loss(t_joint + 1.0, t_marginal + 1.0)) == pytest.approx(true_mi, abs=0.01)
+
+
+def test_mine_gradient_is_dv_gradient_rescaled_by_the_running_mean():
+    joint = torch.tensor([1.0, 2.0], requires_grad=True)
+    marginal = torch.tensor([[0.0, 1.0], [-1.0, 0.5]], requires_grad=True)
+    mean_exp = float(torch.exp(marginal.detach()).mean())
+    # With the running mean equal to this batch's mean, MINE's gradient is
+    # exactly the DV gradient (the correction only changes the denominator).
+    mine_loss(joint, marginal, torch.tensor(math.log(mean_exp))).backward()
+    mine_grads = joint.grad.clone(), marginal.grad.clone()
+    joint.grad, marginal.grad = None, None
+    dv_loss(joint, marginal).backward()
+    torch.testing.assert_close(mine_grads[0], joint.grad)
+    torch.testing.assert_close(mine_grads[1], marginal.grad)
+    # With a running mean twice as large, the marginal gradient halves:
+    # d/dT_j of mean(exp T)/m is exp(T_j) / (n m).
+    marginal.grad = None
+    mine_loss(joint, marginal, torch.tensor(math.log(2 * mean_exp))).backward()
+    expected = torch.exp(marginal.detach()) / (marginal.numel() * 2 * mean_exp)
+    torch.testing.assert_close(marginal.grad, expected)

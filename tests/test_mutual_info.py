@@ -1,15 +1,19 @@
 """Tests of InfoNCEAnchorMI and mutual_info_nce against closed-form Gaussian MI."""
 
+import math
 import pickle
 
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_nce import InfoNCEAnchorMI, mutual_info_nce
+from sklearn_nce._core.losses import dv_loss
+from sklearn_nce._core.objectives import InBatchMIObjective, in_batch_tuples
 from sklearn_nce.datasets import make_correlated_gaussian
 
 FAST = dict(batch_size=32, max_epochs=10, lr=3e-3, random_state=0)
@@ -102,7 +106,7 @@ def test_wrong_y_width_at_predict_time():
         model.pointwise_mi(X, Y[:, :1])
 
 
-@pytest.mark.parametrize("objective", ["nwj", "dv"])
+@pytest.mark.parametrize("objective", ["nwj", "dv", "mine"])
 def test_bound_objectives_estimate_mi(objective):
     # Same data and budget as the MI-1 accuracy test; the bound is evaluated
     # on held-out batches (measured: 0.99 for both), tolerance as there.
@@ -120,3 +124,21 @@ def test_lbfgs_is_rejected():
     X, Y, _ = make_correlated_gaussian(100, 2, 1.0, random_state=0)
     with pytest.raises(ValueError, match="optimizer"):
         _fast(optimizer="lbfgs").fit(X, Y)
+
+
+def test_mine_running_mean_tracks_the_marginal_term():
+    # Two training batches with known marginal means: the running mean is
+    # the first batch's, then decays toward the second's at rate mine_decay.
+    objective = InBatchMIObjective(nu=1.0, scoring="log", bound="mine", mine_decay=0.25)
+    first = torch.zeros(4, 4)  # every exp(T) = 1
+    second = torch.full((4, 4), math.log(3.0))  # every exp(T) = 3
+    objective.loss_from_scores(first)
+    assert float(objective.log_running_mean) == pytest.approx(0.0)
+    objective.loss_from_scores(second)
+    assert float(objective.log_running_mean.exp()) == pytest.approx(0.75 * 1 + 0.25 * 3)
+    # In eval mode it is scored by the DV bound and leaves the state alone.
+    objective.eval()
+    scores = torch.randn(5, 5)
+    expected = dv_loss(scores.diagonal(), in_batch_tuples(scores)[1])
+    assert float(objective.loss_from_scores(scores)) == pytest.approx(float(expected))
+    assert float(objective.log_running_mean.exp()) == pytest.approx(1.5)

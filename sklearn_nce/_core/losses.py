@@ -32,6 +32,7 @@ __all__ = [
     "dv_loss",
     "brier_loss",
     "infonce_anchor_loss",
+    "mine_loss",
     "infonce_loss",
     "logistic_loss",
     "lsif_loss",
@@ -182,6 +183,29 @@ def dv_loss(scores_joint, scores_marginal):
     marginal = scores_marginal.reshape(-1)
     log_mean_exp = torch.logsumexp(marginal, dim=0) - math.log(len(marginal))
     return -(scores_joint.mean() - log_mean_exp)
+
+
+def mine_loss(scores_joint, scores_marginal, log_running_mean):
+    """Surrogate loss whose gradient is MINE's bias-corrected DV gradient (Belghazi et al. 2018).
+
+    The gradient of ``log E_q[exp T]`` estimated on one batch,
+    ``grad mean(exp T) / mean(exp T)``, is biased; MINE divides by a running
+    mean of ``mean(exp T)`` over past batches instead. This returns
+    ``-(mean(T_joint) - mean(exp T_marginal) / running_mean)``, computed in
+    log space: its *value* is not the bound (score with :func:`dv_loss`), its
+    gradient is MINE's.
+
+    Parameters
+    ----------
+    scores_joint, scores_marginal : torch.Tensor
+        Critic values on joint and on product-of-marginals pairs.
+    log_running_mean : torch.Tensor of shape ()
+        Log of the running mean of ``mean(exp T_marginal)`` (treated as a
+        constant: no gradient flows through it).
+    """
+    marginal = scores_marginal.reshape(-1)
+    log_mean_exp = torch.logsumexp(marginal, dim=0) - math.log(len(marginal))
+    return -(scores_joint.mean() - torch.exp(log_mean_exp - log_running_mean.detach()))
 
 
 #: Variational MI lower bounds trained directly: name -> negative bound.

@@ -5,11 +5,13 @@ returns the scalar loss of one batch; :class:`~.training.ContrastiveNet` uses
 it as its criterion. The loss functions themselves live in ``losses``.
 """
 
+import math
+
 import torch
 from torch import nn
 
 from .critics import as_scores
-from .losses import BOUND_LOSSES, infonce_anchor_loss, logistic_loss
+from .losses import BOUND_LOSSES, dv_loss, infonce_anchor_loss, logistic_loss, mine_loss
 
 __all__ = [
     "InBatchMIObjective",
@@ -140,17 +142,25 @@ class InBatchMIObjective(nn.Module):
         Anchor weight (0 gives plain InfoNCE).
     scoring : {"log", "brier"}
         Proper scoring rule.
-    bound : {"anchor", "nwj", "dv"}, default="anchor"
+    bound : {"anchor", "nwj", "dv", "mine"}, default="anchor"
         "anchor" trains InfoNCE-anchor; "nwj" and "dv" train the critic on
         that variational lower bound instead, with the off-diagonal pairs as
         product-of-marginals samples (``nu`` and ``scoring`` are then unused).
+        "mine" trains the DV bound with MINE's running-mean gradient
+        correction and is scored (in eval mode) by the DV bound.
+    mine_decay : float in (0, 1], default=0.01
+        Weight of the newest batch in MINE's running mean.
     """
 
-    def __init__(self, nu, scoring, bound="anchor"):
+    def __init__(self, nu, scoring, bound="anchor", mine_decay=0.01):
         super().__init__()
         self.nu = float(nu)
         self.scoring = scoring
         self.bound = bound
+        self.mine_decay = float(mine_decay)
+        # log of MINE's running mean of mean(exp T) over marginal pairs; NaN
+        # until the first training batch sets it.
+        self.register_buffer("log_running_mean", torch.tensor(math.nan))
 
     def forward(self, critic, X, y=None):
         return self.loss_from_scores(critic.score_matrix(X["x"], X["y"]))
@@ -158,9 +168,27 @@ class InBatchMIObjective(nn.Module):
     def loss_from_scores(self, scores):
         """The batch loss from an all-pairs score matrix (diagonal = joint pairs)."""
         scores_pos, scores_anchor = in_batch_tuples(scores)
+        if self.bound == "mine":
+            if not self.training:
+                return dv_loss(scores.diagonal(), scores_anchor)
+            self._update_running_mean(scores_anchor)
+            return mine_loss(scores.diagonal(), scores_anchor, self.log_running_mean)
         if self.bound != "anchor":
             return BOUND_LOSSES[self.bound](scores.diagonal(), scores_anchor)
         return infonce_anchor_loss(scores_pos, scores_anchor, self.nu, self.scoring)
+
+    def _update_running_mean(self, scores_marginal):
+        marginal = scores_marginal.detach().reshape(-1)
+        log_mean_exp = torch.logsumexp(marginal, dim=0) - math.log(len(marginal))
+        if torch.isnan(self.log_running_mean):
+            self.log_running_mean.copy_(log_mean_exp)
+            return
+        # running_mean <- (1 - decay) running_mean + decay mean_exp, in log space.
+        decay = torch.tensor(self.mine_decay, dtype=log_mean_exp.dtype)
+        updated = torch.logaddexp(
+            torch.log1p(-decay) + self.log_running_mean, torch.log(decay) + log_mean_exp
+        )
+        self.log_running_mean.copy_(updated)
 
 
 def in_batch_tuples(scores):
