@@ -66,16 +66,16 @@ def test_stratified_batch_sampler_shuffles_with_torch_seed():
     labels = np.r_[np.ones(40, dtype=int), np.zeros(60, dtype=int)]
     sampler = StratifiedBatchSampler(labels, batch_size=10, shuffle=True)
     torch.manual_seed(0)
-    first = list(sampler)
+    first = [batch.tolist() for batch in sampler]
     torch.manual_seed(0)
-    again = list(sampler)
+    again = [batch.tolist() for batch in sampler]
     torch.manual_seed(1)
-    other = list(sampler)
+    other = [batch.tolist() for batch in sampler]
     assert first == again
     assert first != other
     # Without shuffling the order is fixed: consecutive rows of each label.
     unshuffled = list(StratifiedBatchSampler(labels, batch_size=10, shuffle=False))
-    assert unshuffled[0] == [40, 41, 42, 43, 44, 45, 0, 1, 2, 3]
+    assert unshuffled[0].tolist() == [40, 41, 42, 43, 44, 45, 0, 1, 2, 3]
 
 
 # ---------------------------------------------------------------------------

@@ -2,19 +2,29 @@
 
 import math
 import pickle
+import warnings
+from functools import partial
 
 import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.feature_selection import SelectKBest
+from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_nce import InfoNCEAnchorMI, mutual_info_nce
+from sklearn_nce._core.critics import CriticEnsemble, SeparableCritic
 from sklearn_nce._core.losses import dv_loss
-from sklearn_nce._core.objectives import InBatchMIObjective, in_batch_tuples
-from sklearn_nce.datasets import make_correlated_gaussian
+from sklearn_nce._core.objectives import (
+    InBatchMIObjective,
+    anchor_level_information,
+    in_batch_tuples,
+)
+from sklearn_nce.datasets import make_correlated_gaussian, make_noisy_relation
+from sklearn_nce.exceptions import SmallSampleWarning, UnreliableEstimateWarning
 
 FAST = dict(batch_size=32, max_epochs=10, lr=3e-3, random_state=0)
 
@@ -53,7 +63,8 @@ def test_pointwise_estimate_score_and_transform():
     assert pmi.shape == (300,) and pmi.dtype == np.float64
     assert model.estimate(X, Y) == pytest.approx(pmi.mean())
     assert np.isfinite(model.score(X, Y))
-    assert model.transform(X).shape == (300, 4)
+    # Cross-fitting: the folds' embeddings side by side (cv=5 by default).
+    assert model.transform(X).shape == (300, 5 * 4)
     # Shuffled pairs are independent: their pointwise MI is lower on average.
     assert model.estimate(X, Y[::-1]) < model.estimate(X, Y)
 
@@ -142,3 +153,129 @@ def test_mine_running_mean_tracks_the_marginal_term():
     expected = dv_loss(scores.diagonal(), in_batch_tuples(scores)[1])
     assert float(objective.loss_from_scores(scores)) == pytest.approx(float(expected))
     assert float(objective.log_running_mean.exp()) == pytest.approx(1.5)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_defaults_are_accurate_and_cover_on_a_sine_relation(seed):
+    # The defect this guards against: with nu=1 the defaults gave 2.6-4.0
+    # nats here (truth 0.863), with intervals that missed. Measured with the
+    # current defaults: 0.838, 0.857, 0.841 (seeds 0-2), intervals
+    # +-0.04-0.05 that cover. The issue's bar is 10% of the truth.
+    X, y, truth = make_noisy_relation(2000, "sine", random_state=seed)
+    model = InfoNCEAnchorMI(random_state=seed).fit(X, y)
+    assert abs(model.mi_ - truth) < 0.1 * truth
+    low, high = model.confidence_interval(0.05)
+    assert low < truth < high
+    # The self-check reads a normalised critic (measured |.| <= 0.03).
+    assert abs(model.diagnostics_["log_normaliser"]) < 0.2
+
+
+def test_unnormalised_critic_is_reported_and_warned():
+    # The paper's nu=1 with the old batch of 128 and 100 epochs: the anchor
+    # pins the critic's level with ~1/128 of the data, it drifts upwards, and
+    # the self-check sees it (measured log_normaliser 8.7, plug-in 3.65 at a
+    # true 0.863).
+    X, y, truth = make_noisy_relation(2000, "sine", random_state=0)
+    model = InfoNCEAnchorMI(nu=1.0, batch_size=128, lr=1e-3, max_epochs=100, cv=2, random_state=0)
+    with pytest.warns(UnreliableEstimateWarning, match="not normalised"):
+        model.fit(X, y)
+    assert model.diagnostics_["log_normaliser"] > 1.0
+    assert model.mi_ > 2 * truth
+
+
+def test_anchor_level_information_is_largest_at_nu_equal_k():
+    assert anchor_level_information(127, 1.0) == pytest.approx(127 / 128**2)
+    assert anchor_level_information(127, 127.0) == pytest.approx(0.25)
+    for nu in (1.0, 10.0, 63.0, 500.0):
+        assert anchor_level_information(63, nu) <= anchor_level_information(63, 63.0)
+
+
+def _gaussian_log_ratio(x, y, rho):
+    """Exact log p(x, y) / (p(x) p(y)) of a standard bivariate normal with correlation rho."""
+    quad = (rho**2 * x**2 - 2 * rho * x * y + rho**2 * y**2) / (2 * (1 - rho**2))
+    return -0.5 * math.log(1 - rho**2) - quad
+
+
+@pytest.mark.parametrize("nu", [None, 1.0])
+def test_fit_offset_recovers_a_shifted_true_critic(nu):
+    # Score matrices of the true log ratio shifted by +2 nats: the refitted
+    # constant must undo the shift. 100 batches of 64 pairs; the tolerance
+    # (0.1 nat) is ~4 standard errors of the offset at nu = K (measured
+    # error 0.01); at nu = 1 the level is pinned ~16x more weakly, hence 0.5.
+    rng = np.random.default_rng(0)
+    rho = 0.8
+    matrices = []
+    for _ in range(100):
+        x = rng.standard_normal(64)
+        y = rho * x + math.sqrt(1 - rho**2) * rng.standard_normal(64)
+        scores = _gaussian_log_ratio(x[:, None], y[None, :], rho) + 2.0
+        matrices.append(torch.as_tensor(scores, dtype=torch.float32))
+    offset = InBatchMIObjective(nu, "log").fit_offset(matrices)
+    assert offset == pytest.approx(-2.0, abs=0.1 if nu is None else 0.5)
+    # The bounds fix (nwj) or ignore (dv) the level themselves.
+    assert InBatchMIObjective(nu, "log", bound="dv").fit_offset(matrices) == 0.0
+
+
+def test_critic_ensemble_averages_and_concatenates_embeddings():
+    torch.manual_seed(0)
+    members = [SeparableCritic(2, 1, embedding_dim=3, hidden_features=(8,)) for _ in range(3)]
+    ensemble = CriticEnsemble(members, [0.5, -1.0, 2.0])
+    x, y = torch.randn(5, 2), torch.randn(4, 1)
+    expected = torch.stack([m.score_matrix(x, y) for m in members]).mean(0) + 0.5
+    torch.testing.assert_close(ensemble.score_matrix(x, y), expected)
+    torch.testing.assert_close(ensemble(x, y[:1].expand(5, 1)), expected[:, 0])
+    # The concatenated embeddings reproduce the mean score less the offsets.
+    torch.testing.assert_close(ensemble.encode_x(x) @ ensemble.encode_y(y).T, expected - 0.5)
+
+
+def test_cross_fitting_state_and_interval():
+    X, Y, _ = make_correlated_gaussian(300, 2, 1.0, random_state=0)
+    model = _fast(cv=3).fit(X, Y)
+    assert model.fold_estimates_.shape == (3,) and model.offsets_.shape == (3,)
+    assert len(model.nets_) == len(model.history_) == 3
+    assert model.n_iter_.tolist() == [10, 10, 10]
+    assert model.nu_ == 31.0  # nu="auto": batch_size - 1
+    # mi_std_ is at least the spread of the folds and the held-out sampling error.
+    assert model.mi_std_ >= np.std(model.fold_estimates_, ddof=1) / np.sqrt(3) - 1e-12
+    pointwise = model.pointwise_mi(X, Y)  # in-sample, but of the same spread
+    assert model.mi_std_ >= 0.5 * pointwise.std(ddof=1) / np.sqrt(len(X))
+    low, high = model.confidence_interval(0.05)
+    # Student-t with cv - 1 = 2 dof: 4.30 standard errors either side.
+    assert (high - low) / 2 == pytest.approx(4.303 * model.mi_std_, rel=1e-3)
+
+
+def test_small_data_warns_and_too_small_raises():
+    X, Y, _ = make_correlated_gaussian(40, 1, 1.0, random_state=0)
+    with pytest.warns(SmallSampleWarning, match="at least 100 pairs"):
+        _fast().fit(X, Y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SmallSampleWarning)
+        _fast(cv=2).fit(X, Y)  # 20 pairs per fold: enough
+    with pytest.raises(ValueError, match="need 15 pairs"):
+        _fast(objective="dv").fit(X[:12], Y[:12])
+
+
+def test_progress_bar_names_the_estimator_and_shows_the_estimate(capsys):
+    X, Y, _ = make_correlated_gaussian(200, 1, 1.0, random_state=0)
+    _fast(cv=2, max_epochs=2, verbose=1).fit(X, Y)
+    err = capsys.readouterr().err
+    assert "InfoNCEAnchorMI fold 1/2" in err and "InfoNCEAnchorMI fold 2/2" in err
+    assert "mi=" in err
+
+
+def test_per_feature_mi_serves_select_k_best_in_a_pipeline():
+    # y depends on column 1 only (MI ~1.2 nats); columns 0 and 2 are noise and
+    # column 3 is constant (0 without a fit).
+    rng = np.random.default_rng(0)
+    X = np.c_[rng.normal(size=(400, 3)), np.ones(400)]
+    y = X[:, 1] + 0.3 * rng.normal(size=400)
+    score = partial(mutual_info_nce, per_feature=True, random_state=0, cv=2, max_epochs=20)
+    mi = score(X, y)
+    assert mi.shape == (4,) and mi[3] == 0.0
+    assert mi[1] > 0.8 and max(abs(mi[0]), abs(mi[2])) < 0.2
+    pipe = make_pipeline(StandardScaler(), SelectKBest(score, k=1), LinearRegression())
+    pipe.fit(X[:, :3], y)
+    assert pipe[1].get_support().tolist() == [False, True, False]
+    assert pipe.score(X[:, :3], y) > 0.8
+    # One seed per column: the result does not depend on n_jobs.
+    np.testing.assert_allclose(score(X, y, n_jobs=2), mi)

@@ -6,6 +6,7 @@ net and batched inference all happen here once.
 """
 
 import copy
+import math
 
 import numpy as np
 import torch
@@ -17,7 +18,7 @@ from .critics import ACTIVATIONS, MLPCritic, as_scores
 from .training import OPTIMIZERS, build_net, resolve_device
 from .validation import HasMethods, Integral, Interval, Real, StrOptions, check_is_fitted
 
-__all__ = ["_BaseNCE"]
+__all__ = ["_BaseNCE", "iter_critic", "take_rows"]
 
 # Early stopping is switched on by "auto" from this many rows. Below it a
 # held-out tenth is too small to tell a better epoch from noise (measured on
@@ -25,6 +26,11 @@ __all__ = ["_BaseNCE"]
 # 100-epoch run); above it, it is what keeps a wide critic from overfitting
 # (2 x 5000 rows, 50-d, KL 8: log-ratio MSE 4.9 with it, 876 without).
 _AUTO_EARLY_STOPPING_MIN_SAMPLES = 5000
+# Optimiser steps that max_epochs="auto" buys. On x ~ U(-1, 1),
+# y = sin(3x) + N(0, 0.3^2) (true MI 0.863), InfoNCEAnchorMI with batches of
+# 64 at lr 2e-3 reached 0.85-0.87 (3 seeds) after 2000 steps, against
+# 0.81-0.84 after 1000; from 500 to 8000 rows alike.
+_AUTO_OPTIMIZER_STEPS = 2000
 # Rows per forward pass at prediction time: bounds memory, not accuracy.
 _PREDICT_BATCH_SIZE = 8192
 
@@ -39,7 +45,7 @@ class _BaseNCE(BaseEstimator):
         "optimizer": [StrOptions(set(OPTIMIZERS))],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "batch_size": [Interval(Integral, 2, None, closed="left")],
         "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -93,15 +99,28 @@ class _BaseNCE(BaseEstimator):
         validation split (or None). Returns ``self``.
         """
         self.device_ = resolve_device(self.device)
-        rng = check_random_state(self.random_state)
+        self.net_ = self._train_net(
+            X, labels, objective, check_random_state(self.random_state), n_outputs=n_outputs
+        )
+        self.history_ = self.net_.history
+        self.n_iter_ = len(self.history_)
+        return self
+
+    def _train_net(self, X, labels, objective, rng, *, n_outputs=1, progress_label=None):
+        """Train a fresh critic and return its skorch net (no fitted state is set).
+
+        ``rng`` is the ``RandomState`` that ``fit`` resolved once from
+        ``random_state``; every draw here (validation split, torch seed) comes
+        from it, so that an estimator fitting several critics stays
+        reproducible. ``self.device_`` must be resolved already.
+        """
         seed = int(rng.randint(np.iinfo(np.int32).max))
         train, valid = self._split(X, labels, rng)
         # Unlabelled batches are full-sized (drop_last) for in-batch negatives:
         # cap the batch at the number of rows so that one batch always exists.
         # LBFGS is a full-batch method: its line search needs the exact loss.
-        batch_size = _n_rows(train[0])
-        if self.optimizer != "lbfgs":
-            batch_size = min(self.batch_size, batch_size)
+        n_train = _n_rows(train[0])
+        batch_size = n_train if self.optimizer == "lbfgs" else min(self.batch_size, n_train)
         valid_batch_size = None if valid is None else min(batch_size, _n_rows(valid[0]))
         # Seed torch inside a forked RNG state: reproducible fits without
         # touching the user's global torch seed.
@@ -109,10 +128,10 @@ class _BaseNCE(BaseEstimator):
         with torch.random.fork_rng(devices=cuda_devices):
             torch.manual_seed(seed)
             critic = self._make_critic(X, n_outputs)
-            self.net_ = build_net(
+            net = build_net(
                 critic,
                 objective,
-                max_epochs=self.max_epochs,
+                max_epochs=self._max_epochs(n_train, batch_size),
                 batch_size=batch_size,
                 valid_batch_size=valid_batch_size,
                 lr=self.lr,
@@ -123,11 +142,21 @@ class _BaseNCE(BaseEstimator):
                 valid_data=valid,
                 n_iter_no_change=self.n_iter_no_change,
                 tol=self.tol,
+                progress_label=progress_label or type(self).__name__,
             )
-            self.net_.fit(*train)
-        self.history_ = self.net_.history
-        self.n_iter_ = len(self.history_)
-        return self
+            net.fit(*train)
+        return net
+
+    def _max_epochs(self, n_train, batch_size):
+        """``max_epochs``, or with "auto" the epochs that make ``_AUTO_OPTIMIZER_STEPS`` steps.
+
+        A budget of steps rather than passes: a small data set then gets as
+        many updates as a large one instead of a fraction of them.
+        """
+        if self.max_epochs != "auto":
+            return self.max_epochs
+        steps_per_epoch = max(1, n_train // batch_size)
+        return max(1, math.ceil(_AUTO_OPTIMIZER_STEPS / steps_per_epoch))
 
     def _split(self, X, labels, rng):
         """Hold out ``validation_fraction`` (stratified by label) when early stopping is on."""
@@ -176,26 +205,50 @@ class _BaseNCE(BaseEstimator):
         """Critic output on validated float32 X as float64, shape (n_samples, n_outputs)."""
         return self._apply_critic(lambda critic, x: as_scores(critic(x), len(x)), X)
 
-    def _apply_critic(self, function, *arrays):
-        """``function(critic, *batches)`` over float32 row batches, concatenated as float64."""
+    def _inference_module(self):
+        """The fitted critic and the device to feed it; estimators with several critics override.
+
+        ``net_.device``, not ``device_``: skorch maps a CUDA net unpickled on a
+        machine without CUDA to the CPU.
+        """
         check_is_fitted(self, "net_")
-        critic = self.net_.module_
-        critic.eval()
-        # Call the critic directly rather than net_.forward: skorch's DataLoader
-        # draws a seed from torch's global RNG, and predicting must not change it.
-        outputs = []
-        with torch.no_grad():
-            for start in range(0, len(arrays[0]), _PREDICT_BATCH_SIZE):
-                # net_.device, not device_: skorch maps a CUDA net unpickled
-                # on a machine without CUDA to the CPU.
-                batches = [
-                    torch.from_numpy(array[start : start + _PREDICT_BATCH_SIZE]).to(
-                        self.net_.device
-                    )
-                    for array in arrays
-                ]
-                outputs.append(function(critic, *batches).cpu())
+        return self.net_.module_, self.net_.device
+
+    def _apply_critic(self, function, *arrays, batch_size=None):
+        """``function(critic, *batches)`` over float32 row batches, concatenated as float64.
+
+        ``batch_size`` defaults to a large inference batch that only bounds memory.
+        """
+        outputs = list(self._iter_critic(function, *arrays, batch_size=batch_size))
         return torch.cat(outputs).numpy().astype(np.float64)
+
+    def _iter_critic(self, function, *arrays, batch_size=None, drop_last=False):
+        """Yield ``function(critic, *batches)`` over row batches, with the fitted critic."""
+        critic, device = self._inference_module()
+        yield from iter_critic(
+            critic, device, function, *arrays, batch_size=batch_size, drop_last=drop_last
+        )
+
+
+def iter_critic(critic, device, function, *arrays, batch_size=None, drop_last=False):
+    """Yield ``function(critic, *batches)`` (on the CPU) for consecutive float32 row batches.
+
+    ``batch_size`` defaults to a large inference batch that only bounds
+    memory; with ``drop_last=True`` a final short batch is skipped (for
+    in-batch scores, where the batch size is part of the statistic).
+    """
+    critic.eval()
+    batch_size = batch_size or _PREDICT_BATCH_SIZE
+    n_rows = len(arrays[0])
+    stop = n_rows - batch_size + 1 if drop_last else n_rows
+    # Call the critic directly rather than net_.forward: skorch's DataLoader
+    # draws a seed from torch's global RNG, and predicting must not change it.
+    with torch.no_grad():
+        for start in range(0, max(stop, 0), batch_size):
+            batches = [
+                torch.from_numpy(array[start : start + batch_size]).to(device) for array in arrays
+            ]
+            yield function(critic, *batches).cpu()
 
 
 def _n_rows(X):

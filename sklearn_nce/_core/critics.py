@@ -11,7 +11,14 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "JointCritic", "MLPCritic", "QuadraticCritic", "SeparableCritic"]
+__all__ = [
+    "ACTIVATIONS",
+    "CriticEnsemble",
+    "JointCritic",
+    "MLPCritic",
+    "QuadraticCritic",
+    "SeparableCritic",
+]
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,
@@ -157,6 +164,50 @@ class JointCritic(nn.Module):
             [x[:, None, :].expand(n_x, n_y, -1), y[None, :, :].expand(n_x, n_y, -1)], dim=-1
         )
         return self.mlp(pairs.reshape(n_x * n_y, -1)).reshape(n_x, n_y)
+
+
+class CriticEnsemble(nn.Module):
+    """Mean of two-variable critics, each shifted by a constant: ``mean_k [s_k(x, y) + c_k]``.
+
+    Holds the critics that cross-fitting trains (one per fold) as one critic
+    for inference. When every member is separable, so is the mean:
+    ``encode_x``/``encode_y`` concatenate the members' embeddings, scaled by
+    ``1/sqrt(K)``, and their dot product is the mean score less the offsets.
+
+    Parameters
+    ----------
+    critics : sequence of nn.Module
+        Two-variable critics with ``forward(x, y)`` and ``score_matrix(x, y)``.
+    offsets : sequence of float, default=None
+        The constant added to each critic (default 0).
+    """
+
+    def __init__(self, critics: Sequence[nn.Module], offsets: Sequence[float] | None = None):
+        super().__init__()
+        self.members = nn.ModuleList(critics)
+        offsets = [0.0] * len(critics) if offsets is None else list(offsets)
+        self.register_buffer("offsets", torch.tensor(offsets, dtype=torch.float32))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Mean score of aligned pairs, shape ``(n,)``."""
+        scores = [member(x, y).reshape(len(x)) for member in self.members]
+        return torch.stack(scores).mean(0) + self.offsets.mean()
+
+    def score_matrix(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Mean score of every pair, shape ``(n_x, n_y)``."""
+        scores = [member.score_matrix(x, y) for member in self.members]
+        return torch.stack(scores).mean(0) + self.offsets.mean()
+
+    def encode_x(self, x: torch.Tensor) -> torch.Tensor:
+        """Concatenated x-embeddings of separable members, scaled by ``1/sqrt(K)``."""
+        return self._concat([member.encode_x(x) for member in self.members])
+
+    def encode_y(self, y: torch.Tensor) -> torch.Tensor:
+        """Concatenated y-embeddings of separable members, scaled by ``1/sqrt(K)``."""
+        return self._concat([member.encode_y(y) for member in self.members])
+
+    def _concat(self, embeddings):
+        return torch.cat(embeddings, dim=1) / len(embeddings) ** 0.5
 
 
 def as_scores(output: torch.Tensor, n_samples: int) -> torch.Tensor:

@@ -34,6 +34,7 @@ __all__ = [
     "infonce_anchor_loss",
     "mine_loss",
     "infonce_loss",
+    "log_mean_exp",
     "logistic_loss",
     "lsif_loss",
     "noisier_nce_loss",
@@ -173,16 +174,12 @@ def nwj_loss(scores_joint, scores_marginal):
     ``scores_joint`` are critic values on joint pairs, ``scores_marginal`` on
     product-of-marginals pairs (any shape; all entries are averaged).
     """
-    marginal = scores_marginal.reshape(-1)
-    log_mean_exp = torch.logsumexp(marginal, dim=0) - math.log(len(marginal))
-    return -(scores_joint.mean() - torch.exp(log_mean_exp - 1.0))
+    return -(scores_joint.mean() - torch.exp(log_mean_exp(scores_marginal) - 1.0))
 
 
 def dv_loss(scores_joint, scores_marginal):
     """Negative Donsker-Varadhan bound ``E_p[T] - log E_q[exp T]``; optimum ``T = log r + c``."""
-    marginal = scores_marginal.reshape(-1)
-    log_mean_exp = torch.logsumexp(marginal, dim=0) - math.log(len(marginal))
-    return -(scores_joint.mean() - log_mean_exp)
+    return -(scores_joint.mean() - log_mean_exp(scores_marginal))
 
 
 def mine_loss(scores_joint, scores_marginal, log_running_mean):
@@ -203,9 +200,14 @@ def mine_loss(scores_joint, scores_marginal, log_running_mean):
         Log of the running mean of ``mean(exp T_marginal)`` (treated as a
         constant: no gradient flows through it).
     """
-    marginal = scores_marginal.reshape(-1)
-    log_mean_exp = torch.logsumexp(marginal, dim=0) - math.log(len(marginal))
-    return -(scores_joint.mean() - torch.exp(log_mean_exp - log_running_mean.detach()))
+    log_mean = log_mean_exp(scores_marginal)
+    return -(scores_joint.mean() - torch.exp(log_mean - log_running_mean.detach()))
+
+
+def log_mean_exp(values):
+    """``log mean exp(values)`` over every entry, computed stably (a tensor of shape ())."""
+    flat = values.reshape(-1)
+    return torch.logsumexp(flat, dim=0) - math.log(flat.numel())
 
 
 #: Variational MI lower bounds trained directly: name -> negative bound.

@@ -71,13 +71,18 @@ class ContrastiveNet(NeuralNet):
         return {"loss": loss, "y_pred": loss}
 
     def get_iterator(self, dataset, training=False):
+        # In-memory data are batched by slicing tensors (no per-row
+        # __getitem__ and collate as in a DataLoader: that cost ~3 ms per
+        # 64-pair batch, as much as the critic itself).
         labels = getattr(dataset, "y", None)
+        prefix = "iterator_train" if training else "iterator_valid"
+        batch_size = self.get_params_for(prefix).get("batch_size", self.batch_size)
         if labels is None:
-            return super().get_iterator(dataset, training=training)
-        sampler = StratifiedBatchSampler(
-            np.asarray(labels), batch_size=self.batch_size, shuffle=training
-        )
-        return torch.utils.data.DataLoader(dataset, batch_sampler=sampler)
+            sampler = _FullBatchSampler(_n_rows(dataset.X), batch_size, shuffle=training)
+        else:
+            labels = np.asarray(labels)
+            sampler = StratifiedBatchSampler(labels, batch_size=batch_size, shuffle=training)
+        return _SlicedBatches(dataset.X, labels, sampler)
 
     def _objective_loss(self, batch):
         Xi, yi = unpack_data(batch)
@@ -111,10 +116,60 @@ class StratifiedBatchSampler:
                 group = group[torch.randperm(len(group)).numpy()]
             chunks.append(np.array_split(group, self.n_batches))
         for batch in zip(*chunks, strict=True):
-            yield np.concatenate(batch).tolist()
+            yield np.concatenate(batch)
 
     def __len__(self):
         return self.n_batches
+
+
+class _FullBatchSampler:
+    """Index batches of exactly ``batch_size`` rows (in-batch negatives need full batches).
+
+    Shuffled with torch's global generator (seeded by the estimator); the
+    last partial batch is dropped, and at least one batch always exists.
+    """
+
+    def __init__(self, n_rows, batch_size, shuffle):
+        self.n_rows = n_rows
+        self.batch_size = min(batch_size, n_rows)
+        self.shuffle = shuffle
+
+    def __iter__(self):
+        order = torch.randperm(self.n_rows) if self.shuffle else torch.arange(self.n_rows)
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            yield order[start : start + self.batch_size]
+
+    def __len__(self):
+        return self.n_rows // self.batch_size
+
+
+class _SlicedBatches:
+    """Iterate ``(X[idx], y[idx])`` over a sampler's index batches (X an array or a dict)."""
+
+    def __init__(self, X, y, sampler):
+        self.X = _as_tensors(X)
+        self.y = None if y is None else torch.as_tensor(y)
+        self.sampler = sampler
+
+    def __iter__(self):
+        for idx in self.sampler:
+            idx = torch.as_tensor(idx)
+            X = {k: v[idx] for k, v in self.X.items()} if isinstance(self.X, dict) else self.X[idx]
+            yield X, (None if self.y is None else self.y[idx])
+
+    def __len__(self):
+        return len(self.sampler)
+
+
+def _as_tensors(X):
+    """torch views of numpy arrays (no copy), in a dict when X is one."""
+    if isinstance(X, dict):
+        return {key: torch.as_tensor(value) for key, value in X.items()}
+    return torch.as_tensor(X)
+
+
+def _n_rows(X):
+    return len(next(iter(X.values()))) if isinstance(X, dict) else len(X)
 
 
 class FiniteLossGuard(Callback):
@@ -131,14 +186,33 @@ class FiniteLossGuard(Callback):
 
 
 class EpochProgressBar(Callback):
-    """A tqdm bar over epochs showing the latest train and validation loss."""
+    """A tqdm bar over epochs showing the latest train and validation loss.
+
+    ``label`` names the bar (the estimator, and e.g. the fold). An objective
+    with a ``batch_estimate`` attribute (a float set on every training batch,
+    such as the plug-in MI of the batch) also gets its epoch mean shown,
+    under the objective's ``estimate_name``.
+    """
+
+    def __init__(self, label="fit"):
+        self.label = label
 
     def on_train_begin(self, net, **kwargs):
-        self.bar_ = tqdm(total=net.max_epochs, unit="epoch", desc=type(net.module_).__name__)
+        self.bar_ = tqdm(total=net.max_epochs, unit="epoch", desc=self.label)
+        self.estimates_ = []
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        estimate = getattr(net.criterion_, "batch_estimate", None)
+        if training and estimate is not None:
+            self.estimates_.append(estimate)
 
     def on_epoch_end(self, net, **kwargs):
         row = net.history[-1]
         postfix = {key: f"{row[key]:.4f}" for key in ("train_loss", "valid_loss") if key in row}
+        if self.estimates_:
+            name = getattr(net.criterion_, "estimate_name", "estimate")
+            postfix[name] = f"{np.mean(self.estimates_):.3f}"
+            self.estimates_ = []
         self.bar_.set_postfix(postfix, refresh=False)
         self.bar_.update(1)
 
@@ -175,6 +249,7 @@ def build_net(
     valid_batch_size=None,
     n_iter_no_change=10,
     tol=1e-4,
+    progress_label="fit",
 ):
     """Assemble a :class:`ContrastiveNet` with the package's callbacks.
 
@@ -183,6 +258,7 @@ def build_net(
 
     ``valid_data`` is an ``(X_val, y_val)`` pair (``y_val`` may be None); when
     given, early stopping watches its loss and restores the best weights.
+    ``progress_label`` names the progress bar shown when ``verbose == 1``.
     """
     callbacks = [("finite_loss", FiniteLossGuard())]
     train_split = None
@@ -204,7 +280,7 @@ def build_net(
     if verbose == 1:
         # One live line per fit; verbose >= 2 prints skorch's table instead
         # (a bar redrawn between table rows garbles both).
-        callbacks.append(("progress", EpochProgressBar()))
+        callbacks.append(("progress", EpochProgressBar(progress_label)))
     if optimizer == "lbfgs":
         # LBFGS has no weight_decay and sets its own step by line search
         # (lr is only the first trial step), as sklearn's MLP ignores
@@ -227,11 +303,8 @@ def build_net(
         train_split=train_split,
         callbacks=callbacks,
         device=device,
-        # Unlabelled data go through skorch's own loaders: shuffle for
-        # training, and keep only full batches (in-batch negatives need them).
-        iterator_train__shuffle=True,
-        iterator_train__drop_last=True,
-        iterator_valid__drop_last=True,
+        # Read by get_iterator (training batches are shuffled, unlabelled
+        # batches always full, for in-batch negatives).
         iterator_valid__batch_size=valid_batch_size or batch_size,
         # verbose >= 2 prints skorch's per-epoch table (train/valid loss, time).
         verbose=int(verbose >= 2),

@@ -1,13 +1,14 @@
 """Input checks shared by every estimator; the one place importing sklearn's private helpers.
 
-scikit-learn keeps ``Interval``, ``StrOptions`` and ``_fit_context`` in private modules. Importing
-them here only means a change in scikit-learn is a one-line fix.
+scikit-learn keeps ``Interval``, ``StrOptions``, ``_fit_context`` and ``available_if`` in
+private modules. Importing them here only means a change in scikit-learn is a one-line fix.
 """
 
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import _fit_context
+from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -20,6 +21,7 @@ __all__ = [
     "Real",
     "StrOptions",
     "_fit_context",
+    "available_if",
     "check_binary_target",
     "check_is_fitted",
     "validate_X",
