@@ -19,6 +19,7 @@ import numbers
 import warnings
 
 import numpy as np
+from scipy.integrate import trapezoid
 from scipy.optimize import brentq
 from scipy.special import digamma, gammaln
 from scipy.stats import multivariate_normal, norm
@@ -591,9 +592,9 @@ class _Relation:
         y = np.linspace(low, high, n_y)
         log_cond = self.log_conditional(y[None, :], x[:, None])  # (n_x, n_y)
         cond = np.exp(log_cond)
-        neg_cond_entropy = np.trapezoid(cond * log_cond, y, axis=1) @ weight
+        neg_cond_entropy = trapezoid(cond * log_cond, y, axis=1) @ weight
         marginal = weight @ cond
-        entropy = -np.trapezoid(marginal * np.log(np.maximum(marginal, 1e-300)), y)
+        entropy = -trapezoid(marginal * np.log(np.maximum(marginal, 1e-300)), y)
         return float(entropy + neg_cond_entropy)
 
 

@@ -110,8 +110,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         Learning rate of the optimizer.
     max_epochs : int or "auto", default="auto"
         Passes over each fold's training rows. "auto" trains for 2000
-        optimiser steps whatever the sample size (e.g. 1250 epochs of 320
-        pairs, or 20 epochs of 6400).
+        optimiser steps whatever the sample size (e.g. 400 epochs of 320
+        training pairs, or 23 epochs of 5760).
     batch_size : int, default=64
         Pairs per batch: each x is contrasted with ``batch_size - 1`` candidates.
     verbose : int, default=0
@@ -128,8 +128,10 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
     mi_std_ : float
         Standard error of ``mi_``: the spread of the ``cv`` fold estimates
         divided by ``sqrt(cv)``, so it includes the variability of training
-        (critic and seed) as well as the sampling error of the held-out
-        pairs, but never less than the latter alone.
+        (critic, seed and training rows) as well as the sampling error of the
+        held-out pairs, but never less than the latter alone. The folds'
+        critics share most of their training rows, so variability common to
+        all of them is not seen.
     fold_estimates_ : ndarray of shape (cv,)
         The estimate of each fold on its held-out pairs.
     diagnostics_ : dict
@@ -196,11 +198,15 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         "architecture": [StrOptions(set(ARCHITECTURES))],
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "cv": [Interval(Integral, 2, None, closed="left")],
+        # "auto": a budget of optimiser steps (see _BaseNCE._max_epochs).
+        "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "batch_size": [Interval(Integral, 3, None, closed="left")],
         # The batch is the candidate set (K = batch_size - 1), so the
         # full-batch "lbfgs" would change the objective, not just the solver.
         "optimizer": [StrOptions({"adam", "adamw", "sgd"})],
     }
+
+    _min_validation_rows = 3  # a partner and two others per in-batch tuple
 
     def __init__(
         self,
@@ -448,9 +454,11 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         label = f"{type(self).__name__} fold {fold + 1}/{self.cv}"
         net = self._train_net(pairs, None, objective, rng, progress_label=label)
         critic = CriticEnsemble([net.module_])
-        # The offset is fitted on (at most 256) training batches in a fresh
-        # random order: many tuples, and the same batch size as in training.
-        order = rng.permutation(len(pairs["x"]))[: 256 * net.batch_size]
+        # The offset is fitted on training batches in a fresh random order, of
+        # the training batch size: up to 256 of them (16 384 tuples at B=64),
+        # and at most ~4M scores whatever B, to bound memory.
+        n_batches = min(256, max(8, 2**22 // net.batch_size**2))
+        order = rng.permutation(len(pairs["x"]))[: n_batches * net.batch_size]
         matrices = self._score_matrices_with(
             critic, self.device_, pairs["x"][order], pairs["y"][order], net.batch_size
         )
@@ -509,7 +517,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
             "fewer epochs (max_epochs), a smaller critic (hidden_layer_sizes), or the "
             "default nu='auto'.",
             UnreliableEstimateWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
 
     def _validate_pairs(self, X, y, *, reset):
@@ -562,10 +570,13 @@ def mutual_info_nce(X, y, *, per_feature=False, random_state=None, n_jobs=None, 
         column gets 0 without a fit. Estimates are not clipped at 0.
     random_state : int, RandomState instance or None, default=None
         Seeds the estimator; with ``per_feature=True`` one seed per column is
-        drawn from it, so the result does not depend on ``n_jobs``.
+        drawn from it, so every ``n_jobs`` fits the same critics (parallel
+        workers use one torch thread, so results may differ in the last
+        bits).
     n_jobs : int, default=None
         Columns estimated in parallel by joblib (``per_feature=True`` only);
-        each worker uses one torch thread.
+        each worker uses one torch thread (use a process-based backend, the
+        default).
     **params
         Passed to :class:`InfoNCEAnchorMI`.
 
@@ -626,7 +637,7 @@ def _warn_if_small(n_samples, cv):
         f"cv={cv}): too few for a meaningful estimate or interval. Use at least "
         f"{_MIN_PAIRS_PER_FOLD * cv} pairs ({_MIN_PAIRS_PER_FOLD} per fold), or fewer folds.",
         SmallSampleWarning,
-        stacklevel=3,
+        stacklevel=4,
     )
 
 

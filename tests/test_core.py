@@ -414,3 +414,16 @@ def test_anchor_plug_in_mi_passes_log_batch_size_where_infonce_cannot():
         )
     assert abs(plug_in - true_mi) < 0.8
     assert infonce_bound < np.log(15) < true_mi - 0.8
+
+
+def test_fit_accepts_reversed_and_read_only_arrays():
+    # Batches are sliced from tensors that share the input's memory; torch
+    # cannot share negative strides or read-only buffers, so those are copied.
+    X, y = make_mean_shift(n_features=2, kl=1.0).sample(40, 40, random_state=0)
+    X = X.astype(np.float32)  # validation then hands the array itself to the loop
+    reversed_view = X[::-1]
+    read_only = X.copy()
+    read_only.flags.writeable = False
+    for data in (reversed_view, read_only):
+        model = NCEDensityRatio(max_epochs=2, random_state=0).fit(data, y[::-1])
+        assert np.isfinite(model.predict_log_ratio(data)).all()

@@ -212,6 +212,12 @@ def test_fit_offset_recovers_a_shifted_true_critic(nu):
         matrices.append(torch.as_tensor(scores, dtype=torch.float32))
     offset = InBatchMIObjective(nu, "log").fit_offset(matrices)
     assert offset == pytest.approx(-2.0, abs=0.1 if nu is None else 0.5)
+    # The Brier score is bounded, not convex in the shift: the search stays
+    # within 3 nats and never raises the loss.
+    brier = InBatchMIObjective(nu, "brier")
+    shift = brier.fit_offset(matrices)
+    loss = lambda c: np.mean([float(brier.loss_from_scores(m + c)) for m in matrices])  # noqa: E731
+    assert abs(shift) <= 3.0 and loss(shift) <= loss(0.0)
     # The bounds fix (nwj) or ignore (dv) the level themselves.
     assert InBatchMIObjective(nu, "log", bound="dv").fit_offset(matrices) == 0.0
 

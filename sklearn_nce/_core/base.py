@@ -15,7 +15,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
 from .critics import ACTIVATIONS, MLPCritic, as_scores
-from .training import OPTIMIZERS, build_net, resolve_device
+from .training import OPTIMIZERS, as_tensor, build_net, resolve_device
 from .validation import HasMethods, Integral, Interval, Real, StrOptions, check_is_fitted
 
 __all__ = ["_BaseNCE", "iter_critic", "take_rows"]
@@ -38,6 +38,9 @@ _PREDICT_BATCH_SIZE = 8192
 class _BaseNCE(BaseEstimator):
     """Shared parameters: critic architecture, optimisation, early stopping, device."""
 
+    # Fewest validation rows early stopping accepts (in-batch objectives need 3).
+    _min_validation_rows = 2
+
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like"],
         "activation": [StrOptions(set(ACTIVATIONS))],
@@ -45,7 +48,7 @@ class _BaseNCE(BaseEstimator):
         "optimizer": [StrOptions(set(OPTIMIZERS))],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 2, None, closed="left")],
         "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -167,7 +170,7 @@ class _BaseNCE(BaseEstimator):
             return (X, labels), None
         n_rows = _n_rows(X)
         n_classes = 1 if labels is None else len(np.unique(labels))
-        if round(self.validation_fraction * n_rows) < max(n_classes, 2):
+        if round(self.validation_fraction * n_rows) < max(n_classes, self._min_validation_rows):
             raise ValueError(
                 f"early_stopping=True holds out validation_fraction={self.validation_fraction} "
                 f"of {n_rows} rows, too few to validate on; use more rows, a larger "
@@ -243,12 +246,15 @@ def iter_critic(critic, device, function, *arrays, batch_size=None, drop_last=Fa
     stop = n_rows - batch_size + 1 if drop_last else n_rows
     # Call the critic directly rather than net_.forward: skorch's DataLoader
     # draws a seed from torch's global RNG, and predicting must not change it.
-    with torch.no_grad():
-        for start in range(0, max(stop, 0), batch_size):
-            batches = [
-                torch.from_numpy(array[start : start + batch_size]).to(device) for array in arrays
-            ]
-            yield function(critic, *batches).cpu()
+    # no_grad per batch, not around the yield: the caller's code between
+    # batches keeps its own grad mode.
+    for start in range(0, max(stop, 0), batch_size):
+        batches = [
+            as_tensor(array[start : start + batch_size]).to(device) for array in arrays
+        ]
+        with torch.no_grad():
+            output = function(critic, *batches)
+        yield output.cpu()
 
 
 def _n_rows(X):

@@ -7,7 +7,9 @@ it as its criterion. The loss functions themselves live in ``losses``.
 
 import math
 
+import numpy as np
 import torch
+from scipy.optimize import minimize_scalar
 from torch import nn
 
 from .critics import as_scores
@@ -190,9 +192,16 @@ class InBatchMIObjective(nn.Module):
         """The batch loss from an all-pairs score matrix (diagonal = joint pairs)."""
         loss = self._loss(scores)
         if self.training:
-            estimate = scores.diagonal().mean() if self.bound == "anchor" else -loss
-            self.batch_estimate = float(estimate.detach())
+            self.batch_estimate = self._estimate(scores, loss)
         return loss
+
+    def _estimate(self, scores, loss):
+        """The batch's MI estimate: the plug-in, the bound, or for MINE the DV bound."""
+        if self.bound == "anchor":
+            return float(scores.diagonal().mean().detach())
+        if self.bound == "mine":
+            return -float(dv_loss(scores.diagonal(), in_batch_tuples(scores)[1]).detach())
+        return -float(loss.detach())
 
     def _loss(self, scores):
         scores_pos, scores_anchor = in_batch_tuples(scores)
@@ -206,20 +215,24 @@ class InBatchMIObjective(nn.Module):
         nu = scores_anchor.shape[1] if self.nu is None else self.nu
         return infonce_anchor_loss(scores_pos, scores_anchor, nu, self.scoring)
 
-    def fit_offset(self, score_matrices, *, max_iter=50, tol=1e-7):
+    def fit_offset(self, score_matrices, *, max_shift=3.0):
         """The constant ``c`` minimising the mean anchor loss of ``scores + c`` over the batches.
 
         Stochastic optimisation leaves the critic's level jittering from step
         to step, and the plug-in estimate moves with it one for one. Refitting
         that one free constant by the same proper scoring rule, on many
-        batches at once, removes the jitter (the loss is convex in ``c``;
-        Newton's method in float64). The bounds (nwj, dv, mine) fix or ignore
-        the level themselves: they get 0.
+        batches at once, removes the jitter. The search is bounded (Brent's
+        method on ``[-max_shift, max_shift]``): the log score is convex in
+        ``c``, but the Brier score is bounded and can be flat far away. A
+        ``c`` that does not lower the loss, or is not finite, gives 0. The
+        bounds (nwj, dv, mine) fix or ignore the level themselves: they get 0.
 
         Parameters
         ----------
         score_matrices : iterable of torch.Tensor of shape (B, B)
             All-pairs score matrices of training batches.
+        max_shift : float, default=3.0
+            The largest shift considered, in nats (the jitter is ~0.1).
 
         Returns
         -------
@@ -228,18 +241,20 @@ class InBatchMIObjective(nn.Module):
         if self.bound != "anchor":
             return 0.0
         matrices = [matrix.detach().double() for matrix in score_matrices]
-        offset = torch.zeros((), dtype=torch.float64)
-        for _ in range(max_iter):
-            shift = offset.clone().requires_grad_(True)
-            loss = torch.stack([self._loss(matrix + shift) for matrix in matrices]).mean()
-            (grad,) = torch.autograd.grad(loss, shift, create_graph=True)
-            (hess,) = torch.autograd.grad(grad, shift)
-            # Damped: a step of at most one nat keeps Newton safe far from the optimum.
-            step = torch.clamp(grad / hess.clamp_min(1e-12), -1.0, 1.0).detach()
-            offset = offset - step
-            if abs(float(step)) < tol:
-                break
-        return float(offset)
+        if not matrices:
+            return 0.0
+
+        def mean_loss(shift):
+            with torch.no_grad():
+                return float(torch.stack([self._loss(m + shift) for m in matrices]).mean())
+
+        result = minimize_scalar(
+            mean_loss, bounds=(-max_shift, max_shift), method="bounded", options={"xatol": 1e-4}
+        )
+        offset = float(result.x)
+        if not (np.isfinite(result.fun) and result.fun < mean_loss(0.0)):
+            return 0.0
+        return offset
 
     def _update_running_mean(self, scores_marginal):
         log_mean = log_mean_exp(scores_marginal.detach())

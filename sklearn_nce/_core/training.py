@@ -24,6 +24,7 @@ __all__ = [
     "ContrastiveNet",
     "EpochProgressBar",
     "FiniteLossGuard",
+    "as_tensor",
     "resolve_device",
 ]
 
@@ -148,7 +149,7 @@ class _SlicedBatches:
 
     def __init__(self, X, y, sampler):
         self.X = _as_tensors(X)
-        self.y = None if y is None else torch.as_tensor(y)
+        self.y = None if y is None else as_tensor(np.asarray(y))
         self.sampler = sampler
 
     def __iter__(self):
@@ -162,10 +163,19 @@ class _SlicedBatches:
 
 
 def _as_tensors(X):
-    """torch views of numpy arrays (no copy), in a dict when X is one."""
+    """torch tensors of numpy arrays, in a dict when X is one.
+
+    A view where possible; a copy only when torch cannot share the memory
+    (negative strides, e.g. ``X[::-1]``, or read-only arrays).
+    """
     if isinstance(X, dict):
-        return {key: torch.as_tensor(value) for key, value in X.items()}
-    return torch.as_tensor(X)
+        return {key: as_tensor(value) for key, value in X.items()}
+    return as_tensor(X)
+
+
+def as_tensor(array):
+    """A torch view of a numpy array, or a copy where torch cannot share it (see above)."""
+    return torch.from_numpy(np.require(array, requirements=["C", "W"]))
 
 
 def _n_rows(X):
