@@ -21,7 +21,7 @@ from sklearn.utils import TransformerTags, check_array, check_random_state
 
 from ._core.base import _BaseNCE, iter_critic, take_rows
 from ._core.critics import ACTIVATIONS, CriticEnsemble, JointCritic, SeparableCritic
-from ._core.losses import SCORING_RULES, infonce_loss, log_mean_exp
+from ._core.losses import SCORING_RULES, dv_loss, infonce_loss, log_mean_exp, nwj_loss
 from ._core.objectives import InBatchMIObjective, in_batch_tuples
 from ._core.training import resolve_device
 from ._core.validation import (
@@ -654,20 +654,20 @@ def _diagnostics(matrices):
     if not matrices:
         keys = ("log_normaliser", "infonce", "nwj", "dv")
         return dict.fromkeys(keys, float("nan"))
+    negatives = [in_batch_tuples(m)[1] for m in matrices]
     joint = torch.cat([m.diagonal() for m in matrices])
-    marginal = torch.cat([in_batch_tuples(m)[1].reshape(-1) for m in matrices])
-    log_normaliser = float(log_mean_exp(marginal))
+    marginal = torch.cat([tuples.reshape(-1) for tuples in negatives])
+    # InfoNCE over each whole row: the partner first, then the B - 1 others.
     infonce = [
-        np.log(len(m)) - float(infonce_loss(torch.cat([m.diagonal()[:, None], negatives], 1)))
-        for m in matrices
-        for negatives in [in_batch_tuples(m)[1]]
+        np.log(len(m)) - float(infonce_loss(torch.cat([m.diagonal()[:, None], tuples], 1)))
+        for m, tuples in zip(matrices, negatives, strict=True)
     ]
-    plug_in = float(joint.mean())
     return {
-        "log_normaliser": log_normaliser,
+        "log_normaliser": float(log_mean_exp(marginal)),
         "infonce": float(np.mean(infonce)),
-        "nwj": plug_in + 1.0 - float(np.exp(log_normaliser)),
-        "dv": plug_in - log_normaliser,
+        # NWJ's optimal critic is 1 + log r: read s as log r.
+        "nwj": -float(nwj_loss(joint + 1.0, marginal + 1.0)),
+        "dv": -float(dv_loss(joint, marginal)),
     }
 
 

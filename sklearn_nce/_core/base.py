@@ -249,9 +249,7 @@ def iter_critic(critic, device, function, *arrays, batch_size=None, drop_last=Fa
     # no_grad per batch, not around the yield: the caller's code between
     # batches keeps its own grad mode.
     for start in range(0, max(stop, 0), batch_size):
-        batches = [
-            as_tensor(array[start : start + batch_size]).to(device) for array in arrays
-        ]
+        batches = [as_tensor(array[start : start + batch_size]).to(device) for array in arrays]
         with torch.no_grad():
             output = function(critic, *batches)
         yield output.cpu()
