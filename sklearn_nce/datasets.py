@@ -15,6 +15,7 @@ to ``Y`` (which leaves the MI unchanged); :func:`gaussian_mi`,
 whose MI is computed by quadrature.
 """
 
+import functools
 import numbers
 import warnings
 
@@ -701,11 +702,7 @@ def make_noisy_relation(n_samples=1000, relation="sine", random_state=None):
     return x[:, None], y, _relation_mi(relation)
 
 
-_MI_CACHE: dict = {}
-
-
+@functools.cache
 def _relation_mi(relation):
     # The quadrature takes ~1 s; the truth of a relation never changes.
-    if relation not in _MI_CACHE:
-        _MI_CACHE[relation] = RELATIONS[relation].mutual_info()
-    return _MI_CACHE[relation]
+    return RELATIONS[relation].mutual_info()

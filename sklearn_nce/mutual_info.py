@@ -19,11 +19,11 @@ from scipy.stats import t as student_t
 from sklearn.model_selection import KFold
 from sklearn.utils import TransformerTags, check_array, check_random_state
 
-from ._core.base import _BaseNCE, iter_critic, take_rows
+from ._core.base import _BaseNCE, apply_critic, iter_critic
 from ._core.critics import ACTIVATIONS, CriticEnsemble, JointCritic, SeparableCritic
 from ._core.losses import SCORING_RULES, dv_loss, infonce_loss, log_mean_exp, nwj_loss
 from ._core.objectives import InBatchMIObjective, in_batch_tuples
-from ._core.training import resolve_device
+from ._core.training import resolve_device, take_rows
 from ._core.validation import (
     Integral,
     Interval,
@@ -292,7 +292,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         rng = check_random_state(self.random_state)
         pairs = {"x": X, "y": y}
         pointwise = np.empty(len(X))
-        fold_estimates, diagnostics = [], []
+        fold_estimates, held_out_matrices = [], []
         self.nets_, offsets = [], []
         folds = KFold(self.cv, shuffle=True, random_state=rng).split(X)
         for fold, (train_idx, held_idx) in enumerate(folds):
@@ -303,17 +303,22 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
             x_held, y_held = X[held_idx], y[held_idx]
             pointwise[held_idx] = self._pointwise_with(critic, self.device_, x_held, y_held)
             matrices = list(self._score_matrices_with(critic, self.device_, x_held, y_held))
-            diagnostics.append(matrices)
-            fold_estimates.append(self._fold_estimate(matrices, pointwise[held_idx]))
+            held_out_matrices += matrices
+            fold_estimates.append(
+                float(pointwise[held_idx].mean())
+                if self.objective == "anchor"
+                else self._bound_from_matrices(matrices)
+            )
         self.offsets_ = np.asarray(offsets)
-        self.nu_ = float(self._objective(self.nets_[0].batch_size).nu)
+        batch_size = self.nets_[0].batch_size
+        self.nu_ = float(batch_size - 1 if self.nu == "auto" else self.nu)
         self.history_ = [net.history for net in self.nets_]
         self.n_iter_ = np.array([len(history) for history in self.history_])
         self.fold_estimates_ = np.asarray(fold_estimates)
         anchor = self.objective == "anchor"
         self.mi_ = float(pointwise.mean() if anchor else self.fold_estimates_.mean())
         self.mi_std_ = _cross_fit_std(self.fold_estimates_, pointwise)
-        self.diagnostics_ = _diagnostics([m for fold in diagnostics for m in fold])
+        self.diagnostics_ = _diagnostics(held_out_matrices)
         self._check_normaliser()
         return self
 
@@ -401,11 +406,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         X, y = self._validate_pairs(X, y, reset=False)
         if len(X) < 3:
             raise ValueError(f"score needs at least 3 pairs; got {len(X)}.")
-        # eval(): score every objective by its bound (MINE's training loss is
-        # a gradient surrogate, not the bound).
-        objective = self._objective().eval()
         matrices = self._score_matrices_with(*self._inference_module(), X, y)
-        return -float(np.mean([float(objective.loss_from_scores(m)) for m in matrices]))
+        return self._bound_from_matrices(matrices)
 
     def _has_embedding(self):
         return self.architecture == "separable" and self.critic is None
@@ -455,30 +457,29 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         objective = self._objective()
         label = f"{type(self).__name__} fold {fold + 1}/{self.cv}"
         net = self._train_net(pairs, None, objective, rng, progress_label=label)
-        critic = CriticEnsemble([net.module_])
         # The offset is fitted on training batches in a fresh random order, of
         # the training batch size: up to 256 of them (16 384 tuples at B=64),
         # and at most ~4M scores whatever B, to bound memory.
         n_batches = min(256, max(8, 2**22 // net.batch_size**2))
         order = rng.permutation(len(pairs["x"]))[: n_batches * net.batch_size]
+        shuffled = take_rows(pairs, order)
         matrices = self._score_matrices_with(
-            critic, self.device_, pairs["x"][order], pairs["y"][order], net.batch_size
+            net.module_, self.device_, shuffled["x"], shuffled["y"], net.batch_size
         )
         return net, objective.fit_offset(matrices)
 
-    def _fold_estimate(self, matrices, pointwise):
-        """One fold's estimate on its held-out pairs: the plug-in, or the bound."""
-        if self.objective == "anchor":
-            return float(pointwise.mean())
-        if not matrices:
-            return float("nan")
-        objective = self._objective().eval()
-        return -float(np.mean([float(objective.loss_from_scores(m)) for m in matrices]))
+    def _bound_from_matrices(self, matrices):
+        """Minus the mean eval-mode loss over score matrices (NaN when there are none).
 
-    def _objective(self, batch_size=None):
+        eval(): every objective is scored by its bound (MINE's training loss is
+        a gradient surrogate, not the bound).
+        """
+        objective = self._objective().eval()
+        losses = [float(objective.loss_from_scores(m)) for m in matrices]
+        return -float(np.mean(losses)) if losses else float("nan")
+
+    def _objective(self):
         nu = None if self.nu == "auto" else self.nu
-        if nu is None and batch_size is not None:
-            nu = batch_size - 1
         return InBatchMIObjective(nu, self.scoring, bound=self.objective)
 
     def _inference_module(self):
@@ -489,8 +490,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         return critic, self.nets_[0].device
 
     def _pointwise_with(self, critic, device, X, y):
-        outputs = iter_critic(critic, device, lambda module, x, y_: module(x, y_), X, y)
-        return torch.cat(list(outputs)).numpy().astype(np.float64)
+        return apply_critic(critic, device, lambda module, x, y_: module(x, y_), X, y)
 
     def _score_matrices_with(self, critic, device, X, y, batch_size=None):
         """All-pairs score matrices of consecutive full batches (one batch if fewer rows)."""

@@ -15,10 +15,10 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
 from .critics import ACTIVATIONS, MLPCritic, as_scores
-from .training import OPTIMIZERS, as_tensor, build_net, resolve_device
+from .training import OPTIMIZERS, as_tensor, build_net, n_rows, resolve_device, take_rows
 from .validation import HasMethods, Integral, Interval, Real, StrOptions, check_is_fitted
 
-__all__ = ["_BaseNCE", "iter_critic", "take_rows"]
+__all__ = ["_BaseNCE", "apply_critic", "iter_critic"]
 
 # Early stopping is switched on by "auto" from this many rows. Below it a
 # held-out tenth is too small to tell a better epoch from noise (measured on
@@ -122,9 +122,9 @@ class _BaseNCE(BaseEstimator):
         # Unlabelled batches are full-sized (drop_last) for in-batch negatives:
         # cap the batch at the number of rows so that one batch always exists.
         # LBFGS is a full-batch method: its line search needs the exact loss.
-        n_train = _n_rows(train[0])
+        n_train = n_rows(train[0])
         batch_size = n_train if self.optimizer == "lbfgs" else min(self.batch_size, n_train)
-        valid_batch_size = None if valid is None else min(batch_size, _n_rows(valid[0]))
+        valid_batch_size = None if valid is None else min(batch_size, n_rows(valid[0]))
         # Seed torch inside a forked RNG state: reproducible fits without
         # touching the user's global torch seed.
         cuda_devices = [torch.device(self.device_)] if self.device_.startswith("cuda") else []
@@ -164,20 +164,20 @@ class _BaseNCE(BaseEstimator):
     def _split(self, X, labels, rng):
         """Hold out ``validation_fraction`` (stratified by label) when early stopping is on."""
         use_early_stopping = self.early_stopping is True or (
-            self.early_stopping == "auto" and _n_rows(X) >= _AUTO_EARLY_STOPPING_MIN_SAMPLES
+            self.early_stopping == "auto" and n_rows(X) >= _AUTO_EARLY_STOPPING_MIN_SAMPLES
         )
         if not use_early_stopping:
             return (X, labels), None
-        n_rows = _n_rows(X)
+        n_total = n_rows(X)
         n_classes = 1 if labels is None else len(np.unique(labels))
-        if round(self.validation_fraction * n_rows) < max(n_classes, self._min_validation_rows):
+        if round(self.validation_fraction * n_total) < max(n_classes, self._min_validation_rows):
             raise ValueError(
                 f"early_stopping=True holds out validation_fraction={self.validation_fraction} "
-                f"of {n_rows} rows, too few to validate on; use more rows, a larger "
+                f"of {n_total} rows, too few to validate on; use more rows, a larger "
                 "validation_fraction, or early_stopping=False."
             )
         train_idx, valid_idx = train_test_split(
-            np.arange(n_rows),
+            np.arange(n_total),
             test_size=self.validation_fraction,
             stratify=labels,
             random_state=rng,
@@ -217,20 +217,15 @@ class _BaseNCE(BaseEstimator):
         check_is_fitted(self, "net_")
         return self.net_.module_, self.net_.device
 
-    def _apply_critic(self, function, *arrays, batch_size=None):
-        """``function(critic, *batches)`` over float32 row batches, concatenated as float64.
+    def _apply_critic(self, function, *arrays):
+        """``function(critic, *batches)`` of the fitted critic over row batches, as float64."""
+        return apply_critic(*self._inference_module(), function, *arrays)
 
-        ``batch_size`` defaults to a large inference batch that only bounds memory.
-        """
-        outputs = list(self._iter_critic(function, *arrays, batch_size=batch_size))
-        return torch.cat(outputs).numpy().astype(np.float64)
 
-    def _iter_critic(self, function, *arrays, batch_size=None, drop_last=False):
-        """Yield ``function(critic, *batches)`` over row batches, with the fitted critic."""
-        critic, device = self._inference_module()
-        yield from iter_critic(
-            critic, device, function, *arrays, batch_size=batch_size, drop_last=drop_last
-        )
+def apply_critic(critic, device, function, *arrays):
+    """``function(critic, *batches)`` over float32 row batches, concatenated as float64 numpy."""
+    outputs = list(iter_critic(critic, device, function, *arrays))
+    return torch.cat(outputs).numpy().astype(np.float64)
 
 
 def iter_critic(critic, device, function, *arrays, batch_size=None, drop_last=False):
@@ -242,8 +237,8 @@ def iter_critic(critic, device, function, *arrays, batch_size=None, drop_last=Fa
     """
     critic.eval()
     batch_size = batch_size or _PREDICT_BATCH_SIZE
-    n_rows = len(arrays[0])
-    stop = n_rows - batch_size + 1 if drop_last else n_rows
+    n_total = len(arrays[0])
+    stop = n_total - batch_size + 1 if drop_last else n_total
     # Call the critic directly rather than net_.forward: skorch's DataLoader
     # draws a seed from torch's global RNG, and predicting must not change it.
     # no_grad per batch, not around the yield: the caller's code between
@@ -253,14 +248,3 @@ def iter_critic(critic, device, function, *arrays, batch_size=None, drop_last=Fa
         with torch.no_grad():
             output = function(critic, *batches)
         yield output.cpu()
-
-
-def _n_rows(X):
-    return len(next(iter(X.values()))) if isinstance(X, dict) else len(X)
-
-
-def take_rows(X, idx):
-    """Rows ``idx`` of an array or of every array in a dict."""
-    if isinstance(X, dict):
-        return {key: value[idx] for key, value in X.items()}
-    return X[idx]

@@ -25,7 +25,9 @@ __all__ = [
     "EpochProgressBar",
     "FiniteLossGuard",
     "as_tensor",
+    "n_rows",
     "resolve_device",
+    "take_rows",
 ]
 
 OPTIMIZERS = {
@@ -79,7 +81,7 @@ class ContrastiveNet(NeuralNet):
         prefix = "iterator_train" if training else "iterator_valid"
         batch_size = self.get_params_for(prefix).get("batch_size", self.batch_size)
         if labels is None:
-            sampler = _FullBatchSampler(_n_rows(dataset.X), batch_size, shuffle=training)
+            sampler = _FullBatchSampler(n_rows(dataset.X), batch_size, shuffle=training)
         else:
             labels = np.asarray(labels)
             sampler = StratifiedBatchSampler(labels, batch_size=batch_size, shuffle=training)
@@ -155,8 +157,7 @@ class _SlicedBatches:
     def __iter__(self):
         for idx in self.sampler:
             idx = torch.as_tensor(idx)
-            X = {k: v[idx] for k, v in self.X.items()} if isinstance(self.X, dict) else self.X[idx]
-            yield X, (None if self.y is None else self.y[idx])
+            yield take_rows(self.X, idx), (None if self.y is None else self.y[idx])
 
     def __len__(self):
         return len(self.sampler)
@@ -178,8 +179,16 @@ def as_tensor(array):
     return torch.from_numpy(np.require(array, requirements=["C", "W"]))
 
 
-def _n_rows(X):
+def n_rows(X):
+    """Rows of an array or of the (aligned) arrays in a dict."""
     return len(next(iter(X.values()))) if isinstance(X, dict) else len(X)
+
+
+def take_rows(X, idx):
+    """Rows ``idx`` of an array or of every array in a dict."""
+    if isinstance(X, dict):
+        return {key: value[idx] for key, value in X.items()}
+    return X[idx]
 
 
 class FiniteLossGuard(Callback):
