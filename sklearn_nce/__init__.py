@@ -8,10 +8,20 @@ NCEDensityRatio
 InfoNCEAnchorMI
     Mutual information by InfoNCE with an anchor class (plug-in estimate of
     a consistently estimated log density ratio); ``mutual_info_nce`` wraps it.
+CNCEEnergyModel
+    Energy-based density model by conditional NCE, normalised by importance
+    sampling; ``score_samples``, ``score`` and ``sample`` like ``KernelDensity``.
 """
 
 from .density_ratio import NCEDensityRatio, make_two_sample
+from .energy import CNCEEnergyModel
 from .mutual_info import InfoNCEAnchorMI, mutual_info_nce
 
-__all__ = ["InfoNCEAnchorMI", "NCEDensityRatio", "make_two_sample", "mutual_info_nce"]
+__all__ = [
+    "CNCEEnergyModel",
+    "InfoNCEAnchorMI",
+    "NCEDensityRatio",
+    "make_two_sample",
+    "mutual_info_nce",
+]
 __version__ = "0.1.0.dev0"

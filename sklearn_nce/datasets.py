@@ -13,6 +13,11 @@ to ``Y`` (which leaves the MI unchanged); :func:`gaussian_mi`,
 :func:`make_noisy_relation` draws one-dimensional non-Gaussian relations
 (periodic, non-monotone, heteroscedastic, two-branch, discrete-continuous)
 whose MI is computed by quadrature.
+
+For density models, :class:`IsotropicMixture` is a Gaussian mixture with
+exact ``log_density`` and ``sample``; :func:`make_random_mixture` builds the
+CNCE paper's 20-d, 40-component test density and :func:`make_grid_mixture`
+its 2-D 25-mode grid.
 """
 
 import functools
@@ -38,6 +43,9 @@ __all__ = [
     "make_student_t_pair",
     "RELATIONS",
     "make_noisy_relation",
+    "IsotropicMixture",
+    "make_random_mixture",
+    "make_grid_mixture",
 ]
 
 
@@ -706,3 +714,69 @@ def make_noisy_relation(n_samples=1000, relation="sine", random_state=None):
 def _relation_mi(relation):
     # The quadrature takes ~1 s; the truth of a relation never changes.
     return RELATIONS[relation].mutual_info()
+
+
+class IsotropicMixture:
+    """A mixture of isotropic Gaussians ``sum_k w_k N(mean_k, scale^2 I)``.
+
+    Parameters
+    ----------
+    means : array-like of shape (n_components, n_features)
+        Component means.
+    scale : float
+        Common standard deviation of every component.
+    weights : array-like of shape (n_components,) or None, default=None
+        Component weights (equal when None); normalised to sum to 1.
+
+    Examples
+    --------
+    >>> from sklearn_nce.datasets import make_grid_mixture
+    >>> mixture = make_grid_mixture()
+    >>> X = mixture.sample(1000, random_state=0)
+    >>> X.shape, mixture.log_density(X).shape
+    ((1000, 2), (1000,))
+    """
+
+    def __init__(self, means, scale, weights=None):
+        self.means = np.atleast_2d(np.asarray(means, dtype=float))
+        self.scale = float(scale)
+        n_components = len(self.means)
+        weights = np.ones(n_components) if weights is None else np.asarray(weights, float)
+        self.weights = weights / weights.sum()
+
+    @property
+    def n_features(self):
+        return self.means.shape[1]
+
+    def sample(self, n_samples, random_state=None):
+        """Draw ``n_samples`` rows; returns an array of shape (n_samples, n_features)."""
+        rng = check_random_state(random_state)
+        component = rng.choice(len(self.means), size=n_samples, p=self.weights)
+        return self.means[component] + self.scale * rng.standard_normal(
+            (n_samples, self.n_features)
+        )
+
+    def log_density(self, X):
+        """Exact log density of the rows of ``X``; returns shape (n_samples,)."""
+        X = np.atleast_2d(np.asarray(X, dtype=float))
+        squared = (X**2).sum(1)[:, None] - 2.0 * X @ self.means.T + (self.means**2).sum(1)[None, :]
+        log_norm = -0.5 * self.n_features * np.log(2.0 * np.pi * self.scale**2)
+        log_components = np.log(self.weights) + log_norm - 0.5 * squared / self.scale**2
+        peak = log_components.max(axis=1, keepdims=True)
+        return (peak + np.log(np.exp(log_components - peak).sum(1, keepdims=True)))[:, 0]
+
+
+def make_random_mixture(n_features=20, n_components=40, scale=0.1, random_state=None):
+    """The CNCE paper's test density: means drawn from ``N(0, I)``, covariance ``scale^2 I``.
+
+    Returns an :class:`IsotropicMixture` with equal weights.
+    """
+    rng = check_random_state(random_state)
+    return IsotropicMixture(rng.standard_normal((n_components, n_features)), scale)
+
+
+def make_grid_mixture(scale=0.1):
+    """Twenty-five equal Gaussians on the grid ``{-2, ..., 2}^2`` (the paper's 2-D example)."""
+    grid = np.arange(-2.0, 3.0)
+    means = np.stack(np.meshgrid(grid, grid), axis=-1).reshape(-1, 2)
+    return IsotropicMixture(means, scale)

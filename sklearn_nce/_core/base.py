@@ -119,6 +119,7 @@ class _BaseNCE(BaseEstimator):
         """
         seed = int(rng.randint(np.iinfo(np.int32).max))
         train, valid = self._split(X, labels, rng)
+        self._prepare_training(train[0], rng)
         # Unlabelled batches are full-sized (drop_last) for in-batch negatives:
         # cap the batch at the number of rows so that one batch always exists.
         # LBFGS is a full-batch method: its line search needs the exact loss.
@@ -188,6 +189,13 @@ class _BaseNCE(BaseEstimator):
             (take_rows(X, train_idx), labels[train_idx]),
             (take_rows(X, valid_idx), labels[valid_idx]),
         )
+
+    def _prepare_training(self, X_train, rng):
+        """Hook: fit data-dependent parts (noise, base density) on the training rows only.
+
+        Called after the validation split and before the critic is built, so
+        that nothing fitted here has seen a validation row. A no-op here.
+        """
 
     def _make_critic(self, X, n_outputs):
         if self.critic is not None:

@@ -13,6 +13,7 @@ from torch import nn
 
 __all__ = [
     "ACTIVATIONS",
+    "BaseCorrectedDensity",
     "CriticEnsemble",
     "JointCritic",
     "MLPCritic",
@@ -208,6 +209,35 @@ class CriticEnsemble(nn.Module):
 
     def _concat(self, embeddings):
         return torch.cat(embeddings, dim=1) / len(embeddings) ** 0.5
+
+
+class BaseCorrectedDensity(nn.Module):
+    """An unnormalised log density ``log phi(x) = f(x) + log b(x)`` over a fixed base ``b``.
+
+    The network ``f`` learns only the correction to a fitted base density
+    (e.g. a Gaussian mixture), so where ``b`` is already close to the data the
+    contrastive problem is easy, and the base's tails keep ``phi`` integrable
+    far from the data, where ``f`` extrapolates. The base is a fitted noise
+    module (``log_prob``) whose tensors are buffers: it is not trained.
+
+    Parameters
+    ----------
+    network : nn.Module
+        ``f``, mapping ``(n, d)`` to ``(n,)`` or ``(n, 1)``.
+    base : nn.Module or None
+        Fitted density with ``log_prob``; None makes ``log phi = f``.
+    """
+
+    def __init__(self, network: nn.Module, base: nn.Module | None):
+        super().__init__()
+        self.network = network
+        self.base = base
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        log_phi = as_scores(self.network(x), len(x))[:, 0]
+        if self.base is not None:
+            log_phi = log_phi + self.base.log_prob(x)
+        return log_phi
 
 
 def as_scores(output: torch.Tensor, n_samples: int) -> torch.Tensor:

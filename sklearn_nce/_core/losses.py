@@ -31,6 +31,7 @@ __all__ = [
     "balanced_log_likelihood",
     "dv_loss",
     "brier_loss",
+    "cnce_loss",
     "infonce_anchor_loss",
     "mine_loss",
     "infonce_loss",
@@ -202,6 +203,35 @@ def mine_loss(scores_joint, scores_marginal, log_running_mean):
     """
     log_mean = log_mean_exp(scores_marginal)
     return -(scores_joint.mean() - torch.exp(log_mean - log_running_mean.detach()))
+
+
+def cnce_loss(log_phi_data, log_phi_noise, log_noise_correction=None):
+    """Conditional NCE (Ceylan & Gutmann 2018): a data point against its own noise draws.
+
+    For data ``x`` and ``kappa`` draws ``y_j ~ pn(y | x)``,
+    ``G(x, y) = log phi(x) - log phi(y) + log pn(y | x) - log pn(x | y)`` and
+    the loss is ``mean softplus(-G)``, the logistic loss of telling the
+    ordered pair (data, noise) from its swap. The partition function cancels
+    in ``G``, so ``phi`` is any unnormalised density. This is the paper's
+    equation (3) divided by 2.
+
+    Parameters
+    ----------
+    log_phi_data : torch.Tensor of shape (n_data,)
+        Unnormalised log density (negative energy) of the data points.
+    log_phi_noise : torch.Tensor of shape (n_data, kappa)
+        Unnormalised log density of each data point's noise draws.
+    log_noise_correction : torch.Tensor of shape (n_data, kappa) or None
+        ``log pn(y | x) - log pn(x | y)``; None for symmetric noise (it is 0).
+
+    Returns
+    -------
+    loss : torch.Tensor of shape ()
+    """
+    contrast = log_phi_data.unsqueeze(1) - log_phi_noise
+    if log_noise_correction is not None:
+        contrast = contrast + log_noise_correction
+    return F.softplus(-contrast).mean()
 
 
 def log_mean_exp(values):

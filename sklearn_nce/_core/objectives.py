@@ -15,14 +15,18 @@ from torch import nn
 from .critics import as_scores
 from .losses import (
     BOUND_LOSSES,
+    cnce_loss,
     dv_loss,
     infonce_anchor_loss,
     log_mean_exp,
     logistic_loss,
     mine_loss,
+    noisier_nce_loss,
 )
 
 __all__ = [
+    "ConditionalNoiseObjective",
+    "NoiseContrastObjective",
     "InBatchMIObjective",
     "TelescopingObjective",
     "TwoSampleObjective",
@@ -68,6 +72,109 @@ class TwoSampleObjective(nn.Module):
         is_pos = y == 1
         loss = self.loss if self.training else _validation_loss
         return loss(log_ratio[is_pos], log_ratio[~is_pos], self.noise_weight)
+
+
+class NoiseContrastObjective(nn.Module):
+    """NCE of a density model against unconditional noise ``q``, with noise weight ``M``.
+
+    The critic returns the model's unnormalised log density ``log phi``; the
+    classifier's log ratio is ``h = log phi - log q``. Each batch of data is
+    contrasted with ``n_noise`` draws from ``q`` per row, and the loss is
+    :func:`~.losses.noisier_nce_loss` with weight ``M``: ``M = n_noise`` is
+    vanilla NCE (the logistic loss of the stacked sample, up to a factor), a
+    larger ``M`` is "Noisier" NCE. Either way the optimum is
+    ``phi = p_data`` *normalised*, since the model's free constant is learnt.
+
+    Validation batches are scored by the logistic loss at the true class ratio
+    ``n_noise`` (proper and bounded; the noisier loss's ``M mean(r)`` term makes
+    a noisy stopping signal), on noise drawn from a fixed generator.
+
+    Parameters
+    ----------
+    noise : Noise
+        A fitted unconditional noise (``sample``, ``log_prob``).
+    n_noise : int
+        Noise draws per data row.
+    noise_weight : float or None, default=None
+        ``M``; None means ``n_noise``.
+    """
+
+    estimate_name = "log Z"
+
+    def __init__(self, noise, n_noise, noise_weight=None):
+        super().__init__()
+        self.noise = noise
+        self.n_noise = int(n_noise)
+        self.noise_weight = noise_weight
+
+    def forward(self, critic, X, y):
+        del y
+        draws = self.noise.sample(len(X) * self.n_noise, _draw_generator(self.training))
+        points = torch.cat([X, draws])
+        log_ratio = log_density(critic, points) - self.noise.log_prob(points)
+        log_ratio_data, log_ratio_noise = log_ratio[: len(X)], log_ratio[len(X) :]
+        if not self.training:
+            return logistic_loss(log_ratio_data, log_ratio_noise, float(self.n_noise))
+        # The model's normaliser as NCE sees it: log E_q[phi / q], which NCE
+        # drives to 0 (shown by the progress bar).
+        self.batch_estimate = float(log_mean_exp(log_ratio_noise.detach()))
+        weight = float(self.noise_weight or self.n_noise)
+        return noisier_nce_loss(log_ratio_data, log_ratio_noise, weight)
+
+
+class ConditionalNoiseObjective(nn.Module):
+    """Conditional NCE: each data row against ``n_noise`` draws from ``pn(y | x)``.
+
+    The critic returns ``log phi`` (unnormalised); see
+    :func:`~.losses.cnce_loss`. The correction ``log pn(y | x) - log pn(x | y)``
+    is computed unless the noise declares itself ``symmetric``. Validation
+    noise comes from a fixed generator, so that early stopping watches a loss
+    that does not move by chance alone.
+
+    Parameters
+    ----------
+    noise : Noise
+        A fitted noise with ``sample_given`` and ``log_prob_given``
+        (an unconditional noise gives global jumps).
+    n_noise : int
+        ``kappa``, noise draws per data row.
+    """
+
+    def __init__(self, noise, n_noise):
+        super().__init__()
+        self.noise = noise
+        self.n_noise = int(n_noise)
+
+    def forward(self, critic, X, y):
+        del y
+        n_data, n_features = X.shape
+        draws = self.noise.sample_given(X, self.n_noise, _draw_generator(self.training))
+        log_phi = log_density(critic, torch.cat([X, draws.reshape(-1, n_features)]))
+        log_phi_data = log_phi[:n_data]
+        log_phi_noise = log_phi[n_data:].reshape(n_data, self.n_noise)
+        correction = None
+        if not getattr(self.noise, "symmetric", False):
+            data = X.unsqueeze(1)
+            correction = self.noise.log_prob_given(draws, data) - self.noise.log_prob_given(
+                data, draws
+            )
+        return cnce_loss(log_phi_data, log_phi_noise, correction)
+
+
+def log_density(critic, X):
+    """The critic's single output as a 1-D tensor: a density model's ``log phi(X)``."""
+    scores = as_scores(critic(X), len(X))
+    if scores.shape[1] != 1:
+        raise ValueError(
+            f"A density model's critic must return one value per row; it returned "
+            f"{scores.shape[1]}."
+        )
+    return scores[:, 0]
+
+
+def _draw_generator(training):
+    """None (torch's seeded global RNG) when training; a fixed CPU generator otherwise."""
+    return None if training else torch.Generator().manual_seed(0)
 
 
 class TelescopingObjective(nn.Module):

@@ -1,0 +1,233 @@
+"""``_BaseEnergyNCE``: what every NCE-trained density model shares.
+
+Like sklearn's ``BaseMixture`` for its mixtures, this base holds the fitted
+state and the methods of an unnormalised density ``phi`` learnt by a
+contrastive objective: the noise and base density fitted on the training rows,
+the energy ``-log phi``, the importance-sampled ``log Z`` that normalises it,
+``score_samples``/``score`` and ``sample``. A subclass supplies its parameters,
+its noise and its objective.
+"""
+
+import copy
+import warnings
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+
+from ..exceptions import UnreliableEstimateWarning
+from .base import _BaseNCE
+from .critics import BaseCorrectedDensity
+from .noise import GaussianMixtureNoise, GaussianNoise, fit_gaussian_mixture
+from .objectives import log_density
+from .sampling import importance_log_partition, langevin, resample
+from .validation import HasMethods, Integral, Interval, StrOptions, check_is_fitted, validate_X
+
+__all__ = ["_BaseEnergyNCE"]
+
+# Below this effective sample size (as a fraction of the draws) the
+# importance-sampled log Z is dominated by a few draws: warn.
+_MIN_ESS_FRACTION = 0.01
+# sample(): candidates per returned draw for the importance resampling, and
+# MALA steps (adaptation, then sampling) that polish the resampled draws.
+_RESAMPLE_CANDIDATES = 20
+_MALA_ADAPT_STEPS = 50
+_MALA_STEPS = 50
+
+
+class _BaseEnergyNCE(_BaseNCE):
+    """Shared base of the density models (mixins first in subclasses, as sklearn does)."""
+
+    _parameter_constraints: dict = {
+        **_BaseNCE._parameter_constraints,
+        "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "n_noise": [Interval(Integral, 1, None, closed="left")],
+        "base": [StrOptions({"gmm", "gaussian"}), HasMethods(["fit", "log_prob"]), None],
+        "n_importance_samples": [Interval(Integral, 100, None, closed="left")],
+    }
+
+    # -- fitting -----------------------------------------------------------
+    def _fit_density(self, X):
+        """Validate X, train the energy with the subclass's objective, then normalise it."""
+        X = validate_X(self, X, reset=True)
+        _check_no_constant_feature(X)
+        self._noise_template = self._make_noise()
+        objective = self._make_objective(self._noise_template)
+        self._fit_critic(X, None, objective)
+        self.noise_ = objective.noise
+        del self._noise_template
+        self._normalise()
+        return self
+
+    def _prepare_training(self, X_train, rng):
+        # One Gaussian mixture (BIC) serves as the base, the "gmm" noise and
+        # the importance-sampling proposal: it is the costliest fit here.
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        mixture = None
+
+        def shared_mixture():
+            nonlocal mixture
+            if mixture is None:
+                mixture = fit_gaussian_mixture(X_train, random_state=seed)
+            return mixture
+
+        noise = self._noise_template
+        if isinstance(noise, GaussianMixtureNoise) and noise.n_components == "bic":
+            noise.set_mixture(shared_mixture())
+        else:
+            noise.fit(X_train)
+        self.base_ = self._fit_base(X_train, shared_mixture)
+        self.proposal_ = (
+            self.base_
+            if isinstance(self.base_, GaussianMixtureNoise)
+            else GaussianMixtureNoise().set_mixture(shared_mixture())
+        )
+        self._proposal_seed = int(rng.randint(np.iinfo(np.int32).max))
+
+    def _fit_base(self, X_train, shared_mixture):
+        if self.base is None:
+            return None
+        if self.base == "gmm":
+            return GaussianMixtureNoise().set_mixture(shared_mixture())
+        if self.base == "gaussian":
+            return GaussianNoise().fit(X_train)
+        return copy.deepcopy(self.base).fit(X_train)
+
+    def _make_critic(self, X, n_outputs):
+        network = super()._make_critic(X, n_outputs)
+        return BaseCorrectedDensity(network, self.base_)
+
+    def _normalise(self):
+        """Estimate ``log Z`` by importance sampling from ``proposal_`` (sets the ``_`` state)."""
+        module, device = self._inference_module()
+        proposal = self.proposal_.to(device)
+        generator = torch.Generator().manual_seed(self._proposal_seed)
+        module.eval()
+        log_z, log_z_std, ess = importance_log_partition(
+            lambda x: log_density(module, x), proposal, self.n_importance_samples, generator
+        )
+        if not np.isfinite(log_z):
+            raise ValueError(
+                "The fitted energy is not finite on the importance-sampling draws: the fit "
+                "diverged. Lower `lr`, add `weight_decay`, or standardise X."
+            )
+        self.log_partition_ = log_z
+        self.log_partition_std_ = log_z_std
+        self.importance_ess_ = ess
+        if ess < _MIN_ESS_FRACTION * self.n_importance_samples:
+            warnings.warn(
+                f"log Z rests on an effective sample size of {ess:.0f} of "
+                f"{self.n_importance_samples} importance draws (standard error "
+                f"{log_z_std:.2f} nats): the learnt density is far from the proposal. Raise "
+                "n_importance_samples, or use base='gmm'.",
+                UnreliableEstimateWarning,
+                stacklevel=3,
+            )
+
+    # -- inference ---------------------------------------------------------
+    def _log_phi(self, X):
+        X = validate_X(self, X, reset=False)
+        return self._apply_critic(log_density, X)
+
+    def energy(self, X):
+        """Unnormalised energy ``E(x) = -log phi(x)`` (lower is more probable).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points to evaluate.
+
+        Returns
+        -------
+        energy : ndarray of shape (n_samples,)
+            ``score_samples(X) = -energy(X) - log_partition_``.
+        """
+        return -self._log_phi(X)
+
+    def score_samples(self, X):
+        """Normalised log density of each row, ``-E(x) - log Z``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points to evaluate.
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+            Log density in nats; ``log Z`` is the importance-sampled
+            ``log_partition_`` (standard error ``log_partition_std_``).
+        """
+        check_is_fitted(self, "log_partition_")
+        return self._log_phi(X) - self.log_partition_
+
+    def score(self, X, y=None):
+        """Mean log-likelihood of ``X`` (higher is better), as sklearn's density models.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Held-out points.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        score : float
+            Mean of :meth:`score_samples`; ``GridSearchCV`` needs no scorer.
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    def sample(self, n_samples=1, random_state=None):
+        """Draw from the fitted density.
+
+        Draws are importance-resampled from ``proposal_`` (20 candidates per
+        draw, which sets the weight of each mode) and then moved by 100 steps
+        of Metropolis-adjusted Langevin dynamics (the first 50 tune the step),
+        which corrects each draw's position within its mode.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of draws.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draws.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        """
+        check_is_fitted(self, "log_partition_")
+        if int(n_samples) < 1:
+            raise ValueError(f"n_samples must be a positive integer; got {n_samples}.")
+        seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+        generator = torch.Generator().manual_seed(seed)
+        module, device = self._inference_module()
+        module.eval()
+        proposal = self.proposal_.to(device)
+
+        def log_phi(x):
+            return log_density(module, x)
+
+        start = resample(
+            log_phi, proposal, int(n_samples), _RESAMPLE_CANDIDATES * int(n_samples), generator
+        )
+        scale = float(proposal.precision_trils.diagonal(dim1=-2, dim2=-1).pow(-2).min())
+        draws, _, _ = langevin(
+            log_phi,
+            start,
+            n_steps=_MALA_STEPS,
+            n_adapt=_MALA_ADAPT_STEPS,
+            step_size=0.1 * scale,
+            generator=generator,
+        )
+        return draws.cpu().numpy().astype(np.float64)
+
+
+def _check_no_constant_feature(X):
+    constant = np.flatnonzero(np.ptp(X, axis=0) == 0)
+    if len(constant):
+        raise ValueError(
+            f"Feature(s) {constant.tolist()} are constant: a density has no finite value on "
+            "data confined to a hyper-plane. Drop them (e.g. with VarianceThreshold)."
+        )

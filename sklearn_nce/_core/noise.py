@@ -1,0 +1,453 @@
+"""Noise distributions for noise-contrastive estimation, written once.
+
+Every noise is a torch ``nn.Module`` whose fitted parameters are *buffers*, so
+that skorch moves it to the training device together with the objective that
+holds it, and it pickles with the estimator. One small interface:
+
+* ``fit(X)``: numpy in (the training rows only), returns ``self``;
+* ``sample(n, generator=None)`` and ``log_prob(x)``: torch, vectorised;
+* ``sample_given(x, n_draws, generator=None)`` of shape
+  ``(n_rows, n_draws, n_features)`` and ``log_prob_given(y, x)`` for
+  conditional noise ``pn(y | x)``. An unconditional noise inherits both:
+  ``pn(y | x) = pn(y)``, which is CNCE's "global jumps".
+
+``symmetric = True`` declares ``pn(y | x) = pn(x | y)``, so CNCE may skip the
+correction term ``log pn(y | x) - log pn(x | y)`` (it is zero). A user may pass
+any object with the same methods and attributes.
+
+A ``generator`` is a CPU ``torch.Generator`` (a fixed one makes validation
+noise identical from epoch to epoch); draws are made on its device and then
+moved to the noise's, so the same generator serves a CUDA noise.
+"""
+
+import math
+
+import numpy as np
+import torch
+from sklearn.mixture import GaussianMixture
+from sklearn.neighbors import NearestNeighbors
+from torch import nn
+
+__all__ = [
+    "NOISES",
+    "GaussianMixtureNoise",
+    "GaussianNoise",
+    "KernelDensityNoise",
+    "LocalJumps",
+    "MixedJumps",
+    "Noise",
+    "auto_jump_scale",
+    "fit_gaussian_mixture",
+    "make_noise",
+    "scott_bandwidth",
+    "standard_normal",
+    "uniform",
+]
+
+_LOG_2PI = math.log(2.0 * math.pi)
+# Rows used by the data-driven scale rules (nearest-neighbour distances): the
+# rule needs a typical spacing, not an exact one, and this bounds its cost.
+_SCALE_RULE_ROWS = 2000
+# GaussianMixture candidates tried by the BIC rule (doubling, as in sklearn's
+# "Gaussian Mixture Model Selection" example, which also varies the type).
+_BIC_COMPONENTS = (1, 2, 4, 8, 16, 32, 64)
+_BIC_COVARIANCE_TYPES = ("spherical", "diag", "full")
+
+
+class Noise(nn.Module):
+    """Base class: the shared interface and the unconditional-noise defaults."""
+
+    conditional = False
+    symmetric = False
+
+    def fit(self, X):
+        """Fit the noise to the training rows ``X`` (numpy, 2-D); returns ``self``."""
+        raise NotImplementedError
+
+    def sample(self, n_samples, generator=None):
+        """Draw ``n_samples`` rows, shape ``(n_samples, n_features)``."""
+        raise NotImplementedError(f"{type(self).__name__} is conditional: use sample_given.")
+
+    def log_prob(self, x):
+        """Log density of rows ``x`` (any leading shape, last axis the features)."""
+        raise NotImplementedError(f"{type(self).__name__} is conditional: use log_prob_given.")
+
+    def sample_given(self, x, n_draws, generator=None):
+        """``n_draws`` draws of ``y ~ pn(y | x)`` per row of ``x``: ``(n, n_draws, d)``."""
+        draws = self.sample(len(x) * n_draws, generator)
+        return draws.reshape(len(x), n_draws, -1)
+
+    def log_prob_given(self, y, x):
+        """``log pn(y | x)``, broadcasting ``y`` against ``x`` over the leading axes."""
+        del x
+        return self.log_prob(y)
+
+    def _device(self):
+        return next(iter(self.buffers())).device
+
+
+class GaussianNoise(Noise):
+    """A Gaussian with the training rows' mean and full covariance.
+
+    ``ridge`` (relative to the mean variance) is added to the diagonal so that
+    a rank-deficient sample still gives a proper density.
+    """
+
+    def __init__(self, ridge=1e-6):
+        super().__init__()
+        self.ridge = ridge
+
+    def fit(self, X):
+        X = np.asarray(X, dtype=np.float64)
+        covariance = np.atleast_2d(np.cov(X, rowvar=False))
+        covariance += (
+            self.ridge
+            * max(np.trace(covariance) / len(covariance), 1e-12)
+            * np.eye(len(covariance))
+        )
+        scale_tril = np.linalg.cholesky(covariance)
+        _set_buffers(
+            self,
+            means=X.mean(axis=0, keepdims=True),
+            scale_trils=scale_tril[None],
+            precision_trils=np.linalg.inv(scale_tril)[None],
+        )
+        return self
+
+    def sample(self, n_samples, generator=None):
+        eps = standard_normal((n_samples, self.means.shape[1]), generator, self._device())
+        return self.means[0] + eps @ self.scale_trils[0].T
+
+    def log_prob(self, x):
+        return _gaussian_log_probs(x, self.means, self.precision_trils)[..., 0]
+
+
+class GaussianMixtureNoise(Noise):
+    """A Gaussian mixture fitted by sklearn's ``GaussianMixture``, held as tensors.
+
+    Parameters
+    ----------
+    n_components : int or "bic", default="bic"
+        Components; ``"bic"`` picks the count *and* the covariance type
+        (spherical, diagonal or full) with the lowest BIC over 1, 2, 4, ...,
+        64 components, the model selection of sklearn's GMM example.
+    covariance_type : str, default="full"
+        sklearn's covariance type when ``n_components`` is an int.
+    random_state : int or None, default=None
+        Seeds the EM initialisation.
+    """
+
+    def __init__(self, n_components="bic", covariance_type="full", random_state=None):
+        super().__init__()
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.random_state = random_state
+
+    def fit(self, X):
+        mixture = fit_gaussian_mixture(
+            X, self.n_components, self.covariance_type, self.random_state
+        )
+        return self.set_mixture(mixture)
+
+    def set_mixture(self, mixture):
+        """Hold a fitted sklearn ``GaussianMixture`` as tensors; returns ``self``."""
+        scale_trils = np.linalg.cholesky(_full_covariances(mixture))
+        self.mixture_ = mixture
+        _set_buffers(
+            self,
+            log_weights=np.log(mixture.weights_),
+            means=mixture.means_,
+            scale_trils=scale_trils,
+            precision_trils=np.linalg.inv(scale_trils),
+        )
+        return self
+
+    def sample(self, n_samples, generator=None):
+        device = self._device()
+        component = torch.multinomial(
+            self.log_weights.exp().cpu(), n_samples, replacement=True, generator=generator
+        ).to(device)
+        eps = standard_normal((n_samples, self.means.shape[1]), generator, device)
+        scaled = torch.einsum("nij,nj->ni", self.scale_trils[component], eps)
+        return self.means[component] + scaled
+
+    def log_prob(self, x):
+        per_component = _gaussian_log_probs(x, self.means, self.precision_trils)
+        return torch.logsumexp(per_component + self.log_weights, dim=-1)
+
+
+class KernelDensityNoise(Noise):
+    """A Gaussian KDE over the training rows: CNCE's "global jumps" to the data.
+
+    Parameters
+    ----------
+    bandwidth : float or "scott", default="scott"
+        Kernel standard deviation. ``"scott"`` is Scott's rule
+        ``h = n^(-1 / (d + 4)) * mean_j std(X_j)``, the rule of
+        ``scipy.stats.gaussian_kde`` with the features' mean spread.
+    max_rows : int, default=1000
+        Kernel centres kept (a random subset beyond it): ``log_prob`` costs
+        one distance per centre, on every training step. A noise needs to
+        cover the data, not to be the best density estimate, so a subset
+        serves as well.
+    random_state : int or None, default=None
+        Chooses the subset.
+    """
+
+    def __init__(self, bandwidth="scott", max_rows=1000, random_state=None):
+        super().__init__()
+        self.bandwidth = bandwidth
+        self.max_rows = max_rows
+        self.random_state = random_state
+
+    def fit(self, X):
+        X = np.asarray(X, dtype=np.float64)
+        if len(X) > self.max_rows:
+            rows = np.random.RandomState(self.random_state).choice(len(X), self.max_rows, False)
+            X = X[rows]
+        bandwidth = scott_bandwidth(X) if self.bandwidth == "scott" else float(self.bandwidth)
+        self.bandwidth_ = bandwidth
+        _set_buffers(
+            self,
+            centres=X,
+            squared_norms=np.square(X).sum(axis=1),
+            bandwidth_value=np.asarray(bandwidth),
+        )
+        return self
+
+    def sample(self, n_samples, generator=None):
+        device = self._device()
+        rows = torch.randint(len(self.centres), (n_samples,), generator=generator).to(device)
+        eps = standard_normal((n_samples, self.centres.shape[1]), generator, device)
+        return self.centres[rows] + self.bandwidth_value * eps
+
+    def log_prob(self, x):
+        flat = x.reshape(-1, x.shape[-1])
+        # |x - c|^2 as one matrix product (cdist is several times slower here).
+        squared = (
+            flat.square().sum(-1, keepdim=True) - 2.0 * flat @ self.centres.T + self.squared_norms
+        ).clamp_min(0.0)
+        n_centres, n_features = self.centres.shape
+        log_kernel = -0.5 * squared / self.bandwidth_value**2 - n_features * (
+            0.5 * _LOG_2PI + torch.log(self.bandwidth_value)
+        )
+        log_density = torch.logsumexp(log_kernel, dim=-1) - math.log(n_centres)
+        return log_density.reshape(x.shape[:-1])
+
+
+class LocalJumps(Noise):
+    """CNCE's local Gaussian jumps ``y = x + scale * eps`` (symmetric).
+
+    Parameters
+    ----------
+    scale : float or "auto", default="auto"
+        Jump standard deviation; ``"auto"`` is :func:`auto_jump_scale`.
+    """
+
+    conditional = True
+    symmetric = True
+
+    def __init__(self, scale="auto"):
+        super().__init__()
+        self.scale = scale
+
+    def fit(self, X):
+        scale = auto_jump_scale(X) if self.scale == "auto" else float(self.scale)
+        self.scale_ = scale
+        _set_buffers(self, scale_value=np.asarray(scale))
+        return self
+
+    def sample_given(self, x, n_draws, generator=None):
+        eps = standard_normal((len(x), n_draws, x.shape[-1]), generator, x.device)
+        return x.unsqueeze(1) + self.scale_value * eps
+
+    def log_prob_given(self, y, x):
+        n_features = y.shape[-1]
+        squared = (y - x).square().sum(-1)
+        return -0.5 * squared / self.scale_value**2 - n_features * (
+            0.5 * _LOG_2PI + torch.log(self.scale_value)
+        )
+
+
+class MixedJumps(Noise):
+    """CNCE "mix": a local jump with probability ``local_proportion``, else a global one.
+
+    ``pn(y | x) = lambda N(y; x, scale^2 I) + (1 - lambda) q(y)`` with ``q``
+    the global noise (a KDE of the data by default). Not symmetric, so CNCE
+    applies the correction term.
+    """
+
+    conditional = True
+
+    def __init__(self, local, global_noise, local_proportion=0.5):
+        super().__init__()
+        self.local = local
+        self.global_noise = global_noise
+        self.local_proportion = local_proportion
+
+    def fit(self, X):
+        self.local.fit(X)
+        self.global_noise.fit(X)
+        return self
+
+    def sample_given(self, x, n_draws, generator=None):
+        local = self.local.sample_given(x, n_draws, generator)
+        global_ = self.global_noise.sample_given(x, n_draws, generator)
+        is_local = uniform((len(x), n_draws, 1), generator, x.device) < self.local_proportion
+        return torch.where(is_local, local, global_)
+
+    def log_prob_given(self, y, x):
+        local = self.local.log_prob_given(y, x) + math.log(self.local_proportion)
+        if self.local_proportion == 1.0:
+            return local
+        global_ = self.global_noise.log_prob_given(y, x) + math.log1p(-self.local_proportion)
+        return torch.logaddexp(local, global_)
+
+    def _device(self):
+        return self.local._device()
+
+
+NOISES = ("local", "global", "mix", "gaussian", "gmm", "kde")
+
+
+def make_noise(name, *, scale="auto", local_proportion=0.5, random_state=None):
+    """A fresh (unfitted) noise from its name in :data:`NOISES`.
+
+    ``scale`` is the local jump size for ``"local"``/``"mix"`` and the KDE
+    bandwidth for ``"global"``/``"kde"`` and the global half of ``"mix"``;
+    ``"auto"`` chooses each by its own rule.
+    """
+    bandwidth = "scott" if scale == "auto" else scale
+    if name == "local":
+        return LocalJumps(scale)
+    if name in ("global", "kde"):
+        return KernelDensityNoise(bandwidth, random_state=random_state)
+    if name == "mix":
+        return MixedJumps(
+            LocalJumps(scale),
+            KernelDensityNoise(bandwidth, random_state=random_state),
+            local_proportion,
+        )
+    if name == "gaussian":
+        return GaussianNoise()
+    if name == "gmm":
+        return GaussianMixtureNoise(random_state=random_state)
+    raise ValueError(f"Unknown noise {name!r}; choose one of {NOISES} or pass a noise object.")
+
+
+def fit_gaussian_mixture(X, n_components="bic", covariance_type="full", random_state=None):
+    """A fitted sklearn ``GaussianMixture``; ``n_components="bic"`` selects by BIC.
+
+    The BIC search doubles the count per covariance type (stopping a type
+    once its BIC has risen twice in a row: larger mixtures only cost more),
+    then refines the best count on a finer grid between its neighbours, since
+    a true count between two powers of two (say 40) is otherwise missed.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if n_components != "bic":
+        return GaussianMixture(
+            n_components, covariance_type=covariance_type, random_state=random_state
+        ).fit(X)
+    # Several rows per component, or EM only memorises points.
+    max_count = max(1, len(X) // 10)
+
+    def fit(count, kind):
+        mixture = GaussianMixture(
+            count, covariance_type=kind, reg_covar=1e-6, random_state=random_state
+        ).fit(X)
+        return mixture.bic(X), mixture
+
+    best_bic, best = np.inf, None
+    for kind in _BIC_COVARIANCE_TYPES:
+        scores, rises, previous = {}, 0, np.inf
+        for count in _BIC_COMPONENTS:
+            if count > max_count:
+                break
+            scores[count] = fit(count, kind)
+            rises = rises + 1 if scores[count][0] > previous else 0
+            previous = min(previous, scores[count][0])
+            if rises == 2:
+                break
+        best_count = min(scores, key=lambda count: scores[count][0])
+        finer = np.round(best_count * np.array([0.625, 0.75, 0.875, 1.25, 1.5, 1.75]))
+        for count in np.unique(finer).astype(int):
+            if 1 <= count <= max_count and count not in scores:
+                scores[count] = fit(count, kind)
+        bic, mixture = min(scores.values(), key=lambda item: item[0])
+        if bic < best_bic:
+            best_bic, best = bic, mixture
+    return best
+
+
+def scott_bandwidth(X):
+    """Scott's rule ``n^(-1 / (d + 4))`` times the features' mean standard deviation."""
+    X = np.asarray(X, dtype=np.float64)
+    n_samples, n_features = X.shape
+    spread = float(np.mean(X.std(axis=0)))
+    return max(spread, 1e-12) * n_samples ** (-1.0 / (n_features + 4))
+
+
+def auto_jump_scale(X):
+    """Local jump size: the median nearest-neighbour distance over ``sqrt(n_features)``.
+
+    A jump of this size moves a point about as far as to its nearest
+    neighbour, so local noise probes the density's shape at the scale the
+    data resolve, whatever the dimension (per-coordinate steps shrink with
+    ``sqrt(d)``). Computed on at most 2000 rows.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if len(X) > _SCALE_RULE_ROWS:
+        X = X[np.random.RandomState(0).choice(len(X), _SCALE_RULE_ROWS, replace=False)]
+    distances, _ = NearestNeighbors(n_neighbors=2).fit(X).kneighbors(X)
+    nearest = np.median(distances[:, 1])
+    if not nearest > 0:
+        nearest = scott_bandwidth(X) * math.sqrt(X.shape[1])
+    return float(nearest / math.sqrt(X.shape[1]))
+
+
+def _full_covariances(mixture):
+    """The mixture's covariances as an ``(n_components, d, d)`` array, whatever its type."""
+    n_components, n_features = mixture.means_.shape
+    covariances = mixture.covariances_
+    if mixture.covariance_type == "full":
+        return covariances
+    if mixture.covariance_type == "tied":
+        return np.broadcast_to(covariances, (n_components, n_features, n_features)).copy()
+    if mixture.covariance_type == "diag":
+        return np.stack([np.diag(row) for row in covariances])
+    return covariances[:, None, None] * np.eye(n_features)
+
+
+def _gaussian_log_probs(x, means, precision_trils):
+    """``log N(x; mu_k, Sigma_k)`` per component ``k``: shape ``(*x.shape[:-1], K)``.
+
+    ``precision_trils[k]`` is ``L_k^{-1}`` for ``Sigma_k = L_k L_k^T``, so the
+    whitened residual is one matrix product and no ``(n, K, d, d)`` tensor is
+    ever formed (memory ``n K d``).
+    """
+    n_features = means.shape[-1]
+    whitened = torch.einsum("...d,ked->...ke", x, precision_trils) - torch.einsum(
+        "kd,ked->ke", means, precision_trils
+    )
+    log_det = torch.diagonal(precision_trils, dim1=-2, dim2=-1).log().sum(-1)
+    return -0.5 * whitened.square().sum(-1) + log_det - 0.5 * n_features * _LOG_2PI
+
+
+def uniform(shape, generator, device):
+    """Uniform(0, 1) draws from ``generator`` (on its device), moved to ``device``."""
+    if generator is None:
+        return torch.rand(shape, device=device)
+    return torch.rand(shape, generator=generator, device=generator.device).to(device)
+
+
+def standard_normal(shape, generator, device):
+    """Standard normal draws from ``generator`` (on its device), moved to ``device``."""
+    if generator is None:
+        return torch.randn(shape, device=device)
+    return torch.randn(shape, generator=generator, device=generator.device).to(device)
+
+
+def _set_buffers(module, **arrays):
+    """(Re)register fitted numpy arrays as float32 buffers of ``module``."""
+    for name, value in arrays.items():
+        module.register_buffer(name, torch.as_tensor(np.asarray(value), dtype=torch.float32))
