@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_nce import InfoNCEAnchorMI, NCEDensityRatio
+from sklearn_nce import CNCEEnergyModel, InfoNCEAnchorMI, NCEDensityRatio
 
 
 def _fast(estimator):
@@ -15,6 +15,7 @@ ESTIMATORS = [
     _fast(NCEDensityRatio()),
     _fast(InfoNCEAnchorMI(batch_size=16)),
     _fast(InfoNCEAnchorMI(batch_size=16, architecture="separable", cv=2)),
+    _fast(CNCEEnergyModel(n_importance_samples=1000)),
 ]
 
 EXPECTED_FAILED_CHECKS = {

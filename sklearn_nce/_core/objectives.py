@@ -56,6 +56,8 @@ class TwoSampleObjective(nn.Module):
         Passed to ``loss``.
     """
 
+    divergence_hint = "choose a bounded loss such as loss='logistic'"
+
     def __init__(self, loss, noise_weight):
         super().__init__()
         self.loss = loss
@@ -195,6 +197,8 @@ class TelescopingObjective(nn.Module):
     for the same batch every time, which a line-search optimizer (LBFGS)
     needs to see one fixed loss.
     """
+
+    divergence_hint = "choose a bounded loss such as loss='logistic'"
 
     def __init__(self, loss, noise_weight, n_steps, resample_pairs=True):
         super().__init__()

@@ -197,10 +197,12 @@ class FiniteLossGuard(Callback):
     def on_batch_end(self, net, batch=None, training=None, loss=None, **kwargs):
         if loss is not None and not torch.isfinite(loss).all():
             value = float(loss.detach())
+            # The objective may name its own remedy (e.g. a bounded loss).
+            hint = getattr(net.criterion_, "divergence_hint", "add weight_decay")
             raise ValueError(
                 f"The training loss became {value} in epoch {len(net.history)}: the fit diverged. "
                 f"Lower `lr` (currently {net.lr}), standardise X (e.g. with StandardScaler), "
-                "or choose a bounded loss such as loss='logistic'."
+                f"or {hint}."
             )
 
 

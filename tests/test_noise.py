@@ -1,0 +1,194 @@
+"""Noise distributions, the CNCE loss and the sampling core against closed forms."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.integrate import trapezoid
+from scipy.stats import multivariate_normal
+from sklearn.neighbors import KernelDensity
+
+from sklearn_nce._core.losses import cnce_loss
+from sklearn_nce._core.noise import (
+    GaussianMixtureNoise,
+    GaussianNoise,
+    KernelDensityNoise,
+    LocalJumps,
+    MixedJumps,
+    auto_jump_scale,
+    fit_gaussian_mixture,
+    make_noise,
+)
+from sklearn_nce._core.sampling import importance_log_partition, langevin, resample
+from sklearn_nce.datasets import IsotropicMixture
+
+
+@pytest.fixture
+def data():
+    rng = np.random.RandomState(0)
+    return rng.randn(400, 3) @ np.array([[1.0, 0.5, 0.0], [0.0, 1.0, 0.3], [0.0, 0.0, 0.5]])
+
+
+def _t(array):
+    return torch.as_tensor(np.asarray(array), dtype=torch.float32)
+
+
+def test_cnce_loss_hand_computed():
+    # G = log phi(x) - log phi(y) (+ correction) = [-1, 1]; softplus(1) and softplus(-1).
+    data, noise = torch.tensor([0.0]), torch.tensor([[1.0, -1.0]])
+    expected = (math.log1p(math.e) + math.log1p(math.exp(-1.0))) / 2
+    assert cnce_loss(data, noise).item() == pytest.approx(expected, rel=1e-6)
+    # A correction log pn(y|x) - log pn(x|y) of 0.5 on the first pair: G = [-0.5, 1].
+    corrected = cnce_loss(data, noise, torch.tensor([[0.5, 0.0]])).item()
+    expected = (math.log1p(math.exp(0.5)) + math.log1p(math.exp(-1.0))) / 2
+    assert corrected == pytest.approx(expected, rel=1e-6)
+
+
+def test_gaussian_noise_matches_scipy(data):
+    noise = GaussianNoise().fit(data)
+    truth = multivariate_normal(data.mean(0), np.cov(data, rowvar=False))
+    np.testing.assert_allclose(
+        noise.log_prob(_t(data[:20])).numpy(), truth.logpdf(data[:20]), rtol=1e-4
+    )
+    draws = noise.sample(20_000, torch.Generator().manual_seed(0)).numpy()
+    # 20 000 draws: the mean's standard error is < 0.01 per coordinate.
+    np.testing.assert_allclose(draws.mean(0), data.mean(0), atol=0.04)
+    np.testing.assert_allclose(np.cov(draws, rowvar=False), truth.cov, atol=0.05)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
+def test_mixture_noise_matches_sklearn(data, covariance_type):
+    noise = GaussianMixtureNoise(3, covariance_type, random_state=0).fit(data)
+    expected = noise.mixture_.score_samples(data[:20])
+    np.testing.assert_allclose(noise.log_prob(_t(data[:20])).numpy(), expected, rtol=1e-4)
+
+
+def test_mixture_sample_weights_and_means():
+    truth = IsotropicMixture([[-3.0, 0.0], [3.0, 0.0]], 0.5, weights=[0.7, 0.3])
+    noise = GaussianMixtureNoise(2, random_state=0).fit(truth.sample(2000, random_state=0))
+    draws = noise.sample(10_000, torch.Generator().manual_seed(0)).numpy()
+    # Binomial SE of a weight at 10 000 draws is 0.005; the fit adds ~0.01.
+    assert (draws[:, 0] < 0).mean() == pytest.approx(0.7, abs=0.03)
+
+
+def test_bic_selects_the_true_count():
+    truth = IsotropicMixture([[-4.0, 0.0], [0.0, 4.0], [4.0, 0.0]], 0.5)
+    mixture = fit_gaussian_mixture(truth.sample(1500, random_state=0), random_state=0)
+    assert mixture.n_components == 3
+    assert mixture.covariance_type == "spherical"
+
+
+def test_kde_noise_matches_sklearn(data):
+    noise = KernelDensityNoise(bandwidth=0.4).fit(data)
+    expected = KernelDensity(bandwidth=0.4).fit(data).score_samples(data[:20])
+    np.testing.assert_allclose(noise.log_prob(_t(data[:20])).numpy(), expected, rtol=1e-4)
+    assert noise.sample(7).shape == (7, 3)
+
+
+def test_kde_scott_bandwidth_rule(data):
+    noise = KernelDensityNoise().fit(data)
+    expected = data.std(axis=0).mean() * len(data) ** (-1 / 7)
+    assert noise.bandwidth_ == pytest.approx(expected)
+
+
+def test_local_jumps_are_symmetric_gaussians(data):
+    noise = LocalJumps(scale=0.3).fit(data)
+    x = _t(data[:5])
+    draws = noise.sample_given(x, 4, torch.Generator().manual_seed(0))
+    assert draws.shape == (5, 4, 3)
+    forward = noise.log_prob_given(draws, x[:, None])
+    backward = noise.log_prob_given(x[:, None], draws)
+    torch.testing.assert_close(forward, backward)
+    expected = multivariate_normal(data[0], 0.09 * np.eye(3)).logpdf(draws[0].numpy())
+    np.testing.assert_allclose(forward[0].numpy(), expected, rtol=1e-4)
+    with pytest.raises(NotImplementedError, match="conditional"):
+        noise.sample(3)
+
+
+def test_auto_jump_scale_is_nearest_neighbour_spacing():
+    # A regular 1-D grid of spacing 0.1: every nearest neighbour is 0.1 away.
+    X = np.arange(0, 10, 0.1)[:, None]
+    assert auto_jump_scale(X) == pytest.approx(0.1)
+
+
+def test_mixed_jumps_density_integrates_to_one():
+    X = np.random.RandomState(0).randn(200, 1)
+    noise = MixedJumps(LocalJumps(0.2), KernelDensityNoise(0.5), local_proportion=0.7).fit(X)
+    grid = torch.linspace(-8, 8, 4001)[:, None]
+    x = torch.tensor([[0.3]])
+    density = noise.log_prob_given(grid, x).exp().numpy()
+    assert trapezoid(density, grid[:, 0].numpy()) == pytest.approx(1.0, abs=1e-3)
+    draws = noise.sample_given(x, 20_000, torch.Generator().manual_seed(0))[0, :, 0].numpy()
+    # 70% of draws are local jumps within a few 0.2-SDs of 0.3.
+    assert np.mean(np.abs(draws - 0.3) < 0.6) > 0.7
+
+
+def test_make_noise_rejects_unknown_name():
+    with pytest.raises(ValueError, match="Unknown noise"):
+        make_noise("uniform")
+
+
+def _quartic_1d(x):
+    return -0.25 * x[:, 0] ** 4 + torch.sin(2.0 * x[:, 0]) + 3.0
+
+
+def _ring_2d(x):
+    return -0.25 * (x.square().sum(-1) - 1.0).square() * 4.0 + 0.5 * x[:, 0] - 1.0
+
+
+@pytest.mark.parametrize(
+    "log_phi, n_features", [(_quartic_1d, 1), (_ring_2d, 2)], ids=["1d", "2d"]
+)
+def test_importance_log_partition_matches_quadrature(log_phi, n_features):
+    grid = np.linspace(-5, 5, 801)
+    mesh = np.stack(np.meshgrid(*[grid] * n_features, indexing="ij"), axis=-1)
+    values = log_phi(_t(mesh.reshape(-1, n_features))).exp().numpy().reshape(mesh.shape[:-1])
+    for _ in range(n_features):
+        values = trapezoid(values, grid, axis=0)
+    exact = math.log(values)
+    proposal = GaussianNoise().fit(np.random.RandomState(0).randn(500, n_features) * 1.5)
+    log_z, log_z_std, ess = importance_log_partition(
+        log_phi, proposal, 50_000, torch.Generator().manual_seed(0)
+    )
+    assert 1 < ess < 50_000
+    # The IS error is within 4 standard errors (plus float32 rounding).
+    assert abs(log_z - exact) < 4 * log_z_std + 1e-3
+
+
+def test_importance_log_partition_of_a_normalised_density_is_zero():
+    proposal = GaussianNoise().fit(np.random.RandomState(0).randn(500, 2))
+    log_z, log_z_std, ess = importance_log_partition(proposal.log_prob, proposal, 1000)
+    assert log_z == pytest.approx(0.0, abs=1e-5)
+    assert ess == pytest.approx(1000, rel=1e-4)
+    assert log_z_std == pytest.approx(0.0, abs=1e-3)
+
+
+def test_mala_samples_a_gaussian():
+    def log_phi(x):
+        return -0.5 * ((x - 1.0) / 0.5).square().sum(-1)
+
+    start = torch.zeros(2000, 2)
+    draws, acceptance, step = langevin(
+        log_phi,
+        start,
+        n_steps=100,
+        n_adapt=100,
+        step_size=0.01,
+        generator=torch.Generator().manual_seed(0),
+    )
+    # Adaptation aims at 57% acceptance; the target is N(1, 0.25 I).
+    assert 0.4 < acceptance < 0.75
+    np.testing.assert_allclose(draws.mean(0).numpy(), [1.0, 1.0], atol=0.05)
+    np.testing.assert_allclose(draws.std(0).numpy(), [0.5, 0.5], atol=0.05)
+
+
+def test_resample_moves_weight_to_the_target():
+    proposal = GaussianNoise().fit(np.random.RandomState(0).randn(2000, 1) * 2)
+
+    def log_phi(x):
+        return -0.5 * (x[:, 0] - 1.0).square()
+
+    draws = resample(log_phi, proposal, 5000, 100_000, torch.Generator().manual_seed(0))
+    assert draws.mean().item() == pytest.approx(1.0, abs=0.06)
+    assert draws.std().item() == pytest.approx(1.0, abs=0.06)
