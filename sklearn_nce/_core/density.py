@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
+from torch import nn
 
 from ..exceptions import UnreliableEstimateWarning
 from .base import _BaseNCE
@@ -96,6 +97,17 @@ class _BaseEnergyNCE(_BaseNCE):
     def _make_critic(self, X, n_outputs):
         network = super()._make_critic(X, n_outputs)
         return BaseCorrectedDensity(network, self.base_)
+
+    def _default_critic(self, X, n_outputs):
+        network = super()._default_critic(X, n_outputs)
+        if self.base is not None:
+            # Start exactly at the base density (f = 0): a random network's
+            # O(0.1-1) output would first have to be unlearnt, and early
+            # stopping can then only move away from the base if it helps.
+            last = network.layers[-1]
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+        return network
 
     def _normalise(self):
         """Estimate ``log Z`` by importance sampling from ``proposal_`` (sets the ``_`` state)."""

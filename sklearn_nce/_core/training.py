@@ -198,7 +198,8 @@ class FiniteLossGuard(Callback):
         if loss is not None and not torch.isfinite(loss).all():
             value = float(loss.detach())
             # The objective may name its own remedy (e.g. a bounded loss).
-            hint = getattr(net.criterion_, "divergence_hint", "add weight_decay")
+            objective = getattr(net, "criterion_", None)
+            hint = getattr(objective, "divergence_hint", "add weight_decay")
             raise ValueError(
                 f"The training loss became {value} in epoch {len(net.history)}: the fit diverged. "
                 f"Lower `lr` (currently {net.lr}), standardise X (e.g. with StandardScaler), "
