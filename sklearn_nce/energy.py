@@ -19,8 +19,8 @@ from ._core.validation import HasMethods, Interval, Real, StrOptions, _fit_conte
 
 __all__ = ["CNCEEnergyModel"]
 
-# Noises whose default objective is CNCE; the unconditional ones default to NCE.
-_CONDITIONAL_NOISES = {"local", "global", "mix"}
+# Noises that exist only as jumps from a point (no unconditional density).
+_CONDITIONAL_NOISES = {"local", "mix"}
 
 
 class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
@@ -41,14 +41,18 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
 
     Parameters
     ----------
-    noise : {"mix", "local", "global", "gaussian", "gmm", "kde"} or Noise, \
-            default="mix"
-        The noise distribution. "local" jumps ``y = x + noise_scale * eps``;
-        "global" jumps to a Gaussian KDE of the data; "mix" is a local jump
-        with probability ``local_proportion``, else a global one (the paper's
-        best variant). "gaussian" (full-covariance fit), "gmm" (the BIC
-        mixture) and "kde" are unconditional noises trained by plain NCE by
-        default (see ``objective``). A noise object with ``fit``,
+    noise : {"gmm", "mix", "local", "global", "gaussian", "kde"} or Noise, \
+            default="gmm"
+        The noise distribution. "gmm" jumps to the base's BIC Gaussian
+        mixture: with ``base="gmm"``, ``G = f(x) - f(y)`` and the network
+        learns exactly the correction ``log p / b`` (on digits, PCA-15, this
+        gained ~1 nat per point over the mixture alone; "mix" overfitted on
+        1300 rows). "local" jumps ``y = x + noise_scale * eps``; "global"
+        jumps to a Gaussian KDE of the data; "mix" is a local jump with
+        probability ``local_proportion``, else a global one (the paper's best
+        variant when learning from scratch). "gaussian" is a full-covariance
+        fit and "kde" a Gaussian KDE (unconditional, like "gmm", "global").
+        A noise object with ``fit``,
         ``sample``/``log_prob`` (unconditional) or
         ``sample_given``/``log_prob_given`` (conditional) is used as given
         (a deep copy is fitted).
@@ -61,11 +65,11 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         Probability of a local jump under "mix" (the paper tunes 0.5-0.9).
     n_noise : int >= 1, default=5
         Noise draws per data point (``kappa``).
-    objective : {"auto", "cnce", "nce"}, default="auto"
-        "cnce" contrasts each point with its own noise draws; "nce"
-        classifies data against draws from an unconditional noise
-        (``log Z`` is then learnt as a free constant). "auto" is "cnce" for
-        "local", "global", "mix" and conditional noise objects, else "nce".
+    objective : {"cnce", "nce"}, default="cnce"
+        "cnce" contrasts each point with its own noise draws (the partition
+        function cancels); "nce" classifies data against draws from an
+        unconditional noise ("gmm", "gaussian", "kde", "global"), learning
+        ``log Z`` as a free constant.
     base : {"gmm", "gaussian"}, object with fit and log_prob, or None, \
             default="gmm"
         Fitted base density ``b``. "gmm" is a ``GaussianMixture`` whose
@@ -169,17 +173,17 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         "noise": [StrOptions(set(NOISES)), HasMethods(["fit"])],
         "noise_scale": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "local_proportion": [Interval(Real, 0, 1, closed="both")],
-        "objective": [StrOptions({"auto", "cnce", "nce"})],
+        "objective": [StrOptions({"cnce", "nce"})],
     }
 
     def __init__(
         self,
         *,
-        noise="mix",
+        noise="gmm",
         noise_scale="auto",
         local_proportion=0.5,
         n_noise=5,
-        objective="auto",
+        objective="cnce",
         base="gmm",
         n_importance_samples=10_000,
         hidden_layer_sizes=(64, 64),
@@ -270,14 +274,10 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
 
     def _resolved_objective(self, noise):
         conditional = getattr(noise, "conditional", False)
-        if self.objective == "auto":
-            if isinstance(self.noise, str):
-                return "cnce" if self.noise in _CONDITIONAL_NOISES else "nce"
-            return "cnce" if conditional else "nce"
-        if self.objective == "nce" and conditional:
+        if self.objective == "nce" and (conditional or self.noise in _CONDITIONAL_NOISES):
             raise ValueError(
                 f"objective='nce' needs an unconditional noise (sample, log_prob); "
                 f"noise={self.noise!r} is conditional. Use objective='cnce' or noise="
-                "'gaussian', 'gmm' or 'kde'."
+                "'gmm', 'gaussian', 'kde' or 'global'."
             )
         return self.objective

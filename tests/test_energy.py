@@ -58,7 +58,7 @@ def _grid_log_partition(model, half_width=4.0, n=161):
 
 def test_cnce_from_scratch_learns_the_density_and_its_normaliser(train, test):
     # The paper's setting: no base density, mixed local/global jumps.
-    model = CNCEEnergyModel(base=None, max_epochs=100, random_state=0).fit(train)
+    model = CNCEEnergyModel(base=None, noise="mix", max_epochs=100, random_state=0).fit(train)
     excess = TRUTH.log_density(test).mean() - model.score(test)
     gaussian = GaussianNoise().fit(train).log_prob(torch.as_tensor(test, dtype=torch.float32))
     gaussian_excess = TRUTH.log_density(test).mean() - gaussian.mean().item()
@@ -99,12 +99,13 @@ def test_grid_search_over_noise_scale_picks_by_score(train):
     [
         dict(noise="local"),
         dict(noise="global"),
-        dict(noise="gaussian"),
-        dict(noise="kde"),
-        dict(noise="gmm", objective="cnce"),
+        dict(noise="mix"),
+        dict(noise="gaussian", objective="nce"),
+        dict(noise="kde", objective="nce"),
+        dict(noise="gmm", objective="nce"),
         dict(noise=GaussianNoise()),
     ],
-    ids=["local", "global", "gaussian", "kde", "cnce-gmm", "noise-object"],
+    ids=["local", "global", "mix", "nce-gaussian", "nce-kde", "nce-gmm", "noise-object"],
 )
 def test_every_noise_fits_and_normalises(train, test, kwargs):
     model = CNCEEnergyModel(max_epochs=5, random_state=0, **kwargs).fit(train[:500])
