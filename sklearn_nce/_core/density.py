@@ -73,6 +73,7 @@ class _BaseEnergyNCE(_BaseNCE):
             return mixture
 
         noise = self._noise_template
+        _seed_unseeded(noise, seed)
         if isinstance(noise, GaussianMixtureNoise) and noise.n_components == "bic":
             noise.set_mixture(shared_mixture())
         else:
@@ -234,6 +235,16 @@ class _BaseEnergyNCE(_BaseNCE):
             generator=generator,
         )
         return draws.cpu().numpy().astype(np.float64)
+
+
+def _seed_unseeded(noise, seed):
+    """Give every part of the noise that draws at fit time (e.g. a KDE's subset) the fit's seed.
+
+    Without it, two fits with the same ``random_state`` would differ.
+    """
+    for part in noise.modules() if hasattr(noise, "modules") else [noise]:
+        if getattr(part, "random_state", 0) is None:
+            part.random_state = seed
 
 
 def _check_no_constant_feature(X):
