@@ -40,7 +40,7 @@ agree; the report says so when they do not.
 
 Fits run ``--n-jobs`` at a time (default 2), one torch thread each, so every
 method's fit time is measured under the same contention. Run
-``python benchmarks/energy.py`` (about 15 minutes on 2 cores; ``--quick`` for a
+``python benchmarks/energy.py`` (about 6 minutes on 2 cores; ``--quick`` for a
 smoke run); results go to ``benchmarks/results/energy.{json,md,png}`` and
 ``benchmarks/results/energy_mixture.png``, and the README's
 ``BENCHMARK:energy`` block is rewritten.
