@@ -271,6 +271,11 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
     def predict(self, X):
         """Label of the sample each row more likely came from (training priors).
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points to evaluate.
+
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
@@ -282,6 +287,11 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
     def predict_proba(self, X):
         """Posterior probability of each sample given x, under the training class sizes.
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points to evaluate.
+
         Returns
         -------
         proba : ndarray of shape (n_samples, 2)
@@ -291,12 +301,28 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         return np.column_stack([1.0 - prob_pos, prob_pos])
 
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`, computed stably."""
+        """Logarithm of :meth:`predict_proba`, computed stably.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points to evaluate.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, 2)
+            Columns follow ``classes_``.
+        """
         logit = self.decision_function(X)
         return np.column_stack([-np.logaddexp(0.0, logit), -np.logaddexp(0.0, -logit)])
 
     def decision_function(self, X):
         """Posterior logit ``log r(x) + log(n_nu / n_de)``; positive means numerator.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points to evaluate.
 
         Returns
         -------
@@ -319,7 +345,17 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         return self._log_ratio(validate_X(self, X, reset=False))
 
     def predict_ratio(self, X):
-        """Estimated density ratio ``p_nu(x) / p_de(x)`` (the exponential of the log ratio)."""
+        """Estimated density ratio ``p_nu(x) / p_de(x)`` (the exponential of the log ratio).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points to evaluate.
+
+        Returns
+        -------
+        ratio : ndarray of shape (n_samples,)
+        """
         return np.exp(self.predict_log_ratio(X))
 
     def predict_weights(self, X):
@@ -328,6 +364,11 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
 
         Weighting denominator (e.g. training) rows by these makes averages over
         them estimate averages under the numerator (e.g. test) distribution.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points to evaluate.
 
         Returns
         -------
