@@ -30,6 +30,7 @@ lint: install
 bench: install
 	$(BIN)/python benchmarks/density_ratio.py
 	$(BIN)/python benchmarks/mutual_info.py
+	$(BIN)/python benchmarks/energy.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache demo_density_ratio.png
