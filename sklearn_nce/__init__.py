@@ -11,16 +11,21 @@ InfoNCEAnchorMI
 CNCEEnergyModel
     Energy-based density model by conditional NCE, normalised by importance
     sampling; ``score_samples``, ``score`` and ``sample`` like ``KernelDensity``.
+NoisierNCEClassifier
+    Outlier detector from a data-versus-noise classifier trained by "Noisier"
+    NCE, with the ``IsolationForest`` API.
 """
 
 from .density_ratio import NCEDensityRatio, make_two_sample
 from .energy import CNCEEnergyModel
 from .mutual_info import InfoNCEAnchorMI, mutual_info_nce
+from .outlier import NoisierNCEClassifier
 
 __all__ = [
     "CNCEEnergyModel",
     "InfoNCEAnchorMI",
     "NCEDensityRatio",
+    "NoisierNCEClassifier",
     "make_two_sample",
     "mutual_info_nce",
 ]

@@ -174,6 +174,7 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         "noise_scale": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "local_proportion": [Interval(Real, 0, 1, closed="both")],
         "objective": [StrOptions({"cnce", "nce"})],
+        "base": [StrOptions({"gmm", "gaussian"}), HasMethods(["fit", "log_prob"]), None],
     }
 
     def __init__(
@@ -258,7 +259,7 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
             local_proportion=self.local_proportion,
         )
 
-    def _make_objective(self, noise):
+    def _make_objective(self, noise, n_samples):
         objective = self._resolved_objective(noise)
         cnce = objective == "cnce"
         needed = ("sample_given", "log_prob_given") if cnce else ("sample", "log_prob")

@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_nce import CNCEEnergyModel, InfoNCEAnchorMI, NCEDensityRatio
+from sklearn_nce import CNCEEnergyModel, InfoNCEAnchorMI, NCEDensityRatio, NoisierNCEClassifier
 
 
 def _fast(estimator):
@@ -16,6 +16,7 @@ ESTIMATORS = [
     _fast(InfoNCEAnchorMI(batch_size=16)),
     _fast(InfoNCEAnchorMI(batch_size=16, architecture="separable", cv=2)),
     _fast(CNCEEnergyModel(n_importance_samples=1000)),
+    _fast(NoisierNCEClassifier(n_importance_samples=1000)),
 ]
 
 EXPECTED_FAILED_CHECKS = {

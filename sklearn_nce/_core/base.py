@@ -147,6 +147,7 @@ class _BaseNCE(BaseEstimator):
                 n_iter_no_change=self.n_iter_no_change,
                 tol=self.tol,
                 progress_label=progress_label or type(self).__name__,
+                extra_callbacks=self._training_callbacks(),
             )
             net.fit(*train)
         return net
@@ -189,6 +190,10 @@ class _BaseNCE(BaseEstimator):
             (take_rows(X, train_idx), labels[train_idx]),
             (take_rows(X, valid_idx), labels[valid_idx]),
         )
+
+    def _training_callbacks(self):
+        """Hook: extra ``(name, skorch callback)`` pairs for the net (none here)."""
+        return []
 
     def _prepare_training(self, X_train, rng):
         """Hook: fit data-dependent parts (noise, base density) on the training rows only.

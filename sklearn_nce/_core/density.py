@@ -22,7 +22,7 @@ from .critics import BaseCorrectedDensity
 from .noise import GaussianMixtureNoise, GaussianNoise, fit_gaussian_mixture
 from .objectives import log_density
 from .sampling import importance_log_partition, langevin, resample
-from .validation import HasMethods, Integral, Interval, StrOptions, check_is_fitted, validate_X
+from .validation import Integral, Interval, StrOptions, check_is_fitted, validate_X
 
 __all__ = ["_BaseEnergyNCE"]
 
@@ -43,7 +43,6 @@ class _BaseEnergyNCE(_BaseNCE):
         **_BaseNCE._parameter_constraints,
         "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "n_noise": [Interval(Integral, 1, None, closed="left")],
-        "base": [StrOptions({"gmm", "gaussian"}), HasMethods(["fit", "log_prob"]), None],
         "n_importance_samples": [Interval(Integral, 100, None, closed="left")],
     }
 
@@ -53,7 +52,7 @@ class _BaseEnergyNCE(_BaseNCE):
         X = validate_X(self, X, reset=True)
         _check_no_constant_feature(X)
         self._noise_template = self._make_noise()
-        objective = self._make_objective(self._noise_template)
+        objective = self._make_objective(self._noise_template, len(X))
         self._fit_critic(X, None, objective)
         self.noise_ = objective.noise
         del self._noise_template
@@ -79,14 +78,17 @@ class _BaseEnergyNCE(_BaseNCE):
         else:
             noise.fit(X_train)
         self.base_ = self._fit_base(X_train, shared_mixture)
+        # The base is the natural proposal: the weights are then exp(f), as
+        # flat as the network's correction. Without one, the BIC mixture.
         self.proposal_ = (
             self.base_
-            if isinstance(self.base_, GaussianMixtureNoise)
+            if _can_propose(self.base_)
             else GaussianMixtureNoise().set_mixture(shared_mixture())
         )
         self._proposal_seed = int(rng.randint(np.iinfo(np.int32).max))
 
     def _fit_base(self, X_train, shared_mixture):
+        """The fitted base density ``b`` of ``log phi = f + log b`` (None: no base)."""
         if self.base is None:
             return None
         if self.base == "gmm":
@@ -101,7 +103,7 @@ class _BaseEnergyNCE(_BaseNCE):
 
     def _default_critic(self, X, n_outputs):
         network = super()._default_critic(X, n_outputs)
-        if self.base is not None:
+        if self.base_ is not None:
             # Start exactly at the base density (f = 0): a random network's
             # O(0.1-1) output would first have to be unlearnt, and early
             # stopping can then only move away from the base if it helps.
@@ -225,16 +227,27 @@ class _BaseEnergyNCE(_BaseNCE):
         start = resample(
             log_phi, proposal, int(n_samples), _RESAMPLE_CANDIDATES * int(n_samples), generator
         )
-        scale = float(proposal.precision_trils.diagonal(dim1=-2, dim2=-1).pow(-2).min())
+        # A first step well inside the data's finest scale; adaptation tunes it.
+        scale = float(self.proposal_.sample(1000, generator).var(0).min())
         draws, _, _ = langevin(
             log_phi,
             start,
             n_steps=_MALA_STEPS,
             n_adapt=_MALA_ADAPT_STEPS,
-            step_size=0.1 * scale,
+            step_size=1e-3 * scale,
             generator=generator,
         )
         return draws.cpu().numpy().astype(np.float64)
+
+
+def _can_propose(density):
+    """Whether a fitted density can serve as the importance-sampling proposal."""
+    return (
+        density is not None
+        and not getattr(density, "conditional", False)
+        and hasattr(density, "sample")
+        and hasattr(density, "log_prob")
+    )
 
 
 def _seed_unseeded(noise, seed):

@@ -207,6 +207,25 @@ class FiniteLossGuard(Callback):
             )
 
 
+class NoiseWeightAnnealing(Callback):
+    """Raise the objective's noise weight ``M`` geometrically from ``start`` to ``end``.
+
+    At the start of epoch ``t`` of ``T`` (``net.max_epochs``) the weight is
+    ``start^(1 - t/(T-1)) * end^(t/(T-1))``: vanilla NCE's well-conditioned
+    loss first, the near-maximum-likelihood gradient of a large ``M`` last.
+    Early stopping may end the schedule before ``end``.
+    """
+
+    def __init__(self, start, end):
+        self.start = float(start)
+        self.end = float(end)
+
+    def on_epoch_begin(self, net, **kwargs):
+        progress = (len(net.history) - 1) / max(net.max_epochs - 1, 1)
+        progress = min(max(progress, 0.0), 1.0)
+        net.criterion_.noise_weight = self.start ** (1 - progress) * self.end**progress
+
+
 class EpochProgressBar(Callback):
     """A tqdm bar over epochs showing the latest train and validation loss.
 
@@ -272,6 +291,7 @@ def build_net(
     n_iter_no_change=10,
     tol=1e-4,
     progress_label="fit",
+    extra_callbacks=(),
 ):
     """Assemble a :class:`ContrastiveNet` with the package's callbacks.
 
@@ -280,9 +300,10 @@ def build_net(
 
     ``valid_data`` is an ``(X_val, y_val)`` pair (``y_val`` may be None); when
     given, early stopping watches its loss and restores the best weights.
-    ``progress_label`` names the progress bar shown when ``verbose == 1``.
+    ``progress_label`` names the progress bar shown when ``verbose == 1``;
+    ``extra_callbacks`` are ``(name, callback)`` pairs an estimator adds.
     """
-    callbacks = [("finite_loss", FiniteLossGuard())]
+    callbacks = [("finite_loss", FiniteLossGuard()), *extra_callbacks]
     train_split = None
     if valid_data is not None:
         train_split = predefined_split(Dataset(*valid_data))

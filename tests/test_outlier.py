@@ -1,0 +1,138 @@
+"""NoisierNCEClassifier: the outlier-detector contract and accuracy on known densities."""
+
+import pickle
+
+import numpy as np
+import pytest
+from scipy.stats import multivariate_normal
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_nce import NoisierNCEClassifier
+from sklearn_nce.datasets import IsotropicMixture
+
+INLIERS = IsotropicMixture([[-1.5, 0.0], [1.5, 0.0]], 0.5)
+
+
+@pytest.fixture(scope="module")
+def inliers():
+    return INLIERS.sample(1000, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(inliers):
+    return NoisierNCEClassifier(max_epochs=20, random_state=0).fit(inliers)
+
+
+def test_contamination_sets_the_training_outlier_share(inliers):
+    model = NoisierNCEClassifier(contamination=0.1, max_epochs=5, random_state=0).fit(inliers)
+    # offset_ is the 10% quantile of the training scores: 100 of 1000 rows (ties aside).
+    assert np.sum(model.predict(inliers) == -1) == pytest.approx(100, abs=1)
+    np.testing.assert_allclose(
+        model.decision_function(inliers), model.score_samples(inliers) - model.offset_
+    )
+
+
+def test_far_cluster_of_anomalies_is_found(fitted):
+    rng = np.random.RandomState(1)
+    normal = INLIERS.sample(500, random_state=2)
+    anomalies = rng.normal(loc=[0.0, 5.0], scale=0.3, size=(50, 2))
+    X = np.vstack([normal, anomalies])
+    is_anomaly = np.r_[np.zeros(500), np.ones(50)]
+    assert roc_auc_score(is_anomaly, -fitted.score_samples(X)) > 0.95
+    assert np.mean(fitted.predict(anomalies) == -1) > 0.95
+
+
+def test_log_density_close_to_truth(fitted):
+    test = INLIERS.sample(2000, random_state=3)
+    error = fitted.score_samples(test) - INLIERS.log_density(test)
+    # The BIC mixture noise is the true family (two spherical components);
+    # 0.1 nats per point leaves room for the network and log Z.
+    assert np.mean(np.abs(error)) < 0.1
+
+
+def test_auto_threshold_flags_about_one_percent_of_the_model(fitted):
+    test = INLIERS.sample(20_000, random_state=4)
+    # "auto" puts 1% of the model's mass below offset_; the model is close to
+    # the truth, so ~1% of true draws fall below (binomial SE 0.07%).
+    assert 0.005 < np.mean(fitted.predict(test) == -1) < 0.02
+
+
+def test_annealing_reaches_the_target_noise_weight(inliers):
+    model = NoisierNCEClassifier(
+        noise="gaussian",
+        noise_weight=50.0,
+        anneal_noise_weight=True,
+        max_epochs=6,
+        random_state=0,
+    ).fit(inliers)
+    assert model.noise_weight_ == 50.0
+    assert model.net_.criterion_.noise_weight == pytest.approx(50.0)
+
+
+def test_auto_noise_weight_is_sqrt_n(inliers):
+    model = NoisierNCEClassifier(max_epochs=1, random_state=0).fit(inliers[:400])
+    assert model.noise_weight_ == pytest.approx(20.0)
+
+
+def test_every_noise_detects_the_far_point(inliers):
+    for noise in ["gaussian", "kde", "gmm"]:
+        model = NoisierNCEClassifier(noise=noise, max_epochs=5, random_state=0).fit(inliers)
+        assert model.predict([[0.0, 6.0]])[0] == -1, noise
+        assert model.predict([[1.5, 0.0]])[0] == 1, noise
+
+
+def test_pipeline_and_grid_search_with_a_labelled_scorer(inliers):
+    rng = np.random.RandomState(5)
+    X = np.vstack([inliers, rng.normal(loc=[0.0, 5.0], scale=0.3, size=(60, 2))]) * 3
+    y = np.r_[np.ones(len(inliers)), np.zeros(60)].astype(int)  # 1 = inlier
+    pipeline = make_pipeline(StandardScaler(), NoisierNCEClassifier(max_epochs=3, random_state=0))
+    search = GridSearchCV(
+        pipeline,
+        {"noisiernceclassifier__noise_weight": [5.0, 30.0]},
+        scoring="average_precision",
+        cv=2,
+    ).fit(X, y)
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    assert search.best_score_ > 0.9
+
+
+def test_clone_pickle_and_seed(inliers):
+    model = NoisierNCEClassifier(max_epochs=3, random_state=0)
+    first = clone(model).fit(inliers)
+    second = clone(model).fit(inliers)
+    np.testing.assert_array_equal(first.score_samples(inliers), second.score_samples(inliers))
+    restored = pickle.loads(pickle.dumps(first))
+    np.testing.assert_array_equal(
+        first.decision_function(inliers), restored.decision_function(inliers)
+    )
+
+
+def test_gaussian_data_keeps_the_gaussian_density():
+    rng = np.random.RandomState(6)
+    X = rng.normal(size=(2000, 3))
+    model = NoisierNCEClassifier(noise="gaussian", max_epochs=10, random_state=0).fit(X)
+    truth = multivariate_normal(np.zeros(3), np.eye(3)).logpdf(X[:500])
+    fitted_gaussian = multivariate_normal(X.mean(0), np.cov(X, rowvar=False)).logpdf(X[:500])
+    gaussian_error = np.mean(np.abs(fitted_gaussian - truth))  # 0.054: sampling error
+    model_error = np.mean(np.abs(model.score_samples(X[:500]) - truth))
+    # The noise is the true family: the network and log Z must not add more
+    # than 0.01 nats to the fitted Gaussian's own error (they add ~0.001).
+    assert model_error < gaussian_error + 0.01
+    assert abs(model.log_partition_) < 0.01  # NCE self-normalises q exp(h)
+
+
+def test_bad_input_raises(inliers):
+    with pytest.raises(ValueError, match="NaN"):
+        NoisierNCEClassifier().fit(
+            np.where(np.arange(20)[:, None] == 3, np.nan, 1.0) * np.ones((20, 2))
+        )
+    with pytest.raises(ValueError, match="contamination"):
+        NoisierNCEClassifier(contamination=0.7).fit(inliers)
+    with pytest.raises(ValueError, match="noise"):
+        NoisierNCEClassifier(noise="local").fit(inliers)
+    with pytest.raises(ValueError, match="constant"):
+        NoisierNCEClassifier().fit(np.c_[inliers[:, 0], np.ones(len(inliers))])
