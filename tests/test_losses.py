@@ -360,3 +360,31 @@ def test_mine_gradient_is_dv_gradient_rescaled_by_the_running_mean():
     mine_loss(joint, marginal, torch.tensor(math.log(2 * mean_exp))).backward()
     expected = torch.exp(marginal.detach()) / (marginal.numel() * 2 * mean_exp)
     torch.testing.assert_close(marginal.grad, expected)
+
+
+def test_noisier_gradient_weights_tend_to_maximum_likelihood():
+    # d/dh of mean softplus(-(h - log M)) + M mean softplus(h - log M):
+    # data points get -M / (r + M) / n, noise points +M r / (r + M) / m; as M
+    # grows these tend to -1/n and r/m, the MLE gradient E_p[grad h] - E_q[r grad h].
+    h_pos = torch.tensor([0.3, -1.0, 2.0], requires_grad=True)
+    h_neg = torch.tensor([0.5, -0.2], requires_grad=True)
+    for weight in (1.0, 10.0, 1e6):
+        noisier_nce_loss(h_pos, h_neg, weight).backward()
+        r_pos, r_neg = h_pos.detach().exp(), h_neg.detach().exp()
+        torch.testing.assert_close(h_pos.grad, -weight / (r_pos + weight) / 3)
+        torch.testing.assert_close(h_neg.grad, weight * r_neg / (r_neg + weight) / 2)
+        h_pos.grad, h_neg.grad = None, None
+    noisier_nce_loss(h_pos, h_neg, 1e6).backward()
+    torch.testing.assert_close(h_pos.grad, torch.full((3,), -1 / 3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(h_neg.grad, h_neg.detach().exp() / 2, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("weight", [1.0, 30.0, 1000.0])
+def test_noisier_population_optimum_is_the_log_ratio(weight):
+    # One point with data density p and noise density q: the expected loss
+    # p softplus(-(h - log M)) + M q softplus(h - log M) is least at h = log p/q.
+    p, q = 0.7, 0.2
+    h = torch.linspace(-3, 5, 80001)
+    shift = math.log(weight)
+    loss = p * F.softplus(-(h - shift)) + weight * q * F.softplus(h - shift)
+    assert h[loss.argmin()].item() == pytest.approx(math.log(p / q), abs=1e-3)
