@@ -8,12 +8,10 @@ returns normalised log densities, as ``KernelDensity`` and ``GaussianMixture``
 do.
 """
 
-import copy
-
 from sklearn.base import DensityMixin
 
 from ._core.density import _BaseEnergyNCE
-from ._core.noise import NOISES, make_noise
+from ._core.noise import NOISES
 from ._core.objectives import ConditionalNoiseObjective, NoiseContrastObjective
 from ._core.validation import HasMethods, Interval, Real, StrOptions, _fit_context
 
@@ -250,14 +248,8 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
     # score that returns None: use the shared mean log-likelihood.
     score = _BaseEnergyNCE.score
 
-    def _make_noise(self):
-        if not isinstance(self.noise, str):
-            return copy.deepcopy(self.noise)
-        return make_noise(
-            self.noise,
-            scale=self.noise_scale,
-            local_proportion=self.local_proportion,
-        )
+    def _noise_options(self):
+        return {"scale": self.noise_scale, "local_proportion": self.local_proportion}
 
     def _make_objective(self, noise, n_samples):
         objective = self._resolved_objective(noise)

@@ -8,7 +8,6 @@ classifier's log ratio ``h`` turns ``q`` into a density model
 the scikit-learn contract of ``IsolationForest``.
 """
 
-import copy
 import math
 
 import numpy as np
@@ -16,7 +15,6 @@ import torch
 from sklearn.base import OutlierMixin
 
 from ._core.density import _BaseEnergyNCE
-from ._core.noise import make_noise
 from ._core.objectives import NoiseContrastObjective, log_density
 from ._core.training import NoiseWeightAnnealing
 from ._core.validation import (
@@ -264,11 +262,6 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
             +1 where ``decision_function(X) >= 0``, else -1.
         """
         return np.where(self.decision_function(X) >= 0, 1, -1)
-
-    def _make_noise(self):
-        if not isinstance(self.noise, str):
-            return copy.deepcopy(self.noise)
-        return make_noise(self.noise)
 
     def _make_objective(self, noise, n_samples):
         self.noise_weight_ = (

@@ -19,7 +19,7 @@ from torch import nn
 from ..exceptions import UnreliableEstimateWarning
 from .base import _BaseNCE
 from .critics import BaseCorrectedDensity
-from .noise import GaussianMixtureNoise, GaussianNoise, fit_gaussian_mixture
+from .noise import GaussianMixtureNoise, GaussianNoise, fit_gaussian_mixture, make_noise
 from .objectives import log_density
 from .sampling import importance_log_partition, langevin, resample
 from .validation import Integral, Interval, StrOptions, check_is_fitted, validate_X
@@ -58,6 +58,16 @@ class _BaseEnergyNCE(_BaseNCE):
         del self._noise_template
         self._normalise()
         return self
+
+    def _make_noise(self):
+        """A fresh noise: the user's object deep-copied (never fitted in place), or by name."""
+        if not isinstance(self.noise, str):
+            return copy.deepcopy(self.noise)
+        return make_noise(self.noise, **self._noise_options())
+
+    def _noise_options(self):
+        """Keyword arguments of ``make_noise`` from the estimator's parameters (none here)."""
+        return {}
 
     def _prepare_training(self, X_train, rng):
         # One Gaussian mixture (BIC) serves as the base, the "gmm" noise and
