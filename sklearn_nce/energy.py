@@ -244,6 +244,8 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         """
         return self._fit_density(X)
 
+    _low_ess_remedy = "use base='gmm' (the default)"
+
     # DensityMixin (first in the MRO, as sklearn orders mixins) defines a
     # score that returns None: use the shared mean log-likelihood.
     score = _BaseEnergyNCE.score

@@ -39,6 +39,9 @@ _MALA_STEPS = 50
 class _BaseEnergyNCE(_BaseNCE):
     """Shared base of the density models (mixins first in subclasses, as sklearn does)."""
 
+    # What the low-ESS warning suggests besides more draws (per estimator).
+    _low_ess_remedy = "add weight_decay or lower max_epochs (the network has overfitted)"
+
     _parameter_constraints: dict = {
         **_BaseNCE._parameter_constraints,
         "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
@@ -144,7 +147,7 @@ class _BaseEnergyNCE(_BaseNCE):
                 f"log Z rests on an effective sample size of {ess:.0f} of "
                 f"{self.n_importance_samples} importance draws (standard error "
                 f"{log_z_std:.2f} nats): the learnt density is far from the proposal. Raise "
-                "n_importance_samples, or use base='gmm'.",
+                f"n_importance_samples, or {self._low_ess_remedy}.",
                 UnreliableEstimateWarning,
                 stacklevel=3,
             )
