@@ -11,11 +11,10 @@ the scikit-learn contract of ``IsolationForest``.
 import math
 
 import numpy as np
-import torch
 from sklearn.base import OutlierMixin
 
 from ._core.density import _BaseEnergyNCE
-from ._core.objectives import NoiseContrastObjective, log_density
+from ._core.objectives import NoiseContrastObjective
 from ._core.training import NoiseWeightAnnealing
 from ._core.validation import (
     HasMethods,
@@ -225,9 +224,7 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
         self : NoisierNCEClassifier
             The fitted estimator.
         """
-        self._fit_density(X)
-        self.offset_ = self._offset(X)
-        return self
+        return self._fit_density(X)
 
     # DensityMixin-style likelihood, as the shared base defines it.
     score = _BaseEnergyNCE.score
@@ -278,26 +275,20 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
             return []
         return [("anneal", NoiseWeightAnnealing(self.n_noise, self.noise_weight_))]
 
-    def _offset(self, X):
+    def _finish_fit(self, X, log_density_draws, log_weights):
         if self.contamination != "auto":
-            return float(np.percentile(self.score_samples(X), 100.0 * self.contamination))
-        return self._model_tail_threshold()
+            self.offset_ = float(np.percentile(self.score_samples(X), 100.0 * self.contamination))
+        else:
+            self.offset_ = _weighted_quantile(log_density_draws, log_weights, _AUTO_TAIL_MASS)
 
-    def _model_tail_threshold(self):
-        """The log density below which the model puts ``_AUTO_TAIL_MASS`` of its mass.
 
-        Weighted quantile of ``log p`` over draws from ``q`` with importance
-        weights ``p / q``.
-        """
-        module, device = self._inference_module()
-        module.eval()
-        generator = torch.Generator().manual_seed(self._proposal_seed + 1)
-        with torch.no_grad():
-            draws = self.proposal_.to(device).sample(self.n_importance_samples, generator)
-            log_phi = log_density(module, draws)
-            log_weights = (log_phi - self.proposal_.log_prob(draws)).double().cpu().numpy()
-        log_p = log_phi.double().cpu().numpy() - self.log_partition_
-        order = np.argsort(log_p)
-        weights = np.exp(log_weights[order] - log_weights.max())
-        cumulative = np.cumsum(weights) / weights.sum()
-        return float(log_p[order][np.searchsorted(cumulative, _AUTO_TAIL_MASS)])
+def _weighted_quantile(values, log_weights, level):
+    """The ``level`` quantile of ``values`` under weights ``exp(log_weights)``.
+
+    With ``log p`` of draws from ``q`` and importance weights ``p / q``, this
+    is the log density below which the model puts ``level`` of its mass.
+    """
+    order = np.argsort(values)
+    weights = np.exp(log_weights[order] - log_weights.max())
+    cumulative = np.cumsum(weights) / weights.sum()
+    return float(values[order][np.searchsorted(cumulative, level)])

@@ -21,7 +21,7 @@ from .base import _BaseNCE
 from .critics import BaseCorrectedDensity
 from .noise import GaussianMixtureNoise, GaussianNoise, fit_gaussian_mixture, make_noise
 from .objectives import log_density
-from .sampling import importance_log_partition, langevin, resample
+from .sampling import importance_draws, langevin, log_partition_statistics, resample
 from .validation import Integral, Interval, StrOptions, check_is_fitted, validate_X
 
 __all__ = ["_BaseEnergyNCE"]
@@ -59,8 +59,17 @@ class _BaseEnergyNCE(_BaseNCE):
         self._fit_critic(X, None, objective)
         self.noise_ = objective.noise
         del self._noise_template
-        self._normalise()
+        self._finish_fit(X, *self._normalise())
         return self
+
+    def _finish_fit(self, X, log_density_draws, log_weights):
+        """Hook: fitted state that needs the normalised model (none here).
+
+        ``log_density_draws`` are the normalised log densities of the
+        importance draws behind ``log_partition_``, ``log_weights`` their
+        importance log weights: a subclass can read quantiles of the model
+        from them without drawing again.
+        """
 
     def _make_noise(self):
         """A fresh noise: the user's object deep-copied (never fitted in place), or by name."""
@@ -126,14 +135,19 @@ class _BaseEnergyNCE(_BaseNCE):
         return network
 
     def _normalise(self):
-        """Estimate ``log Z`` by importance sampling from ``proposal_`` (sets the ``_`` state)."""
+        """Estimate ``log Z`` by importance sampling from ``proposal_`` (sets the ``_`` state).
+
+        Returns the draws' normalised log densities and their importance log
+        weights (see :meth:`_finish_fit`).
+        """
         module, device = self._inference_module()
         proposal = self.proposal_.to(device)
         generator = torch.Generator().manual_seed(self._proposal_seed)
         module.eval()
-        log_z, log_z_std, ess = importance_log_partition(
+        _, log_phi_values, log_weights = importance_draws(
             lambda x: log_density(module, x), proposal, self.n_importance_samples, generator
         )
+        log_z, log_z_std, ess = log_partition_statistics(log_weights)
         if not np.isfinite(log_z):
             raise ValueError(
                 "The fitted energy is not finite on the importance-sampling draws: the fit "
@@ -151,6 +165,7 @@ class _BaseEnergyNCE(_BaseNCE):
                 UnreliableEstimateWarning,
                 stacklevel=3,
             )
+        return log_phi_values - log_z, log_weights
 
     # -- inference ---------------------------------------------------------
     def _log_phi(self, X):

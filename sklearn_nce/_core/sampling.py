@@ -17,7 +17,13 @@ import torch
 
 from .noise import standard_normal, uniform
 
-__all__ = ["importance_log_partition", "langevin", "resample"]
+__all__ = [
+    "importance_draws",
+    "importance_log_partition",
+    "langevin",
+    "log_partition_statistics",
+    "resample",
+]
 
 # Draws per forward pass: bounds memory only.
 _BATCH_SIZE = 8192
@@ -42,28 +48,59 @@ def importance_log_partition(log_phi, proposal, n_samples, generator=None):
 
     Returns
     -------
+    log_z, log_z_std, ess : float
+        See :func:`log_partition_statistics`.
+    """
+    _, _, log_weights = importance_draws(log_phi, proposal, n_samples, generator)
+    return log_partition_statistics(log_weights)
+
+
+def importance_draws(log_phi, proposal, n_samples, generator=None):
+    """Draws ``s ~ q`` with ``log phi(s)`` and the log weights ``log phi(s) - log q(s)``.
+
+    The one loop over proposal draws (in batches that bound memory) behind
+    ``log Z``, resampling and the density models' thresholds.
+
+    Returns
+    -------
+    draws : torch.Tensor of shape (n_samples, n_features)
+        On the proposal's device.
+    log_phi_values, log_weights : ndarray of shape (n_samples,)
+        float64.
+    """
+    draws, log_phi_values, log_weights = [], [], []
+    for start in range(0, n_samples, _BATCH_SIZE):
+        count = min(_BATCH_SIZE, n_samples - start)
+        with torch.no_grad():
+            batch = proposal.sample(count, generator)
+            values = log_phi(batch)
+            draws.append(batch)
+            log_phi_values.append(values.double().cpu())
+            log_weights.append((values - proposal.log_prob(batch)).double().cpu())
+    return torch.cat(draws), torch.cat(log_phi_values).numpy(), torch.cat(log_weights).numpy()
+
+
+def log_partition_statistics(log_weights):
+    """``log Z``, its standard error and the ESS from importance log weights.
+
+    Returns
+    -------
     log_z : float
-        ``log mean(w)`` with ``w = phi(s) / q(s)``, ``s ~ q``.
+        ``log mean(w)`` with ``w = phi(s) / q(s)``, ``s ~ q`` (NaN when a
+        weight is not finite).
     log_z_std : float
         Delta-method standard error of ``log_z``: ``sqrt(1/ESS - 1/n)``
         (``sd(w) / (sqrt(n) mean(w))``).
     ess : float
         Effective sample size ``(sum w)^2 / sum w^2``, between 1 and ``n``.
     """
-    log_weights = []
-    for start in range(0, n_samples, _BATCH_SIZE):
-        count = min(_BATCH_SIZE, n_samples - start)
-        with torch.no_grad():
-            draws = proposal.sample(count, generator)
-            log_weights.append((log_phi(draws) - proposal.log_prob(draws)).double().cpu())
-    log_weights = torch.cat(log_weights).numpy()
     if not np.all(np.isfinite(log_weights)):
         return math.nan, math.nan, 0.0
     peak = log_weights.max()
     weights = np.exp(log_weights - peak)
     log_z = float(peak + np.log(weights.mean()))
     ess = float(weights.sum() ** 2 / np.square(weights).sum())
-    return log_z, math.sqrt(max(1.0 / ess - 1.0 / n_samples, 0.0)), ess
+    return log_z, math.sqrt(max(1.0 / ess - 1.0 / len(log_weights), 0.0)), ess
 
 
 def resample(log_phi, proposal, n_samples, n_candidates, generator=None):
@@ -73,10 +110,8 @@ def resample(log_phi, proposal, n_samples, n_candidates, generator=None):
     result follows ``phi`` as ``n_candidates`` grows, including the relative
     weight of separated modes, which local moves cannot correct.
     """
-    with torch.no_grad():
-        candidates = proposal.sample(n_candidates, generator)
-        log_weights = log_phi(candidates) - proposal.log_prob(candidates)
-    probs = torch.softmax(log_weights.double().cpu(), dim=0)
+    candidates, _, log_weights = importance_draws(log_phi, proposal, n_candidates, generator)
+    probs = torch.softmax(torch.from_numpy(log_weights), dim=0)
     rows = torch.multinomial(probs, n_samples, replacement=True, generator=generator)
     return candidates[rows.to(candidates.device)]
 
