@@ -22,7 +22,7 @@ smoke run); results go to ``benchmarks/results/density_ratio.{json,md,png}``.
 import argparse
 import json
 import platform
-import re
+import sys
 import time
 from pathlib import Path
 
@@ -36,8 +36,10 @@ from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 from sklearn_nce import NCEDensityRatio
 from sklearn_nce.datasets import make_mean_shift, make_scale_change
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _readme import write_readme_block  # noqa: E402
+
 RESULTS = Path(__file__).parent / "results"
-README = Path(__file__).parent.parent / "README.md"
 README_COLUMNS = [
     "NCE logistic",
     "NCE noisier",
@@ -262,12 +264,7 @@ def _update_readme(rows, n):
         )
         ratio = ours["fit_s"] / peer["fit_s"]
         lines.append(f"| {shift} d={d} KL={kl:g} | " + " | ".join(cells) + f" | {ratio:.1f}x |")
-    start, end = "<!-- BENCHMARK:density_ratio -->", "<!-- /BENCHMARK:density_ratio -->"
-    block = "\n".join([start, *lines, end])
-    text = re.sub(
-        re.escape(start) + ".*?" + re.escape(end), lambda _: block, README.read_text(), flags=re.S
-    )
-    README.write_text(text)
+    write_readme_block("density_ratio", lines)
 
 
 def _cell(row, metric):

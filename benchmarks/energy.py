@@ -49,8 +49,8 @@ smoke run); results go to ``benchmarks/results/energy.{json,md,png}`` and
 import argparse
 import json
 import platform
-import re
 import subprocess
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -67,6 +67,9 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_nce import CNCEEnergyModel
 from sklearn_nce.datasets import make_grid_mixture, make_random_mixture
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _readme import write_readme_block  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 README = Path(__file__).parent.parent / "README.md"
@@ -894,19 +897,7 @@ def _update_readme(summary, meta):
             cells += [_pm(mix[method].get(key)), _paper_cell(method, k)]
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     lines += ["", *[f"- {line}" for line in _verdicts(summary, meta["config"])]]
-    _write_readme_block("energy", lines)
-
-
-def _write_readme_block(name, lines):
-    """Replace the README's text between ``<!-- BENCHMARK:name -->`` and its closing marker."""
-    start, end = f"<!-- BENCHMARK:{name} -->", f"<!-- /BENCHMARK:{name} -->"
-    text = README.read_text()
-    if start not in text:
-        warnings.warn(f"README has no BENCHMARK:{name} markers; not updated.", stacklevel=2)
-        return
-    block = "\n".join([start, *lines, end])
-    text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
-    README.write_text(text)
+    write_readme_block("energy", lines)
 
 
 # -- figures -------------------------------------------------------------------

@@ -36,7 +36,7 @@ to ``benchmarks/results/mutual_info.{json,md,png}`` and
 import argparse
 import json
 import platform
-import re
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -57,8 +57,10 @@ from sklearn_nce.datasets import (
     make_student_t_pair,
 )
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _readme import write_readme_block  # noqa: E402
+
 RESULTS = Path(__file__).parent / "results"
-README = Path(__file__).parent.parent / "README.md"
 
 # (name, kind, n_features, mi, transform)
 TASKS = [
@@ -479,7 +481,7 @@ def _update_readme_small(summary, meta):
             f"| {s['method']} | {s['n']} | {s['mean_rel_error']:.1%} | "
             f"{s['mean_seed_sd']:.3f} | {coverage} |"
         )
-    _write_readme_block("mutual_info_small", lines)
+    write_readme_block("mutual_info_small", lines)
 
 
 def _make_task(kind, n, d, mi, transform):
@@ -709,19 +711,7 @@ def _update_readme(rows, summary, meta):
     lines.append(
         "| **MAE** | | " + " | ".join(f"**{_cell(summary[m]['mae'])}**" for m in methods) + " |"
     )
-    _write_readme_block("mutual_info", lines)
-
-
-def _write_readme_block(name, lines):
-    """Replace the README's text between ``<!-- BENCHMARK:name -->`` and its closing marker."""
-    start, end = f"<!-- BENCHMARK:{name} -->", f"<!-- /BENCHMARK:{name} -->"
-    text = README.read_text()
-    if start not in text:
-        warnings.warn(f"README has no BENCHMARK:{name} markers; not updated.", stacklevel=2)
-        return
-    block = "\n".join([start, *lines, end])
-    text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
-    README.write_text(text)
+    write_readme_block("mutual_info", lines)
 
 
 def _plot(rows, path):

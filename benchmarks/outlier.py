@@ -65,7 +65,7 @@ from sklearn.svm import OneClassSVM
 from sklearn_nce import NoisierNCEClassifier
 
 sys.path.insert(0, str(Path(__file__).parent))
-from energy import _write_readme_block  # noqa: E402
+from _readme import write_readme_block  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -160,7 +160,7 @@ def _render(payload, quick):
     (RESULTS / f"outlier{suffix}.md").write_text(text)
     _plot(summary, payload["picture"], methods, meta["config"], RESULTS / f"outlier{suffix}.png")
     if not quick:
-        _write_readme_block("outlier", _readme_lines(summary, meta, methods))
+        write_readme_block("outlier", _readme_lines(summary, meta, methods))
     print(text)
 
 
