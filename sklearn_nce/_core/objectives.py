@@ -174,9 +174,9 @@ def log_density(critic, X):
     return scores[:, 0]
 
 
-def _draw_generator(training):
-    """None (torch's seeded global RNG) when training; a fixed CPU generator otherwise."""
-    return None if training else torch.Generator().manual_seed(0)
+def _draw_generator(resample):
+    """None (torch's seeded global RNG) to resample; a fixed CPU generator to repeat draws."""
+    return None if resample else torch.Generator().manual_seed(0)
 
 
 class TelescopingObjective(nn.Module):
@@ -217,8 +217,7 @@ class TelescopingObjective(nn.Module):
         # a fixed generator so that the validation loss (which early stopping
         # watches) does not move by chance alone.
         n_pairs = len(X)
-        fixed = not (self.training and self.resample_pairs)
-        generator = torch.Generator().manual_seed(0) if fixed else None
+        generator = _draw_generator(self.training and self.resample_pairs)
         idx_pos = torch.randint(len(x_pos), (n_pairs,), generator=generator).to(X.device)
         idx_neg = torch.randint(len(x_neg), (n_pairs,), generator=generator).to(X.device)
         x_pos, x_neg = x_pos[idx_pos], x_neg[idx_neg]
