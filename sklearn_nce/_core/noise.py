@@ -52,6 +52,8 @@ _SCALE_RULE_ROWS = 2000
 # "Gaussian Mixture Model Selection" example, which also varies the type).
 _BIC_COMPONENTS = (1, 2, 4, 8, 16, 32, 64)
 _BIC_COVARIANCE_TYPES = ("spherical", "diag", "full")
+# Covariance types held as per-feature scales (see GaussianMixtureNoise).
+_DIAGONAL_TYPES = ("spherical", "diag")
 
 
 class Noise(nn.Module):
@@ -150,17 +152,43 @@ class GaussianMixtureNoise(Noise):
         return self.set_mixture(mixture)
 
     def set_mixture(self, mixture):
-        """Hold a fitted sklearn ``GaussianMixture`` as tensors; returns ``self``."""
-        scale_trils = np.linalg.cholesky(_full_covariances(mixture))
+        """Hold a fitted sklearn ``GaussianMixture`` as tensors; returns ``self``.
+
+        Diagonal and spherical mixtures keep per-feature scales: their log
+        density is then two ``(n, d) @ (d, K)`` products, as in sklearn,
+        instead of a ``d x d`` whitening per component (``d`` times the work,
+        which dominated a fit in 60 dimensions).
+        """
         self.mixture_ = mixture
+        self._drop_covariance_buffers()
+        if mixture.covariance_type in _DIAGONAL_TYPES:
+            variances = np.broadcast_to(
+                np.reshape(mixture.covariances_, (len(mixture.means_), -1)),
+                mixture.means_.shape,
+            )
+            covariance_buffers = {"scales": np.sqrt(variances)}
+        else:
+            scale_trils = np.linalg.cholesky(_full_covariances(mixture))
+            covariance_buffers = {
+                "scale_trils": scale_trils,
+                "precision_trils": np.linalg.inv(scale_trils),
+            }
         _set_buffers(
             self,
             log_weights=np.log(mixture.weights_),
             means=mixture.means_,
-            scale_trils=scale_trils,
-            precision_trils=np.linalg.inv(scale_trils),
+            **covariance_buffers,
         )
         return self
+
+    @property
+    def _diagonal(self):
+        return "scales" in self._buffers
+
+    def _drop_covariance_buffers(self):
+        # A refit may change the covariance type: no stale buffer may remain.
+        for name in ("scales", "scale_trils", "precision_trils"):
+            self._buffers.pop(name, None)
 
     def sample(self, n_samples, generator=None):
         device = self._device()
@@ -168,11 +196,16 @@ class GaussianMixtureNoise(Noise):
             self.log_weights.exp().cpu(), n_samples, replacement=True, generator=generator
         ).to(device)
         eps = standard_normal((n_samples, self.means.shape[1]), generator, device)
+        if self._diagonal:
+            return self.means[component] + eps * self.scales[component]
         scaled = torch.einsum("nij,nj->ni", self.scale_trils[component], eps)
         return self.means[component] + scaled
 
     def log_prob(self, x):
-        per_component = _gaussian_log_probs(x, self.means, self.precision_trils)
+        if self._diagonal:
+            per_component = _diagonal_gaussian_log_probs(x, self.means, self.scales)
+        else:
+            per_component = _gaussian_log_probs(x, self.means, self.precision_trils)
         return torch.logsumexp(per_component + self.log_weights, dim=-1)
 
 
@@ -435,6 +468,26 @@ def _gaussian_log_probs(x, means, precision_trils):
     whitened = projected - shift
     log_det = torch.diagonal(precision_trils, dim1=-2, dim2=-1).log().sum(-1)
     log_probs = -0.5 * whitened.square().sum(-1) + log_det - 0.5 * n_features * _LOG_2PI
+    return log_probs.reshape(*x.shape[:-1], n_components)
+
+
+def _diagonal_gaussian_log_probs(x, means, scales):
+    """``log N(x; mu_k, diag(scales_k^2))`` per component: shape ``(*x.shape[:-1], K)``.
+
+    The squared distance is expanded as ``x^2 . P - 2 x . (mu P) + mu^2 . P``
+    (``P = 1 / scales^2``), sklearn's form for diagonal mixtures: two matrix
+    products, no ``(n, K, d)`` tensor.
+    """
+    n_components, n_features = means.shape
+    flat = x.reshape(-1, n_features)
+    precisions = scales.pow(-2)
+    squared_distance = (
+        flat.square() @ precisions.T
+        - 2.0 * flat @ (means * precisions).T
+        + (means.square() * precisions).sum(-1)
+    )
+    log_det = -scales.log().sum(-1)
+    log_probs = -0.5 * squared_distance + log_det - 0.5 * n_features * _LOG_2PI
     return log_probs.reshape(*x.shape[:-1], n_components)
 
 

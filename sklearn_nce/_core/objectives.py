@@ -12,7 +12,7 @@ import torch
 from scipy.optimize import minimize_scalar
 from torch import nn
 
-from .critics import as_scores
+from .critics import BaseCorrectedDensity, as_scores
 from .losses import (
     BOUND_LOSSES,
     cnce_loss,
@@ -113,7 +113,7 @@ class NoiseContrastObjective(nn.Module):
         del y
         draws = self.noise.sample(len(X) * self.n_noise, _draw_generator(self.training))
         points = torch.cat([X, draws])
-        log_ratio = log_density(critic, points) - self.noise.log_prob(points)
+        log_ratio = log_ratio_to_noise(critic, points, self.noise)
         log_ratio_data, log_ratio_noise = log_ratio[: len(X)], log_ratio[len(X) :]
         if not self.training:
             return logistic_loss(log_ratio_data, log_ratio_noise, float(self.n_noise))
@@ -172,6 +172,19 @@ def log_density(critic, X):
             f"{scores.shape[1]}."
         )
     return scores[:, 0]
+
+
+def log_ratio_to_noise(critic, X, noise):
+    """``log phi(X) - log q(X)``: the classifier's logit against the noise ``q``.
+
+    When the critic is ``exp(f) q`` (a :class:`~.critics.BaseCorrectedDensity`
+    over this very noise, as in ``NoisierNCEClassifier``) the two ``log q``
+    terms cancel exactly, so only ``f`` is computed: no mixture log density
+    per step, which would otherwise cost more than the network.
+    """
+    if isinstance(critic, BaseCorrectedDensity) and critic.base is noise:
+        return as_scores(critic.network(X), len(X))[:, 0]
+    return log_density(critic, X) - noise.log_prob(X)
 
 
 def _draw_generator(resample):
