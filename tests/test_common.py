@@ -29,6 +29,15 @@ EXPECTED_FAILED_CHECKS = {
         # of float32 reductions, so outputs agree to ~1e-6 relative, not 1e-7.
         "check_methods_subset_invariance": "float32 inference agrees to ~1e-6, not 1e-7",
     },
+    # The mixture log density is a float32 matrix product whose blocking (and
+    # so its rounding) depends on the number of rows: score_samples on a
+    # subset agrees to ~5e-7 absolute, not the check's 1e-7.
+    "CNCEEnergyModel": {
+        "check_methods_subset_invariance": "float32 mixture log density agrees to ~5e-7, not 1e-7",
+    },
+    "NoisierNCEClassifier": {
+        "check_methods_subset_invariance": "float32 mixture log density agrees to ~5e-7, not 1e-7",
+    },
 }
 
 

@@ -1,0 +1,366 @@
+"""Scaling benchmark: time per epoch and peak memory against rows, beside ``MLPClassifier``.
+
+For n from 10^3 to 10^6 rows of d = 20 features, every estimator is fitted in
+a fresh subprocess (one thread for torch and for BLAS, so that the timings
+compare like with like on any machine) with early stopping off:
+
+* ``NCEDensityRatio`` on two Gaussian samples of n/2 rows each (the NCE
+  classifier), and sklearn's ``MLPClassifier`` on the same rows and labels, with
+  the same hidden sizes (64, 64), batch size (256), Adam and epochs;
+* ``NoisierNCEClassifier`` and ``CNCEEnergyModel`` (noise "gaussian": the
+  BIC mixture search is a one-off cost measured by the energy benchmark, not a
+  per-epoch one) on n rows;
+* ``InfoNCEAnchorMI`` on n pairs (``cv=2``: per-epoch time is per critic) up
+  to 10^5 pairs (its B^2 pair scoring makes an epoch over 10^6 pairs take
+  minutes).
+
+Time per epoch is the median of the per-epoch durations skorch records
+(``history_[:, "dur"]``) over ``EPOCHS`` epochs; for ``MLPClassifier`` the
+fit time over its ``max_iter`` epochs (its set-up is negligible). Peak memory
+is the largest resident set size sampled every 5 ms during ``fit``, minus the
+resident size just before it, in units of the float32 size of X.
+The growth exponent is the slope of log time per epoch against log n from
+10^4 rows up.
+
+Run ``python benchmarks/scaling.py`` (about 10 minutes; ``--quick`` stops at
+10^4 rows). Results go to ``benchmarks/results/scaling.{json,md,png}`` and the
+README's ``BENCHMARK:scaling`` block is rewritten.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _readme import write_readme_block  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+N_FEATURES = 20
+EPOCHS = 3
+SIZES = [1_000, 10_000, 100_000, 1_000_000]
+# InfoNCE scores B^2 pairs per batch: an epoch over 10^6 pairs takes minutes.
+MI_MAX_ROWS = 100_000
+MLP = "MLPClassifier (sklearn)"
+ESTIMATORS = [
+    "NCEDensityRatio",
+    MLP,
+    "NoisierNCEClassifier",
+    "CNCEEnergyModel",
+    "InfoNCEAnchorMI",
+]
+# Single-threaded BLAS and torch in every worker.
+THREAD_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="stop at 10^4 rows")
+    parser.add_argument("--worker", nargs=2, metavar=("ESTIMATOR", "N"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker is not None:
+        print(json.dumps(_measure(args.worker[0], int(args.worker[1]))))
+        return
+    sizes = SIZES[:2] if args.quick else SIZES
+    rows = []
+    wall_start = time.perf_counter()
+    for n in sizes:
+        for estimator in ESTIMATORS:
+            if estimator == "InfoNCEAnchorMI" and n > MI_MAX_ROWS:
+                continue
+            row = _run_worker(estimator, n)
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    meta = dict(
+        git_commit=_git("rev-parse", "HEAD"),
+        package_uncommitted_changes=bool(_git("status", "--porcelain", "sklearn_nce")),
+        machine=platform.platform(),
+        cpu_count=os.cpu_count(),
+        sizes=sizes,
+        n_features=N_FEATURES,
+        epochs=EPOCHS,
+        total_runtime_s=time.perf_counter() - wall_start,
+    )
+    import sklearn
+    import torch
+
+    meta.update(torch=torch.__version__, sklearn=sklearn.__version__)
+    summary = _summarise(rows)
+    suffix = "_quick" if args.quick else ""
+    payload = dict(meta=meta, summary=summary, rows=rows)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"scaling{suffix}.json").write_text(json.dumps(payload, indent=1))
+    text = _markdown(summary, rows, meta)
+    (RESULTS / f"scaling{suffix}.md").write_text(text)
+    _plot(rows, RESULTS / f"scaling{suffix}.png")
+    if not args.quick:
+        write_readme_block("scaling", _readme_lines(summary, rows))
+    print(text)
+
+
+def _run_worker(estimator, n):
+    """One measurement in a fresh interpreter, so that peak memory starts clean."""
+    completed = subprocess.run(
+        [sys.executable, __file__, "--worker", estimator, str(n)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **THREAD_ENV},
+        check=False,
+    )
+    if completed.returncode != 0:
+        return dict(estimator=estimator, n=n, error=completed.stderr.strip()[-500:])
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+# -- the worker ----------------------------------------------------------------
+def _measure(name, n):
+    import torch
+
+    torch.set_num_threads(1)
+    X, y = _data(name, n)
+    estimator = _estimator(name)
+    sampler = _PeakRSS()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # Warm-up on 512 rows: lazy imports and torch's first allocations are
+        # a fixed cost, not memory that grows with X.
+        X_warm, y_warm = _data(name, 512)
+        _estimator(name).set_params(**_one_epoch(name)).fit(X_warm, y_warm)
+        before = _rss_bytes()
+        with sampler:
+            tic = time.perf_counter()
+            estimator.fit(X, y)
+            fit_s = time.perf_counter() - tic
+    x_bytes = n * N_FEATURES * 4 * (2 if name == "InfoNCEAnchorMI" else 1)
+    if name == MLP:
+        epochs = int(estimator.n_iter_)
+        per_epoch = fit_s / epochs
+    else:
+        # InfoNCEAnchorMI keeps one history per cross-fitted critic.
+        histories = estimator.history_
+        histories = histories if isinstance(histories, list) else [histories]
+        durations = [d for history in histories for d in history[:, "dur"]]
+        epochs = len(durations)
+        per_epoch = float(np.median(durations))
+    return dict(
+        estimator=name,
+        n=n,
+        fit_s=fit_s,
+        epochs=epochs,
+        s_per_epoch=per_epoch,
+        peak_over_x=(sampler.peak - before) / x_bytes,
+        x_float32_mb=x_bytes / 2**20,
+    )
+
+
+def _data(name, n):
+    rng = np.random.RandomState(0)
+    if name == "InfoNCEAnchorMI":
+        X = rng.standard_normal((n, N_FEATURES)).astype(np.float32)
+        y = (0.5 * X + rng.standard_normal((n, N_FEATURES))).astype(np.float32)
+        return X, y
+    X = rng.standard_normal((n, N_FEATURES)).astype(np.float32)
+    y = np.arange(n) % 2
+    X[y == 1] += np.float32(0.5)
+    if name in ("NoisierNCEClassifier", "CNCEEnergyModel"):
+        return X, None
+    return X, y
+
+
+def _one_epoch(name):
+    return {"max_iter": 1} if name == MLP else {"max_epochs": 1}
+
+
+def _estimator(name):
+    from sklearn.neural_network import MLPClassifier
+
+    from sklearn_nce import (
+        CNCEEnergyModel,
+        InfoNCEAnchorMI,
+        NCEDensityRatio,
+        NoisierNCEClassifier,
+    )
+
+    common = dict(max_epochs=EPOCHS, early_stopping=False, random_state=0)
+    if name == "NCEDensityRatio":
+        return NCEDensityRatio(**common)
+    if name == MLP:
+        return MLPClassifier(
+            hidden_layer_sizes=(64, 64),
+            batch_size=256,
+            max_iter=EPOCHS,
+            tol=0.0,
+            n_iter_no_change=EPOCHS + 1,
+            random_state=0,
+        )
+    if name == "NoisierNCEClassifier":
+        return NoisierNCEClassifier(noise="gaussian", **common)
+    if name == "CNCEEnergyModel":
+        return CNCEEnergyModel(noise="gaussian", base="gaussian", **common)
+    if name == "InfoNCEAnchorMI":
+        return InfoNCEAnchorMI(cv=2, **common)
+    raise ValueError(name)
+
+
+def _rss_bytes():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class _PeakRSS:
+    """Sample the resident set size every 5 ms in a thread; ``peak`` after exit."""
+
+    def __enter__(self):
+        self.peak = _rss_bytes()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def _watch(self):
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, _rss_bytes())
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss_bytes())
+
+
+# -- report ------------------------------------------------------------------
+def _summarise(rows):
+    """Per estimator: growth exponent from 10^4 rows up; per size: ratio to the MLP."""
+    ok = [row for row in rows if "error" not in row]
+    summary = {}
+    mlp = {row["n"]: row["s_per_epoch"] for row in ok if row["estimator"] == MLP}
+    for name in ESTIMATORS:
+        mine = sorted((row["n"], row["s_per_epoch"]) for row in ok if row["estimator"] == name)
+        large = [(n, t) for n, t in mine if n >= 10_000]
+        exponent = None
+        if len(large) >= 2:
+            exponent = float(
+                np.polyfit(np.log([n for n, _ in large]), np.log([t for _, t in large]), 1)[0]
+            )
+        summary[name] = dict(
+            exponent=exponent,
+            ratio_to_mlp={str(n): t / mlp[n] for n, t in mine if n in mlp},
+            peak_over_x={
+                str(row["n"]): row["peak_over_x"] for row in ok if row["estimator"] == name
+            },
+        )
+    return summary
+
+
+def _markdown(summary, rows, meta):
+    lines = [
+        "# Scaling: time per epoch and peak memory",
+        "",
+        f"d = {meta['n_features']} features, {meta['epochs']} epochs per fit, early stopping off, "
+        "one thread for torch and BLAS, every fit in a fresh subprocess, run one after another. "
+        "`MLPClassifier` with the same (64, 64) hidden layers, batch 256 and Adam on the same "
+        'rows as `NCEDensityRatio`. Energy and outlier models use `noise="gaussian"`; '
+        "`InfoNCEAnchorMI` uses `cv=2` and stops at "
+        f"{MI_MAX_ROWS:,} pairs. Peak memory: largest RSS during `fit` minus RSS before it, "
+        "over the float32 size of X (X and y for MI). "
+        f"{meta['machine']}, {meta['cpu_count']} CPUs, torch {meta['torch']}, sklearn "
+        f"{meta['sklearn']}; total {meta['total_runtime_s']:.0f} s; commit "
+        f"{meta['git_commit'][:10]}.",
+        "",
+        "| estimator | n | s / epoch | ratio to MLPClassifier | peak memory / X | fit (s) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        if "error" in row:
+            lines.append(
+                f"| {row['estimator']} | {row['n']:,} | error: {row['error'][:80]} | | | |"
+            )
+            continue
+        ratio = summary[row["estimator"]]["ratio_to_mlp"].get(str(row["n"]))
+        lines.append(
+            f"| {row['estimator']} | {row['n']:,} | {row['s_per_epoch']:.3g} | "
+            f"{'—' if ratio is None else f'{ratio:.2f}'} | {row['peak_over_x']:.2f} | "
+            f"{row['fit_s']:.1f} |"
+        )
+    lines += ["", "Growth exponent of time per epoch (slope of log-log, from 10^4 rows up):", ""]
+    for name, entry in summary.items():
+        value = "—" if entry["exponent"] is None else f"{entry['exponent']:.2f}"
+        lines.append(f"- {name}: {value}")
+    return "\n".join(lines) + "\n"
+
+
+def _readme_lines(summary, rows):
+    ratio = summary["NCEDensityRatio"]["ratio_to_mlp"]
+    peaks = summary["NCEDensityRatio"]["peak_over_x"]
+    return [
+        "Time per epoch against rows (d = 20, one thread; "
+        "[full table](benchmarks/results/scaling.md)):",
+        "",
+        "- `NCEDensityRatio` / `MLPClassifier` time per epoch: "
+        + ", ".join(f"{int(n):,} rows {r:.2f}x" for n, r in ratio.items())
+        + ".",
+        "- Growth exponents from 10^4 rows: "
+        + ", ".join(
+            f"{name} {entry['exponent']:.2f}"
+            for name, entry in summary.items()
+            if entry["exponent"] is not None
+        )
+        + ".",
+        "- `NCEDensityRatio` peak memory during fit over the float32 size of X: "
+        + ", ".join(f"{int(n):,} rows {p:.2f}" for n, p in peaks.items())
+        + ".",
+        "",
+        "![Scaling](benchmarks/results/scaling.png)",
+    ]
+
+
+def _plot(rows, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for name in ESTIMATORS:
+        points = sorted(
+            (row["n"], row["s_per_epoch"])
+            for row in rows
+            if row["estimator"] == name and "error" not in row
+        )
+        if points:
+            ax.plot(
+                *zip(*points, strict=True),
+                marker="o",
+                label=name,
+                linestyle="--" if name == MLP else "-",
+            )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("rows n (d = 20)")
+    ax.set_ylabel("seconds per epoch (one thread)")
+    ax.legend(fontsize=8)
+    ax.set_title("Time per epoch against rows")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _git(*command):
+    return subprocess.run(
+        ["git", *command], capture_output=True, text=True, cwd=Path(__file__).parent
+    ).stdout.strip()
+
+
+if __name__ == "__main__":
+    main()
