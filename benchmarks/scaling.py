@@ -149,8 +149,10 @@ def _measure(name, n):
         per_epoch = fit_s / epochs
     else:
         # InfoNCEAnchorMI keeps one history per cross-fitted critic.
+        from skorch.history import History
+
         histories = estimator.history_
-        histories = histories if isinstance(histories, list) else [histories]
+        histories = [histories] if isinstance(histories, History) else histories
         durations = [d for history in histories for d in history[:, "dur"]]
         epochs = len(durations)
         per_epoch = float(np.median(durations))

