@@ -2,6 +2,7 @@
 
 import pickle
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_nce import NCEDensityRatio, make_two_sample
 from sklearn_nce.datasets import make_mean_shift
+from sklearn_nce.exceptions import UnreliableEstimateWarning
 
 
 def _small_problem(n_numerator=150, n_denominator=150, random_state=0):
@@ -394,3 +396,28 @@ def test_single_step_critic_with_several_outputs_raises():
     model = NCEDensityRatio(critic=torch.nn.Linear(2, 3), max_epochs=1)
     with pytest.raises(ValueError, match="one score per sample"):
         model.fit(X, y)
+
+
+@pytest.mark.parametrize("kl, chasm", [(2.5, False), (20.0, True)])
+def test_density_chasm_warns_from_held_out_evidence(kl, chasm):
+    # 5000 rows per sample (early stopping holds out 500 per sample). The
+    # Bayes error of a mean shift is Phi(-sqrt(2 KL) / 2): 13% at KL = 2.5,
+    # 0.08% at KL = 20, on either side of the 1% rule by a wide margin.
+    X, y = make_mean_shift(20, kl).sample(5000, 5000, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = NCEDensityRatio(random_state=0).fit(X, y)
+    chasm_warnings = [w for w in caught if "barely overlap" in str(w.message)]
+    assert (model.validation_error_ < 0.01) is chasm
+    assert len(chasm_warnings) == int(chasm)
+    if chasm:
+        assert issubclass(chasm_warnings[0].category, UnreliableEstimateWarning)
+        assert "telescoping_steps" in str(chasm_warnings[0].message)
+
+
+def test_no_chasm_check_without_a_held_out_split():
+    X, y = make_mean_shift(5, 20.0).sample(300, 300, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnreliableEstimateWarning)
+        model = NCEDensityRatio(max_epochs=5, random_state=0).fit(X, y)
+    assert model.validation_error_ is None

@@ -150,6 +150,7 @@ class _BaseNCE(BaseEstimator):
                 extra_callbacks=self._training_callbacks(),
             )
             net.fit(*train)
+        self._check_training(net, valid)
         return net
 
     def _max_epochs(self, n_train, batch_size):
@@ -190,6 +191,12 @@ class _BaseNCE(BaseEstimator):
             (take_rows(X, train_idx), labels[train_idx]),
             (take_rows(X, valid_idx), labels[valid_idx]),
         )
+
+    def _check_training(self, net, valid):
+        """Hook: judge a trained net on the held-out rows ``valid`` (None without early stopping).
+
+        Called once per trained critic; may set diagnostics and warn. A no-op here.
+        """
 
     def _training_callbacks(self):
         """Hook: extra ``(name, skorch callback)`` pairs for the net (none here)."""
