@@ -37,7 +37,7 @@ from sklearn_nce import NCEDensityRatio
 from sklearn_nce.datasets import make_mean_shift, make_scale_change
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _readme import write_readme_block  # noqa: E402
+from _shared import write_readme_block  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 README_COLUMNS = [

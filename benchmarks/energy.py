@@ -49,7 +49,6 @@ smoke run); results go to ``benchmarks/results/energy.{json,md,png}`` and
 import argparse
 import json
 import platform
-import subprocess
 import sys
 import time
 import warnings
@@ -69,7 +68,7 @@ from sklearn_nce import CNCEEnergyModel
 from sklearn_nce.datasets import make_grid_mixture, make_random_mixture
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _readme import write_readme_block  # noqa: E402
+from _shared import git_state, write_readme_block  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 README = Path(__file__).parent.parent / "README.md"
@@ -171,8 +170,7 @@ def main():
     total_s = time.perf_counter() - wall_start
     grid_pictures = {row["method"]: row.pop("picture") for row in rows if "picture" in row}
     meta = dict(
-        git_commit=_git("rev-parse", "HEAD"),
-        package_uncommitted_changes=bool(_git("status", "--porcelain", "sklearn_nce")),
+        **git_state(),
         machine=platform.platform(),
         processor=platform.processor(),
         torch_threads=1,
@@ -196,16 +194,6 @@ def main():
         _update_readme(summary, meta)
     print(text)
     print(f"total runtime {total_s:.0f} s")
-
-
-def _git(*command):
-    try:
-        result = subprocess.run(
-            ["git", *command], capture_output=True, text=True, cwd=README.parent, check=True
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return result.stdout.strip()
 
 
 def _reproducibility_check():

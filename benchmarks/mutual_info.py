@@ -58,7 +58,7 @@ from sklearn_nce.datasets import (
 )
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _readme import write_readme_block  # noqa: E402
+from _shared import write_readme_block  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 

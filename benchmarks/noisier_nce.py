@@ -48,7 +48,6 @@ import argparse
 import json
 import math
 import platform
-import subprocess
 import sys
 import time
 import warnings
@@ -66,7 +65,7 @@ from sklearn_nce._core.objectives import log_density
 from sklearn_nce.datasets import IsotropicMixture, make_random_mixture
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _readme import write_readme_block  # noqa: E402
+from _shared import git_state, write_readme_block  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 SEEDS = [0, 1, 2]
@@ -145,8 +144,7 @@ def main():
     wall_start = time.perf_counter()
     rows = Parallel(n_jobs=args.n_jobs, verbose=5)(delayed(_run)(*job) for job in jobs)
     meta = dict(
-        git_commit=_git("rev-parse", "HEAD"),
-        package_uncommitted_changes=bool(_git("status", "--porcelain", "sklearn_nce")),
+        **git_state(),
         machine=platform.platform(),
         torch=torch.__version__,
         torch_threads=1,
@@ -647,12 +645,6 @@ def _plot(summary, meta, path):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-
-
-def _git(*command):
-    return subprocess.run(
-        ["git", *command], capture_output=True, text=True, cwd=Path(__file__).parent
-    ).stdout.strip()
 
 
 if __name__ == "__main__":

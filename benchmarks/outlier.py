@@ -40,7 +40,6 @@ to show what the trained network adds (a diagnostic, not a peer). Results go to
 import argparse
 import json
 import platform
-import subprocess
 import sys
 import time
 import warnings
@@ -65,7 +64,7 @@ from sklearn_nce import NoisierNCEClassifier
 from sklearn_nce._core.noise import fit_gaussian_mixture
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _readme import write_readme_block  # noqa: E402
+from _shared import git_state, write_readme_block  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -132,8 +131,7 @@ def main():
     total_s = time.perf_counter() - wall_start
     picture = next((row.pop("picture") for row in rows if "picture" in row), None)
     meta = dict(
-        git_commit=_git("rev-parse", "HEAD"),
-        package_uncommitted_changes=bool(_git("status", "--porcelain", "sklearn_nce")),
+        **git_state(),
         machine=platform.platform(),
         torch=torch.__version__,
         pyod=_pyod_version(),
@@ -165,20 +163,6 @@ def _render(payload, quick):
     if not quick:
         write_readme_block("outlier", _readme_lines(summary, meta, methods))
     print(text)
-
-
-def _git(*command):
-    try:
-        result = subprocess.run(
-            ["git", *command],
-            capture_output=True,
-            text=True,
-            cwd=Path(__file__).parent.parent,
-            check=True,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return result.stdout.strip()
 
 
 def _pyod_note():

@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _readme import write_readme_block  # noqa: E402
+from _shared import git_state, write_readme_block  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 N_FEATURES = 20
@@ -84,8 +84,7 @@ def main():
             print(json.dumps(row), flush=True)
             rows.append(row)
     meta = dict(
-        git_commit=_git("rev-parse", "HEAD"),
-        package_uncommitted_changes=bool(_git("status", "--porcelain", "sklearn_nce")),
+        **git_state(),
         machine=platform.platform(),
         cpu_count=os.cpu_count(),
         sizes=sizes,
@@ -356,12 +355,6 @@ def _plot(rows, path):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-
-
-def _git(*command):
-    return subprocess.run(
-        ["git", *command], capture_output=True, text=True, cwd=Path(__file__).parent
-    ).stdout.strip()
 
 
 if __name__ == "__main__":
