@@ -9,7 +9,11 @@ import pytest
 import torch
 from torch import nn
 
-from sklearn_nce import NCEDensityRatio
+from sklearn_nce import (
+    InfoNCEAnchorMI,
+    NCEDensityRatio,
+    NoisierNCEClassifier,
+)
 from sklearn_nce._core.critics import (
     JointCritic,
     MLPCritic,
@@ -112,6 +116,35 @@ def test_diverging_fit_raises_value_error_naming_lr(lr):
     message = str(excinfo.value)
     assert "diverged" in message
     assert str(lr) in message
+
+
+@pytest.mark.parametrize(
+    "estimator, data",
+    [
+        (NCEDensityRatio(), "two_sample"),
+        (InfoNCEAnchorMI(cv=2), "pairs"),
+        (NoisierNCEClassifier(), "rows"),
+    ],
+    ids=lambda value: type(value).__name__ if not isinstance(value, str) else value,
+)
+def test_absurd_lr_raises_instead_of_answering_garbage(estimator, data):
+    # lr=1e3 with Adam leaves a finite but huge loss (e.g. 50 against 0.67
+    # untrained for the density ratio): before the check, the fits returned
+    # a held-out score of -2e8, mi_ = -3.6e7 or a mean log-likelihood of
+    # -4.5e5 without an error. (CNCEEnergyModel at lr=1e3 ends at the chance
+    # loss with f flat over its base, scoring as a sane fit: nothing to refuse.)
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((400, 3))
+    y = {
+        "two_sample": np.arange(400) % 2,
+        "pairs": X + rng.standard_normal((400, 3)),
+        "rows": None,
+    }[data]
+    if data == "two_sample":
+        X[y == 1] += 1.0
+    estimator.set_params(lr=1e3, max_epochs=20, random_state=0)
+    with pytest.raises(ValueError, match=r"diverged.*`lr` \(currently 1000.0\)"):
+        estimator.fit(X, y)
 
 
 # ---------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from .losses import (
     infonce_anchor_loss,
     log_mean_exp,
     logistic_loss,
+    lsif_loss,
     mine_loss,
     noisier_nce_loss,
 )
@@ -34,6 +35,13 @@ __all__ = [
     "in_batch_tuples",
     "telescoping_coefficients",
 ]
+
+
+def _divergence_hint(loss):
+    """What to change besides ``lr`` when a two-sample fit diverges with ``loss``."""
+    if loss is lsif_loss:
+        return "choose a bounded loss such as loss='logistic'"
+    return "add weight_decay"
 
 
 def _validation_loss(log_ratio_pos, log_ratio_neg, noise_weight):
@@ -56,7 +64,7 @@ class TwoSampleObjective(nn.Module):
         Passed to ``loss``.
     """
 
-    divergence_hint = "choose a bounded loss such as loss='logistic'"
+    divergence_hint = property(lambda self: _divergence_hint(self.loss))
 
     def __init__(self, loss, noise_weight):
         super().__init__()
@@ -211,7 +219,7 @@ class TelescopingObjective(nn.Module):
     needs to see one fixed loss.
     """
 
-    divergence_hint = "choose a bounded loss such as loss='logistic'"
+    divergence_hint = property(lambda self: _divergence_hint(self.loss))
 
     def __init__(self, loss, noise_weight, n_steps, resample_pairs=True):
         super().__init__()

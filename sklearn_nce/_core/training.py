@@ -30,6 +30,9 @@ __all__ = [
     "take_rows",
 ]
 
+# A fit whose best epoch loss is this far (or half its own size) above the
+# untrained critic's is treated as diverged.
+_WORSE_THAN_START = 1.0
 # Optimizers with a fused implementation on CPU and CUDA.
 _FUSED_OPTIMIZERS = ("adam", "adamw")
 OPTIMIZERS = {
@@ -204,15 +207,72 @@ class FiniteLossGuard(Callback):
 
     def on_batch_end(self, net, batch=None, training=None, loss=None, **kwargs):
         if loss is not None and not torch.isfinite(loss).all():
-            value = float(loss.detach())
-            # The objective may name its own remedy (e.g. a bounded loss).
-            objective = getattr(net, "criterion_", None)
-            hint = getattr(objective, "divergence_hint", "add weight_decay")
-            raise ValueError(
-                f"The training loss became {value} in epoch {len(net.history)}: the fit diverged. "
-                f"Lower `lr` (currently {net.lr}), standardise X (e.g. with StandardScaler), "
-                f"or {hint}."
+            _raise_diverged(
+                net,
+                f"The training loss became {float(loss.detach())} in epoch {len(net.history)}: "
+                "the fit diverged.",
             )
+
+
+class DivergenceCheck(Callback):
+    """Refuse a fit that ends with a finite loss far worse than it started with.
+
+    The training loss of one fixed batch, with the same noise draws, is
+    measured before the first step and again on the final weights (after
+    early stopping restored its best ones, so this callback runs last). When
+    the final loss is well above the initial one, the optimiser made the
+    critic worse than untrained -- an absurd ``lr`` does that, and every
+    estimate read from it would be garbage -- so the fit raises instead.
+    """
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self.probe_ = None if X is None else _LossProbe(net, X, y)
+
+    def on_train_end(self, net, **kwargs):
+        probe = getattr(self, "probe_", None)
+        if probe is None:
+            return
+        final = probe.loss(net)
+        del self.probe_  # holds a batch: keep the fitted net small
+        if not final <= probe.initial + max(_WORSE_THAN_START, 0.5 * abs(probe.initial)):
+            _raise_diverged(
+                net,
+                f"The fit diverged: its final training loss ({final:.4g}) is far above the "
+                f"untrained critic's ({probe.initial:.4g}) on the same batch.",
+            )
+
+
+class _LossProbe:
+    """The objective's training loss on one fixed batch and fixed random draws."""
+
+    def __init__(self, net, X, y):
+        self.cuda = [torch.device(net.device)] if str(net.device).startswith("cuda") else []
+        with torch.random.fork_rng(devices=self.cuda):
+            self.batch = next(iter(net.get_iterator(net.get_dataset(X, y), training=True)))
+        self.cpu_state = torch.get_rng_state()
+        self.cuda_states = [torch.cuda.get_rng_state(device) for device in self.cuda]
+        self.initial = self.loss(net)
+
+    def loss(self, net):
+        # Training mode (the objective's training loss, fresh noise) with the
+        # RNG rewound, so both calls see the same draws; the caller's RNG
+        # state is untouched.
+        net._ensure_mode(training=True)
+        with torch.random.fork_rng(devices=self.cuda), torch.no_grad():
+            torch.set_rng_state(self.cpu_state)
+            for device, state in zip(self.cuda, self.cuda_states, strict=True):
+                torch.cuda.set_rng_state(state, device)
+            return float(net._objective_loss(self.batch))
+
+
+def _raise_diverged(net, what):
+    # The objective may name its own remedy (e.g. a bounded loss).
+    objective = getattr(net, "criterion_", None)
+    hint = getattr(objective, "divergence_hint", "add weight_decay")
+    raise ValueError(
+        f"{what} Lower `lr` (currently {net.lr}), standardise X (e.g. with StandardScaler), "
+        f"or {hint}."
+    )
 
 
 class NoiseWeightAnnealing(Callback):
@@ -332,6 +392,8 @@ def build_net(
         # One live line per fit; verbose >= 2 prints skorch's table instead
         # (a bar redrawn between table rows garbles both).
         callbacks.append(("progress", EpochProgressBar(progress_label)))
+    # Last: it must judge the weights early stopping restored.
+    callbacks.append(("divergence_check", DivergenceCheck()))
     if optimizer == "lbfgs":
         # LBFGS has no weight_decay and sets its own step by line search
         # (lr is only the first trial step), as sklearn's MLP ignores
