@@ -37,6 +37,8 @@ __all__ = ["NCEDensityRatio", "make_two_sample"]
 # _CHASM_MIN_ROWS held-out rows per sample, so that 1% is measurable) warns.
 _CHASM_ERROR = 0.01
 _CHASM_MIN_ROWS = 200
+# score() of a critic that knows nothing (log r = 0 everywhere): log(1/2).
+_CHANCE_SCORE = -float(np.log(2.0))
 
 
 class NCEDensityRatio(ClassifierMixin, _BaseNCE):
@@ -140,6 +142,9 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         Per-epoch train (and validation) loss.
     n_iter_ : int
         Number of epochs run.
+    denominator_weights_ : ndarray of shape (n_denominator,)
+        Importance weights of the training denominator rows (mean 1), in
+        their order in ``X``; also ``predict_weights()`` with no argument.
     validation_error_ : float or None
         Class-balanced share of held-out rows (the early-stopping split) on
         the wrong side of ``log r = 0``; None without that split or with fewer
@@ -280,6 +285,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         # denominator sample (a self-normalised estimator).
         log_ratio_de = self._log_ratio(X[labels == 0])
         self.log_weight_offset_ = float(logsumexp(log_ratio_de) - np.log(n_neg))
+        self.denominator_weights_ = np.exp(log_ratio_de - self.log_weight_offset_)
         return self
 
     def predict(self, X):
@@ -372,7 +378,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         """
         return np.exp(self.predict_log_ratio(X))
 
-    def predict_weights(self, X):
+    def predict_weights(self, X=None):
         """Importance weights for covariate shift, normalised to mean 1 on the training
         denominator sample.
 
@@ -381,13 +387,19 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Points to evaluate.
+        X : array-like of shape (n_samples, n_features) or None, default=None
+            Points to evaluate. None returns the weights of the training
+            denominator rows, in their order in the ``X`` given to :meth:`fit`:
+            the weights a covariate-shift user needs, with no chance of passing
+            the numerator sample by mistake.
 
         Returns
         -------
         weights : ndarray of shape (n_samples,)
         """
+        if X is None:
+            check_is_fitted(self)
+            return self.denominator_weights_.copy()
         return np.exp(self.predict_log_ratio(X) - self.log_weight_offset_)
 
     def score(self, X, y, sample_weight=None):
@@ -419,11 +431,23 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
             raise ValueError(
                 f"score needs rows of both samples labelled with classes_ {self.classes_!r}."
             )
-        return float(
+        score = float(
             balanced_log_likelihood(
                 torch.from_numpy(log_ratio[is_pos]), torch.from_numpy(log_ratio[is_neg])
             )
         )
+        if score < _CHANCE_SCORE:
+            # A GridSearchCV cell that scores below chance is a broken fit,
+            # not merely a weak one: say so instead of ranking it quietly.
+            warnings.warn(
+                f"The held-out score {score:.3g} is below chance ({_CHANCE_SCORE:.3g}, a "
+                "constant ratio of 1): the critic is confidently wrong on these rows, which "
+                "is overfitting or an unstable fit. Lower max_epochs or lr, add weight_decay, "
+                "or turn on early_stopping.",
+                UnreliableEstimateWarning,
+                stacklevel=2,
+            )
+        return score
 
     def _check_training(self, net, valid):
         # The density chasm: when almost no held-out row is misclassified, the

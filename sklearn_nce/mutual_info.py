@@ -412,7 +412,18 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
     def _has_embedding(self):
         return self.architecture == "separable" and self.critic is None
 
-    @available_if(_has_embedding)
+    def _check_embedding(self):
+        # available_if's check: raising here puts the fix in the error a user
+        # sees instead of a bare "has no attribute 'transform'".
+        if not self._has_embedding():
+            raise AttributeError(
+                "transform needs the separable critic's embedding of x: set "
+                "architecture='separable' (and critic=None). The joint critic scores (x, y) "
+                "pairs together and has no embedding of x alone."
+            )
+        return True
+
+    @available_if(_check_embedding)
     def transform(self, X):
         """The embedding of x by the separable critics of every fold.
 
@@ -434,7 +445,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         X = validate_X(self, X, reset=False)
         return self._apply_critic(lambda critic, x: critic.encode_x(x), X)
 
-    @available_if(_has_embedding)
+    @available_if(_check_embedding)
     def fit_transform(self, X, y):
         """Fit, then return the embedding of the training rows (see :meth:`transform`).
 

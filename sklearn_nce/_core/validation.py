@@ -39,6 +39,7 @@ def validate_X(estimator, X, *, reset):
     NaN, inf, 1-D input, complex values and too few rows raise ``ValueError``
     with sklearn's standard messages.
     """
+    _check_shape_and_columns(X)
     return validate_data(
         estimator,
         X,
@@ -53,6 +54,7 @@ def validate_X_y(estimator, X, y, *, reset=True, **check_params):
 
     At fit time (``reset=True``) at least ``MIN_SAMPLES`` rows are required.
     """
+    _check_shape_and_columns(X)
     return validate_data(
         estimator,
         X,
@@ -70,8 +72,16 @@ def check_binary_target(y, *, min_per_class=2):
     Returns ``classes_`` and the encoded labels. One class, more than two
     classes or a continuous target raise ``ValueError``.
     """
-    # Continuous or unknown targets get sklearn's "Unknown label type" error.
-    check_classification_targets(y)
+    # Continuous or unknown targets get sklearn's "Unknown label type" error,
+    # followed by what y means here and how to build it.
+    try:
+        check_classification_targets(y)
+    except ValueError as error:
+        raise ValueError(
+            f"{error} Here y labels the sample each row comes from (1 = numerator, "
+            "0 = denominator): build X and y from the two samples with "
+            "make_two_sample(X_numerator, X_denominator)."
+        ) from None
     classes, encoded = np.unique(y, return_inverse=True)
     if len(classes) < 2:
         raise ValueError(
@@ -90,3 +100,44 @@ def check_binary_target(y, *, min_per_class=2):
             f"{dict(zip(classes.tolist(), counts.tolist(), strict=True))}."
         )
     return classes, encoded
+
+
+def _check_shape_and_columns(X):
+    """Refuse 1-D input and non-numeric DataFrame columns with messages that say the fix.
+
+    sklearn's own 1-D message echoes the whole array before its advice, and a
+    string column fails as "could not convert string to float" without
+    naming the column.
+    """
+    dtypes = getattr(X, "dtypes", None)
+    if hasattr(dtypes, "items"):
+        text = [str(column) for column, dtype in dtypes.items() if _kind(dtype) not in "biuf"]
+        if text:
+            raise ValueError(
+                f"X has non-numeric columns {text}: encode them first, e.g. with "
+                "OneHotEncoder or OrdinalEncoder in a ColumnTransformer placed before this "
+                "estimator in a Pipeline."
+            )
+    # Arrays, DataFrames and Series know their ndim; nested lists are
+    # measured; anything else (e.g. array-likes that refuse numpy functions)
+    # is left to validate_data.
+    n_dims = getattr(X, "ndim", None)
+    if n_dims is None and isinstance(X, list | tuple):
+        try:
+            n_dims = np.ndim(X)
+        except ValueError:  # ragged nested lists: validate_data reports them
+            return
+    if n_dims == 1:
+        raise ValueError(
+            f"Expected 2D array, got 1D array instead ({len(X)} values). Reshape your data "
+            "either using array.reshape(-1, 1) if your data has a single feature or "
+            "array.reshape(1, -1) if it contains a single sample."
+        )
+
+
+def _kind(dtype):
+    """numpy's one-letter kind of a dtype ("O" for pandas' extension dtypes)."""
+    try:
+        return np.dtype(dtype).kind
+    except TypeError:
+        return "O"

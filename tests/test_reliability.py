@@ -1,0 +1,107 @@
+"""Bad input and broken fits get an error or a warning that names the fix, per estimator."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sklearn_nce import (
+    CNCEEnergyModel,
+    InfoNCEAnchorMI,
+    NCEDensityRatio,
+    NoisierNCEClassifier,
+)
+from sklearn_nce.datasets import make_mean_shift
+from sklearn_nce.exceptions import UnreliableEstimateWarning
+
+RNG = np.random.RandomState(0)
+X = RNG.standard_normal((60, 2))
+TARGETS = {
+    "NCEDensityRatio": np.arange(60) % 2,
+    "InfoNCEAnchorMI": X[:, ::-1] + RNG.standard_normal((60, 2)),
+    "CNCEEnergyModel": None,
+    "NoisierNCEClassifier": None,
+}
+
+
+def _estimators():
+    fast = dict(max_epochs=2, random_state=0)
+    return [
+        NCEDensityRatio(**fast),
+        InfoNCEAnchorMI(cv=2, batch_size=16, **fast),
+        CNCEEnergyModel(n_importance_samples=200, **fast),
+        NoisierNCEClassifier(n_importance_samples=200, **fast),
+    ]
+
+
+def _name(estimator):
+    return type(estimator).__name__
+
+
+@pytest.mark.parametrize("estimator", _estimators(), ids=_name)
+def test_one_dimensional_X_says_how_to_reshape_without_echoing_it(estimator):
+    with pytest.raises(ValueError, match=r"got 1D array instead \(60 values\).*reshape") as info:
+        estimator.fit(X[:, 0], TARGETS[_name(estimator)])
+    # sklearn's own message prints every value before its advice.
+    assert len(str(info.value)) < 300
+
+
+@pytest.mark.parametrize("estimator", _estimators(), ids=_name)
+def test_string_column_is_named_with_the_fix(estimator):
+    frame = pd.DataFrame({"x0": X[:, 0], "city": ["Paris", "Oslo"] * 30})
+    with pytest.raises(ValueError, match=r"non-numeric columns \['city'\].*OneHotEncoder"):
+        estimator.fit(frame, TARGETS[_name(estimator)])
+
+
+@pytest.mark.parametrize("estimator", _estimators(), ids=_name)
+def test_one_dimensional_X_at_predict_time_says_how_to_reshape(estimator):
+    estimator.fit(X, TARGETS[_name(estimator)])
+    method = getattr(estimator, "score_samples", None) or getattr(
+        estimator, "predict_log_ratio", None
+    )
+    if method is None:  # InfoNCEAnchorMI scores pairs: pointwise_mi(X, y)
+        with pytest.raises(ValueError, match="got 1D array instead"):
+            estimator.pointwise_mi(X[0], TARGETS["InfoNCEAnchorMI"][:1])
+        return
+    with pytest.raises(ValueError, match="got 1D array instead"):
+        method(X[0])
+
+
+def test_continuous_y_for_a_density_ratio_points_to_make_two_sample():
+    # The message keeps sklearn's start (check_estimator matches it).
+    with pytest.raises(ValueError, match=r"^Unknown label type.*make_two_sample"):
+        NCEDensityRatio(max_epochs=1).fit(X, RNG.standard_normal(60))
+
+
+def test_transform_of_a_joint_critic_names_the_separable_architecture():
+    model = InfoNCEAnchorMI(cv=2, batch_size=16, max_epochs=1, random_state=0)
+    model.fit(X, TARGETS["InfoNCEAnchorMI"])
+    assert not hasattr(model, "transform")
+    with pytest.raises(AttributeError, match="has no attribute 'transform'") as info:
+        model.transform(X)
+    # sklearn's available_if chains the check's own error: the traceback
+    # shows it as the cause, with the fix.
+    assert "architecture='separable'" in str(info.value.__cause__)
+
+
+def test_score_below_chance_warns():
+    # Mean shift of KL = 2.5: a held-out set with the labels swapped makes
+    # the fitted critic confidently wrong, far below chance (-log 2).
+    X_fit, y_fit = make_mean_shift(2, 2.5).sample(500, 500, random_state=0)
+    X_test, y_test = make_mean_shift(2, 2.5).sample(500, 500, random_state=1)
+    model = NCEDensityRatio(max_epochs=30, random_state=0).fit(X_fit, y_fit)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnreliableEstimateWarning)
+        assert model.score(X_test, y_test) > -np.log(2)
+    with pytest.warns(UnreliableEstimateWarning, match="below chance"):
+        assert model.score(X_test, 1 - y_test) < -np.log(2)
+
+
+def test_predict_weights_without_X_are_the_training_denominator_weights():
+    X_fit, y_fit = make_mean_shift(2, 1.0).sample(200, 300, random_state=0)
+    model = NCEDensityRatio(max_epochs=5, random_state=0).fit(X_fit, y_fit)
+    weights = model.predict_weights()
+    np.testing.assert_allclose(weights, model.predict_weights(X_fit[y_fit == 0]), rtol=1e-5)
+    assert weights.shape == (300,)
+    assert weights.mean() == pytest.approx(1.0)
