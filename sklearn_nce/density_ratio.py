@@ -84,6 +84,12 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         quadratic form per head, ``h(x) = x'Ax + b'x + c`` -- the exact family
         for Gaussian pairs, best fitted with ``optimizer="lbfgs"``, and with
         ``n_features^2`` parameters per head (it overfits in high dimension).
+    numerator_label : label or None, default=None
+        The value of ``y`` that marks the numerator sample. None takes the
+        larger label, ``classes_[1]``, which is 1 for 0/1 labels and True for
+        booleans; with any other labels (e.g. "test"/"train", where sorting
+        decides) it also warns, because a swapped direction silently inverts
+        the ratio: set this parameter to say which sample is which.
     hidden_layer_sizes : tuple of int, default=(64, 64)
         Widths of the MLP critic's hidden layers.
     activation : {"silu", "relu", "tanh", "elu"}, default="silu"
@@ -131,7 +137,10 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
     Attributes
     ----------
     classes_ : ndarray of shape (2,)
-        Sample labels; ``classes_[1]`` is the numerator sample.
+        The two sample labels, sorted (scikit-learn's convention: ``predict_proba``
+        columns and the sign of ``decision_function`` follow it).
+    numerator_label_ : label
+        The label of the numerator sample (``numerator_label``, or ``classes_[1]``).
     log_prior_ratio_ : float
         ``log(n_nu / n_de)`` of the training data, used by ``predict_proba``.
     noise_weight_ : float
@@ -200,6 +209,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         "noise_weight": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
         "telescoping_steps": [Interval(Integral, 1, None, closed="left")],
         "architecture": [StrOptions({"mlp", "quadratic"})],
+        "numerator_label": "no_validation",
     }
 
     def __init__(
@@ -209,6 +219,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         noise_weight="auto",
         telescoping_steps=1,
         architecture="mlp",
+        numerator_label=None,
         hidden_layer_sizes=(64, 64),
         activation="silu",
         critic=None,
@@ -246,6 +257,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         self.noise_weight = noise_weight
         self.telescoping_steps = telescoping_steps
         self.architecture = architecture
+        self.numerator_label = numerator_label
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -256,8 +268,9 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         X : array-like of shape (n_samples, n_features)
             Both samples stacked.
         y : array-like of shape (n_samples,)
-            Sample labels with two values; ``classes_[1]`` (e.g. 1) marks the
-            numerator sample, ``classes_[0]`` (e.g. 0) the denominator sample.
+            Sample labels with two values: ``numerator_label`` (by default the
+            larger label, e.g. 1) marks the numerator sample, the other the
+            denominator sample.
 
         Returns
         -------
@@ -266,6 +279,9 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         """
         X, y = validate_X_y(self, X, y)
         self.classes_, labels = check_binary_target(y)
+        numerator_index = self._numerator_index()
+        self.numerator_label_ = self.classes_[numerator_index]
+        labels = (labels == numerator_index).astype(labels.dtype)
         n_pos = int(labels.sum())
         n_neg = len(labels) - n_pos
         self.log_prior_ratio_ = float(np.log(n_pos / n_neg))
@@ -315,7 +331,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         Returns
         -------
         proba : ndarray of shape (n_samples, 2)
-            Columns follow ``classes_``: denominator, then numerator.
+            Columns follow ``classes_``.
         """
         prob_pos = expit(self.decision_function(X))
         return np.column_stack([1.0 - prob_pos, prob_pos])
@@ -337,7 +353,11 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         return np.column_stack([-np.logaddexp(0.0, logit), -np.logaddexp(0.0, -logit)])
 
     def decision_function(self, X):
-        """Posterior logit ``log r(x) + log(n_nu / n_de)``; positive means numerator.
+        """Posterior logit ``log r(x) + log(n_nu / n_de)``, signed for ``classes_[1]``.
+
+        As in scikit-learn, positive means ``classes_[1]``: that is the
+        numerator by default; when ``numerator_label`` makes ``classes_[0]``
+        the numerator, the logit is negated.
 
         Parameters
         ----------
@@ -348,7 +368,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         -------
         logit : ndarray of shape (n_samples,)
         """
-        return self.predict_log_ratio(X) + self.log_prior_ratio_
+        numerator_logit = self.predict_log_ratio(X) + self.log_prior_ratio_
+        return numerator_logit if self.numerator_label_ == self.classes_[1] else -numerator_logit
 
     def predict_log_ratio(self, X):
         """Estimated ``log p_nu(x) / p_de(x)``.
@@ -425,8 +446,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
             raise ValueError("NCEDensityRatio.score does not support sample_weight.")
         log_ratio = self.predict_log_ratio(X)
         y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
-        is_pos = y == self.classes_[1]
-        is_neg = y == self.classes_[0]
+        is_pos = y == self.numerator_label_
+        is_neg = y == self.classes_[self.classes_ != self.numerator_label_][0]
         if not (is_pos.any() and is_neg.any()) or not (is_pos | is_neg).all():
             raise ValueError(
                 f"score needs rows of both samples labelled with classes_ {self.classes_!r}."
@@ -448,6 +469,28 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
                 stacklevel=2,
             )
         return score
+
+    def _numerator_index(self):
+        """Index in ``classes_`` of the numerator label; warns when it had to be guessed."""
+        if self.numerator_label is not None:
+            matches = np.flatnonzero(self.classes_ == self.numerator_label)
+            if not len(matches):
+                raise ValueError(
+                    f"numerator_label={self.numerator_label!r} is not one of the labels in y "
+                    f"({self.classes_.tolist()})."
+                )
+            return int(matches[0])
+        smaller, larger = self.classes_.tolist()  # Python scalars: plain reprs
+        if not (larger == 1 or larger is True):
+            warnings.warn(
+                f"y has labels {[smaller, larger]}; taking {larger!r} (the larger) as the "
+                "numerator sample. A swapped direction inverts the ratio: set numerator_label "
+                f"(e.g. numerator_label={smaller!r}) to choose, or use 0/1 labels "
+                "(make_two_sample builds them).",
+                UserWarning,
+                stacklevel=4,
+            )
+        return 1
 
     def _check_training(self, net, valid):
         # The density chasm: when almost no held-out row is misclassified, the

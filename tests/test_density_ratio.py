@@ -265,24 +265,46 @@ def test_random_state_reproducible(early_stopping):
     np.testing.assert_array_equal(first, fit_predict(0))
 
 
-def test_string_labels():
+def test_string_labels_warn_and_numerator_label_chooses():
     _, X, y = _small_problem(80, 80)
     reference = _fast(max_epochs=5, random_state=0).fit(X, y)
 
-    # "nu" sorts after "de", so classes_[1] == "nu" is the numerator: same fit.
-    named = np.where(y == 1, "nu", "de")
-    model = _fast(max_epochs=5, random_state=0).fit(X, named)
-    np.testing.assert_array_equal(model.classes_, ["de", "nu"])
+    # "test"/"train": sorting would make "train" the numerator, the inverse
+    # of what a covariate-shift user means. Guessing warns ...
+    named = np.where(y == 1, "test", "train")
+    with pytest.warns(UserWarning, match=r"taking 'train'.*numerator_label"):
+        guessed = _fast(max_epochs=5, random_state=0).fit(X, named)
+    assert guessed.numerator_label_ == "train"
+    # ... and numerator_label says which is which, giving the 0/1 fit exactly.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        model = _fast(max_epochs=5, random_state=0, numerator_label="test").fit(X, named)
+    np.testing.assert_array_equal(model.classes_, ["test", "train"])
+    assert model.numerator_label_ == "test"
     np.testing.assert_array_equal(model.predict_log_ratio(X), reference.predict_log_ratio(X))
-    assert set(model.predict(X)) <= {"de", "nu"}
     assert model.score(X, named) == pytest.approx(reference.score(X, y))
+    # scikit-learn's conventions still follow the sorted classes_: the
+    # decision function is positive for classes_[1] ("train", the
+    # denominator here), and predict_proba's columns are in classes_ order.
+    np.testing.assert_allclose(model.decision_function(X), -reference.decision_function(X))
+    np.testing.assert_allclose(model.predict_proba(X), reference.predict_proba(X)[:, ::-1])
+    np.testing.assert_array_equal(
+        model.predict(X), np.where(reference.predict(X) == 1, "test", "train")
+    )
 
-    # Swapping which name sorts last swaps numerator and denominator.
-    swapped = np.where(y == 1, "a", "b")
-    flipped = _fast(max_epochs=15, random_state=0).fit(X, swapped)
-    assert flipped.classes_[1] == "b"
-    correlation = np.corrcoef(flipped.predict_log_ratio(X), reference.predict_log_ratio(X))[0, 1]
-    assert correlation < -0.9
+
+def test_zero_one_and_boolean_labels_need_no_numerator_label():
+    _, X, y = _small_problem(40, 40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        assert _fast(max_epochs=2).fit(X, y).numerator_label_ == 1
+        assert _fast(max_epochs=2).fit(X, y == 1).numerator_label_ == True  # noqa: E712
+
+
+def test_unknown_numerator_label_raises():
+    _, X, y = _small_problem(40, 40)
+    with pytest.raises(ValueError, match=r"numerator_label='test' is not one of the labels"):
+        _fast(max_epochs=2, numerator_label="test").fit(X, y)
 
 
 def test_make_two_sample():
