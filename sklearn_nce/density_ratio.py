@@ -558,7 +558,9 @@ def make_two_sample(X_numerator, X_denominator):
 
     Returns
     -------
-    X : ndarray of shape (n_numerator + n_denominator, n_features)
+    X : ndarray or DataFrame of shape (n_numerator + n_denominator, n_features)
+        The samples stacked; a DataFrame with their columns when both are
+        DataFrames with the same columns.
     y : ndarray of shape (n_numerator + n_denominator,)
         1 for numerator rows, 0 for denominator rows.
 
@@ -569,6 +571,7 @@ def make_two_sample(X_numerator, X_denominator):
     >>> X.shape, y.tolist()
     ((5, 1), [1, 1, 0, 0, 0])
     """
+    columns = _column_names(X_numerator, X_denominator)
     X_numerator = check_array(X_numerator, input_name="X_numerator")
     X_denominator = check_array(X_denominator, input_name="X_denominator")
     if X_numerator.shape[1] != X_denominator.shape[1]:
@@ -578,7 +581,29 @@ def make_two_sample(X_numerator, X_denominator):
         )
     X = np.vstack([X_numerator, X_denominator])
     y = np.r_[np.ones(len(X_numerator), dtype=int), np.zeros(len(X_denominator), dtype=int)]
+    if columns is not None:
+        # Keep the column names that feature_names_in_ (and a ColumnTransformer
+        # before the estimator) rely on.
+        import pandas as pd
+
+        X = pd.DataFrame(X, columns=columns)
     return X, y
+
+
+def _column_names(X_numerator, X_denominator):
+    """The shared pandas column names of the two samples (None unless both are DataFrames)."""
+    names = [
+        sample.columns if hasattr(sample, "columns") and hasattr(sample, "iloc") else None
+        for sample in (X_numerator, X_denominator)
+    ]
+    if names[0] is None or names[1] is None:
+        return None
+    if list(names[0]) != list(names[1]):
+        raise ValueError(
+            "The two samples have different columns: "
+            f"{list(names[0])} (numerator) and {list(names[1])} (denominator)."
+        )
+    return list(names[0])
 
 
 def _summed_scores(critic, x):

@@ -105,3 +105,15 @@ def test_predict_weights_without_X_are_the_training_denominator_weights():
     np.testing.assert_allclose(weights, model.predict_weights(X_fit[y_fit == 0]), rtol=1e-5)
     assert weights.shape == (300,)
     assert weights.mean() == pytest.approx(1.0)
+
+
+def test_make_two_sample_keeps_dataframe_columns():
+    from sklearn_nce import make_two_sample
+
+    frame = pd.DataFrame(X, columns=["age", "income"])
+    X_both, y = make_two_sample(frame[:20], frame[20:])
+    assert list(X_both.columns) == ["age", "income"]
+    model = NCEDensityRatio(max_epochs=2, random_state=0).fit(X_both, y)
+    np.testing.assert_array_equal(model.feature_names_in_, ["age", "income"])
+    with pytest.raises(ValueError, match="different columns"):
+        make_two_sample(frame[:20], frame[20:].rename(columns={"age": "years"}))
