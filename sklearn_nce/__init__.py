@@ -14,10 +14,19 @@ CNCEEnergyModel
 NoisierNCEClassifier
     Outlier detector from a data-versus-noise classifier trained by "Noisier"
     NCE, with the ``IsolationForest`` API.
+
+Helpers
+-------
+plot_history
+    A fitted estimator's loss per epoch (``sklearn_nce.inspection``).
+show_versions
+    Versions and devices, for bug reports.
 """
 
+from ._show_versions import show_versions
 from .density_ratio import NCEDensityRatio, make_two_sample
 from .energy import CNCEEnergyModel
+from .inspection import plot_history
 from .mutual_info import InfoNCEAnchorMI, mutual_info_nce
 from .outlier import NoisierNCEClassifier
 
@@ -28,5 +37,7 @@ __all__ = [
     "NoisierNCEClassifier",
     "make_two_sample",
     "mutual_info_nce",
+    "plot_history",
+    "show_versions",
 ]
 __version__ = "0.1.0.dev0"

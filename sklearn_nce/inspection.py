@@ -1,0 +1,177 @@
+"""Training insight: the loss curves of a fitted estimator, as a scikit-learn ``Display``.
+
+Like ``sklearn.metrics.RocCurveDisplay``: :meth:`TrainingHistoryDisplay.from_estimator`
+reads what it needs from a fitted estimator and draws it; :meth:`~TrainingHistoryDisplay.plot`
+redraws on any axes. ``plot_history`` is the one-line shortcut. matplotlib is an
+optional dependency, imported only when something is drawn.
+"""
+
+import numpy as np
+
+from ._core.validation import check_is_fitted
+
+__all__ = ["TrainingHistoryDisplay", "plot_history"]
+
+
+class TrainingHistoryDisplay:
+    """Train and validation loss per epoch of a fitted sklearn_nce estimator.
+
+    Create it with :meth:`from_estimator` (or :func:`plot_history`); the
+    constructor only stores the curves.
+
+    Parameters
+    ----------
+    train_losses : list of ndarray
+        Training loss per epoch, one array per trained critic (several for
+        ``InfoNCEAnchorMI``'s cross-fitted folds).
+    valid_losses : list of ndarray or None
+        Validation loss per epoch, aligned with ``train_losses`` (None where
+        there was no early-stopping split).
+    estimator_name : str
+        Shown in the title.
+    diagnostics : dict or None, default=None
+        Final figures shown beside the curves (``InfoNCEAnchorMI``'s
+        ``mi_`` and its InfoNCE, NWJ and DV bounds).
+
+    Attributes
+    ----------
+    ax_ : matplotlib Axes
+        The axes drawn on.
+    figure_ : matplotlib Figure
+        Its figure.
+    lines_ : list of matplotlib Line2D
+        One line per curve.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nce import NCEDensityRatio
+    >>> from sklearn_nce.inspection import TrainingHistoryDisplay
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.r_[rng.normal(0.5, 1, (200, 2)), rng.normal(0, 1, (200, 2))]
+    >>> y = np.r_[np.ones(200), np.zeros(200)]
+    >>> model = NCEDensityRatio(max_epochs=5, random_state=0).fit(X, y)
+    >>> display = TrainingHistoryDisplay.from_estimator(model)
+    >>> len(display.lines_)
+    1
+    """
+
+    def __init__(self, *, train_losses, valid_losses, estimator_name, diagnostics=None):
+        self.train_losses = train_losses
+        self.valid_losses = valid_losses
+        self.estimator_name = estimator_name
+        self.diagnostics = diagnostics
+
+    @classmethod
+    def from_estimator(cls, estimator, *, ax=None):
+        """Read the loss curves of a fitted estimator and draw them.
+
+        Parameters
+        ----------
+        estimator : fitted sklearn_nce estimator
+            Any of the four estimators (it must have ``history_``).
+        ax : matplotlib Axes, default=None
+            Where to draw; a new figure when None.
+
+        Returns
+        -------
+        display : TrainingHistoryDisplay
+        """
+        check_is_fitted(estimator, "history_")
+        histories = estimator.history_
+        # InfoNCEAnchorMI keeps one skorch History per fold; the others one.
+        if histories and isinstance(histories[0], dict):
+            histories = [histories]
+        train = [_column(history, "train_loss") for history in histories]
+        valid = [_column(history, "valid_loss") for history in histories]
+        display = cls(
+            train_losses=train,
+            valid_losses=valid,
+            estimator_name=type(estimator).__name__,
+            diagnostics=_diagnostics(estimator),
+        )
+        return display.plot(ax=ax)
+
+    def plot(self, ax=None):
+        """Draw the curves (epochs on x, loss on y) on ``ax``.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Where to draw; a new figure when None.
+
+        Returns
+        -------
+        display : TrainingHistoryDisplay
+            ``self``, with ``ax_``, ``figure_`` and ``lines_`` set.
+        """
+        plt = _pyplot()
+        if ax is None:
+            _, ax = plt.subplots()
+        several = len(self.train_losses) > 1
+        self.lines_ = []
+        for k, (train, valid) in enumerate(zip(self.train_losses, self.valid_losses, strict=True)):
+            suffix = f" (fold {k})" if several else ""
+            epochs = np.arange(1, len(train) + 1)
+            (line,) = ax.plot(epochs, train, color=f"C{k}", label=f"train{suffix}")
+            self.lines_.append(line)
+            if valid is not None:
+                (line,) = ax.plot(
+                    epochs, valid, color=f"C{k}", linestyle="--", label=f"validation{suffix}"
+                )
+                self.lines_.append(line)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss")
+        ax.set_title(f"{self.estimator_name}: loss per epoch")
+        if self.diagnostics:
+            text = "\n".join(f"{name}: {value:.3g}" for name, value in self.diagnostics.items())
+            ax.text(0.98, 0.98, text, transform=ax.transAxes, ha="right", va="top", fontsize=8)
+        ax.legend(loc="lower left", fontsize=8)
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+
+def plot_history(estimator, ax=None):
+    """Draw a fitted estimator's train and validation loss per epoch.
+
+    For ``InfoNCEAnchorMI`` every cross-fitted fold gets its curves, and the
+    estimate with its InfoNCE, NWJ and DV bounds (nats) is written beside them.
+
+    Parameters
+    ----------
+    estimator : fitted sklearn_nce estimator
+        Any of the four estimators.
+    ax : matplotlib Axes, default=None
+        Where to draw; a new figure when None.
+
+    Returns
+    -------
+    display : TrainingHistoryDisplay
+        Holds the axes (``ax_``), figure (``figure_``) and lines (``lines_``).
+    """
+    return TrainingHistoryDisplay.from_estimator(estimator, ax=ax)
+
+
+def _column(history, key):
+    """One History column as an array, or None when no epoch recorded it."""
+    values = [row[key] for row in history if key in row]
+    return np.asarray(values, dtype=float) if values else None
+
+
+def _diagnostics(estimator):
+    diagnostics = getattr(estimator, "diagnostics_", None)
+    if diagnostics is None:
+        return None
+    shown = {"mi_ (plug-in)": float(estimator.mi_)}
+    shown.update({f"{name} bound": float(diagnostics[name]) for name in ("infonce", "nwj", "dv")})
+    return shown
+
+
+def _pyplot():
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as error:  # an optional dependency
+        raise ImportError(
+            "plot_history and TrainingHistoryDisplay need matplotlib: pip install matplotlib."
+        ) from error
+    return plt

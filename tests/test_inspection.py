@@ -1,0 +1,87 @@
+"""plot_history / TrainingHistoryDisplay and show_versions."""
+
+import sys
+
+import numpy as np
+import pytest
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from sklearn_nce import (  # noqa: E402
+    CNCEEnergyModel,
+    InfoNCEAnchorMI,
+    NCEDensityRatio,
+    NoisierNCEClassifier,
+    plot_history,
+    show_versions,
+)
+from sklearn_nce.inspection import TrainingHistoryDisplay  # noqa: E402
+
+RNG = np.random.RandomState(0)
+X = RNG.standard_normal((120, 2))
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.mark.parametrize(
+    "estimator, y",
+    [
+        (NCEDensityRatio(max_epochs=3, random_state=0), np.arange(120) % 2),
+        (CNCEEnergyModel(max_epochs=3, n_importance_samples=200, random_state=0), None),
+        (NoisierNCEClassifier(max_epochs=3, n_importance_samples=200, random_state=0), None),
+    ],
+    ids=lambda value: type(value).__name__,
+)
+def test_one_training_curve_per_epoch(estimator, y):
+    display = plot_history(estimator.fit(X, y))
+    assert isinstance(display, TrainingHistoryDisplay)
+    (line,) = display.lines_  # no early-stopping split: training loss only
+    np.testing.assert_allclose(line.get_ydata(), estimator.history_[:, "train_loss"])
+    assert display.ax_.get_title().startswith(type(estimator).__name__)
+
+
+def test_validation_curve_when_early_stopping():
+    model = NCEDensityRatio(max_epochs=4, early_stopping=True, random_state=0)
+    display = plot_history(model.fit(X, np.arange(120) % 2))
+    train, valid = display.lines_
+    assert valid.get_linestyle() == "--"
+    np.testing.assert_allclose(valid.get_ydata(), model.history_[:, "valid_loss"])
+
+
+def test_mutual_information_draws_every_fold_and_the_bounds():
+    model = InfoNCEAnchorMI(cv=2, batch_size=16, max_epochs=3, random_state=0)
+    model.fit(X, X + RNG.standard_normal((120, 2)))
+    fig, ax = plt.subplots()
+    display = plot_history(model, ax=ax)
+    assert display.ax_ is ax
+    assert len(display.lines_) == 2  # one training curve per fold
+    text = "\n".join(t.get_text() for t in ax.texts)
+    for name in ("mi_ (plug-in)", "infonce bound", "nwj bound", "dv bound"):
+        assert name in text
+
+
+def test_unfitted_estimator_raises():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        plot_history(NCEDensityRatio())
+
+
+def test_missing_matplotlib_says_how_to_install(monkeypatch):
+    model = NCEDensityRatio(max_epochs=2, random_state=0).fit(X, np.arange(120) % 2)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with pytest.raises(ImportError, match="pip install matplotlib"):
+        plot_history(model)
+
+
+def test_show_versions_lists_dependencies_and_devices(capsys):
+    show_versions()
+    out = capsys.readouterr().out
+    for name in ("sklearn_nce", "scikit-learn", "torch", "skorch", "torch devices", "cpu"):
+        assert name in out
