@@ -4,7 +4,7 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,10 +27,18 @@ test: install
 lint: install
 	$(BIN)/ruff check sklearn_nce tests benchmarks
 
+# The Sphinx site from the working tree; every warning is an error.
+docs: install
+	$(BIN)/python -m pip install --quiet -e ".[docs]"
+	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
+
 bench: install
 	$(BIN)/python benchmarks/density_ratio.py
 	$(BIN)/python benchmarks/mutual_info.py
 	$(BIN)/python benchmarks/energy.py
+	$(BIN)/python benchmarks/outlier.py
+	$(BIN)/python benchmarks/noisier_nce.py
+	$(BIN)/python benchmarks/scaling.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache demo_density_ratio.png
+	rm -rf $(VENV) build *.egg-info .pytest_cache demo_density_ratio.png docs/_build docs/generated

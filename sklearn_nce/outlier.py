@@ -131,7 +131,7 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
         Epochs run.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
 
     See Also
