@@ -460,3 +460,10 @@ def test_fit_accepts_reversed_and_read_only_arrays():
     for data in (reversed_view, read_only):
         model = NCEDensityRatio(max_epochs=2, random_state=0).fit(data, y[::-1])
         assert np.isfinite(model.predict_log_ratio(data)).all()
+
+
+def test_auto_batch_size_grows_with_the_data_within_bounds():
+    # About 100 steps per epoch, between 256 and 4096 rows.
+    model = NCEDensityRatio(batch_size="auto")
+    assert [model._batch_size(n) for n in (1000, 25_600, 100_000, 10**7)] == [256, 256, 1000, 4096]
+    assert NCEDensityRatio(batch_size=64)._batch_size(100_000) == 64

@@ -31,6 +31,9 @@ _AUTO_EARLY_STOPPING_MIN_SAMPLES = 5000
 # 64 at lr 2e-3 reached 0.85-0.87 (3 seeds) after 2000 steps, against
 # 0.81-0.84 after 1000; from 500 to 8000 rows alike.
 _AUTO_OPTIMIZER_STEPS = 2000
+# batch_size="auto": about 100 steps per epoch, between these sizes.
+_AUTO_MIN_BATCH = 256
+_AUTO_MAX_BATCH = 4096
 # Rows per forward pass at prediction time: bounds memory, not accuracy.
 _PREDICT_BATCH_SIZE = 8192
 
@@ -124,7 +127,9 @@ class _BaseNCE(BaseEstimator):
         # cap the batch at the number of rows so that one batch always exists.
         # LBFGS is a full-batch method: its line search needs the exact loss.
         n_train = n_rows(train[0])
-        batch_size = n_train if self.optimizer == "lbfgs" else min(self.batch_size, n_train)
+        batch_size = (
+            n_train if self.optimizer == "lbfgs" else min(self._batch_size(n_train), n_train)
+        )
         valid_batch_size = None if valid is None else min(batch_size, n_rows(valid[0]))
         # Seed torch inside a forked RNG state: reproducible fits without
         # touching the user's global torch seed.
@@ -152,6 +157,18 @@ class _BaseNCE(BaseEstimator):
             net.fit(*train)
         self._check_training(net, valid)
         return net
+
+    def _batch_size(self, n_train):
+        """``batch_size``, or with "auto" about 100 steps per epoch, within 256..4096 rows.
+
+        Small data keep 256-row batches; on large data a fixed 256 would make
+        an epoch thousands of steps, each paying the per-step overhead of a
+        small network. (Estimators whose batch is part of the statistic, such
+        as in-batch negatives, do not offer "auto".)
+        """
+        if self.batch_size != "auto":
+            return self.batch_size
+        return int(min(_AUTO_MAX_BATCH, max(_AUTO_MIN_BATCH, n_train // 100)))
 
     def _max_epochs(self, n_train, batch_size):
         """``max_epochs``, or with "auto" the epochs that make ``_AUTO_OPTIMIZER_STEPS`` steps.
