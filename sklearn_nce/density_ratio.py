@@ -523,7 +523,9 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
                 "quadratic, as for Gaussian-like samples). See 'the density chasm' in the "
                 "README.",
                 UnreliableEstimateWarning,
-                stacklevel=4,
+                # _check_training <- _train_net <- _fit_critic <- fit <- sklearn's
+                # _fit_context wrapper <- the user's call.
+                stacklevel=6,
             )
 
     def _log_ratio(self, X):

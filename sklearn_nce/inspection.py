@@ -31,7 +31,7 @@ class TrainingHistoryDisplay:
         Shown in the title.
     diagnostics : dict or None, default=None
         Final figures shown beside the curves (``InfoNCEAnchorMI``'s
-        ``mi_`` and its InfoNCE, NWJ and DV bounds).
+        ``mi_`` and the InfoNCE, NWJ and DV bounds of its held-out pairs).
 
     Attributes
     ----------
@@ -162,7 +162,7 @@ def _diagnostics(estimator):
     diagnostics = getattr(estimator, "diagnostics_", None)
     if diagnostics is None:
         return None
-    shown = {"mi_ (plug-in)": float(estimator.mi_)}
+    shown = {"mi_": float(estimator.mi_)}
     shown.update({f"{name} bound": float(diagnostics[name]) for name in ("infonce", "nwj", "dv")})
     return shown
 

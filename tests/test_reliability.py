@@ -117,3 +117,21 @@ def test_make_two_sample_keeps_dataframe_columns():
     np.testing.assert_array_equal(model.feature_names_in_, ["age", "income"])
     with pytest.raises(ValueError, match="different columns"):
         make_two_sample(frame[:20], frame[20:].rename(columns={"age": "years"}))
+
+
+def test_pandas_nullable_numeric_columns_are_numeric():
+    frame = pd.DataFrame(
+        {"count": pd.array(np.arange(60) % 7, dtype="Int64"), "x": pd.array(X[:, 0], "Float64")}
+    )
+    model = NCEDensityRatio(max_epochs=2, random_state=0).fit(frame, TARGETS["NCEDensityRatio"])
+    np.testing.assert_array_equal(model.feature_names_in_, ["count", "x"])
+
+
+def test_divergence_probe_compares_at_the_starting_noise_weight():
+    # Annealing moves M during the fit; the probe measures both losses at the
+    # starting M, so a sound fit with M annealed below n_noise is not refused.
+    model = NoisierNCEClassifier(
+        noise_weight=1.0, anneal_noise_weight=True, max_epochs=20, n_importance_samples=200
+    )
+    model.set_params(random_state=0).fit(RNG.standard_normal((300, 2)))
+    assert model.noise_weight_ == 1.0

@@ -479,7 +479,12 @@ def _diagonal_gaussian_log_probs(x, means, scales):
     products, no ``(n, K, d)`` tensor.
     """
     n_components, n_features = means.shape
-    flat = x.reshape(-1, n_features)
+    # Centre x and the means on the means' average first: the expansion's
+    # terms then stay O(spread^2) and float32 keeps its digits even when a
+    # feature's level is far larger than its spread (unstandardised data).
+    centre = means.mean(dim=0)
+    flat = x.reshape(-1, n_features) - centre
+    means = means - centre
     precisions = scales.pow(-2)
     squared_distance = (
         flat.square() @ precisions.T

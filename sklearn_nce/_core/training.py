@@ -8,6 +8,7 @@ samples are positives and negatives (or draws noise) and applies a loss from
 (``train_step_single``, ``validation_step``, ``get_iterator``).
 """
 
+import copy
 import math
 
 import numpy as np
@@ -243,7 +244,13 @@ class DivergenceCheck(Callback):
 
 
 class _LossProbe:
-    """The objective's training loss on one fixed batch and fixed random draws."""
+    """The objective's training loss on one fixed batch, fixed random draws and fixed M.
+
+    Measuring must not change the fit: the RNG is rewound and restored, the
+    noise weight an annealing schedule has moved is set back to its starting
+    value for the measurement, and the critic's and objective's state
+    (e.g. BatchNorm statistics, MINE's running mean) is restored afterwards.
+    """
 
     def __init__(self, net, X, y):
         self.cuda = [torch.device(net.device)] if str(net.device).startswith("cuda") else []
@@ -251,18 +258,27 @@ class _LossProbe:
             self.batch = next(iter(net.get_iterator(net.get_dataset(X, y), training=True)))
         self.cpu_state = torch.get_rng_state()
         self.cuda_states = [torch.cuda.get_rng_state(device) for device in self.cuda]
+        self.noise_weight = getattr(net.criterion_, "noise_weight", None)
         self.initial = self.loss(net)
 
     def loss(self, net):
-        # Training mode (the objective's training loss, fresh noise) with the
-        # RNG rewound, so both calls see the same draws; the caller's RNG
-        # state is untouched.
+        modules = (net.module_, net.criterion_)
+        saved_states = [copy.deepcopy(module.state_dict()) for module in modules]
+        saved_weight = getattr(net.criterion_, "noise_weight", None)
+        if self.noise_weight is not None:
+            net.criterion_.noise_weight = self.noise_weight
         net._ensure_mode(training=True)
-        with torch.random.fork_rng(devices=self.cuda), torch.no_grad():
-            torch.set_rng_state(self.cpu_state)
-            for device, state in zip(self.cuda, self.cuda_states, strict=True):
-                torch.cuda.set_rng_state(state, device)
-            return float(net._objective_loss(self.batch))
+        try:
+            with torch.random.fork_rng(devices=self.cuda), torch.no_grad():
+                torch.set_rng_state(self.cpu_state)
+                for device, state in zip(self.cuda, self.cuda_states, strict=True):
+                    torch.cuda.set_rng_state(state, device)
+                return float(net._objective_loss(self.batch))
+        finally:
+            for module, state in zip(modules, saved_states, strict=True):
+                module.load_state_dict(state)
+            if self.noise_weight is not None:
+                net.criterion_.noise_weight = saved_weight
 
 
 def _raise_diverged(net, what):

@@ -80,7 +80,8 @@ def check_binary_target(y, *, min_per_class=2):
         raise ValueError(
             f"{error} Here y labels the sample each row comes from (1 = numerator, "
             "0 = denominator): build X and y from the two samples with "
-            "make_two_sample(X_numerator, X_denominator)."
+            "make_two_sample(X_numerator, X_denominator), or label them your way and set "
+            "numerator_label."
         ) from None
     classes, encoded = np.unique(y, return_inverse=True)
     if len(classes) < 2:
@@ -136,8 +137,9 @@ def _check_shape_and_columns(X):
 
 
 def _kind(dtype):
-    """numpy's one-letter kind of a dtype ("O" for pandas' extension dtypes)."""
-    try:
-        return np.dtype(dtype).kind
-    except TypeError:
-        return "O"
+    """The one-letter kind of a numpy or pandas dtype ("O" when it has none).
+
+    pandas' extension dtypes (nullable Int64, Float64, boolean, Arrow numbers)
+    report their kind like numpy's; "category" and "string" report "O".
+    """
+    return getattr(dtype, "kind", "O")
