@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from skorch.callbacks import Callback
 
 from sklearn_nce import (
     CNCEEnergyModel,
@@ -135,3 +136,36 @@ def test_divergence_probe_compares_at_the_starting_noise_weight():
     )
     model.set_params(random_state=0).fit(RNG.standard_normal((300, 2)))
     assert model.noise_weight_ == 1.0
+
+
+class _InterruptAtEpoch(Callback):
+    """Raise KeyboardInterrupt at the start of an epoch, as Ctrl-C would."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_begin(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            raise KeyboardInterrupt
+
+
+class _Interrupted(NCEDensityRatio):
+    def _training_callbacks(self):
+        return [("interrupt", _InterruptAtEpoch(3))]
+
+
+def test_keyboard_interrupt_leaves_a_usable_model_with_a_warning():
+    X_fit, y_fit = make_mean_shift(2, 1.0).sample(200, 200, random_state=0)
+    with pytest.warns(UserWarning, match="interrupted in epoch 3 of 20"):
+        model = _Interrupted(max_epochs=20, random_state=0).fit(X_fit, y_fit)
+    assert model.n_iter_ == 3
+    assert np.isfinite(model.predict_log_ratio(X_fit)).all()
+
+
+def test_early_stopping_is_not_reported_as_an_interruption():
+    X_fit, y_fit = make_mean_shift(2, 1.0).sample(300, 300, random_state=0)
+    model = NCEDensityRatio(early_stopping=True, n_iter_no_change=2, max_epochs=200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        model.set_params(random_state=0).fit(X_fit, y_fit)
+    assert model.n_iter_ < 200

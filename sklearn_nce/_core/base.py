@@ -15,7 +15,15 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
 from .critics import ACTIVATIONS, MLPCritic, as_scores
-from .training import OPTIMIZERS, as_tensor, build_net, n_rows, resolve_device, take_rows
+from .training import (
+    OPTIMIZERS,
+    as_tensor,
+    build_net,
+    n_rows,
+    resolve_device,
+    take_rows,
+    warn_if_interrupted,
+)
 from .validation import HasMethods, Integral, Interval, Real, StrOptions, check_is_fitted
 
 __all__ = ["_BaseNCE", "apply_critic", "iter_critic"]
@@ -155,6 +163,7 @@ class _BaseNCE(BaseEstimator):
                 extra_callbacks=self._training_callbacks(),
             )
             net.fit(*train)
+        warn_if_interrupted(net)
         self._check_training(net, valid)
         return net
 

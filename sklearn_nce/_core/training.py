@@ -10,6 +10,7 @@ samples are positives and negatives (or draws noise) and applies a loss from
 
 import copy
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -279,6 +280,29 @@ class _LossProbe:
                 module.load_state_dict(state)
             if self.noise_weight is not None:
                 net.criterion_.noise_weight = saved_weight
+
+
+def warn_if_interrupted(net):
+    """Warn when a fit ended early for a reason other than early stopping (Ctrl-C).
+
+    skorch ends training on ``KeyboardInterrupt`` -- its own early stopping
+    raises one too -- and returns normally, so an interrupted fit would
+    otherwise look finished. The model keeps the weights at the interruption
+    (or early stopping's best ones), and stays usable.
+    """
+    epochs = len(net.history)
+    if epochs >= net.max_epochs:
+        return
+    stopper = dict(getattr(net, "callbacks_", [])).get("early_stopping")
+    if stopper is not None and stopper.misses_ >= stopper.patience:
+        return
+    warnings.warn(
+        f"Training was interrupted in epoch {epochs} of {net.max_epochs}; the model keeps "
+        "the weights it had then (the best validated ones with early stopping). Call fit "
+        "again to train it fully.",
+        UserWarning,
+        stacklevel=5,
+    )
 
 
 def _raise_diverged(net, what):
