@@ -1,9 +1,11 @@
-"""What every benchmark script shares: the README block writer and the run's git state."""
+"""What every benchmark script shares: the README writer, mean-std summaries, the git state."""
 
 import re
 import subprocess
 import warnings
 from pathlib import Path
+
+import numpy as np
 
 README = Path(__file__).parent.parent / "README.md"
 
@@ -18,6 +20,13 @@ def write_readme_block(name, lines):
     block = "\n".join([start, *lines, end])
     text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
     README.write_text(text)
+
+
+def mean_std(values):
+    """Mean, sample standard deviation (ddof=1; 0 for one value) and the values, for JSON."""
+    values = np.asarray(values, dtype=float)
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    return dict(mean=float(values.mean()), std=std, values=values.tolist())
 
 
 def git_state():

@@ -68,7 +68,7 @@ from sklearn_nce import CNCEEnergyModel
 from sklearn_nce.datasets import make_grid_mixture, make_random_mixture
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _shared import git_state, write_readme_block  # noqa: E402
+from _shared import git_state, mean_std, write_readme_block  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 README = Path(__file__).parent.parent / "README.md"
@@ -447,7 +447,7 @@ def _summarise(rows):
             for key in keys:
                 values = [r[key] for r in group if r.get(key) is not None]
                 if values:
-                    entry[key] = _stats(values)
+                    entry[key] = mean_std(values)
                     entry["per_seed"][key] = {
                         r["seed"]: r[key] for r in group if r.get(key) is not None
                     }
@@ -469,12 +469,6 @@ def _summarise(rows):
                 ratios = summary["fit_ratios"].setdefault(section, {})
                 ratios[peer] = ours["mean"] / peer_fit["mean"]
     return summary
-
-
-def _stats(values):
-    values = np.asarray(values, dtype=float)
-    std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-    return dict(mean=float(values.mean()), std=std, values=values.tolist())
 
 
 def _pm(stat, fmt=".3g"):

@@ -65,7 +65,7 @@ from sklearn_nce._core.objectives import log_density
 from sklearn_nce.datasets import IsotropicMixture, make_random_mixture
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _shared import git_state, write_readme_block  # noqa: E402
+from _shared import git_state, mean_std, write_readme_block  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 SEEDS = [0, 1, 2]
@@ -422,12 +422,12 @@ def _summarise(rows, meta):
                 rmse_mean=curves.mean(0).tolist(),
                 rmse_min=curves.min(0).tolist(),
                 rmse_max=curves.max(0).tolist(),
-                final_rmse=_stats(curves[:, -1]),
-                final_shape_rmse=_stats([run["shape_rmse"][-1] for run in runs]),
-                final_log_z=_stats([run["log_z"][-1] for run in runs]),
-                best_rmse=_stats(curves.min(1)),
-                ms_per_step=_stats([1e3 * run["train_s"] / steps[-1] for run in runs]),
-                estimator_ess=_stats([run["estimator_ess"] for run in runs]),
+                final_rmse=mean_std(curves[:, -1]),
+                final_shape_rmse=mean_std([run["shape_rmse"][-1] for run in runs]),
+                final_log_z=mean_std([run["log_z"][-1] for run in runs]),
+                best_rmse=mean_std(curves.min(1)),
+                ms_per_step=mean_std([1e3 * run["train_s"] / steps[-1] for run in runs]),
+                estimator_ess=mean_std([run["estimator_ess"] for run in runs]),
                 noise_weight=runs[0]["noise_weight"],
                 to_tolerance={
                     str(tol): [_first_step(steps, run["rmse"], tol) for run in runs]
@@ -442,12 +442,6 @@ def _first_step(steps, errors, tolerance):
     return next(
         (step for step, error in zip(steps, errors, strict=True) if error <= tolerance), None
     )
-
-
-def _stats(values):
-    values = np.asarray(values, dtype=float)
-    std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-    return dict(mean=float(values.mean()), std=std, values=values.tolist())
 
 
 def _pm(stat, fmt=".2f"):

@@ -508,7 +508,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         X_val, labels = valid
         if min(np.bincount(labels, minlength=2)) < _CHASM_MIN_ROWS:
             return
-        log_ratio = apply_critic(net.module_, net.device, _summed_scores, X_val)
+        log_ratio = _log_ratio_of(net.module_, net.device, X_val)
         misclassified = np.where(labels == 1, log_ratio < 0, log_ratio > 0)
         self.validation_error_ = float(
             0.5 * (misclassified[labels == 1].mean() + misclassified[labels == 0].mean())
@@ -529,7 +529,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
             )
 
     def _log_ratio(self, X):
-        return self._critic_scores(X).sum(axis=1)
+        return _log_ratio_of(*self._inference_module(), X)
 
     def _default_critic(self, X, n_outputs):
         if self.architecture == "quadratic":
@@ -611,6 +611,11 @@ def _column_names(X_numerator, X_denominator):
     return list(names[0])
 
 
-def _summed_scores(critic, x):
-    """The critic's log ratio: its outputs summed (one per telescoping step)."""
-    return as_scores(critic(x), len(x)).sum(dim=1)
+def _log_ratio_of(critic, device, X):
+    """A critic's log ratio on validated float32 rows: its outputs summed in float64.
+
+    One output per telescoping step; the fitted estimator and the held-out
+    chasm check (on a net not yet attached) both read the ratio through here.
+    """
+    outputs = apply_critic(critic, device, lambda module, x: as_scores(module(x), len(x)), X)
+    return outputs.sum(axis=1)

@@ -14,13 +14,14 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
-from .critics import ACTIVATIONS, MLPCritic, as_scores
+from .critics import ACTIVATIONS, MLPCritic
 from .training import (
     OPTIMIZERS,
     as_tensor,
     build_net,
     n_rows,
     resolve_device,
+    rng_devices,
     take_rows,
     warn_if_interrupted,
 )
@@ -141,8 +142,7 @@ class _BaseNCE(BaseEstimator):
         valid_batch_size = None if valid is None else min(batch_size, n_rows(valid[0]))
         # Seed torch inside a forked RNG state: reproducible fits without
         # touching the user's global torch seed.
-        cuda_devices = [torch.device(self.device_)] if self.device_.startswith("cuda") else []
-        with torch.random.fork_rng(devices=cuda_devices):
+        with torch.random.fork_rng(devices=rng_devices(self.device_)):
             torch.manual_seed(seed)
             critic = self._make_critic(X, n_outputs)
             net = build_net(
@@ -249,10 +249,6 @@ class _BaseNCE(BaseEstimator):
             hidden_features=tuple(int(width) for width in self.hidden_layer_sizes),
             activation=ACTIVATIONS[self.activation],
         )
-
-    def _critic_scores(self, X):
-        """Critic output on validated float32 X as float64, shape (n_samples, n_outputs)."""
-        return self._apply_critic(lambda critic, x: as_scores(critic(x), len(x)), X)
 
     def _inference_module(self):
         """The fitted critic and the device to feed it; estimators with several critics override.

@@ -254,7 +254,7 @@ class _LossProbe:
     """
 
     def __init__(self, net, X, y):
-        self.cuda = [torch.device(net.device)] if str(net.device).startswith("cuda") else []
+        self.cuda = rng_devices(net.device)
         with torch.random.fork_rng(devices=self.cuda):
             self.batch = next(iter(net.get_iterator(net.get_dataset(X, y), training=True)))
         self.cpu_state = torch.get_rng_state()
@@ -381,6 +381,11 @@ def resolve_device(device):
             "use device='cpu' or device='auto'."
         )
     return device
+
+
+def rng_devices(device):
+    """The CUDA devices whose RNG ``torch.random.fork_rng`` must also save for ``device``."""
+    return [torch.device(device)] if str(device).startswith("cuda") else []
 
 
 def build_net(
