@@ -31,7 +31,9 @@ from ._core.validation import (
     StrOptions,
     _fit_context,
     available_if,
+    check_feature_scale,
     check_is_fitted,
+    explained_conversion_errors,
     validate_X,
     validate_X_y,
 )
@@ -534,8 +536,14 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         )
 
     def _validate_pairs(self, X, y, *, reset):
-        X, y = validate_X_y(self, X, y, reset=reset, multi_output=True, y_numeric=True)
-        y = np.asarray(y, dtype=np.float32).reshape(len(y), -1)
+        X, y = validate_X_y(
+            self, X, y, reset=reset, names="X or y", multi_output=True, y_numeric=True
+        )
+        y = np.asarray(y).reshape(len(y), -1)
+        if reset:
+            check_feature_scale(y, "y")
+        with explained_conversion_errors("y"):
+            y = y.astype(np.float32, copy=False)
         if reset:
             _check_not_constant(X, "X")
             _check_not_constant(y, "y")

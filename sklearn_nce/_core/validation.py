@@ -4,9 +4,12 @@ scikit-learn keeps ``Interval``, ``StrOptions``, ``_fit_context`` and ``availabl
 private modules. Importing them here only means a change in scikit-learn is a one-line fix.
 """
 
+import contextlib
+import re
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse
 from sklearn.base import _fit_context
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -23,7 +26,9 @@ __all__ = [
     "_fit_context",
     "available_if",
     "check_binary_target",
+    "check_feature_scale",
     "check_is_fitted",
+    "explained_conversion_errors",
     "validate_X",
     "validate_X_y",
 ]
@@ -31,6 +36,16 @@ __all__ = [
 # Fewer rows than this cannot train a critic and hold anything out; sklearn's
 # check_fit2d_1sample expects a ValueError naming the sample count.
 MIN_SAMPLES = 10
+# A critic's first layer sees raw features: with Adam's step of ~lr per weight
+# it can learn on features of order 1 to 1e3, not 1e8 (measured: X * 1e8 made
+# every estimator diverge or overflow its weights; X + 1e8 collapsed each
+# column to one float32 value). Beyond this robust scale (the larger of the
+# median's size and the interquartile range) fit refuses and says to
+# standardise. Heavy tails do not trip it: a Cauchy sample's IQR is 2.
+_MAX_FEATURE_SCALE = 1e4
+# The scale is read from at most this many evenly spaced rows: quantiles of
+# 10^6 rows would cost more than an epoch.
+_SCALE_CHECK_ROWS = 10_000
 
 
 def validate_X(estimator, X, *, reset):
@@ -40,30 +55,126 @@ def validate_X(estimator, X, *, reset):
     with sklearn's standard messages.
     """
     _check_shape_and_columns(X)
-    return validate_data(
-        estimator,
-        X,
-        reset=reset,
-        dtype=np.float32,
-        ensure_min_samples=MIN_SAMPLES if reset else 1,
-    )
+    with explained_conversion_errors("X"):
+        X = validate_data(
+            estimator,
+            X,
+            reset=reset,
+            dtype=_dtype(reset),
+            ensure_min_samples=MIN_SAMPLES if reset else 1,
+        )
+    return _checked_float32(X, "X", reset)
 
 
-def validate_X_y(estimator, X, y, *, reset=True, **check_params):
+def validate_X_y(estimator, X, y, *, reset=True, names="X", **check_params):
     """Validate (X, y) with X as finite 2-D float32; ``check_params`` go to ``validate_data``.
 
     At fit time (``reset=True``) at least ``MIN_SAMPLES`` rows are required.
+    ``names`` is what a conversion error calls the input ("X or y" where y
+    holds features too).
     """
     _check_shape_and_columns(X)
-    return validate_data(
-        estimator,
-        X,
-        y,
-        reset=reset,
-        dtype=np.float32,
-        ensure_min_samples=MIN_SAMPLES if reset else 1,
-        **check_params,
-    )
+    if scipy.sparse.issparse(y):
+        raise TypeError(
+            "A sparse y was passed, but dense data is required. Use y.toarray() to "
+            "convert it to a dense numpy array."
+        )
+    with explained_conversion_errors(names):
+        X, y = validate_data(
+            estimator,
+            X,
+            y,
+            reset=reset,
+            dtype=_dtype(reset),
+            ensure_min_samples=MIN_SAMPLES if reset else 1,
+            **check_params,
+        )
+    return _checked_float32(X, "X", reset), y
+
+
+def check_feature_scale(X, name="X"):
+    """Refuse features far from order 1, which a neural critic cannot learn from.
+
+    The scale of a column is the larger of its median's size and its
+    interquartile range (robust to heavy tails), read on at most
+    ``_SCALE_CHECK_ROWS`` evenly spaced rows. Raises ``ValueError`` naming the
+    columns and the fix (a ``StandardScaler`` first) when a scale exceeds
+    ``_MAX_FEATURE_SCALE`` or a varying column has an interquartile range
+    below its inverse.
+    """
+    X = np.asarray(X)
+    rows = X[:: max(1, len(X) // _SCALE_CHECK_ROWS)].astype(np.float64, copy=False)
+    q25, median, q75 = np.percentile(rows, [25, 50, 75], axis=0)
+    spread = q75 - q25
+    scale = np.maximum(np.abs(median), spread)
+    too_large = np.flatnonzero(scale > _MAX_FEATURE_SCALE)
+    too_small = np.flatnonzero((spread > 0) & (scale < 1 / _MAX_FEATURE_SCALE))
+    for columns, size in ((too_large, "large"), (too_small, "small")):
+        if len(columns):
+            shown = columns[:10].tolist()
+            raise ValueError(
+                f"{name} has column(s) {shown} on a scale too {size} for a neural critic "
+                f"(median {median[columns[0]]:.3g}, interquartile range "
+                f"{spread[columns[0]]:.3g} in column {columns[0]}). Standardise {name} "
+                f"first, e.g. make_pipeline(StandardScaler(), estimator): the critic "
+                f"learns on features of order 1."
+            )
+
+
+def _dtype(reset):
+    # At fit, float64 input is kept until its scale is checked: in float32 a
+    # column like x + 1e8 has already collapsed to one value.
+    return (np.float64, np.float32) if reset else np.float32
+
+
+def _checked_float32(X, name, reset):
+    if reset:
+        check_feature_scale(X, name)
+    return X.astype(np.float32, copy=False)
+
+
+@contextlib.contextmanager
+def explained_conversion_errors(name):
+    """Re-raise numpy's conversion errors with what is wrong and the fix, never the data.
+
+    sklearn passes on numpy's "could not convert string to float" and
+    "inhomogeneous shape" messages, and its own complex-data and 3-D
+    messages; the complex one prints the whole array.
+    """
+    try:
+        yield
+    except ValueError as error:
+        message = str(error)
+        advice = _conversion_advice(message, name)
+        if advice is None:
+            raise
+        raise ValueError(advice) from None
+
+
+def _conversion_advice(message, name):
+    if message.startswith("could not convert string to float"):
+        value = message.rpartition(":")[2].strip()
+        return (
+            f"{name} contains text ({value}): encode text columns first, e.g. with "
+            "OneHotEncoder or OrdinalEncoder in a ColumnTransformer before this estimator."
+        )
+    if "inhomogeneous shape" in message or "setting an array element with a sequence" in message:
+        return (
+            f"{name} is ragged: its rows have different lengths. Every row needs the same "
+            "number of features; pad or impute missing values first."
+        )
+    if message.startswith("Complex data not supported"):
+        return (
+            f"Complex data not supported: {name} has complex values. Pass the real and "
+            "imaginary parts as separate features, e.g. np.hstack([X.real, X.imag])."
+        )
+    dims = re.match(r"Found array with dim (\d+)", message)
+    if dims:
+        return (
+            f"{name} has {dims.group(1)} dimensions; a 2-D array (n_samples, n_features) is "
+            "required. Flatten each sample first, e.g. X.reshape(len(X), -1)."
+        )
+    return None
 
 
 def check_binary_target(y, *, min_per_class=2):
