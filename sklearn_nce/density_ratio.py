@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from scipy.special import expit, logsumexp
 from sklearn.base import ClassifierMixin
-from sklearn.utils.validation import check_array
+from sklearn.utils.validation import check_array, check_consistent_length
 
 from ._core.base import _BaseNCE, apply_critic
 from ._core.critics import QuadraticCritic, as_scores
@@ -25,6 +25,7 @@ from ._core.validation import (
     StrOptions,
     _fit_context,
     check_binary_target,
+    check_features,
     check_is_fitted,
     validate_X,
     validate_X_y,
@@ -451,6 +452,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
             raise ValueError("NCEDensityRatio.score does not support sample_weight.")
         log_ratio = self.predict_log_ratio(X)
         y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
+        check_consistent_length(log_ratio, y)
         is_pos = y == self.numerator_label_
         is_neg = y == self.classes_[self.classes_ != self.numerator_label_][0]
         if not (is_pos.any() and is_neg.any()) or not (is_pos | is_neg).all():
@@ -579,8 +581,8 @@ def make_two_sample(X_numerator, X_denominator):
     ((5, 1), [1, 1, 0, 0, 0])
     """
     columns = _column_names(X_numerator, X_denominator)
-    X_numerator = check_array(X_numerator, input_name="X_numerator")
-    X_denominator = check_array(X_denominator, input_name="X_denominator")
+    X_numerator = check_features(X_numerator, "X_numerator")
+    X_denominator = check_features(X_denominator, "X_denominator")
     if X_numerator.shape[1] != X_denominator.shape[1]:
         raise ValueError(
             f"The samples have different numbers of features: {X_numerator.shape[1]} "

@@ -539,11 +539,11 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         X, y = validate_X_y(
             self, X, y, reset=reset, names="X or y", multi_output=True, y_numeric=True
         )
-        y = np.asarray(y).reshape(len(y), -1)
+        with explained_conversion_errors("y"):
+            y = np.asarray(y, dtype=np.float64 if reset else np.float32).reshape(len(y), -1)
         if reset:
             check_feature_scale(y, "y")
-        with explained_conversion_errors("y"):
-            y = y.astype(np.float32, copy=False)
+        y = y.astype(np.float32, copy=False)
         if reset:
             _check_not_constant(X, "X")
             _check_not_constant(y, "y")

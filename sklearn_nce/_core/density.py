@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, check_scalar
 from torch import nn
 
 from ..exceptions import UnreliableEstimateWarning
@@ -241,8 +241,7 @@ class _BaseEnergyNCE(_BaseNCE):
         X : ndarray of shape (n_samples, n_features)
         """
         check_is_fitted(self, "log_partition_")
-        if int(n_samples) < 1:
-            raise ValueError(f"n_samples must be a positive integer; got {n_samples}.")
+        check_scalar(n_samples, "n_samples", Integral, min_val=1)
         seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
         generator = torch.Generator().manual_seed(seed)
         module, device = self._inference_module()

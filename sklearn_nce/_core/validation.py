@@ -14,7 +14,7 @@ from sklearn.base import _fit_context
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 __all__ = [
     "HasMethods",
@@ -26,6 +26,7 @@ __all__ = [
     "_fit_context",
     "available_if",
     "check_binary_target",
+    "check_features",
     "check_feature_scale",
     "check_is_fitted",
     "explained_conversion_errors",
@@ -214,7 +215,17 @@ def check_binary_target(y, *, min_per_class=2):
     return classes, encoded
 
 
-def _check_shape_and_columns(X):
+def check_features(X, name):
+    """``check_array`` for a helper function's input, with the estimators' messages.
+
+    Returns a float64 array; ``name`` is the argument's name in messages.
+    """
+    _check_shape_and_columns(X, name)
+    with explained_conversion_errors(name):
+        return check_array(X, input_name=name)
+
+
+def _check_shape_and_columns(X, name="X"):
     """Refuse 1-D input and non-numeric DataFrame columns with messages that say the fix.
 
     sklearn's own 1-D message echoes the whole array before its advice, and a
@@ -226,7 +237,7 @@ def _check_shape_and_columns(X):
         text = [str(column) for column, dtype in dtypes.items() if _kind(dtype) not in "biuf"]
         if text:
             raise ValueError(
-                f"X has non-numeric columns {text}: encode them first, e.g. with "
+                f"{name} has non-numeric columns {text}: encode them first, e.g. with "
                 "OneHotEncoder or OrdinalEncoder in a ColumnTransformer placed before this "
                 "estimator in a Pipeline."
             )
