@@ -6,6 +6,7 @@ private modules. Importing them here only means a change in scikit-learn is a on
 
 import contextlib
 import re
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -15,6 +16,8 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from ..exceptions import UnreliableEstimateWarning
 
 __all__ = [
     "HasMethods",
@@ -44,6 +47,8 @@ MIN_SAMPLES = 10
 # median's size and the interquartile range) fit refuses and says to
 # standardise. Heavy tails do not trip it: a Cauchy sample's IQR is 2.
 _MAX_FEATURE_SCALE = 1e4
+# Predicting this many training ranges outside the training data warns.
+_FAR_OUTSIDE_RANGES = 1e3
 # The scale is read from at most this many evenly spaced rows: quantiles of
 # 10^6 rows would cost more than an epoch.
 _SCALE_CHECK_ROWS = 10_000
@@ -64,7 +69,7 @@ def validate_X(estimator, X, *, reset):
             dtype=_dtype(reset),
             ensure_min_samples=MIN_SAMPLES if reset else 1,
         )
-    return _checked_float32(X, "X", reset)
+    return _checked_float32(X, "X", reset, estimator)
 
 
 def validate_X_y(estimator, X, y, *, reset=True, names="X", **check_params):
@@ -90,7 +95,7 @@ def validate_X_y(estimator, X, y, *, reset=True, names="X", **check_params):
             ensure_min_samples=MIN_SAMPLES if reset else 1,
             **check_params,
         )
-    return _checked_float32(X, "X", reset), y
+    return _checked_float32(X, "X", reset, estimator), y
 
 
 def check_feature_scale(X, name="X"):
@@ -128,10 +133,45 @@ def _dtype(reset):
     return (np.float64, np.float32) if reset else np.float32
 
 
-def _checked_float32(X, name, reset):
+def _checked_float32(X, name, reset, estimator):
     if reset:
         check_feature_scale(X, name)
+        estimator._training_bounds = _bounds(X)
+    else:
+        _warn_if_far_outside(X, getattr(estimator, "_training_bounds", None), estimator)
     return X.astype(np.float32, copy=False)
+
+
+def _bounds(X):
+    """Per-feature (low, high) of the training data, for the extrapolation check."""
+    if len(X) == 0:
+        return None
+    return X.min(axis=0).astype(np.float64), X.max(axis=0).astype(np.float64)
+
+
+def _warn_if_far_outside(X, bounds, estimator):
+    """Warn when rows lie many training ranges outside the training data.
+
+    A critic is a neural network: far outside the data it extrapolates
+    linearly, so a log ratio or log density there means nothing (X * 1e8 at
+    predict time gave log ratios past 700, whose exponential overflows).
+    """
+    if bounds is None or len(X) == 0 or X.shape[1] != len(bounds[0]):
+        return
+    low, high = bounds
+    span = np.where(high > low, high - low, 1.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        distance = np.maximum(low - X.min(axis=0), X.max(axis=0) - high) / span
+    worst = int(np.argmax(distance))
+    if distance[worst] > _FAR_OUTSIDE_RANGES:
+        warnings.warn(
+            f"X has values {distance[worst]:.3g} training ranges outside the data "
+            f"{type(estimator).__name__} was fitted on (column {worst}). The critic "
+            "extrapolates there and its output is meaningless: check that X is "
+            "preprocessed as the training data was.",
+            UnreliableEstimateWarning,
+            stacklevel=4,
+        )
 
 
 @contextlib.contextmanager
@@ -153,8 +193,8 @@ def explained_conversion_errors(name):
 
 
 def _conversion_advice(message, name):
-    if message.startswith("could not convert string to float"):
-        value = message.rpartition(":")[2].strip()
+    if message.startswith("could not convert string to float") or "bytes/strings" in message:
+        value = message.rpartition(":")[2].strip() if "float:" in message else "strings"
         return (
             f"{name} contains text ({value}): encode text columns first, e.g. with "
             "OneHotEncoder or OrdinalEncoder in a ColumnTransformer before this estimator."
