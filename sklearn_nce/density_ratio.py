@@ -137,6 +137,18 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         validation loss; 2 prints a table row per epoch (losses and duration)
         instead.
 
+    warm_start : bool, default=False
+        When True, a new ``fit`` starts from the critic of the previous fit
+        (same parameters, same number of features) instead of a fresh
+        initialisation, and trains ``max_epochs`` more epochs; the optimiser
+        state starts afresh, as in :class:`~sklearn.neural_network.MLPClassifier`.
+        Everything fitted on the data (the class sizes, the chasm check) is fitted again.
+    callbacks : list of skorch callbacks or None, default=None
+        Extra :mod:`skorch.callbacks` (instances, or ``(name, callback)``
+        pairs) added to every net the fit trains, e.g.
+        ``skorch.callbacks.Checkpoint`` to save the critic of long fits (see the
+        user guide's "Persistence and checkpoints"). Each net gets its own copy.
+
     Attributes
     ----------
     classes_ : ndarray of shape (2,)
@@ -239,6 +251,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         device="cpu",
         random_state=None,
         verbose=0,
+        warm_start=False,
+        callbacks=None,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -256,6 +270,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
             device=device,
             random_state=random_state,
             verbose=verbose,
+            warm_start=warm_start,
+            callbacks=callbacks,
         )
         self.loss = loss
         self.noise_weight = noise_weight
@@ -388,6 +404,24 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         """
         check_is_fitted(self)
         return self._log_ratio(validate_X(self, X, reset=False))
+
+    def score_samples(self, X):
+        """Estimated ``log p_nu(x) / p_de(x)``, the same as :meth:`predict_log_ratio`.
+
+        Under this name the log ratio is reachable through a
+        :class:`~sklearn.pipeline.Pipeline`, which passes on scikit-learn's
+        standard methods only: ``np.exp(pipe.score_samples(X))`` is the ratio.
+        (``pipe[-1].predict_weights()`` gives the training denominator's weights.)
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_ratio : ndarray of shape (n_samples,)
+        """
+        return self.predict_log_ratio(X)
 
     def predict_ratio(self, X):
         """Estimated density ratio ``p_nu(x) / p_de(x)`` (the exponential of the log ratio).

@@ -116,6 +116,19 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         1 shows a progress bar with the per-epoch losses (and, under NCE, the
         running ``log Z``); 2 prints a table row per epoch.
 
+    warm_start : bool, default=False
+        When True, a new ``fit`` starts from the critic of the previous fit
+        (same parameters, same number of features) instead of a fresh
+        initialisation, and trains ``max_epochs`` more epochs; the optimiser
+        state starts afresh, as in :class:`~sklearn.neural_network.MLPClassifier`.
+        Everything fitted on the data (the noise, the base density,
+        ``log_partition_``) is fitted again.
+    callbacks : list of skorch callbacks or None, default=None
+        Extra :mod:`skorch.callbacks` (instances, or ``(name, callback)``
+        pairs) added to every net the fit trains, e.g.
+        ``skorch.callbacks.Checkpoint`` to save the critic of long fits (see the
+        user guide's "Persistence and checkpoints"). Each net gets its own copy.
+
     Attributes
     ----------
     log_partition_ : float
@@ -200,6 +213,8 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         device="cpu",
         random_state=None,
         verbose=0,
+        warm_start=False,
+        callbacks=None,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -217,6 +232,8 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
             device=device,
             random_state=random_state,
             verbose=verbose,
+            warm_start=warm_start,
+            callbacks=callbacks,
         )
         self.noise = noise
         self.noise_scale = noise_scale

@@ -16,8 +16,10 @@ import numpy as np
 import torch
 from joblib import Parallel, delayed
 from scipy.stats import t as student_t
+from sklearn.base import ClassNamePrefixFeaturesOutMixin
 from sklearn.model_selection import KFold
 from sklearn.utils import TransformerTags, check_array, check_random_state
+from sklearn.utils._set_output import _SetOutputMixin
 
 from ._core.base import _BaseNCE, apply_critic, iter_critic
 from ._core.critics import ACTIVATIONS, CriticEnsemble, JointCritic, SeparableCritic
@@ -33,6 +35,7 @@ from ._core.validation import (
     available_if,
     check_feature_scale,
     check_is_fitted,
+    check_warm_start_features,
     explained_conversion_errors,
     validate_X,
     validate_X_y,
@@ -59,7 +62,7 @@ _MIN_PAIRS_PER_FOLD = 20
 _NORMALISER_TOLERANCE = 1.0
 
 
-class InfoNCEAnchorMI(_BaseNCE):
+class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE):
     """Mutual information ``I(X; Y)`` in nats by InfoNCE with an anchor class.
 
     Each training batch of B joint pairs ``(x_i, y_i)`` gives every ``x_i`` a
@@ -121,6 +124,18 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
     verbose : int, default=0
         1 shows a progress bar per fold, with the loss and the running MI
         estimate of the training batches; 2 prints skorch's epoch table.
+
+    warm_start : bool, default=False
+        When True, a new ``fit`` starts from the critics of every fold of the previous fit
+        (same parameters, same number of features) instead of a fresh
+        initialisation, and trains ``max_epochs`` more epochs; the optimiser
+        state starts afresh, as in :class:`~sklearn.neural_network.MLPClassifier`.
+        Everything fitted on the data (the folds' offsets and ``mi_``) is fitted again.
+    callbacks : list of skorch callbacks or None, default=None
+        Extra :mod:`skorch.callbacks` (instances, or ``(name, callback)``
+        pairs) added to every net the fit trains, e.g.
+        ``skorch.callbacks.Checkpoint`` to save the critic of long fits (see the
+        user guide's "Persistence and checkpoints"). Each net gets its own copy.
 
     Attributes
     ----------
@@ -236,6 +251,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         device="cpu",
         random_state=None,
         verbose=0,
+        warm_start=False,
+        callbacks=None,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -253,6 +270,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
             device=device,
             random_state=random_state,
             verbose=verbose,
+            warm_start=warm_start,
+            callbacks=callbacks,
         )
         self.nu = nu
         self.scoring = scoring
@@ -295,11 +314,12 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         pairs = {"x": X, "y": y}
         pointwise = np.empty(len(X))
         fold_estimates, held_out_matrices = [], []
-        self.nets_, offsets = [], []
+        # nets_ is replaced only at the end: a warm start reads the previous folds' critics.
+        nets, offsets = [], []
         folds = KFold(self.cv, shuffle=True, random_state=rng).split(X)
         for fold, (train_idx, held_idx) in enumerate(folds):
             net, offset = self._fit_fold(take_rows(pairs, train_idx), rng, fold)
-            self.nets_.append(net)
+            nets.append(net)
             offsets.append(offset)
             critic = CriticEnsemble([net.module_], [offset])
             x_held, y_held = X[held_idx], y[held_idx]
@@ -311,7 +331,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
                 if self.objective == "anchor"
                 else self._bound_from_matrices(matrices)
             )
-        self.offsets_ = np.asarray(offsets)
+        self.nets_, self.offsets_ = nets, np.asarray(offsets)
         batch_size = self.nets_[0].batch_size
         self.nu_ = float(batch_size - 1 if self.nu == "auto" else self.nu)
         self.history_ = [net.history for net in self.nets_]
@@ -426,6 +446,22 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         return True
 
     @available_if(_check_embedding)
+    def get_feature_names_out(self, input_features=None):
+        """Names of the embedding's columns: ``infonceanchormi0``, ``infonceanchormi1``, ...
+
+        Parameters
+        ----------
+        input_features : None
+            Unused; present for API compatibility.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        check_is_fitted(self)
+        self._n_features_out = len(self.offsets_) * self.embedding_dim
+        return super().get_feature_names_out(input_features)
+
     def transform(self, X):
         """The embedding of x by the separable critics of every fold.
 
@@ -447,7 +483,6 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         X = validate_X(self, X, reset=False)
         return self._apply_critic(lambda critic, x: critic.encode_x(x), X)
 
-    @available_if(_check_embedding)
     def fit_transform(self, X, y):
         """Fit, then return the embedding of the training rows (see :meth:`transform`).
 
@@ -469,7 +504,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         """Train one fold's critic; return its net and its refitted level offset."""
         objective = self._objective()
         label = f"{type(self).__name__} fold {fold + 1}/{self.cv}"
-        net = self._train_net(pairs, None, objective, rng, progress_label=label)
+        net = self._train_net(pairs, None, objective, rng, progress_label=label, critic_index=fold)
         # The offset is fitted on training batches in a fresh random order, of
         # the training batch size: up to 256 of them (16 384 tuples at B=64),
         # and at most ~4M scores whatever B, to bound memory.
@@ -542,6 +577,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         with explained_conversion_errors("y"):
             y = np.asarray(y, dtype=np.float64 if reset else np.float32).reshape(len(y), -1)
         if reset:
+            check_warm_start_features(self, y.shape[1], getattr(self, "n_targets_", None), "y")
             check_feature_scale(y, "y")
         y = y.astype(np.float32, copy=False)
         if reset:
@@ -553,6 +589,9 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
                 f"{self.n_targets_}."
             )
         return X, y
+
+    def _previous_critics(self):
+        return [net.module_ for net in getattr(self, "nets_", [])]
 
     def _default_critic(self, X, n_outputs):
         x_features, y_features = X["x"].shape[1], X["y"].shape[1]
@@ -570,6 +609,17 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         if self._has_embedding():
             tags.transformer_tags = TransformerTags(preserves_dtype=[])
         return tags
+
+
+# _SetOutputMixin wraps transform and fit_transform (set_output's pandas or
+# polars output) when the class is created, which would drop an available_if
+# check written on them in the class body: the check goes on top of the wrapper.
+InfoNCEAnchorMI.transform = available_if(InfoNCEAnchorMI._check_embedding)(
+    InfoNCEAnchorMI.transform
+)
+InfoNCEAnchorMI.fit_transform = available_if(InfoNCEAnchorMI._check_embedding)(
+    InfoNCEAnchorMI.fit_transform
+)
 
 
 def mutual_info_nce(X, y, *, per_feature=False, random_state=None, n_jobs=None, **params):

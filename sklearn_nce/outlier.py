@@ -107,6 +107,18 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
         1 shows a progress bar with the losses and the running ``log Z``;
         2 prints a table row per epoch.
 
+    warm_start : bool, default=False
+        When True, a new ``fit`` starts from the critic of the previous fit
+        (same parameters, same number of features) instead of a fresh
+        initialisation, and trains ``max_epochs`` more epochs; the optimiser
+        state starts afresh, as in :class:`~sklearn.neural_network.MLPClassifier`.
+        Everything fitted on the data (the noise, ``log_partition_``, ``offset_``) is fitted again.
+    callbacks : list of skorch callbacks or None, default=None
+        Extra :mod:`skorch.callbacks` (instances, or ``(name, callback)``
+        pairs) added to every net the fit trains, e.g.
+        ``skorch.callbacks.Checkpoint`` to save the critic of long fits (see the
+        user guide's "Persistence and checkpoints"). Each net gets its own copy.
+
     Attributes
     ----------
     offset_ : float
@@ -183,6 +195,8 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
         device="cpu",
         random_state=None,
         verbose=0,
+        warm_start=False,
+        callbacks=None,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -200,6 +214,8 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
             device=device,
             random_state=random_state,
             verbose=verbose,
+            warm_start=warm_start,
+            callbacks=callbacks,
         )
         self.noise = noise
         self.noise_weight = noise_weight

@@ -1,10 +1,12 @@
 """Bad input and broken fits get an error or a warning that names the fix, per estimator."""
 
+import pickle
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from skorch.callbacks import Callback
@@ -184,8 +186,6 @@ def _outputs(estimator):
 
 @pytest.mark.parametrize("estimator", _estimators(), ids=_name)
 def test_pickle_and_joblib_round_trips_and_refits_are_bit_identical(estimator, tmp_path):
-    import pickle
-
     import joblib
 
     fitted = estimator.fit(X, TARGETS[_name(estimator)])
@@ -208,3 +208,149 @@ def test_grid_search_in_parallel_matches_serial():
     np.testing.assert_array_equal(
         serial.cv_results_["mean_test_score"], parallel.cv_results_["mean_test_score"]
     )
+
+
+# -- warm_start and callbacks -------------------------------------------------------------
+class _RecordStart(Callback):
+    """Keep a copy of the critic's parameters when training begins."""
+
+    def __init__(self):
+        self.starts = []
+
+    def on_train_begin(self, net, **kwargs):
+        self.starts.append([p.detach().clone() for p in _network(net.module_).parameters()])
+
+
+def _network(module):
+    # The density models train a correction network on a fixed base density.
+    return getattr(module, "network", module)
+
+
+def _final_parameters(estimator):
+    nets = getattr(estimator, "nets_", None) or [estimator.net_]
+    return [[p.detach().clone() for p in _network(net.module_).parameters()] for net in nets]
+
+
+@pytest.mark.parametrize("estimator", _estimators(), ids=_name)
+def test_warm_start_continues_from_the_previous_critics(estimator):
+    target = TARGETS[_name(estimator)]
+    estimator.set_params(warm_start=True).fit(X, target)
+    previous = _final_parameters(estimator)
+    recorder = _RecordStart()
+    # The recorder given to fit is copied per net: read the copies through the nets.
+    estimator.set_params(callbacks=[("record", recorder)]).fit(X, target)
+    nets = getattr(estimator, "nets_", None) or [estimator.net_]
+    starts = [dict(net.callbacks_)["record"].starts[0] for net in nets]
+    assert recorder.starts == []  # the user's instance is never trained in place
+    assert len(starts) == len(previous)
+    for start, end in zip(starts, previous, strict=True):
+        for a, b in zip(start, end, strict=True):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+    # Without warm_start the same seed starts afresh, from other weights.
+    estimator.set_params(warm_start=False).fit(X, target)
+    fresh = dict(
+        estimator.net_.callbacks_ if hasattr(estimator, "net_") else estimator.nets_[0].callbacks_
+    )["record"].starts[0]
+    assert any(not torch.equal(a, b) for a, b in zip(fresh, previous[0], strict=True))
+
+
+def test_warm_start_refuses_data_of_another_width():
+    model = NCEDensityRatio(max_epochs=1, warm_start=True, random_state=0)
+    model.fit(X, TARGETS["NCEDensityRatio"])
+    with pytest.raises(ValueError, match="previous fit, whose X had 2 features.*warm_start=False"):
+        model.fit(np.hstack([X, X]), TARGETS["NCEDensityRatio"])
+    mi = InfoNCEAnchorMI(cv=2, batch_size=16, max_epochs=1, warm_start=True, random_state=0)
+    mi.fit(X, TARGETS["InfoNCEAnchorMI"])
+    with pytest.raises(ValueError, match="whose y had 2 features"):
+        mi.fit(X, TARGETS["InfoNCEAnchorMI"][:, :1])
+
+
+def test_checkpoint_callback_saves_the_critic(tmp_path):
+    from skorch.callbacks import Checkpoint
+
+    X_fit, y_fit = make_mean_shift(2, 1.0).sample(200, 200, random_state=0)
+    checkpoint = Checkpoint(dirname=str(tmp_path), monitor=None)
+    model = NCEDensityRatio(max_epochs=3, random_state=0, callbacks=[checkpoint])
+    model.fit(X_fit, y_fit)
+    assert {"params.pt", "optimizer.pt", "history.json"} <= {p.name for p in tmp_path.iterdir()}
+    # The saved parameters are the fitted critic's.
+    saved = torch.load(tmp_path / "params.pt", weights_only=True)
+    for name, value in model.net_.module_.state_dict().items():
+        torch.testing.assert_close(saved[name], value)
+
+
+# -- Pipeline and set_output ------------------------------------------------------------
+def test_the_log_ratio_and_the_weights_through_a_pipeline():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X_fit, y_fit = make_mean_shift(2, 1.0).sample(200, 200, random_state=0)
+    X_fit = 10 * X_fit + 3
+    pipe = make_pipeline(StandardScaler(), NCEDensityRatio(max_epochs=5, random_state=0))
+    pipe.fit(X_fit, y_fit)
+    scaled = pipe[:-1].transform(X_fit)
+    np.testing.assert_array_equal(pipe.score_samples(X_fit), pipe[-1].predict_log_ratio(scaled))
+    np.testing.assert_array_equal(
+        pipe[-1].predict_weights(), pipe[-1].predict_weights(scaled[y_fit == 0])
+    )
+
+
+def test_set_output_gives_a_dataframe_embedding():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = InfoNCEAnchorMI(
+        architecture="separable",
+        embedding_dim=4,
+        cv=2,
+        batch_size=16,
+        max_epochs=1,
+        random_state=0,
+    )
+    pipe = make_pipeline(StandardScaler(), model).set_output(transform="pandas")
+    frame = pd.DataFrame(X, columns=["a", "b"])
+    embedding = pipe.fit(frame, TARGETS["InfoNCEAnchorMI"]).transform(frame)
+    assert isinstance(embedding, pd.DataFrame)
+    assert list(embedding.columns) == [f"infonceanchormi{i}" for i in range(8)]
+    np.testing.assert_allclose(
+        embedding.to_numpy(),
+        model.set_output(transform="default").transform(pipe[0].transform(frame)),
+    )
+    # The joint critic has no embedding, hence no transform and no set_output,
+    # and a pipeline ending in it accepts set_output (it skips the last step).
+    joint = InfoNCEAnchorMI()
+    assert not hasattr(joint, "set_output") and not hasattr(joint, "get_feature_names_out")
+    make_pipeline(StandardScaler(), joint).set_output(transform="pandas")
+
+
+# -- persistence across devices ---------------------------------------------------------
+@pytest.mark.parametrize("estimator", _estimators(), ids=_name)
+def test_a_cuda_model_loads_on_a_machine_without_cuda(estimator, monkeypatch):
+    # Without a GPU here, the mapping path is exercised by a CPU-fitted model
+    # that says it lives on "cuda" (as one fitted on a GPU would), unpickled
+    # where torch.cuda.is_available() is False; its tensors are on the CPU.
+    from skorch.exceptions import DeviceWarning
+
+    fitted = estimator.fit(X, TARGETS[_name(estimator)])
+    expected = _outputs(fitted)
+    fitted.device_ = "cuda"
+    for net in getattr(fitted, "nets_", None) or [fitted.net_]:
+        net.device = "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.warns(DeviceWarning, match=r"device = cpu since.*\(cuda\) is not available"):
+        loaded = pickle.loads(pickle.dumps(fitted))
+    assert loaded.device_ == "cpu"
+    assert all(str(net.device) == "cpu" for net in getattr(loaded, "nets_", None) or [loaded.net_])
+    np.testing.assert_array_equal(_outputs(loaded), expected)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_fit_on_cuda_predict_and_load_on_cpu():
+    X_fit, y_fit = make_mean_shift(2, 1.0).sample(200, 200, random_state=0)
+    model = NCEDensityRatio(max_epochs=3, device="cuda", random_state=0).fit(X_fit, y_fit)
+    assert model.device_ == "cuda" and next(model.net_.module_.parameters()).is_cuda
+    expected = model.predict_log_ratio(X_fit)
+    blob = pickle.dumps(model)
+    with torch.cuda.device(0):
+        loaded = pickle.loads(blob)
+    np.testing.assert_allclose(loaded.predict_log_ratio(X_fit), expected, rtol=1e-5)

@@ -69,6 +69,8 @@ class _BaseNCE(BaseEstimator):
         "device": [StrOptions({"auto", "cpu"}), str],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "callbacks": [list, None],
     }
 
     def __init__(
@@ -89,6 +91,8 @@ class _BaseNCE(BaseEstimator):
         device="cpu",
         random_state=None,
         verbose=0,
+        warm_start=False,
+        callbacks=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -105,6 +109,22 @@ class _BaseNCE(BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
+        self.callbacks = callbacks
+
+    def __getstate__(self):
+        # The skorch nets map their own tensors to the CPU when a CUDA model is
+        # loaded without CUDA; the torch modules fitted beside them (noise,
+        # base density, proposal) are pickled from the CPU for the same reason.
+        state = super().__getstate__()
+        return {key: _on_cpu(value) for key, value in state.items()}
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        device = getattr(self, "device_", None)
+        if isinstance(device, str) and device.startswith("cuda") and not torch.cuda.is_available():
+            # skorch warned and loaded the nets on the CPU: say where the model is now.
+            self.device_ = "cpu"
 
     def _fit_critic(self, X, labels, objective, *, n_outputs=1):
         """Train a fresh critic on (X, labels) with ``objective``; sets the fitted state.
@@ -121,8 +141,13 @@ class _BaseNCE(BaseEstimator):
         self.n_iter_ = len(self.history_)
         return self
 
-    def _train_net(self, X, labels, objective, rng, *, n_outputs=1, progress_label=None):
-        """Train a fresh critic and return its skorch net (no fitted state is set).
+    def _train_net(
+        self, X, labels, objective, rng, *, n_outputs=1, progress_label=None, critic_index=0
+    ):
+        """Train a critic and return its skorch net (no fitted state is set).
+
+        The critic is fresh, or with ``warm_start`` the previous fit's critic
+        number ``critic_index`` (see :meth:`_previous_critics`).
 
         ``rng`` is the ``RandomState`` that ``fit`` resolved once from
         ``random_state``; every draw here (validation split, torch seed) comes
@@ -144,7 +169,7 @@ class _BaseNCE(BaseEstimator):
         # touching the user's global torch seed.
         with torch.random.fork_rng(devices=rng_devices(self.device_)):
             torch.manual_seed(seed)
-            critic = self._make_critic(X, n_outputs)
+            critic = self._make_critic(X, n_outputs, critic_index)
             net = build_net(
                 critic,
                 objective,
@@ -160,7 +185,12 @@ class _BaseNCE(BaseEstimator):
                 n_iter_no_change=self.n_iter_no_change,
                 tol=self.tol,
                 progress_label=progress_label or type(self).__name__,
-                extra_callbacks=self._training_callbacks(),
+                extra_callbacks=[
+                    *self._training_callbacks(),
+                    # A copy per net: a fit with several critics (MI's folds)
+                    # must not share one callback's state between them.
+                    *copy.deepcopy(self.callbacks or []),
+                ],
             )
             net.fit(*train)
         warn_if_interrupted(net)
@@ -235,11 +265,21 @@ class _BaseNCE(BaseEstimator):
         that nothing fitted here has seen a validation row. A no-op here.
         """
 
-    def _make_critic(self, X, n_outputs):
+    def _make_critic(self, X, n_outputs, critic_index=0):
+        if self.warm_start:
+            previous = self._previous_critics()
+            if critic_index < len(previous):
+                # A copy: a fit that fails must leave the fitted model as it was.
+                return copy.deepcopy(previous[critic_index])
         if self.critic is not None:
             # Never train the user's module in place: fit must not change params.
             return copy.deepcopy(self.critic)
         return self._default_critic(X, n_outputs)
+
+    def _previous_critics(self):
+        """The fitted critics a warm start continues, in training order (none before a fit)."""
+        net = getattr(self, "net_", None)
+        return [] if net is None else [net.module_]
 
     def _default_critic(self, X, n_outputs):
         """The critic built when ``critic=None``; estimators with other inputs override it."""
@@ -262,6 +302,20 @@ class _BaseNCE(BaseEstimator):
     def _apply_critic(self, function, *arrays):
         """``function(critic, *batches)`` of the fitted critic over row batches, as float64."""
         return apply_critic(*self._inference_module(), function, *arrays)
+
+
+def _on_cpu(value):
+    """A torch module or tensor on the CPU (a copy if it was elsewhere); anything else as is."""
+    if isinstance(value, torch.Tensor | torch.nn.Module):
+        on_cpu = all(t.device.type == "cpu" for t in _tensors_of(value))
+        return value if on_cpu else copy.deepcopy(value).cpu()
+    return value
+
+
+def _tensors_of(value):
+    if isinstance(value, torch.Tensor):
+        return [value]
+    return [*value.parameters(), *value.buffers()]
 
 
 def apply_critic(critic, device, function, *arrays):

@@ -119,9 +119,13 @@ class _BaseEnergyNCE(_BaseNCE):
             return GaussianNoise().fit(X_train)
         return copy.deepcopy(self.base).fit(X_train)
 
-    def _make_critic(self, X, n_outputs):
-        network = super()._make_critic(X, n_outputs)
+    def _make_critic(self, X, n_outputs, critic_index=0):
+        network = super()._make_critic(X, n_outputs, critic_index)
         return BaseCorrectedDensity(network, self.base_)
+
+    def _previous_critics(self):
+        # The correction network only: the base is refitted with the noise.
+        return [module.network for module in super()._previous_critics()]
 
     def _default_critic(self, X, n_outputs):
         network = super()._default_critic(X, n_outputs)

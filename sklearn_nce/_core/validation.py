@@ -32,6 +32,7 @@ __all__ = [
     "check_features",
     "check_feature_scale",
     "check_is_fitted",
+    "check_warm_start_features",
     "explained_conversion_errors",
     "validate_X",
     "validate_X_y",
@@ -61,6 +62,7 @@ def validate_X(estimator, X, *, reset):
     with sklearn's standard messages.
     """
     _check_shape_and_columns(X)
+    previous_width = getattr(estimator, "n_features_in_", None)  # reset overwrites it
     with explained_conversion_errors("X"):
         X = validate_data(
             estimator,
@@ -69,7 +71,7 @@ def validate_X(estimator, X, *, reset):
             dtype=_dtype(reset),
             ensure_min_samples=MIN_SAMPLES if reset else 1,
         )
-    return _checked_float32(X, "X", reset, estimator)
+    return _checked_float32(X, "X", reset, estimator, previous_width)
 
 
 def validate_X_y(estimator, X, y, *, reset=True, names="X", **check_params):
@@ -85,6 +87,7 @@ def validate_X_y(estimator, X, y, *, reset=True, names="X", **check_params):
             "A sparse y was passed, but dense data is required. Use y.toarray() to "
             "convert it to a dense numpy array."
         )
+    previous_width = getattr(estimator, "n_features_in_", None)  # reset overwrites it
     with explained_conversion_errors(names):
         X, y = validate_data(
             estimator,
@@ -95,7 +98,17 @@ def validate_X_y(estimator, X, y, *, reset=True, names="X", **check_params):
             ensure_min_samples=MIN_SAMPLES if reset else 1,
             **check_params,
         )
-    return _checked_float32(X, "X", reset, estimator), y
+    return _checked_float32(X, "X", reset, estimator, previous_width), y
+
+
+def check_warm_start_features(estimator, n_features, previous, name="X"):
+    """With ``warm_start``, refuse data whose width (``previous`` at the last fit, or
+    None) the previous fit's critic cannot take."""
+    if getattr(estimator, "warm_start", False) and previous is not None and n_features != previous:
+        raise ValueError(
+            f"warm_start=True continues the previous fit, whose {name} had {previous} "
+            f"features; this {name} has {n_features}. Set warm_start=False to start afresh."
+        )
 
 
 def check_feature_scale(X, name="X"):
@@ -133,8 +146,9 @@ def _dtype(reset):
     return (np.float64, np.float32) if reset else np.float32
 
 
-def _checked_float32(X, name, reset, estimator):
+def _checked_float32(X, name, reset, estimator, previous_width):
     if reset:
+        check_warm_start_features(estimator, X.shape[1], previous_width)
         check_feature_scale(X, name)
         estimator._training_bounds = _bounds(X)
     else:
