@@ -13,7 +13,7 @@ $(BIN)/python:
 # torch first, from the pinned CPU build: a bare `torch` requirement would pull CUDA wheels.
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet -e ".[test,benchmarks,distributed]" ruff
+	$(BIN)/python -m pip install --quiet -e ".[test,benchmarks,distributed,pyod]" ruff
 	touch $@
 
 install: $(VENV)/.installed
