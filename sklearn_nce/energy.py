@@ -261,7 +261,13 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         """
         return self._fit_density(X)
 
-    _low_ess_remedy = "use base='gmm' (the default)"
+    @property
+    def _low_ess_remedy(self):
+        # Without the mixture base the network must learn the whole density;
+        # with it, a low ESS means the correction has overfitted.
+        if isinstance(self.base, str) and self.base == "gmm":
+            return _BaseEnergyNCE._low_ess_remedy
+        return "use base='gmm' (the default)"
 
     # DensityMixin (first in the MRO, as sklearn orders mixins) defines a
     # score that returns None: use the shared mean log-likelihood.
