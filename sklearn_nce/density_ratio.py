@@ -558,8 +558,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
                 f"{_CHASM_ERROR:.0%}), so the log ratio between them is extrapolated rather "
                 "than estimated (the density chasm). Set telescoping_steps (e.g. 8; with "
                 "architecture='quadratic' and optimizer='lbfgs' when the log ratio is close to "
-                "quadratic, as for Gaussian-like samples). See 'Pitfall: the density chasm' in the "
-                "density-ratio user guide (docs/user_guide/density_ratio.rst).",
+                "quadratic, as for Gaussian-like samples). See 'Pitfall: the density chasm' "
+                "in the density-ratio user guide (docs/user_guide/density_ratio.rst).",
                 UnreliableEstimateWarning,
                 # _check_training <- _train_net <- _fit_critic <- fit <- sklearn's
                 # _fit_context wrapper <- the user's call.
