@@ -324,6 +324,46 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         self.denominator_weights_ = np.exp(log_ratio_de - self.log_weight_offset_)
         return self
 
+    def fit_weights(self, *, X_source, X_target):
+        """Fit on a covariate-shift pair and return the source rows' importance weights.
+
+        The two-sample entry point with named arguments, so that the
+        direction cannot be swapped by position: the ratio is
+        ``p_target / p_source`` (target = numerator), and the weights
+        ``w(x) = p_target(x) / p_source(x)``, normalised to mean 1, make
+        averages over the source (training) rows estimate averages under the
+        target (test) distribution. The same as
+        ``fit(*make_two_sample(X_target, X_source)).predict_weights()``.
+
+        Parameters
+        ----------
+        X_source : array-like of shape (n_source, n_features)
+            The rows to reweight, e.g. the training inputs of a regressor.
+        X_target : array-like of shape (n_target, n_features)
+            The distribution to reweight them to, e.g. unlabelled test inputs.
+
+        Returns
+        -------
+        weights : ndarray of shape (n_source,)
+            One weight per source row, in their order.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_nce import NCEDensityRatio
+        >>> rng = np.random.default_rng(0)
+        >>> X_train = rng.normal(size=(500, 1))
+        >>> X_test = rng.normal(loc=1.0, size=(500, 1))
+        >>> model = NCEDensityRatio(max_epochs=20, random_state=0)
+        >>> weights = model.fit_weights(X_source=X_train, X_target=X_test)
+        >>> weights.shape, round(float(weights.mean()), 6)
+        ((500,), 1.0)
+        >>> bool(weights[X_train[:, 0] > 1].mean() > weights[X_train[:, 0] < 0].mean())
+        True
+        """
+        self.fit(*make_two_sample(X_target, X_source))
+        return self.predict_weights()
+
     def predict(self, X):
         """Label of the sample each row more likely came from (training priors).
 

@@ -354,3 +354,17 @@ def test_fit_on_cuda_predict_and_load_on_cpu():
     with torch.cuda.device(0):
         loaded = pickle.loads(blob)
     np.testing.assert_allclose(loaded.predict_log_ratio(X_fit), expected, rtol=1e-5)
+
+
+def test_fit_weights_takes_the_direction_by_name():
+    from sklearn_nce import make_two_sample
+
+    X_fit, y_fit = make_mean_shift(2, 1.0).sample(200, 300, random_state=0)
+    X_target, X_source = X_fit[y_fit == 1], X_fit[y_fit == 0]
+    model = NCEDensityRatio(max_epochs=5, random_state=0)
+    weights = model.fit_weights(X_source=X_source, X_target=X_target)
+    expected = clone(model).fit(*make_two_sample(X_target, X_source)).predict_weights()
+    np.testing.assert_array_equal(weights, expected)
+    assert weights.shape == (300,)
+    with pytest.raises(TypeError):
+        model.fit_weights(X_source, X_target)  # positional: the swap it prevents
