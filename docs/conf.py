@@ -4,6 +4,10 @@ Build with ``make docs`` (it installs the ``docs`` extra and treats warnings as 
 Links to other projects' docs (intersphinx) need the network: set
 ``SKLEARN_NCE_DOCS_INTERSPHINX=1`` to turn them on; the default build is offline and
 deterministic.
+
+The example gallery (sphinx-gallery) runs every ``examples/plot_*.py`` and renders it into
+``docs/auto_examples/`` (generated, not committed). Set ``SKLEARN_NCE_DOCS_NO_GALLERY_RUN=1`` to
+render the examples without running them (no figures or outputs), for a quick check of the text.
 """
 
 import os
@@ -27,6 +31,7 @@ extensions = [
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
     "numpydoc",
+    "sphinx_gallery.gen_gallery",
 ]
 
 # autosummary writes one page per object into docs/generated/ at build time.
@@ -43,6 +48,24 @@ intersphinx_mapping = {} if not os.environ.get("SKLEARN_NCE_DOCS_INTERSPHINX") e
     "sklearn": ("https://scikit-learn.org/stable", None),
     "torch": ("https://pytorch.org/docs/stable", None),
     "skorch": ("https://skorch.readthedocs.io/en/stable", None),
+}
+
+# The example gallery. Only plain values here: Sphinx pickles the configuration, and a value it
+# cannot pickle (a class or function defined in this file) is a warning, hence an error with -W.
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": "/plot_",
+    "within_subsection_order": "FileNameSortKey",
+    # An example that raises fails the build (once the others have run); its traceback is not
+    # rendered as if it were output.
+    "only_warn_on_example_error": False,
+    "plot_gallery": "False" if os.environ.get("SKLEARN_NCE_DOCS_NO_GALLERY_RUN") else "True",
+    # Names in the examples' code link to this site's API pages.
+    "doc_module": ("sklearn_nce",),
+    "reference_url": {"sklearn_nce": None},
+    "remove_config_comments": True,
+    "download_all_examples": False,
 }
 
 root_doc = "index"

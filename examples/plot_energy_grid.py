@@ -1,0 +1,150 @@
+"""
+===============================================
+An energy-based density model of a 25-mode grid
+===============================================
+
+:class:`~sklearn_nce.CNCEEnergyModel` learns a density as an unnormalised model
+``log phi(x) = f(x) + log b(x)``: a neural network ``f`` on top of a fitted base density ``b``
+(by default a Gaussian mixture chosen by BIC). ``f`` is trained by conditional noise-contrastive
+estimation (CNCE), and the normalising constant ``log Z`` is estimated afterwards by importance
+sampling, so ``score_samples`` returns normalised log densities and ``sample`` draws from the
+model.
+
+The data are the 2-D test problem of the CNCE paper (Ceylan and Gutmann, 2018), made by
+:func:`sklearn_nce.datasets.make_grid_mixture`: 25 equal Gaussians of standard deviation 0.1 on
+the grid ``{-2, ..., 2}^2``, whose exact density is known. Two models are compared: the default
+one, and one that learns the whole energy from scratch (``base=None``) with the paper's mixed
+local and global noise.
+"""
+
+# %%
+# The data and the two models
+# ---------------------------
+#
+# 5000 training rows and 5000 test rows. The features are standardised first, as for any
+# neural network; the densities are then mapped back to the original space (see below).
+
+# sphinx_gallery_start_ignore
+import os
+
+# sphinx_gallery_end_ignore
+import warnings
+
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_nce import CNCEEnergyModel
+from sklearn_nce.datasets import make_grid_mixture
+
+N_TRAIN = 5000
+N_TEST = 5000
+N_DRAWS = 1000
+DEFAULT_EPOCHS = "auto"  # the default: 2000 optimiser steps
+SCRATCH_EPOCHS = 50
+GRID_POINTS = 200
+# sphinx_gallery_start_ignore
+# Reduced sizes for tests/test_examples.py, hidden from the rendered page.
+if os.environ.get("SKLEARN_NCE_EXAMPLES_QUICK"):
+    N_TRAIN, N_TEST, N_DRAWS, DEFAULT_EPOCHS, SCRATCH_EPOCHS, GRID_POINTS = 500, 200, 50, 2, 2, 30
+# sphinx_gallery_end_ignore
+
+truth = make_grid_mixture(scale=0.1)
+X_train = truth.sample(N_TRAIN, random_state=0)
+X_test = truth.sample(N_TEST, random_state=1)
+
+models = {
+    "CNCEEnergyModel (default)": make_pipeline(
+        StandardScaler(), CNCEEnergyModel(max_epochs=DEFAULT_EPOCHS, random_state=0)
+    ),
+    "base=None, noise='mix'": make_pipeline(
+        StandardScaler(),
+        CNCEEnergyModel(base=None, noise="mix", max_epochs=SCRATCH_EPOCHS, random_state=0),
+    ),
+}
+for name, model in models.items():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(X_train)
+    for warning in caught:
+        print(f"{name}: {warning.category.__name__}: {warning.message}")
+
+# %%
+# Held-out log-likelihood
+# -----------------------
+#
+# ``score_samples`` of the pipeline is the log density of the *standardised* rows. The log
+# density in the original space subtracts the log-determinant of the scaling,
+# ``sum(log(scaler.scale_))``.
+
+
+def log_density(model, X):
+    return model.score_samples(X) - np.log(model[0].scale_).sum()
+
+
+print(f"{'true density':>26}: {truth.log_density(X_test).mean():.3f} nats per point")
+for name, model in models.items():
+    energy = model[-1]
+    print(
+        f"{name:>26}: {log_density(model, X_test).mean():.3f} nats per point "
+        f"(log Z {energy.log_partition_:.3f} +- {energy.log_partition_std_:.3f}, "
+        f"importance ESS {energy.importance_ess_:.0f} of {energy.n_importance_samples})"
+    )
+
+# %%
+# The default model starts from the BIC mixture, which on this problem already has the right
+# form (a mixture of Gaussians), so the network has little to correct: in this run it is within
+# 0.01 nats per point of the true density. The model trained from scratch must find the 25 modes
+# with the network alone. After 50 epochs it is 1.5 nats per point below the truth, and its
+# ``log Z`` rests on 16 of the 10 000 importance draws, which the warning printed above reports.
+# The CNCE paper trains for 50 000 steps; here 50 epochs are about 900 steps of 256 rows.
+#
+# Sampling
+# --------
+#
+# ``sample`` draws candidates from the fitted mixture, resamples them by importance weight (20
+# candidates per draw) and moves each by 100 steps of Metropolis-adjusted Langevin dynamics on
+# the learnt log density. The draws are in the standardised space; ``inverse_transform`` maps
+# them back.
+
+draws = {
+    name: model[0].inverse_transform(model[-1].sample(N_DRAWS, random_state=0))
+    for name, model in models.items()
+}
+for name, X_draws in draws.items():
+    print(
+        f"{name:>26}: true log density of its draws, mean {truth.log_density(X_draws).mean():.3f}"
+    )
+print(f"{'true draws':>26}: {truth.log_density(truth.sample(N_DRAWS, random_state=2)).mean():.3f}")
+
+# %%
+# The top row shows the log densities on a 200 x 200 grid (clipped below at -8 nats to show the
+# space between the modes), the bottom row 1000 draws from each. The model trained from scratch
+# has not resolved the modes: its density is one smooth bump over the square, and so are its
+# draws.
+
+axis = np.linspace(-3, 3, GRID_POINTS)
+points = np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2)
+surfaces = {"true density": truth.log_density(points)}
+surfaces.update({name: log_density(model, points) for name, model in models.items()})
+samples = {"true density": truth.sample(N_DRAWS, random_state=2), **draws}
+
+fig, axes = plt.subplots(2, 3, figsize=(12, 8), sharex=True, sharey=True, layout="constrained")
+for column, (name, surface) in enumerate(surfaces.items()):
+    ax = axes[0, column]
+    image = ax.pcolormesh(
+        axis, axis, surface.reshape(GRID_POINTS, GRID_POINTS), vmin=-8, vmax=0, cmap="viridis"
+    )
+    ax.set(title=name, aspect="equal")
+    ax = axes[1, column]
+    ax.scatter(*samples[name].T, s=2, alpha=0.5)
+    ax.set(xlim=(-3, 3), ylim=(-3, 3), aspect="equal", xlabel="x1")
+axes[0, 0].set_ylabel("x2")
+axes[1, 0].set_ylabel("x2")
+fig.colorbar(image, ax=axes[0, :], label="log density (nats)", shrink=0.8)
+plt.show()
+
+# %%
+# Reference: C. Ceylan and M. U. Gutmann, "Conditional noise-contrastive estimation of
+# unnormalised models", *ICML* 2018.
