@@ -57,8 +57,8 @@ sphinx_gallery_conf = {
     "gallery_dirs": "auto_examples",
     "filename_pattern": "/plot_",
     "within_subsection_order": "FileNameSortKey",
-    # An example that raises fails the build (once the others have run); its traceback is not
-    # rendered as if it were output.
+    # An example that raises fails the build once the others have run (the default, kept
+    # explicit: a warning alone would let a broken example render its traceback as output).
     "only_warn_on_example_error": False,
     "plot_gallery": "False" if os.environ.get("SKLEARN_NCE_DOCS_NO_GALLERY_RUN") else "True",
     # Names in the examples' code link to this site's API pages.
