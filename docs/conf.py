@@ -17,6 +17,11 @@ import sys
 sys.path.insert(0, os.path.abspath(".."))
 
 import sklearn_nce  # noqa: E402
+import torch  # noqa: E402
+
+# The gallery runs in this process. One torch thread: on a shared two-core
+# machine two threads took an MI example from 9 s to over 500 s.
+torch.set_num_threads(1)
 
 project = "sklearn_nce"
 author = "The sklearn_nce developers"

@@ -40,6 +40,8 @@ _CHASM_ERROR = 0.01
 _CHASM_MIN_ROWS = 200
 # score() of a critic that knows nothing (log r = 0 everywhere): log(1/2).
 _CHANCE_SCORE = -float(np.log(2.0))
+# score() warns below chance by more than this, or by two standard errors.
+_CHANCE_MARGIN = 0.005
 
 
 class NCEDensityRatio(ClassifierMixin, _BaseNCE):
@@ -538,11 +540,15 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
                 torch.from_numpy(log_ratio[is_pos]), torch.from_numpy(log_ratio[is_neg])
             )
         )
-        if score < _CHANCE_SCORE:
+        noise = _score_standard_error(log_ratio[is_pos], log_ratio[is_neg])
+        margin = max(_CHANCE_MARGIN, 2.0 * noise)
+        if score < _CHANCE_SCORE - margin:
             # A GridSearchCV cell that scores below chance is a broken fit,
             # not merely a weak one: say so instead of ranking it quietly.
+            # The margin keeps a critic that is merely flat (a score of
+            # -0.6932 against -0.6931) out of it: sampling noise, not a fault.
             warnings.warn(
-                f"The held-out score {score:.3g} is below chance ({_CHANCE_SCORE:.3g}, a "
+                f"The held-out score {score:.4g} is below chance ({_CHANCE_SCORE:.4g}, a "
                 "constant ratio of 1): the critic is confidently wrong on these rows, which "
                 "is overfitting or an unstable fit. Lower max_epochs or lr, add weight_decay, "
                 "or turn on early_stopping.",
@@ -627,6 +633,14 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = False
         return tags
+
+
+def _score_standard_error(log_ratio_pos, log_ratio_neg):
+    """Standard error of the balanced log-likelihood (score) from its per-row terms."""
+    terms_pos = -np.logaddexp(0.0, -log_ratio_pos)  # log P(numerator | x)
+    terms_neg = -np.logaddexp(0.0, log_ratio_neg)  # log P(denominator | x)
+    variance = terms_pos.var() / max(len(terms_pos), 1) + terms_neg.var() / max(len(terms_neg), 1)
+    return 0.5 * float(np.sqrt(variance))
 
 
 def make_two_sample(X_numerator, X_denominator):

@@ -462,6 +462,24 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         self._n_features_out = len(self.offsets_) * self.embedding_dim
         return super().get_feature_names_out(input_features)
 
+    @available_if(_check_embedding)
+    def set_output(self, *, transform=None):
+        """Choose the container of :meth:`transform`'s output.
+
+        Parameters
+        ----------
+        transform : {"default", "pandas", "polars"} or None, default=None
+            "default" returns numpy arrays, "pandas" a DataFrame and "polars"
+            a polars DataFrame, with the columns of
+            :meth:`get_feature_names_out`; None leaves the choice unchanged.
+
+        Returns
+        -------
+        self : InfoNCEAnchorMI
+            The estimator.
+        """
+        return super().set_output(transform=transform)
+
     def transform(self, X):
         """The embedding of x by the separable critics of every fold.
 

@@ -368,3 +368,18 @@ def test_fit_weights_takes_the_direction_by_name():
     assert weights.shape == (300,)
     with pytest.raises(TypeError):
         model.fit_weights(X_source, X_target)  # positional: the swap it prevents
+
+
+def test_a_flat_critic_at_chance_does_not_warn():
+    # Two samples of one distribution: a linear critic learns log r ~ 0 and
+    # scores a hair below -log 2 on fresh rows. That is sampling noise, not a
+    # broken fit (the warning once fired at -0.6932 against -0.6931).
+    rng = np.random.RandomState(0)
+    X_fit, X_new = rng.standard_normal((400, 2)), rng.standard_normal((400, 2))
+    labels = np.arange(400) % 2
+    model = NCEDensityRatio(hidden_layer_sizes=(), max_epochs=5, random_state=0)
+    model.fit(X_fit, labels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnreliableEstimateWarning)
+        score = model.score(X_new, labels)
+    assert score == pytest.approx(-np.log(2), abs=0.01)
