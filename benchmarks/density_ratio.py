@@ -1,7 +1,9 @@
 """Density-ratio benchmark: NCEDensityRatio beside the estimators a user would pick instead.
 
-A ladder of Gaussian problems (mean shift and scale change, KL from 0.5 to 20
-nats, 2 to 50 dimensions) with the exact log ratio known. Every method sees the
+A ladder of problems with the exact log ratio known: Gaussian (mean shift and
+scale change, KL from 0.5 to 20 nats, 2 to 50 dimensions) and non-Gaussian
+(a Student-t shift with 3 degrees of freedom, a two-component mixture
+numerator, a Gaussian mean shift seen through ``sinh``; KL 2.5 and 8). Every method sees the
 same training sample (n per side) and is scored on the same held-out
 denominator rows:
 
@@ -34,10 +36,16 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
 from sklearn_nce import NCEDensityRatio
-from sklearn_nce.datasets import make_mean_shift, make_scale_change
+from sklearn_nce.datasets import (
+    make_mean_shift,
+    make_mixture_shift,
+    make_scale_change,
+    make_student_t_shift,
+    make_warped_shift,
+)
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _shared import write_readme_block  # noqa: E402
+from _shared import git_state, write_readme_block  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 README_COLUMNS = [
@@ -58,7 +66,23 @@ LADDER = [
     ("mean", 20, 20.0),
     ("scale", 5, 2.5),
     ("scale", 20, 8.0),
+    # Not Gaussian, so no fixed quadratic critic is exact (their log ratios
+    # are bounded, a soft maximum of two lines, and logarithmic in the tails).
+    ("t3", 5, 2.5),
+    ("t3", 20, 8.0),
+    ("mixture", 5, 2.5),
+    ("mixture", 20, 8.0),
+    ("sinh", 5, 2.5),
+    ("sinh", 20, 8.0),
 ]
+# shift name -> constructor(n_features, kl) of the pair
+PAIRS = {
+    "mean": make_mean_shift,
+    "scale": make_scale_change,
+    "t3": make_student_t_shift,
+    "mixture": make_mixture_shift,
+    "sinh": make_warped_shift,
+}
 QUICK_LADDER = [("mean", 2, 0.5), ("mean", 10, 8.0)]
 
 OURS = {
@@ -89,7 +113,7 @@ def main():
 
     rows = []
     for shift, n_features, kl in ladder:
-        pair = (make_mean_shift if shift == "mean" else make_scale_change)(n_features, kl)
+        pair = PAIRS[shift](n_features, kl)
         X, y = pair.sample(n, n, random_state=0)
         X_test, y_test = pair.sample(0, 2000, random_state=1)
         true_log_ratio = pair.log_ratio(X_test)
@@ -108,7 +132,12 @@ def main():
             print(_format_row(row), flush=True)
 
     RESULTS.mkdir(exist_ok=True)
-    meta = dict(machine=platform.platform(), processor=platform.processor(), n_per_sample=n)
+    meta = dict(
+        machine=platform.platform(),
+        processor=platform.processor(),
+        n_per_sample=n,
+        **git_state(),
+    )
     (RESULTS / "density_ratio.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=1))
     (RESULTS / "density_ratio.md").write_text(_markdown(rows, meta))
     _plot(rows, RESULTS / "density_ratio.png")
@@ -192,7 +221,7 @@ def _self_normalised(log_ratio):
 def _format_row(row):
     mse = "failed" if row["log_mse"] is None else f"{row['log_mse']:.3g}"
     return (
-        f"{row['shift']:5s} d={row['n_features']:2d} KL={row['kl']:4.1f} "
+        f"{row['shift']:7s} d={row['n_features']:2d} KL={row['kl']:4.1f} "
         f"{row['method']:30s} log_mse={mse:>8s} fit={row['fit_s']:.1f}s"
     )
 
@@ -213,7 +242,7 @@ def _markdown(rows, meta):
     header = "| problem | var(log r) | " + " | ".join(methods) + " |"
     lines += [header, "|" + "---|" * (len(methods) + 2)]
     for shift, d, kl in rungs:
-        pair = (make_mean_shift if shift == "mean" else make_scale_change)(d, kl)
+        pair = PAIRS[shift](d, kl)
         variance = float(np.var(pair.log_ratio(pair.sample(0, 2000, random_state=1)[0])))
         cells = [_cell(lookup[(shift, d, kl, m)], "log_mse") for m in methods]
         lines.append(f"| {shift} d={d} KL={kl:g} | {variance:.3g} | " + " | ".join(cells) + " |")
