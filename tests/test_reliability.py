@@ -259,6 +259,10 @@ def test_warm_start_refuses_data_of_another_width():
     model.fit(X, TARGETS["NCEDensityRatio"])
     with pytest.raises(ValueError, match="previous fit, whose X had 2 features.*warm_start=False"):
         model.fit(np.hstack([X, X]), TARGETS["NCEDensityRatio"])
+    # The refused fit left the model as it was.
+    assert model.n_features_in_ == 2 and np.isfinite(model.predict_log_ratio(X)).all()
+    with pytest.raises(ValueError, match="critic with 1 output.*needs 4.*telescoping_steps"):
+        model.set_params(telescoping_steps=4).fit(X, TARGETS["NCEDensityRatio"])
     mi = InfoNCEAnchorMI(cv=2, batch_size=16, max_epochs=1, warm_start=True, random_state=0)
     mi.fit(X, TARGETS["InfoNCEAnchorMI"])
     with pytest.raises(ValueError, match="whose y had 2 features"):

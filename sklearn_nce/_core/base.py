@@ -195,6 +195,7 @@ class _BaseNCE(BaseEstimator):
             net.fit(*train)
         warn_if_interrupted(net)
         self._check_training(net, valid)
+        self._critic_outputs = n_outputs  # what a warm start must match
         return net
 
     def _batch_size(self, n_train):
@@ -269,6 +270,13 @@ class _BaseNCE(BaseEstimator):
         if self.warm_start:
             previous = self._previous_critics()
             if critic_index < len(previous):
+                previous_outputs = getattr(self, "_critic_outputs", n_outputs)
+                if previous_outputs != n_outputs:
+                    raise ValueError(
+                        f"warm_start=True continues a critic with {previous_outputs} "
+                        f"output(s), but this fit needs {n_outputs} (was telescoping_steps "
+                        "changed?). Set warm_start=False to start afresh."
+                    )
                 # A copy: a fit that fails must leave the fitted model as it was.
                 return copy.deepcopy(previous[critic_index])
         if self.critic is not None:

@@ -15,7 +15,7 @@ from sklearn.base import _fit_context
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import _num_features, check_array, check_is_fitted, validate_data
 
 from ..exceptions import UnreliableEstimateWarning
 
@@ -62,7 +62,8 @@ def validate_X(estimator, X, *, reset):
     with sklearn's standard messages.
     """
     _check_shape_and_columns(X)
-    previous_width = getattr(estimator, "n_features_in_", None)  # reset overwrites it
+    if reset:
+        _check_warm_start_width(estimator, X)
     with explained_conversion_errors("X"):
         X = validate_data(
             estimator,
@@ -71,7 +72,7 @@ def validate_X(estimator, X, *, reset):
             dtype=_dtype(reset),
             ensure_min_samples=MIN_SAMPLES if reset else 1,
         )
-    return _checked_float32(X, "X", reset, estimator, previous_width)
+    return _checked_float32(X, "X", reset, estimator)
 
 
 def validate_X_y(estimator, X, y, *, reset=True, names="X", **check_params):
@@ -87,7 +88,8 @@ def validate_X_y(estimator, X, y, *, reset=True, names="X", **check_params):
             "A sparse y was passed, but dense data is required. Use y.toarray() to "
             "convert it to a dense numpy array."
         )
-    previous_width = getattr(estimator, "n_features_in_", None)  # reset overwrites it
+    if reset:
+        _check_warm_start_width(estimator, X)
     with explained_conversion_errors(names):
         X, y = validate_data(
             estimator,
@@ -98,7 +100,7 @@ def validate_X_y(estimator, X, y, *, reset=True, names="X", **check_params):
             ensure_min_samples=MIN_SAMPLES if reset else 1,
             **check_params,
         )
-    return _checked_float32(X, "X", reset, estimator, previous_width), y
+    return _checked_float32(X, "X", reset, estimator), y
 
 
 def check_warm_start_features(estimator, n_features, previous, name="X"):
@@ -146,9 +148,21 @@ def _dtype(reset):
     return (np.float64, np.float32) if reset else np.float32
 
 
-def _checked_float32(X, name, reset, estimator, previous_width):
+def _check_warm_start_width(estimator, X):
+    # Before validate_data, whose reset would overwrite n_features_in_ and
+    # leave a refused warm start describing data its critic cannot read.
+    previous_width = getattr(estimator, "n_features_in_", None)
+    if previous_width is None or not getattr(estimator, "warm_start", False):
+        return
+    try:
+        width = _num_features(X)
+    except TypeError:  # not 2-D: validate_data says what is wrong
+        return
+    check_warm_start_features(estimator, width, previous_width)
+
+
+def _checked_float32(X, name, reset, estimator):
     if reset:
-        check_warm_start_features(estimator, X.shape[1], previous_width)
         check_feature_scale(X, name)
         estimator._training_bounds = _bounds(X)
     else:
