@@ -202,10 +202,13 @@ class DensityPair:
         terms = self._kl_terms()
         return float(terms.std(ddof=1) / np.sqrt(len(terms)))
 
-    @functools.cache  # noqa: B019 (a handful of pairs per run; the draws are the point)
     def _kl_terms(self):
-        draws = self.numerator.sample(_KL_DRAWS, random_state=0)
-        return self.numerator.log_density(draws) - self.denominator.log_density(draws)
+        # Kept on the instance (not an lru cache, which would keep every pair alive).
+        if not hasattr(self, "_kl_terms_cache"):
+            draws = self.numerator.sample(_KL_DRAWS, random_state=0)
+            log_ratio = self.numerator.log_density(draws) - self.denominator.log_density(draws)
+            self._kl_terms_cache = log_ratio
+        return self._kl_terms_cache
 
     def log_ratio(self, X):
         """Exact ``log p_nu(x) - log p_de(x)`` for each row of X."""
@@ -259,6 +262,7 @@ def make_student_t_shift(n_features=5, kl=2.5, dof=3.0):
     fixed quadratic critic is exact. ``|mu|`` is solved for on fixed
     Monte-Carlo draws; :attr:`DensityPair.kl` reports the KL reached.
     """
+    n_features = check_scalar(n_features, "n_features", numbers.Integral, min_val=1)
     dof = _check_dof(dof)
     direction = np.ones(n_features) / np.sqrt(n_features)
     zero = _StudentT(np.zeros(n_features), dof)

@@ -148,8 +148,10 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
     callbacks : list of skorch callbacks or None, default=None
         Extra :mod:`skorch.callbacks` (instances, or ``(name, callback)``
         pairs) added to every net the fit trains, e.g.
-        ``skorch.callbacks.Checkpoint`` to save the critic of long fits (see the
-        user guide's "Persistence and checkpoints"). Each net gets its own copy.
+        ``skorch.callbacks.Checkpoint(monitor="train_loss_best")`` to save the
+        critic of long fits (its default monitor, ``"valid_loss_best"``, needs
+        early stopping); see the user guide's "Persistence and checkpoints".
+        Each net gets its own copy (callbacks that cannot be copied are shared).
 
     Attributes
     ----------
@@ -363,6 +365,11 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         >>> bool(weights[X_train[:, 0] > 1].mean() > weights[X_train[:, 0] < 0].mean())
         True
         """
+        if self.numerator_label not in (None, 1):
+            raise ValueError(
+                f"fit_weights labels the target rows 1 itself; numerator_label="
+                f"{self.numerator_label!r} would invert the ratio. Leave numerator_label=None."
+            )
         self.fit(*make_two_sample(X_target, X_source))
         return self.predict_weights()
 

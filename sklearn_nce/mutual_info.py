@@ -134,8 +134,10 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
     callbacks : list of skorch callbacks or None, default=None
         Extra :mod:`skorch.callbacks` (instances, or ``(name, callback)``
         pairs) added to every net the fit trains, e.g.
-        ``skorch.callbacks.Checkpoint`` to save the critic of long fits (see the
-        user guide's "Persistence and checkpoints"). Each net gets its own copy.
+        ``skorch.callbacks.Checkpoint(monitor="train_loss_best")`` to save the
+        critic of long fits (its default monitor, ``"valid_loss_best"``, needs
+        early stopping); see the user guide's "Persistence and checkpoints".
+        Each net gets its own copy (callbacks that cannot be copied are shared).
 
     Attributes
     ----------
@@ -310,7 +312,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         self.device_ = resolve_device(self.device)
         # One generator for the whole fit: folds, validation splits and torch
         # seeds all draw from it, so random_state reproduces every critic.
-        rng = check_random_state(self.random_state)
+        rng = self._fit_rng()
         pairs = {"x": X, "y": y}
         pointwise = np.empty(len(X))
         fold_estimates, held_out_matrices = [], []

@@ -116,8 +116,10 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
     callbacks : list of skorch callbacks or None, default=None
         Extra :mod:`skorch.callbacks` (instances, or ``(name, callback)``
         pairs) added to every net the fit trains, e.g.
-        ``skorch.callbacks.Checkpoint`` to save the critic of long fits (see the
-        user guide's "Persistence and checkpoints"). Each net gets its own copy.
+        ``skorch.callbacks.Checkpoint(monitor="train_loss_best")`` to save the
+        critic of long fits (its default monitor, ``"valid_loss_best"``, needs
+        early stopping); see the user guide's "Persistence and checkpoints".
+        Each net gets its own copy (callbacks that cannot be copied are shared).
 
     Attributes
     ----------

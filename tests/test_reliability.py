@@ -330,9 +330,12 @@ def test_set_output_gives_a_dataframe_embedding():
 # -- persistence across devices ---------------------------------------------------------
 @pytest.mark.parametrize("estimator", _estimators(), ids=_name)
 def test_a_cuda_model_loads_on_a_machine_without_cuda(estimator, monkeypatch):
-    # Without a GPU here, the mapping path is exercised by a CPU-fitted model
-    # that says it lives on "cuda" (as one fitted on a GPU would), unpickled
-    # where torch.cuda.is_available() is False; its tensors are on the CPU.
+    # Without a GPU here, a CPU-fitted model is made to pickle like a CUDA one:
+    # it says it lives on "cuda" and torch tags every tensor storage "cuda:0"
+    # while it is saved, so that loading it without CUDA raises unless each
+    # torch object goes through a map_location (skorch's nets, and the noise,
+    # base and proposal beside them). Before that, this failed for all four.
+    import torch.serialization
     from skorch.exceptions import DeviceWarning
 
     fitted = estimator.fit(X, TARGETS[_name(estimator)])
@@ -340,9 +343,12 @@ def test_a_cuda_model_loads_on_a_machine_without_cuda(estimator, monkeypatch):
     fitted.device_ = "cuda"
     for net in getattr(fitted, "nets_", None) or [fitted.net_]:
         net.device = "cuda"
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        blob = pickle.dumps(fitted)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.warns(DeviceWarning, match=r"device = cpu since.*\(cuda\) is not available"):
-        loaded = pickle.loads(pickle.dumps(fitted))
+        loaded = pickle.loads(blob)
     assert loaded.device_ == "cpu"
     assert all(str(net.device) == "cpu" for net in getattr(loaded, "nets_", None) or [loaded.net_])
     np.testing.assert_array_equal(_outputs(loaded), expected)
@@ -372,6 +378,28 @@ def test_fit_weights_takes_the_direction_by_name():
     assert weights.shape == (300,)
     with pytest.raises(TypeError):
         model.fit_weights(X_source, X_target)  # positional: the swap it prevents
+    with pytest.raises(ValueError, match="numerator_label=0 would invert"):
+        model.set_params(numerator_label=0).fit_weights(X_source=X_source, X_target=X_target)
+
+
+class _Logger(Callback):
+    """A callback that cannot be deep-copied, like loggers holding a lock or a file."""
+
+    def __init__(self):
+        import threading
+
+        self.lock = threading.Lock()
+        self.epochs = 0
+
+    def on_epoch_end(self, net, **kwargs):
+        self.epochs += 1
+
+
+def test_callbacks_that_cannot_be_copied_are_shared():
+    logger = _Logger()
+    model = NCEDensityRatio(max_epochs=3, random_state=0, callbacks=[("logger", logger)])
+    model.fit(X, TARGETS["NCEDensityRatio"])
+    assert logger.epochs == 3
 
 
 def test_a_flat_critic_at_chance_does_not_warn():
@@ -387,3 +415,20 @@ def test_a_flat_critic_at_chance_does_not_warn():
         warnings.simplefilter("error", UnreliableEstimateWarning)
         score = model.score(X_new, labels)
     assert score == pytest.approx(-np.log(2), abs=0.01)
+
+
+@pytest.mark.parametrize(
+    "random_state", [None, np.random.RandomState(3)], ids=["None", "RandomState"]
+)
+def test_warm_start_keeps_the_folds_of_the_first_fit(random_state):
+    # A continued critic must never be scored on rows it trained on: a warm
+    # refit replays the first fit's folds even without an integer seed.
+    model = InfoNCEAnchorMI(cv=2, batch_size=16, max_epochs=1, warm_start=True)
+    model.set_params(random_state=random_state).fit(X, TARGETS["InfoNCEAnchorMI"])
+    first_seed = model._fit_seed
+    model.fit(X, TARGETS["InfoNCEAnchorMI"])
+    assert model._fit_seed == first_seed
+    # Without warm_start each fit draws afresh.
+    model.set_params(warm_start=False).fit(X, TARGETS["InfoNCEAnchorMI"])
+    other = clone(model).fit(X, TARGETS["InfoNCEAnchorMI"])
+    assert other._fit_seed != first_seed or model._fit_seed != first_seed

@@ -6,7 +6,9 @@ net and batched inference all happen here once.
 """
 
 import copy
+import io
 import math
+import numbers
 
 import numpy as np
 import torch
@@ -43,6 +45,8 @@ _AUTO_OPTIMIZER_STEPS = 2000
 # batch_size="auto": about 100 steps per epoch, between these sizes.
 _AUTO_MIN_BATCH = 256
 _AUTO_MAX_BATCH = 4096
+# The pickle key under which the fitted torch objects outside the nets travel.
+_TORCH_STATE_KEY = "_torch_attributes"
 # Rows per forward pass at prediction time: bounds memory, not accuracy.
 _PREDICT_BATCH_SIZE = 8192
 
@@ -114,12 +118,30 @@ class _BaseNCE(BaseEstimator):
 
     def __getstate__(self):
         # The skorch nets map their own tensors to the CPU when a CUDA model is
-        # loaded without CUDA; the torch modules fitted beside them (noise,
-        # base density, proposal) are pickled from the CPU for the same reason.
+        # loaded without CUDA. The torch modules fitted beside them (noise,
+        # base density, proposal) are saved the same way, with torch.save, so
+        # that __setstate__ can load them with a map_location.
         state = super().__getstate__()
-        return {key: _on_cpu(value) for key, value in state.items()}
+        torch_state = {
+            key: value
+            for key, value in state.items()
+            if isinstance(value, torch.Tensor | torch.nn.Module)
+        }
+        if torch_state:
+            buffer = io.BytesIO()
+            torch.save(torch_state, buffer)
+            state = {key: value for key, value in state.items() if key not in torch_state}
+            state[_TORCH_STATE_KEY] = buffer.getvalue()
+        return state
 
     def __setstate__(self, state):
+        blob = state.pop(_TORCH_STATE_KEY, None)
+        if blob is not None:
+            map_location = None if torch.cuda.is_available() else "cpu"
+            # weights_only=False: these are whole modules (noise, base), and
+            # loading them trusts the file exactly as the pickle around them does.
+            fitted = torch.load(io.BytesIO(blob), map_location=map_location, weights_only=False)
+            state.update(fitted)
         super().__setstate__(state)
         device = getattr(self, "device_", None)
         if isinstance(device, str) and device.startswith("cuda") and not torch.cuda.is_available():
@@ -134,12 +156,25 @@ class _BaseNCE(BaseEstimator):
         validation split (or None). Returns ``self``.
         """
         self.device_ = resolve_device(self.device)
-        self.net_ = self._train_net(
-            X, labels, objective, check_random_state(self.random_state), n_outputs=n_outputs
-        )
+        self.net_ = self._train_net(X, labels, objective, self._fit_rng(), n_outputs=n_outputs)
         self.history_ = self.net_.history
         self.n_iter_ = len(self.history_)
         return self
+
+    def _fit_rng(self):
+        """The ``RandomState`` of one fit, from ``random_state``.
+
+        A warm start replays the first fit's stream: the same validation split
+        and folds, so that a continued critic is never scored on rows it
+        trained on. (An integer ``random_state`` replays by itself; None or a
+        ``RandomState`` would draw new splits, so their first seed is kept.)
+        """
+        if isinstance(self.random_state, numbers.Integral):
+            return check_random_state(self.random_state)
+        if not (self.warm_start and self._previous_critics() and hasattr(self, "_fit_seed")):
+            seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+            self._fit_seed = int(seed)
+        return np.random.RandomState(self._fit_seed)
 
     def _train_net(
         self, X, labels, objective, rng, *, n_outputs=1, progress_label=None, critic_index=0
@@ -185,12 +220,7 @@ class _BaseNCE(BaseEstimator):
                 n_iter_no_change=self.n_iter_no_change,
                 tol=self.tol,
                 progress_label=progress_label or type(self).__name__,
-                extra_callbacks=[
-                    *self._training_callbacks(),
-                    # A copy per net: a fit with several critics (MI's folds)
-                    # must not share one callback's state between them.
-                    *copy.deepcopy(self.callbacks or []),
-                ],
+                extra_callbacks=[*self._training_callbacks(), *_user_callbacks(self.callbacks)],
             )
             net.fit(*train)
         warn_if_interrupted(net)
@@ -312,18 +342,18 @@ class _BaseNCE(BaseEstimator):
         return apply_critic(*self._inference_module(), function, *arrays)
 
 
-def _on_cpu(value):
-    """A torch module or tensor on the CPU (a copy if it was elsewhere); anything else as is."""
-    if isinstance(value, torch.Tensor | torch.nn.Module):
-        on_cpu = all(t.device.type == "cpu" for t in _tensors_of(value))
-        return value if on_cpu else copy.deepcopy(value).cpu()
-    return value
+def _user_callbacks(callbacks):
+    """The user's skorch callbacks for one net: a copy each, or the objects themselves.
 
-
-def _tensors_of(value):
-    if isinstance(value, torch.Tensor):
-        return [value]
-    return [*value.parameters(), *value.buffers()]
+    A copy per net keeps a fit with several critics (MI's folds) from sharing
+    one callback's state. Callbacks that cannot be copied (loggers holding a
+    lock, a file or a run handle) are passed as they are.
+    """
+    callbacks = list(callbacks or [])
+    try:
+        return copy.deepcopy(callbacks)
+    except Exception:  # noqa: BLE001 (any copy failure: share instead)
+        return callbacks
 
 
 def apply_critic(critic, device, function, *arrays):

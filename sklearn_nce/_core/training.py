@@ -61,6 +61,13 @@ class ContrastiveNet(NeuralNet):
     for optimizers that take no ``weight_decay`` (LBFGS).
     """
 
+    # skorch maps these attributes to the CPU when a CUDA pickle is loaded
+    # without CUDA. "module" and "criterion" too: we pass instances, so the
+    # parameters are the very objects module_ and criterion_ hold, and skorch's
+    # default list (module_, criterion_, optimizer_) would leave their CUDA
+    # tensors in the plain pickle.
+    cuda_dependent_attributes_ = [*NeuralNet.cuda_dependent_attributes_, "module", "criterion"]
+
     def __init__(self, *args, l2_penalty=0.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.l2_penalty = l2_penalty

@@ -117,7 +117,8 @@ def check_feature_scale(X, name="X"):
     """Refuse features far from order 1, which a neural critic cannot learn from.
 
     The scale of a column is the larger of its median's size and its
-    interquartile range (robust to heavy tails), read on at most
+    interquartile range (robust to heavy tails), and for "too large" also the
+    99th percentile of its absolute values, read on at most
     ``_SCALE_CHECK_ROWS`` evenly spaced rows. Raises ``ValueError`` naming the
     columns and the fix (a ``StandardScaler`` first) when a scale exceeds
     ``_MAX_FEATURE_SCALE`` or a varying column has an interquartile range
@@ -128,7 +129,10 @@ def check_feature_scale(X, name="X"):
     q25, median, q75 = np.percentile(rows, [25, 50, 75], axis=0)
     spread = q75 - q25
     scale = np.maximum(np.abs(median), spread)
-    too_large = np.flatnonzero(scale > _MAX_FEATURE_SCALE)
+    # The 99th percentile of |x| as well: a zero-inflated column (92% zeros,
+    # the rest up to 1e5) has median and IQR 0; 1% of outliers do not move it.
+    typical_size = np.percentile(np.abs(rows), 99, axis=0)
+    too_large = np.flatnonzero(np.maximum(scale, typical_size) > _MAX_FEATURE_SCALE)
     too_small = np.flatnonzero((spread > 0) & (scale < 1 / _MAX_FEATURE_SCALE))
     for columns, size in ((too_large, "large"), (too_small, "small")):
         if len(columns):
@@ -137,8 +141,9 @@ def check_feature_scale(X, name="X"):
                 f"{name} has column(s) {shown} on a scale too {size} for a neural critic "
                 f"(median {median[columns[0]]:.3g}, interquartile range "
                 f"{spread[columns[0]]:.3g} in column {columns[0]}). Standardise {name} "
-                f"first, e.g. make_pipeline(StandardScaler(), estimator): the critic "
-                f"learns on features of order 1."
+                f"first, e.g. make_pipeline(StandardScaler(), estimator), or with "
+                f"RobustScaler or QuantileTransformer when outliers set the scale: the "
+                f"critic learns on features of order 1."
             )
 
 
