@@ -161,10 +161,13 @@ class JointCritic(nn.Module):
         the whole data set).
         """
         n_x, n_y = len(x), len(y)
-        pairs = torch.cat(
-            [x[:, None, :].expand(n_x, n_y, -1), y[None, :, :].expand(n_x, n_y, -1)], dim=-1
-        )
-        return self.mlp(pairs.reshape(n_x * n_y, -1)).reshape(n_x, n_y)
+        # The first layer is affine in [x, y], so W [x_i, y_j] + b is
+        # (W_x x_i + b) + W_y y_j: n_x + n_y products broadcast to the n_x * n_y
+        # pairs, instead of building and multiplying every concatenated pair.
+        first, rest = self.mlp.layers[0], self.mlp.layers[1:]
+        weight_x, weight_y = first.weight[:, : x.shape[-1]], first.weight[:, x.shape[-1] :]
+        hidden = (x @ weight_x.T + first.bias)[:, None, :] + (y @ weight_y.T)[None, :, :]
+        return rest(hidden.reshape(n_x * n_y, -1)).reshape(n_x, n_y)
 
 
 class CriticEnsemble(nn.Module):
