@@ -5,7 +5,9 @@ private modules. Importing them here only means a change in scikit-learn is a on
 """
 
 import contextlib
+import os
 import re
+import sys
 import warnings
 from numbers import Integral, Real
 
@@ -203,8 +205,27 @@ def _warn_if_far_outside(X, bounds, estimator):
             "extrapolates there and its output is meaningless: check that X is "
             "preprocessed as the training data was.",
             UnreliableEstimateWarning,
-            stacklevel=4,
+            stacklevel=_stacklevel_of_caller(),
         )
+
+
+def _stacklevel_of_caller():
+    """The ``stacklevel`` that points a warning raised by our caller at the user's line.
+
+    Counts the frames inside sklearn_nce, and inside scikit-learn's wrappers
+    (``set_output``, ``available_if``, ``Pipeline``), above the function that
+    warns: the public methods reach validation through different depths.
+    """
+    import sklearn
+
+    packages = tuple(
+        os.path.dirname(os.path.abspath(module.__file__)) + os.sep
+        for module in (sys.modules[__name__.partition(".")[0]], sklearn)
+    )
+    frame, level = sys._getframe(2), 2  # level 1 is the function that warns
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(packages):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 @contextlib.contextmanager
