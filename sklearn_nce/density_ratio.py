@@ -484,7 +484,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         -------
         ratio : ndarray of shape (n_samples,)
         """
-        return np.exp(self.predict_log_ratio(X).astype(np.float64))
+        return np.exp(self.predict_log_ratio(X))
 
     def predict_weights(self, X=None):
         """Importance weights for covariate shift, normalised to mean 1 on the training
@@ -508,9 +508,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         if X is None:
             check_is_fitted(self)
             return self.denominator_weights_.copy()
-        # float64: exp of a float32 log ratio overflows from 89 nats, which a
-        # point far outside the training data reaches.
-        return np.exp(self.predict_log_ratio(X).astype(np.float64) - self.log_weight_offset_)
+        return np.exp(self.predict_log_ratio(X) - self.log_weight_offset_)
 
     def score(self, X, y, sample_weight=None):
         """Class-balanced log-likelihood of the two-sample classifier (higher is better).
