@@ -595,11 +595,10 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
             self, X, y, reset=reset, names="X or y", multi_output=True, y_numeric=True
         )
         with explained_conversion_errors("y"):
-            y = np.asarray(y, dtype=np.float64 if reset else np.float32).reshape(len(y), -1)
+            y = np.asarray(y, dtype=np.float32).reshape(len(y), -1)
         if reset:
             check_warm_start_features(self, y.shape[1], getattr(self, "n_targets_", None), "y")
             check_feature_scale(y, "y")
-        y = y.astype(np.float32, copy=False)
         if reset:
             _check_not_constant(X, "X")
             _check_not_constant(y, "y")

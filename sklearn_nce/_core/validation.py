@@ -71,10 +71,11 @@ def validate_X(estimator, X, *, reset):
             estimator,
             X,
             reset=reset,
-            dtype=_dtype(reset),
+            dtype=np.float32,
             ensure_min_samples=MIN_SAMPLES if reset else 1,
         )
-    return _checked_float32(X, "X", reset, estimator)
+    _check_range(X, "X", reset, estimator)
+    return X
 
 
 def validate_X_y(estimator, X, y, *, reset=True, names="X", **check_params):
@@ -98,11 +99,12 @@ def validate_X_y(estimator, X, y, *, reset=True, names="X", **check_params):
             X,
             y,
             reset=reset,
-            dtype=_dtype(reset),
+            dtype=np.float32,
             ensure_min_samples=MIN_SAMPLES if reset else 1,
             **check_params,
         )
-    return _checked_float32(X, "X", reset, estimator), y
+    _check_range(X, "X", reset, estimator)
+    return X, y
 
 
 def check_warm_start_features(estimator, n_features, previous, name="X"):
@@ -149,12 +151,6 @@ def check_feature_scale(X, name="X"):
             )
 
 
-def _dtype(reset):
-    # At fit, float64 input is kept until its scale is checked: in float32 a
-    # column like x + 1e8 has already collapsed to one value.
-    return (np.float64, np.float32) if reset else np.float32
-
-
 def _check_warm_start_width(estimator, X):
     # Before validate_data, whose reset would overwrite n_features_in_ and
     # leave a refused warm start describing data its critic cannot read.
@@ -168,13 +164,14 @@ def _check_warm_start_width(estimator, X):
     check_warm_start_features(estimator, width, previous_width)
 
 
-def _checked_float32(X, name, reset, estimator):
+def _check_range(X, name, reset, estimator):
+    """At fit, refuse features far from order 1 and keep the data's range; later, warn
+    on rows far outside that range."""
     if reset:
         check_feature_scale(X, name)
         estimator._training_bounds = _bounds(X)
     else:
         _warn_if_far_outside(X, getattr(estimator, "_training_bounds", None), estimator)
-    return X.astype(np.float32, copy=False)
 
 
 def _bounds(X):
