@@ -460,9 +460,13 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         -------
         feature_names_out : ndarray of str objects
         """
-        check_is_fitted(self)
-        self._n_features_out = len(self.offsets_) * self.embedding_dim
         return super().get_feature_names_out(input_features)
+
+    @property
+    def _n_features_out(self):
+        # Read by ClassNamePrefixFeaturesOutMixin; unfitted, offsets_ is missing
+        # and the AttributeError makes its check_is_fitted raise NotFittedError.
+        return len(self.offsets_) * self.embedding_dim
 
     @available_if(_check_embedding)
     def set_output(self, *, transform=None):
