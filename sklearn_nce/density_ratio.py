@@ -27,6 +27,7 @@ from ._core.validation import (
     check_binary_target,
     check_features,
     check_is_fitted,
+    stacklevel_to_user,
     validate_X,
     validate_X_y,
 )
@@ -580,7 +581,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
                 f"(e.g. numerator_label={smaller!r}) to choose, or use 0/1 labels "
                 "(make_two_sample builds them).",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=stacklevel_to_user(),
             )
         return 1
 
@@ -612,9 +613,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
                 "quadratic, as for Gaussian-like samples). See 'Pitfall: the density chasm' "
                 "in the density-ratio user guide (docs/user_guide/density_ratio.rst).",
                 UnreliableEstimateWarning,
-                # _check_training <- _train_net <- _fit_critic <- fit <- sklearn's
-                # _fit_context wrapper <- the user's call.
-                stacklevel=6,
+                stacklevel=stacklevel_to_user(),
             )
 
     def _log_ratio(self, X):

@@ -37,6 +37,7 @@ from ._core.validation import (
     check_is_fitted,
     check_warm_start_features,
     explained_conversion_errors,
+    stacklevel_to_user,
     validate_X,
     validate_X_y,
 )
@@ -591,7 +592,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
             "fewer epochs (max_epochs), a smaller critic (hidden_layer_sizes), or the "
             "default nu='auto'.",
             UnreliableEstimateWarning,
-            stacklevel=4,
+            stacklevel=stacklevel_to_user(),
         )
 
     def _validate_pairs(self, X, y, *, reset):
@@ -731,7 +732,7 @@ def _warn_if_small(n_samples, cv):
         f"cv={cv}): too few for a meaningful estimate or interval. Use at least "
         f"{_MIN_PAIRS_PER_FOLD * cv} pairs ({_MIN_PAIRS_PER_FOLD} per fold), or fewer folds.",
         SmallSampleWarning,
-        stacklevel=4,
+        stacklevel=stacklevel_to_user(),
     )
 
 

@@ -22,7 +22,14 @@ from .critics import BaseCorrectedDensity
 from .noise import GaussianMixtureNoise, GaussianNoise, fit_gaussian_mixture, make_noise
 from .objectives import log_density
 from .sampling import importance_draws, langevin, log_partition_statistics, resample
-from .validation import Integral, Interval, StrOptions, check_is_fitted, validate_X
+from .validation import (
+    Integral,
+    Interval,
+    StrOptions,
+    check_is_fitted,
+    stacklevel_to_user,
+    validate_X,
+)
 
 __all__ = ["_BaseEnergyNCE"]
 
@@ -167,7 +174,7 @@ class _BaseEnergyNCE(_BaseNCE):
                 f"{log_z_std:.2f} nats): the learnt density is far from the proposal. Raise "
                 f"n_importance_samples, or {self._low_ess_remedy}.",
                 UnreliableEstimateWarning,
-                stacklevel=3,
+                stacklevel=stacklevel_to_user(),
             )
         return log_phi_values - log_z, log_weights
 

@@ -21,6 +21,8 @@ from skorch.helper import predefined_split
 from skorch.utils import to_tensor
 from tqdm.auto import tqdm
 
+from .validation import stacklevel_to_user
+
 __all__ = [
     "OPTIMIZERS",
     "ContrastiveNet",
@@ -308,7 +310,7 @@ def warn_if_interrupted(net):
         "the weights it had then (the best validated ones with early stopping). Call fit "
         "again to train it fully.",
         UserWarning,
-        stacklevel=5,
+        stacklevel=stacklevel_to_user(),
     )
 
 

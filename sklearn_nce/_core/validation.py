@@ -36,6 +36,7 @@ __all__ = [
     "check_is_fitted",
     "check_warm_start_features",
     "explained_conversion_errors",
+    "stacklevel_to_user",
     "validate_X",
     "validate_X_y",
 ]
@@ -202,11 +203,11 @@ def _warn_if_far_outside(X, bounds, estimator):
             "extrapolates there and its output is meaningless: check that X is "
             "preprocessed as the training data was.",
             UnreliableEstimateWarning,
-            stacklevel=_stacklevel_of_caller(),
+            stacklevel=stacklevel_to_user(),
         )
 
 
-def _stacklevel_of_caller():
+def stacklevel_to_user():
     """The ``stacklevel`` that points a warning raised by our caller at the user's line.
 
     Counts the frames inside sklearn_nce, and inside scikit-learn's wrappers
