@@ -113,7 +113,7 @@ if _PYOD_IMPORT_ERROR is None:
             self._set_n_classes(y)
             estimator = NoisierNCEClassifier() if self.estimator is None else self.estimator
             self.estimator_ = clone(estimator).fit(X)
-            self.decision_scores_ = -self.estimator_.score_samples(X)
+            self.decision_scores_ = self.decision_function(X)
             self._process_decision_scores()
             return self
 
