@@ -452,6 +452,29 @@ def test_in_batch_tuples_layout():
         in_batch_tuples(torch.zeros(2, 2))
 
 
+def test_in_batch_tuples_of_a_stack_concatenate_each_matrixs_tuples():
+    scores = torch.randn(3, 5, 5)
+    positives, negatives = in_batch_tuples(scores)
+    per_group = [in_batch_tuples(matrix) for matrix in scores]
+    torch.testing.assert_close(positives, torch.cat([p for p, _ in per_group]))
+    torch.testing.assert_close(negatives, torch.cat([n for _, n in per_group]))
+    assert negatives.shape == (15, 4)
+
+
+@pytest.mark.parametrize("bound", ["anchor", "nwj"])
+def test_objective_on_a_stack_is_the_mean_over_its_matrices(bound):
+    # Every matrix has the same number of tuples, so the loss of the stack is
+    # the mean of the matrices' losses, as fit_offset's stacking assumes (it
+    # stacks for the anchor only: DV's log of a pooled mean is not a mean of
+    # per-matrix logs).
+    torch.manual_seed(0)
+    objective = InBatchMIObjective(nu=None, scoring="log", bound=bound)
+    scores = torch.randn(3, 4, 4)
+    whole = objective.loss_from_scores(scores)
+    each = torch.stack([objective.loss_from_scores(matrix) for matrix in scores])
+    torch.testing.assert_close(whole, each.mean())
+
+
 def _gaussian_pairs(n, rho, seed):
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(n, 2, generator=gen)

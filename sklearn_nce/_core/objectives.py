@@ -320,7 +320,10 @@ class InBatchMIObjective(nn.Module):
         return self.loss_from_scores(critic.score_matrix(X["x"], X["y"]))
 
     def loss_from_scores(self, scores):
-        """The batch loss from an all-pairs score matrix (diagonal = joint pairs)."""
+        """The batch loss from an all-pairs score matrix (B, B), or a stack (M, B, B) of them.
+
+        The diagonals hold the joint pairs.
+        """
         loss = self._loss(scores)
         if self.training:
             self.batch_estimate = self._estimate(scores, loss)
@@ -329,20 +332,21 @@ class InBatchMIObjective(nn.Module):
     def _estimate(self, scores, loss):
         """The batch's MI estimate: the plug-in, the bound, or for MINE the DV bound."""
         if self.bound == "anchor":
-            return float(scores.diagonal().mean().detach())
+            return float(_joint_scores(scores).mean().detach())
         if self.bound == "mine":
-            return -float(dv_loss(scores.diagonal(), in_batch_tuples(scores)[1]).detach())
+            return -float(dv_loss(_joint_scores(scores), in_batch_tuples(scores)[1]).detach())
         return -float(loss.detach())
 
     def _loss(self, scores):
         scores_pos, scores_anchor = in_batch_tuples(scores)
+        joint = _joint_scores(scores)
         if self.bound == "mine":
             if not self.training:
-                return dv_loss(scores.diagonal(), scores_anchor)
+                return dv_loss(joint, scores_anchor)
             self._update_running_mean(scores_anchor)
-            return mine_loss(scores.diagonal(), scores_anchor, self.log_running_mean)
+            return mine_loss(joint, scores_anchor, self.log_running_mean)
         if self.bound != "anchor":
-            return BOUND_LOSSES[self.bound](scores.diagonal(), scores_anchor)
+            return BOUND_LOSSES[self.bound](joint, scores_anchor)
         nu = scores_anchor.shape[1] if self.nu is None else self.nu
         return infonce_anchor_loss(scores_pos, scores_anchor, nu, self.scoring)
 
@@ -361,7 +365,7 @@ class InBatchMIObjective(nn.Module):
         Parameters
         ----------
         score_matrices : iterable of torch.Tensor of shape (B, B)
-            All-pairs score matrices of training batches.
+            All-pairs score matrices of training batches (of one size).
         max_shift : float, default=3.0
             The largest shift considered, in nats (the jitter is ~0.1).
 
@@ -374,10 +378,13 @@ class InBatchMIObjective(nn.Module):
         matrices = [matrix.detach().double() for matrix in score_matrices]
         if not matrices:
             return 0.0
+        # One (M, B, B) stack: every matrix has the same number of tuples, so
+        # the loss over the stack is the mean of the per-matrix losses.
+        stacked = torch.stack(matrices)
 
         def mean_loss(shift):
             with torch.no_grad():
-                return float(torch.stack([self._loss(m + shift) for m in matrices]).mean())
+                return float(self._loss(stacked + shift))
 
         result = minimize_scalar(
             mean_loss, bounds=(-max_shift, max_shift), method="bounded", options={"xatol": 1e-4}
@@ -416,18 +423,30 @@ def anchor_level_information(n_candidates, nu):
 
 
 def in_batch_tuples(scores):
-    """Split an all-pairs score matrix into positive and anchor tuples of K = B - 1 candidates.
+    """Split all-pairs score matrices into positive and anchor tuples of K = B - 1 candidates.
 
-    Row i of ``scores`` (shape (B, B)) scores ``x_i`` against every ``y_j``;
-    the diagonal holds the joint pairs. The positive tuple of row i is its
-    diagonal score followed by B - 2 of its off-diagonal scores; its anchor
-    tuple is all B - 1 off-diagonal scores (every candidate from p(y)). Both
-    tuples have the same K, as the anchor priors ``K / (K + nu)`` require.
+    Row i of a matrix (shape (B, B); ``scores`` may stack M of them as
+    (M, B, B)) scores ``x_i`` against every ``y_j``; the diagonal holds the
+    joint pairs. The positive tuple of row i is its diagonal score followed
+    by B - 2 of its off-diagonal scores; its anchor tuple is all B - 1
+    off-diagonal scores (every candidate from p(y)). Both tuples have the
+    same K, as the anchor priors ``K / (K + nu)`` require. The tuples of all
+    matrices are returned as rows, (M * B, B - 1) each.
     """
-    n = scores.shape[0]
+    n = scores.shape[-1]
     if n < 3:
         raise ValueError(f"In-batch InfoNCE needs at least 3 pairs per batch; got {n}.")
-    off_diagonal = ~torch.eye(n, dtype=torch.bool, device=scores.device)
-    negatives = scores[off_diagonal].reshape(n, n - 1)
-    positives = torch.cat([scores.diagonal()[:, None], negatives[:, 1:]], dim=1)
+    lead = scores.shape[:-2]
+    # Row-major, the off-diagonal entries of a matrix are its flat entries
+    # without the first, cut into n - 1 rows of n + 1 whose last entry is the
+    # next diagonal one: views and one copy, where a boolean mask costs a
+    # nonzero and a scatter in the backward pass.
+    flat = scores.reshape(*lead, n * n)[..., 1:]
+    negatives = flat.reshape(*lead, n - 1, n + 1)[..., :-1].reshape(-1, n - 1)
+    positives = torch.cat([_joint_scores(scores)[:, None], negatives[:, 1:]], dim=1)
     return positives, negatives
+
+
+def _joint_scores(scores):
+    """The diagonals (joint pairs) of one or more score matrices, as one vector."""
+    return scores.diagonal(dim1=-2, dim2=-1).reshape(-1)
