@@ -15,7 +15,7 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import check_array, check_consistent_length
 
 from ._core.base import _BaseNCE, apply_critic
-from ._core.critics import QuadraticCritic, as_scores
+from ._core.critics import QuadraticCritic, ResidualCritic, as_scores
 from ._core.losses import LOSSES, balanced_log_likelihood
 from ._core.objectives import TelescopingObjective, TwoSampleObjective
 from ._core.validation import (
@@ -57,8 +57,9 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
     saturates; ``telescoping_steps > 1`` bridges the gap through
     intermediate distributions. Telescoping pays off when each head
     extrapolates well beyond its own waymarks: with
-    ``architecture="quadratic", optimizer="lbfgs"`` it kept the log-ratio
-    error bounded at KL = 20 nats where every single classifier saturated
+    ``architecture="residual"`` (a linear ratio fitted first, then an MLP
+    on top) it kept the log-ratio error bounded at KL = 20 nats where every
+    single classifier saturated, without assuming the answer's family
     (see the benchmark in the User Guide).
 
     Read more in the :ref:`User Guide <density_ratio>`.
@@ -82,12 +83,19 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         the critic gets ``m`` heads, head ``k`` classifies waymark ``k`` against
         ``k + 1`` on the path ``x_k = c_k x_nu + sqrt(1 - c_k^2) x_de``, and the
         log ratio is their sum. 1 trains a single classifier.
-    architecture : {"mlp", "quadratic"}, default="mlp"
+    architecture : {"mlp", "quadratic", "residual"}, default="mlp"
         Critic built when ``critic`` is None. "mlp" is a multi-layer
         perceptron (``hidden_layer_sizes``, ``activation``); "quadratic" is a
         quadratic form per head, ``h(x) = x'Ax + b'x + c`` -- the exact family
         for Gaussian pairs, best fitted with ``optimizer="lbfgs"``, and with
         ``n_features^2`` parameters per head (it overfits in high dimension).
+        "residual" fits in two stages: a linear log ratio per head first
+        (full batch, LBFGS: a convex problem, solved exactly), then, with it
+        frozen, an MLP added on top of it by ``optimizer``, starting from
+        zero. The linear part carries the ratio's trend across a density
+        chasm, where an MLP alone saturates; with ``telescoping_steps=8`` it
+        crossed the benchmark's KL = 20 chasm and led the default on 12 of
+        its 13 problems, Gaussian or not (see the User Guide).
     numerator_label : label or None, default=None
         The value of ``y`` that marks the numerator sample. None takes the
         larger label, ``classes_[1]``, which is 1 for 0/1 labels and True for
@@ -168,9 +176,10 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the critic.
     history_ : skorch.History
-        Per-epoch train (and validation) loss.
+        Per-epoch train (and validation) loss (of the MLP stage, for
+        ``architecture="residual"``).
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs run (of the MLP stage, for ``architecture="residual"``).
     denominator_weights_ : ndarray of shape (n_denominator,)
         Importance weights of the training denominator rows (mean 1), in
         their order in ``X``; also ``predict_weights()`` with no argument.
@@ -228,7 +237,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         "loss": [StrOptions(set(LOSSES))],
         "noise_weight": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
         "telescoping_steps": [Interval(Integral, 1, None, closed="left")],
-        "architecture": [StrOptions({"mlp", "quadratic"})],
+        "architecture": [StrOptions({"mlp", "quadratic", "residual"})],
         "batch_size": [Interval(Integral, 2, None, closed="left"), StrOptions({"auto"})],
         "numerator_label": "no_validation",
     }
@@ -313,12 +322,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         self.noise_weight_ = self._resolve_noise_weight(n_pos, n_neg)
         loss = LOSSES[self.loss]
         if self.telescoping_steps > 1:
-            objective = TelescopingObjective(
-                loss,
-                self.noise_weight_,
-                self.telescoping_steps,
-                resample_pairs=self.optimizer != "lbfgs",
-            )
+            objective = TelescopingObjective(loss, self.noise_weight_, self.telescoping_steps)
         else:
             objective = TwoSampleObjective(loss, self.noise_weight_)
         self._fit_critic(X, labels.astype(np.int64), objective, n_outputs=self.telescoping_steps)
@@ -622,7 +626,15 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
     def _default_critic(self, X, n_outputs):
         if self.architecture == "quadratic":
             return QuadraticCritic(X.shape[1], n_outputs)
-        return super()._default_critic(X, n_outputs)
+        mlp = super()._default_critic(X, n_outputs)
+        if self.architecture == "residual":
+            linear = torch.nn.Linear(X.shape[1], n_outputs)
+            # Zero start, as for a fresh logistic regression: the first stage
+            # is convex, so LBFGS reaches the same optimum from anywhere.
+            torch.nn.init.zeros_(linear.weight)
+            torch.nn.init.zeros_(linear.bias)
+            return ResidualCritic(linear, mlp)
+        return mlp
 
     def _resolve_noise_weight(self, n_pos, n_neg):
         if self.noise_weight != "auto":

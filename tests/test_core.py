@@ -19,6 +19,7 @@ from sklearn_nce._core.critics import (
     JointCritic,
     MLPCritic,
     QuadraticCritic,
+    ResidualCritic,
     SeparableCritic,
     as_scores,
 )
@@ -30,7 +31,12 @@ from sklearn_nce._core.objectives import (
     in_batch_tuples,
     telescoping_coefficients,
 )
-from sklearn_nce._core.training import FiniteLossGuard, StratifiedBatchSampler, resolve_device
+from sklearn_nce._core.training import (
+    FiniteLossGuard,
+    StratifiedBatchSampler,
+    build_net,
+    resolve_device,
+)
 from sklearn_nce.datasets import make_mean_shift
 
 # ---------------------------------------------------------------------------
@@ -219,6 +225,21 @@ def test_quadratic_critic_is_a_quadratic_form_per_head():
         torch.testing.assert_close(out[:, head], expected)
 
 
+def test_residual_critic_starts_at_its_base_and_trains_only_the_network_once_frozen():
+    torch.manual_seed(0)
+    base, network = nn.Linear(3, 2), MLPCritic(3, 2, hidden_features=(8,))
+    critic = ResidualCritic(base, network)
+    x = torch.randn(5, 3)
+    # The network's last layer starts at zero: the critic is its base.
+    torch.testing.assert_close(critic(x), base(x), rtol=0, atol=0)
+    assert not critic.base_fitted
+    critic.freeze_base()
+    assert critic.base_fitted
+    critic(x).sum().backward()
+    assert all(p.grad is None for p in critic.base.parameters())
+    assert all(p.grad is not None for p in critic.network.parameters())
+
+
 def test_as_scores_reshapes_valid_outputs():
     assert as_scores(torch.zeros(5), 5).shape == (5, 1)
     assert as_scores(torch.zeros(5, 1), 5).shape == (5, 1)
@@ -306,6 +327,17 @@ def test_telescoping_pairs_fixed_only_when_asked(resample_pairs):
     with torch.no_grad():
         first, second = objective(critic, X, y), objective(critic, X, y)
     assert (float(first) == float(second)) is (not resample_pairs)
+
+
+def test_lbfgs_trains_on_fixed_waymarks_and_leaves_the_objective_resampling():
+    objective = TelescopingObjective(LOSSES["logistic"], noise_weight=1.0, n_steps=2)
+    common = dict(max_epochs=1, batch_size=8, lr=1e-3, weight_decay=0.0, device="cpu", verbose=0)
+    lbfgs = build_net(MLPCritic(3, 2), objective, optimizer="lbfgs", **common)
+    adam = build_net(MLPCritic(3, 2), objective, optimizer="adam", **common)
+    # A line search needs one fixed loss; the caller's objective (which a
+    # later Adam stage may share) keeps drawing fresh pairs.
+    assert lbfgs.criterion.resample_pairs is False
+    assert adam.criterion is objective and objective.resample_pairs is True
 
 
 def test_lbfgs_fit_is_full_batch_and_penalised():

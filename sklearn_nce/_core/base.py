@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
-from .critics import ACTIVATIONS, MLPCritic
+from .critics import ACTIVATIONS, MLPCritic, ResidualCritic
 from .training import (
     OPTIMIZERS,
     as_tensor,
@@ -182,7 +182,11 @@ class _BaseNCE(BaseEstimator):
         """Train a critic and return its skorch net (no fitted state is set).
 
         The critic is fresh, or with ``warm_start`` the previous fit's critic
-        number ``critic_index`` (see :meth:`_previous_critics`).
+        number ``critic_index`` (see :meth:`_previous_critics`). A
+        :class:`ResidualCritic` whose base is not fitted yet is trained in two
+        stages on the same split: its base alone by LBFGS in full batch, then
+        (base frozen) the whole critic by ``optimizer``; the net returned is
+        the second stage's.
 
         ``rng`` is the ``RandomState`` that ``fit`` resolved once from
         ``random_state``; every draw here (validation split, torch seed) comes
@@ -192,40 +196,48 @@ class _BaseNCE(BaseEstimator):
         seed = int(rng.randint(np.iinfo(np.int32).max))
         train, valid = self._split(X, labels, rng)
         self._prepare_training(train[0], rng)
-        # Unlabelled batches are full-sized (drop_last) for in-batch negatives:
-        # cap the batch at the number of rows so that one batch always exists.
-        # LBFGS is a full-batch method: its line search needs the exact loss.
-        n_train = n_rows(train[0])
-        batch_size = (
-            n_train if self.optimizer == "lbfgs" else min(self._batch_size(n_train), n_train)
-        )
-        valid_batch_size = None if valid is None else min(batch_size, n_rows(valid[0]))
+        label = progress_label or type(self).__name__
         # Seed torch inside a forked RNG state: reproducible fits without
         # touching the user's global torch seed.
         with torch.random.fork_rng(devices=rng_devices(self.device_)):
             torch.manual_seed(seed)
             critic = self._make_critic(X, n_outputs, critic_index)
-            net = build_net(
-                critic,
-                objective,
-                max_epochs=self._max_epochs(n_train, batch_size),
-                batch_size=batch_size,
-                valid_batch_size=valid_batch_size,
-                lr=self.lr,
-                optimizer=self.optimizer,
-                weight_decay=self.weight_decay,
-                device=self.device_,
-                verbose=self.verbose,
-                valid_data=valid,
-                n_iter_no_change=self.n_iter_no_change,
-                tol=self.tol,
-                progress_label=progress_label or type(self).__name__,
-                extra_callbacks=[*self._training_callbacks(), *_user_callbacks(self.callbacks)],
-            )
-            net.fit(*train)
-        warn_if_interrupted(net)
+            if isinstance(critic, ResidualCritic) and not critic.base_fitted:
+                # Stage one: the base alone, in full batch, on the same split.
+                self._fit_stage(critic.base, objective, train, valid, "lbfgs", f"{label} (base)")
+                critic.freeze_base()
+            net = self._fit_stage(critic, objective, train, valid, self.optimizer, label)
         self._check_training(net, valid)
         self._critic_outputs = n_outputs  # what a warm start must match
+        return net
+
+    def _fit_stage(self, critic, objective, train, valid, optimizer, progress_label):
+        """Train ``critic`` by ``optimizer`` on the ``train`` rows; return the fitted net."""
+        # Unlabelled batches are full-sized (drop_last) for in-batch negatives:
+        # cap the batch at the number of rows so that one batch always exists.
+        # LBFGS is a full-batch method: its line search needs the exact loss.
+        n_train = n_rows(train[0])
+        batch_size = n_train if optimizer == "lbfgs" else min(self._batch_size(n_train), n_train)
+        valid_batch_size = None if valid is None else min(batch_size, n_rows(valid[0]))
+        net = build_net(
+            critic,
+            objective,
+            max_epochs=self._max_epochs(n_train, batch_size),
+            batch_size=batch_size,
+            valid_batch_size=valid_batch_size,
+            lr=self.lr,
+            optimizer=optimizer,
+            weight_decay=self.weight_decay,
+            device=self.device_,
+            verbose=self.verbose,
+            valid_data=valid,
+            n_iter_no_change=self.n_iter_no_change,
+            tol=self.tol,
+            progress_label=progress_label,
+            extra_callbacks=[*self._training_callbacks(), *_user_callbacks(self.callbacks)],
+        )
+        net.fit(*train)
+        warn_if_interrupted(net)
         return net
 
     def _batch_size(self, n_train):

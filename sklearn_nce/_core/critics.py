@@ -18,6 +18,7 @@ __all__ = [
     "JointCritic",
     "MLPCritic",
     "QuadraticCritic",
+    "ResidualCritic",
     "SeparableCritic",
 ]
 
@@ -93,6 +94,47 @@ class QuadraticCritic(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         quadratic = torch.einsum("ni,kij,nj->nk", x, self.quadratic, x)
         return self.linear(x) + quadratic
+
+
+class ResidualCritic(nn.Module):
+    """A base critic plus a network fitted to what it misses: ``h(x) = base(x) + network(x)``.
+
+    Trained in two stages by the shared training code: the base first, alone
+    and in full batch (LBFGS), then frozen while the network, whose last layer
+    starts at zero so that training starts from the base's ratio, learns the
+    rest. With a linear base the first stage is a convex problem solved
+    exactly; its linear log ratio keeps extrapolating across a density chasm,
+    where an MLP trained alone saturates once the samples separate, and the
+    network's early-stopped correction stays small where no data are.
+
+    Parameters
+    ----------
+    base : nn.Module
+        Maps ``(n, d)`` to ``(n, k)``; fitted first (e.g. ``nn.Linear(d, k)``).
+    network : nn.Module
+        Maps ``(n, d)`` to ``(n, k)``. If its last submodule is an
+        ``nn.Linear`` (as in :class:`MLPCritic`), that layer is zeroed.
+    """
+
+    def __init__(self, base: nn.Module, network: nn.Module):
+        super().__init__()
+        self.base = base
+        self.network = network
+        # Plain attribute (pickled with the module): a warm start or a refit of
+        # a fitted copy must not fit its base again.
+        self.base_fitted = False
+        last = list(network.modules())[-1]
+        if isinstance(last, nn.Linear):
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+
+    def freeze_base(self) -> None:
+        """Mark the base fitted and stop its gradients (the network trains alone)."""
+        self.base.requires_grad_(False)
+        self.base_fitted = True
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.base(x) + self.network(x)
 
 
 class SeparableCritic(nn.Module):

@@ -474,6 +474,7 @@ def build_net(
     # Last: it must judge the weights early stopping restored.
     callbacks.append(("divergence_check", DivergenceCheck()))
     if optimizer == "lbfgs":
+        objective = _with_fixed_draws(objective)
         # LBFGS has no weight_decay and sets its own step by line search
         # (lr is only the first trial step), as sklearn's MLP ignores
         # learning_rate_init with solver="lbfgs".
@@ -506,6 +507,20 @@ def build_net(
         # verbose >= 2 prints skorch's per-epoch table (train/valid loss, time).
         verbose=int(verbose >= 2),
     )
+
+
+def _with_fixed_draws(objective):
+    """The objective as a line search needs it: the same random draws at every evaluation.
+
+    A line search compares losses of one problem; an objective that draws
+    afresh per batch (telescoping's waymark pairs, ``resample_pairs``) would
+    change the problem between two trial steps. A copy, so that the caller's
+    objective keeps resampling for the stochastic optimisers it also serves.
+    """
+    if getattr(objective, "resample_pairs", False):
+        objective = copy.deepcopy(objective)
+        objective.resample_pairs = False
+    return objective
 
 
 def _silent(*args, **kwargs):
