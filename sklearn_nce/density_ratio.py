@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 import torch
 from scipy.special import expit, logsumexp
+from scipy.stats import norm
 from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import check_array, check_consistent_length
 
@@ -39,6 +40,11 @@ __all__ = ["NCEDensityRatio", "make_two_sample"]
 # _CHASM_MIN_ROWS held-out rows per sample, so that 1% is measurable) warns.
 _CHASM_ERROR = 0.01
 _CHASM_MIN_ROWS = 200
+# telescoping_steps="auto": one step per this many nats of the first fit's
+# Gaussian-equivalent KL (from its class-balanced error), at most
+# _AUTO_MAX_STEPS. See _auto_telescoping_steps for the measurements.
+_AUTO_NATS_PER_STEP = 1.0
+_AUTO_MAX_STEPS = 12
 # score() of a critic that knows nothing (log r = 0 everywhere): log(1/2).
 _CHANCE_SCORE = -float(np.log(2.0))
 # score() warns below chance by more than this, or by two standard errors.
@@ -78,11 +84,17 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         Virtual number of denominator points per numerator point. "auto"
         uses the class-size ratio ``n_de / n_nu`` for "logistic" and "brier"
         (plain NCE) and ``sqrt(n_samples)`` for "noisier". Ignored by "lsif".
-    telescoping_steps : int >= 1, default=1
+    telescoping_steps : int >= 1 or "auto", default=1
         Number of telescoping steps (TRE, Rhodes et al. 2020). With ``m > 1``
         the critic gets ``m`` heads, head ``k`` classifies waymark ``k`` against
         ``k + 1`` on the path ``x_k = c_k x_nu + sqrt(1 - c_k^2) x_de``, and the
-        log ratio is their sum. 1 trains a single classifier.
+        log ratio is their sum. 1 trains a single classifier. "auto" fits a
+        single classifier first and reads the gap from its class-balanced
+        error ``e`` (held out from 200 rows per sample, else on the training
+        rows): one step per nat of ``gap_kl_ = 2 * Phi^-1(e)^2``, the KL of a
+        Gaussian mean shift with that error, up to 12 steps; below 1 nat the
+        first fit is kept. Measured with ``architecture="residual"``, where
+        it was tuned (see the User Guide).
     architecture : {"mlp", "quadratic", "residual"}, default="mlp"
         Critic built when ``critic`` is None. "mlp" is a multi-layer
         perceptron (``hidden_layer_sizes``, ``activation``); "quadratic" is a
@@ -183,10 +195,16 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
     denominator_weights_ : ndarray of shape (n_denominator,)
         Importance weights of the training denominator rows (mean 1), in
         their order in ``X``; also ``predict_weights()`` with no argument.
+    telescoping_steps_ : int
+        Number of telescoping steps fitted (``telescoping_steps`` resolved).
+    gap_kl_ : float or None
+        With ``telescoping_steps="auto"``, the Gaussian-equivalent KL, in
+        nats, of the first fit's class-balanced error, from which the steps
+        were chosen; None otherwise.
     validation_error_ : float or None
         Class-balanced share of held-out rows (the early-stopping split) on
         the wrong side of ``log r = 0``; None without that split or with fewer
-        than 200 held-out rows per sample. Below 1% (without telescoping) the
+        than 200 held-out rows per sample. Below 1% (with ``telescoping_steps=1``) the
         fit warns of the density chasm: the samples barely overlap, so the
         ratio between them is extrapolated.
     device_ : str
@@ -236,7 +254,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         **_BaseNCE._parameter_constraints,
         "loss": [StrOptions(set(LOSSES))],
         "noise_weight": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
-        "telescoping_steps": [Interval(Integral, 1, None, closed="left")],
+        "telescoping_steps": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "architecture": [StrOptions({"mlp", "quadratic", "residual"})],
         "batch_size": [Interval(Integral, 2, None, closed="left"), StrOptions({"auto"})],
         "numerator_label": "no_validation",
@@ -320,12 +338,16 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         n_neg = len(labels) - n_pos
         self.log_prior_ratio_ = float(np.log(n_pos / n_neg))
         self.noise_weight_ = self._resolve_noise_weight(n_pos, n_neg)
-        loss = LOSSES[self.loss]
-        if self.telescoping_steps > 1:
-            objective = TelescopingObjective(loss, self.noise_weight_, self.telescoping_steps)
+        labels = labels.astype(np.int64)
+        steps = self.telescoping_steps
+        self.gap_kl_ = None
+        if steps == "auto" and self.warm_start and self._previous_critics():
+            steps = self.telescoping_steps_  # continue the previous fit's heads
+        if steps == "auto":
+            steps = self._fit_auto_telescoping(X, labels)
         else:
-            objective = TwoSampleObjective(loss, self.noise_weight_)
-        self._fit_critic(X, labels.astype(np.int64), objective, n_outputs=self.telescoping_steps)
+            self._fit_critic(X, labels, self._objective(steps), n_outputs=steps)
+        self.telescoping_steps_ = steps
         # Importance weights are normalised to mean 1 on the training
         # denominator sample (a self-normalised estimator).
         log_ratio_de = self._log_ratio(X[labels == 0])
@@ -377,6 +399,35 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
             )
         self.fit(*make_two_sample(X_target, X_source))
         return self.predict_weights()
+
+    def _objective(self, steps):
+        loss = LOSSES[self.loss]
+        if steps > 1:
+            return TelescopingObjective(loss, self.noise_weight_, steps)
+        return TwoSampleObjective(loss, self.noise_weight_)
+
+    def _fit_auto_telescoping(self, X, labels):
+        """``telescoping_steps="auto"``: fit one classifier, judge the gap, refit if it is wide.
+
+        The first fit's class-balanced error ``e`` (on the held-out rows when
+        there are at least 200 per sample, else on the training rows) gives the
+        KL of the Gaussian mean shift with that Bayes error,
+        ``2 * Phi^-1(e)^2``; the rule is one step per ``_AUTO_NATS_PER_STEP``
+        nats of it, up to ``_AUTO_MAX_STEPS``. A count of zero errors is taken
+        as half a row, so the KL stays finite and grows with the sample.
+        Returns the number of steps fitted.
+        """
+        self._fit_critic(X, labels, self._objective(1))
+        error = self._auto_error
+        if error is None:  # no held-out split large enough: judge on the training rows
+            error = _balanced_error(self._log_ratio(X), labels, floor=0.5)
+        gaussian_kl = 2.0 * norm.ppf(min(error, 0.5)) ** 2
+        steps = int(np.clip(np.ceil(gaussian_kl / _AUTO_NATS_PER_STEP), 1, _AUTO_MAX_STEPS))
+        self.gap_kl_ = float(gaussian_kl)
+        if steps > 1:
+            self.net_ = None  # the first fit is a measurement, not a critic to continue
+            self._fit_critic(X, labels, self._objective(steps), n_outputs=steps)
+        return steps
 
     def predict(self, X):
         """Label of the sample each row more likely came from (training priors).
@@ -596,26 +647,24 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         # the benchmark's Gaussian ladder (5000 rows per sample): 2-3% at
         # KL = 8 (log-ratio MSE 2.5-4.4, fine), 0.8% at KL = 12 (MSE 23, as
         # bad as predicting the mean), 0.1% at KL = 20 (MSE 120).
-        self.validation_error_ = None
+        self.validation_error_ = self._auto_error = None
         if valid is None:
             return
         X_val, labels = valid
         if min(np.bincount(labels, minlength=2)) < _CHASM_MIN_ROWS:
             return
         log_ratio = _log_ratio_of(net.module_, net.device, X_val)
-        misclassified = np.where(labels == 1, log_ratio < 0, log_ratio > 0)
-        self.validation_error_ = float(
-            0.5 * (misclassified[labels == 1].mean() + misclassified[labels == 0].mean())
-        )
+        self.validation_error_ = _balanced_error(log_ratio, labels)
+        self._auto_error = _balanced_error(log_ratio, labels, floor=0.5)
         if self.telescoping_steps == 1 and self.validation_error_ < _CHASM_ERROR:
             warnings.warn(
                 f"The two samples barely overlap: the fitted classifier misclassifies "
                 f"{self.validation_error_:.2%} of the held-out rows (class-balanced; below "
                 f"{_CHASM_ERROR:.0%}), so the log ratio between them is extrapolated rather "
-                "than estimated (the density chasm). Set telescoping_steps (e.g. 8; with "
-                "architecture='quadratic' and optimizer='lbfgs' when the log ratio is close to "
-                "quadratic, as for Gaussian-like samples). See 'Pitfall: the density chasm' "
-                "in the density-ratio user guide (docs/user_guide/density_ratio.rst).",
+                "than estimated (the density chasm). Set architecture='residual' and "
+                "telescoping_steps='auto' (a linear ratio fitted first, an MLP on top, and "
+                "telescoping steps chosen from the gap). See 'Pitfall: the density chasm' in "
+                "the density-ratio user guide (docs/user_guide/density_ratio.rst).",
                 UnreliableEstimateWarning,
                 stacklevel=stacklevel_to_user(),
             )
@@ -649,6 +698,16 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = False
         return tags
+
+
+def _balanced_error(log_ratio, labels, floor=0.0):
+    """Class-balanced share of rows on the wrong side of ``log r = 0``.
+
+    Each sample's count of errors is at least ``floor`` rows.
+    """
+    wrong = np.where(labels == 1, log_ratio < 0, log_ratio > 0)
+    rates = [max(wrong[labels == c].sum(), floor) / (labels == c).sum() for c in (0, 1)]
+    return float(np.mean(rates))
 
 
 def _score_standard_error(log_ratio_pos, log_ratio_neg):
