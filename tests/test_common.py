@@ -13,6 +13,8 @@ def _fast(estimator):
 
 ESTIMATORS = [
     _fast(NCEDensityRatio()),
+    # Two-stage critic and a first fit that chooses the telescoping steps.
+    _fast(NCEDensityRatio(architecture="residual", telescoping_steps="auto")),
     _fast(InfoNCEAnchorMI(batch_size=16)),
     _fast(InfoNCEAnchorMI(batch_size=16, architecture="separable", cv=2)),
     _fast(CNCEEnergyModel(n_importance_samples=1000)),

@@ -126,53 +126,48 @@ def test_predict_proba_and_decision_function_agree():
     assert model.score(X, y) > -np.log(2)
 
 
-def test_telescoping_quadratic_lbfgs_bridges_the_density_chasm():
-    # KL = 20 nats: the two 2000-row samples are (almost) linearly separable,
-    # so a single classifier's logit grows without bound and its log ratio is
-    # meaningless far from the boundary. Same critic family and optimizer,
-    # with and without telescoping.
+def _chasm_mse(test_seed, **params):
+    """Log-ratio MSE of a fit on a 5-d, 20-nat mean shift, and the truth's variance.
+
+    2000 rows per sample (seed 0); scored on 1000 denominator rows from ``test_seed``.
+    The samples are (almost) linearly separable: a single classifier's logit
+    grows without bound and its log ratio is meaningless far from the boundary.
+    """
     pair = make_mean_shift(n_features=5, kl=20.0)
     X, y = pair.sample(2000, 2000, random_state=0)
-    X_de, _ = pair.sample(0, 1000, random_state=1)
+    X_de, _ = pair.sample(0, 1000, random_state=test_seed)
     true_log_ratio = pair.log_ratio(X_de)
-    variance = true_log_ratio.var()  # 2 * kl = 40 in expectation
+    model = NCEDensityRatio(random_state=0, **params).fit(X, y)
+    mse = np.mean((model.predict_log_ratio(X_de) - true_log_ratio) ** 2)
+    return mse, true_log_ratio.var()  # the variance is 2 * kl = 40 in expectation
 
-    def mse(**params):
-        model = NCEDensityRatio(
-            architecture="quadratic", optimizer="lbfgs", max_epochs=20, random_state=0, **params
-        ).fit(X, y)
-        return np.mean((model.predict_log_ratio(X_de) - true_log_ratio) ** 2)
 
+def test_telescoping_quadratic_lbfgs_bridges_the_density_chasm():
+    # Same critic family and optimizer, with and without telescoping.
+    quadratic = dict(architecture="quadratic", optimizer="lbfgs", max_epochs=20)
+    single, variance = _chasm_mse(1, **quadratic)
+    telescoped, _ = _chasm_mse(1, telescoping_steps=4, **quadratic)
     # Measured at this seed: one classifier 3.7e4, TRE(4) 2.7. Over data
     # seeds 0-3: one classifier 51 to 1.5e5 (always above the variance, i.e.
     # worse than predicting the mean), TRE(4) 0.7 to 7.7 (below a quarter of
     # the variance, R^2 > 0.75, which is the bound asserted).
-    assert mse() > variance
-    assert mse(telescoping_steps=4) < 0.25 * variance
+    assert single > variance
+    assert telescoped < 0.25 * variance
 
 
 def test_residual_telescoping_bridges_the_chasm_without_naming_the_family():
-    # The same KL = 20 chasm as above, crossed by a critic that is not the
-    # answer's family: a linear log ratio fitted first (LBFGS), then an MLP
-    # trained on top of it. The MLP alone, with the same telescoping, fails.
-    pair = make_mean_shift(n_features=5, kl=20.0)
-    X, y = pair.sample(2000, 2000, random_state=0)
-    X_de, _ = pair.sample(0, 1000, random_state=100)
-    true_log_ratio = pair.log_ratio(X_de)
-    variance = true_log_ratio.var()  # 2 * kl = 40 in expectation
-
-    def mse(**params):
-        model = NCEDensityRatio(
-            telescoping_steps=8, early_stopping=True, random_state=0, **params
-        ).fit(X, y)
-        return np.mean((model.predict_log_ratio(X_de) - true_log_ratio) ** 2)
-
+    # A critic that is not the answer's family: a linear log ratio fitted
+    # first (LBFGS), then an MLP trained on top of it. The MLP alone, with
+    # the same telescoping, fails.
+    common = dict(telescoping_steps=8, early_stopping=True)
+    mlp, variance = _chasm_mse(100, **common)
+    residual, _ = _chasm_mse(100, architecture="residual", **common)
     # Measured over data seeds 0-3 (test rows from seed + 100): the MLP with
     # TRE(8) 234-256, always above the variance; residual with TRE(8)
     # 0.14-0.57, below 1.5% of it. A tenth of the variance (R^2 > 0.9) is
     # the bound asserted.
-    assert mse() > variance
-    assert mse(architecture="residual") < 0.1 * variance
+    assert mlp > variance
+    assert residual < 0.1 * variance
 
 
 @pytest.mark.parametrize("kl", [0.5, 20.0])
