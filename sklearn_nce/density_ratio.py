@@ -105,9 +105,11 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         (full batch, LBFGS: a convex problem, solved exactly), then, with it
         frozen, an MLP added on top of it by ``optimizer``, starting from
         zero. The linear part carries the ratio's trend across a density
-        chasm, where an MLP alone saturates; with ``telescoping_steps=8`` it
-        crossed the benchmark's KL = 20 chasm and led the default on 12 of
-        its 13 problems, Gaussian or not (see the User Guide).
+        chasm, where an MLP alone saturates; with ``telescoping_steps="auto"``
+        it crossed the benchmark's KL = 20 chasm (log-ratio MSE 0.26 over four
+        seeds, against 118 for the default) and was below the default on 12
+        of its 13 problems, Gaussian or not, tying on the last (see the User
+        Guide).
     numerator_label : label or None, default=None
         The value of ``y`` that marks the numerator sample. None takes the
         larger label, ``classes_[1]``, which is 1 for 0/1 labels and True for
