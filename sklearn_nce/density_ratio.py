@@ -126,7 +126,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         Hidden-layer non-linearity of the MLP critic.
     critic : torch.nn.Module, default=None
         A critic to use instead of ``architecture``: maps a float32 tensor of shape
-        ``(n, n_features)`` to ``(n,)`` (or ``(n, telescoping_steps)``). It is
+        ``(n, n_features)`` to ``(n,)`` (or ``(n, telescoping_steps)``, with
+        ``telescoping_steps`` an int: "auto" needs ``critic=None``). It is
         deep-copied at fit, so the object passed is never trained in place.
     optimizer : {"adam", "adamw", "sgd", "lbfgs"}, default="adam"
         Torch optimizer. "lbfgs" is full-batch quasi-Newton with a line
@@ -350,6 +351,14 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         if steps == "auto" and self.warm_start and self._previous_critics():
             steps = self.telescoping_steps_  # continue the previous fit's heads
         if steps == "auto":
+            if self.critic is not None:
+                # The refit needs as many outputs as the rule picks, which a
+                # user's module cannot know in advance.
+                raise ValueError(
+                    "telescoping_steps='auto' chooses the number of critic heads after a "
+                    "first fit, so it needs critic=None (architecture builds the critic). "
+                    "With your own critic, set telescoping_steps to its number of outputs."
+                )
             steps = self._fit_auto_telescoping(X, labels)
         else:
             self._fit_critic(X, labels, self._objective(steps), n_outputs=steps)

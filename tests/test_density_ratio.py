@@ -441,6 +441,13 @@ def test_telescoping_with_too_few_critic_outputs_raises_value_error():
         model.fit(X, y)
 
 
+def test_auto_telescoping_with_a_user_critic_raises_value_error():
+    _, X, y = _small_problem(20, 20)
+    model = NCEDensityRatio(critic=torch.nn.Linear(2, 1), telescoping_steps="auto")
+    with pytest.raises(ValueError, match="needs critic=None"):
+        model.fit(X, y)
+
+
 def test_score_needs_both_samples():
     _, X, y = _small_problem(20, 20)
     model = _fast(max_epochs=2, random_state=0).fit(X, y)
