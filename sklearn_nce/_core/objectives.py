@@ -339,16 +339,18 @@ class InBatchMIObjective(nn.Module):
 
     def _loss(self, scores):
         scores_pos, scores_anchor = in_batch_tuples(scores)
+        if self.bound == "anchor":
+            nu = scores_anchor.shape[1] if self.nu is None else self.nu
+            return infonce_anchor_loss(scores_pos, scores_anchor, nu, self.scoring)
+        # The bounds take the joint scores apart (the anchor loss has them
+        # as the first entry of each positive tuple already).
         joint = _joint_scores(scores)
         if self.bound == "mine":
             if not self.training:
                 return dv_loss(joint, scores_anchor)
             self._update_running_mean(scores_anchor)
             return mine_loss(joint, scores_anchor, self.log_running_mean)
-        if self.bound != "anchor":
-            return BOUND_LOSSES[self.bound](joint, scores_anchor)
-        nu = scores_anchor.shape[1] if self.nu is None else self.nu
-        return infonce_anchor_loss(scores_pos, scores_anchor, nu, self.scoring)
+        return BOUND_LOSSES[self.bound](joint, scores_anchor)
 
     def fit_offset(self, score_matrices, *, max_shift=3.0):
         """The constant ``c`` minimising the mean anchor loss of ``scores + c`` over the batches.
