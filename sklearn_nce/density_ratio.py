@@ -94,8 +94,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         ``k + 1`` on the path ``x_k = c_k x_nu + sqrt(1 - c_k^2) x_de``, and the
         log ratio is their sum. 1 trains a single classifier. "auto" fits a
         single classifier first and reads the gap from its class-balanced
-        error ``e`` (held out from 200 rows per sample, else on the training
-        rows): one step per nat of ``gap_kl_ = 2 * Phi^-1(e)^2``, the KL of a
+        error ``e`` (held out from 200 rows per sample, else on all the rows
+        given to ``fit``): one step per nat of ``gap_kl_ = 2 * Phi^-1(e)^2``, the KL of a
         Gaussian mean shift with that error, up to 12 steps; below 1 nat the
         first fit is kept. Measured with ``architecture="residual"``, where
         it was tuned (see the User Guide).
@@ -425,7 +425,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         """``telescoping_steps="auto"``: fit one classifier, judge the gap, refit if it is wide.
 
         The first fit's class-balanced error ``e`` (on the held-out rows when
-        there are at least 200 per sample, else on the training rows) gives the
+        there are at least 200 per sample, else on all the rows given) gives the
         KL of the Gaussian mean shift with that Bayes error,
         ``2 * Phi^-1(e)^2``; the rule is one step per ``_AUTO_NATS_PER_STEP``
         nats of it, up to ``_AUTO_MAX_STEPS``. A count of zero errors is taken
@@ -434,7 +434,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         """
         self._fit_critic(X, labels, self._objective(1))
         error = self._auto_error
-        if error is None:  # no held-out split large enough: judge on the training rows
+        if error is None:  # no held-out split large enough: judge on all the rows
             error = _balanced_error(self._log_ratio(X), labels, floor=0.5)
         gaussian_kl = 2.0 * norm.ppf(min(error, 0.5)) ** 2
         steps = int(np.clip(np.ceil(gaussian_kl / _AUTO_NATS_PER_STEP), 1, _AUTO_MAX_STEPS))
