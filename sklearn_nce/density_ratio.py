@@ -257,6 +257,11 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
     True
     """
 
+    # Which mixing coefficient of the telescoping path falls linearly (see
+    # TelescopingObjective): "numerator" gives a mean shift equal steps; the
+    # joint-against-product ratio of InfoNCEAnchorMI overrides it.
+    _waymark_spacing = "numerator"
+
     _parameter_constraints: dict = {
         **_BaseNCE._parameter_constraints,
         "loss": [StrOptions(set(LOSSES))],
@@ -418,7 +423,9 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
     def _objective(self, steps):
         loss = LOSSES[self.loss]
         if steps > 1:
-            return TelescopingObjective(loss, self.noise_weight_, steps)
+            return TelescopingObjective(
+                loss, self.noise_weight_, steps, spacing=self._waymark_spacing
+            )
         return TwoSampleObjective(loss, self.noise_weight_)
 
     def _fit_auto_telescoping(self, X, labels):

@@ -259,9 +259,10 @@ def test_as_scores_rejects_bad_shapes(shape):
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("spacing", ["numerator", "denominator"])
 @pytest.mark.parametrize("n_steps", [1, 2, 3, 8])
-def test_telescoping_coefficients(n_steps):
-    pos_coef, neg_coef = telescoping_coefficients(n_steps)
+def test_telescoping_coefficients(n_steps, spacing):
+    pos_coef, neg_coef = telescoping_coefficients(n_steps, spacing)
     assert pos_coef.shape == neg_coef.shape == (n_steps + 1,)
     # The path starts at the positive sample and ends at the negative one...
     assert float(pos_coef[0]) == 1.0 and float(neg_coef[0]) == 0.0
@@ -270,10 +271,17 @@ def test_telescoping_coefficients(n_steps):
     torch.testing.assert_close(
         pos_coef**2 + neg_coef**2, torch.ones(n_steps + 1, dtype=pos_coef.dtype)
     )
-    # ... and c_k falls linearly.
-    torch.testing.assert_close(
-        pos_coef, torch.tensor([1 - k / n_steps for k in range(n_steps + 1)], dtype=pos_coef.dtype)
-    )
+    # ... and c_k falls linearly ("numerator") or s_k rises linearly ("denominator").
+    fractions = torch.tensor([k / n_steps for k in range(n_steps + 1)], dtype=pos_coef.dtype)
+    if spacing == "numerator":
+        torch.testing.assert_close(pos_coef, 1 - fractions)
+    else:
+        torch.testing.assert_close(neg_coef, fractions)
+
+
+def test_telescoping_spacing_is_validated():
+    with pytest.raises(ValueError, match="spacing must be"):
+        telescoping_coefficients(4, "geometric")
 
 
 def _random_batch(n_features=3, n_rows=32):

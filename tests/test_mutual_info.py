@@ -285,3 +285,70 @@ def test_per_feature_mi_serves_select_k_best_in_a_pipeline():
     assert pipe.score(X[:, :3], y) > 0.8
     # One seed per column: the result does not depend on n_jobs.
     np.testing.assert_allclose(score(X, y, n_jobs=2), mi)
+
+
+# ---------------------------------------------------------------------------
+# Telescoping (joint against shuffled pairs)
+# ---------------------------------------------------------------------------
+
+
+def test_telescoping_is_accurate_where_the_in_batch_route_is():
+    # d = 5, MI = 3 nats, 2000 pairs, cv=2: measured 2.86 and 2.94 over data
+    # and model seeds 0-1 (the in-batch default read 2.94 and 3.01), with
+    # standard errors of 0.04; the tolerance is ~3 of the larger error.
+    X, Y, mi = make_correlated_gaussian(2000, 5, 3.0, random_state=0)
+    model = InfoNCEAnchorMI(telescoping_steps="auto", cv=2, max_epochs=30, random_state=0)
+    model.fit(X, Y)
+    assert abs(model.mi_ - mi) < 0.4
+    # The rule read a gap of a few nats from each fold's first classifier.
+    assert model.gap_kl_.shape == (2,) and np.all(model.gap_kl_ > 1)
+    assert np.all((model.telescoping_steps_ >= 2) & (model.telescoping_steps_ <= 12))
+
+
+def test_telescoping_passes_the_in_batch_route_at_high_mi():
+    # d = 10, MI = 20 nats, 4000 pairs, cv=2, a (128, 128) critic, 40 epochs:
+    # telescoping read 16.2 and 16.0 (data and model seeds 0 and 1), the
+    # in-batch anchor 12.9 and 13.5 with the same critic and epochs. The
+    # bound sits between the two routes, 1-1.5 nats from each.
+    X, Y, mi = make_correlated_gaussian(4000, 10, 20.0, random_state=0)
+    model = InfoNCEAnchorMI(
+        telescoping_steps="auto",
+        hidden_layer_sizes=(128, 128),
+        cv=2,
+        max_epochs=40,
+        random_state=0,
+    ).fit(X, Y)
+    assert 14.5 < model.mi_ < mi + 1.0
+    assert model.telescoping_steps_.tolist() == [12, 12]  # a wide gap: the cap
+
+
+def test_telescoping_critic_is_the_sum_of_heads_on_concatenated_pairs():
+    X, Y, _ = make_correlated_gaussian(300, 2, 1.0, random_state=0)
+    model = _fast(telescoping_steps=3, cv=2).fit(X, Y)
+    assert model.telescoping_steps_.tolist() == [3, 3] and model.gap_kl_ is None
+    assert model.nu_ is None and model.offsets_.tolist() == [0.0, 0.0]
+    pairs = torch.as_tensor(np.hstack([X, Y]), dtype=torch.float32)
+    with torch.no_grad():
+        heads = [net.module_(pairs).sum(1) for net in model.nets_]
+    expected = torch.stack(heads).mean(0).double().numpy()
+    np.testing.assert_allclose(model.pointwise_mi(X, Y), expected, rtol=1e-5, atol=1e-5)
+    assert np.isfinite(model.score(X, Y))
+    assert model.estimate(X, Y[::-1]) < model.estimate(X, Y)
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.pointwise_mi(X, Y), model.pointwise_mi(X, Y))
+    assert _fast(telescoping_steps=3, cv=2).fit(X, Y).mi_ == model.mi_
+
+
+@pytest.mark.parametrize(
+    "params, name",
+    [
+        (dict(objective="dv"), "objective"),
+        (dict(architecture="separable"), "architecture"),
+        (dict(critic=torch.nn.Linear(3, 1)), "critic"),
+        (dict(warm_start=True), "warm_start"),
+    ],
+)
+def test_telescoping_refuses_what_it_cannot_honour(params, name):
+    X, Y, _ = make_correlated_gaussian(100, 2, 1.0, random_state=0)
+    with pytest.raises(ValueError, match=f"telescoping_steps='auto'.*needs {name}="):
+        _fast(telescoping_steps="auto", **params).fit(X, Y)

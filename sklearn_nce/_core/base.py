@@ -225,7 +225,7 @@ class _BaseNCE(BaseEstimator):
             max_epochs=self._max_epochs(n_train, batch_size),
             batch_size=batch_size,
             valid_batch_size=valid_batch_size,
-            lr=self.lr,
+            lr=self._learning_rate(),
             optimizer=optimizer,
             weight_decay=self.weight_decay,
             device=self.device_,
@@ -239,6 +239,10 @@ class _BaseNCE(BaseEstimator):
         net.fit(*train)
         warn_if_interrupted(net)
         return net
+
+    def _learning_rate(self):
+        """``lr`` (estimators with an "auto" learning rate override this)."""
+        return self.lr
 
     def _batch_size(self, n_train):
         """``batch_size``, or with "auto" about 100 steps per epoch, within 256..4096 rows.

@@ -14,6 +14,7 @@ from torch import nn
 __all__ = [
     "ACTIVATIONS",
     "BaseCorrectedDensity",
+    "ConcatenatedPairCritic",
     "CriticEnsemble",
     "JointCritic",
     "MLPCritic",
@@ -210,6 +211,37 @@ class JointCritic(nn.Module):
         weight_x, weight_y = first.weight[:, : x.shape[-1]], first.weight[:, x.shape[-1] :]
         hidden = (x @ weight_x.T + first.bias)[:, None, :] + (y @ weight_y.T)[None, :, :]
         return rest(hidden.reshape(n_x * n_y, -1)).reshape(n_x, n_y)
+
+
+class ConcatenatedPairCritic(nn.Module):
+    """A one-input critic read as a two-variable one: ``s(x, y) = sum_k h_k([x, y])``.
+
+    Wraps a critic trained on concatenated rows ``[x, y]`` (e.g. a
+    telescoping density-ratio critic of joint pairs against shuffled pairs,
+    whose heads sum to the log ratio) so that it offers the interface of
+    :class:`JointCritic`.
+
+    Parameters
+    ----------
+    critic : nn.Module
+        Maps ``(n, x_features + y_features)`` to ``(n,)`` or ``(n, k)``.
+    """
+
+    def __init__(self, critic: nn.Module):
+        super().__init__()
+        self.critic = critic
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Scores of aligned pairs ``(x_i, y_i)``, shape ``(n,)``."""
+        pairs = torch.cat([x, y], dim=-1)
+        return as_scores(self.critic(pairs), len(pairs)).sum(-1)
+
+    def score_matrix(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Scores of every pair ``(x_i, y_j)``, shape ``(n_x, n_y)`` (one batch's pairs only)."""
+        n_x, n_y = len(x), len(y)
+        rows = x.repeat_interleave(n_y, dim=0)
+        columns = y.repeat(n_x, 1)
+        return self.forward(rows, columns).reshape(n_x, n_y)
 
 
 class CriticEnsemble(nn.Module):

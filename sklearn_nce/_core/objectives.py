@@ -203,15 +203,20 @@ def _draw_generator(resample):
 class TelescopingObjective(nn.Module):
     """Telescoping density-ratio estimation (TRE, Rhodes et al. 2020).
 
-    Builds waymarks ``x_k = c_k x_pos + sqrt(1 - c_k^2) x_neg`` from random
-    (positive, negative) pairs, with ``c_k`` falling linearly from 1 to 0 over
-    ``n_steps`` steps, and trains head ``k`` of the critic to classify ``x_k``
-    against ``x_{k+1}``. The heads' sum is the log ratio ``log p_pos/p_neg``.
-    Each neighbouring pair overlaps far more than the two end samples do, so no
-    single classifier faces the density chasm.
+    Builds waymarks ``x_k = c_k x_pos + s_k x_neg`` (``c_k^2 + s_k^2 = 1``)
+    from random (positive, negative) pairs, going from ``x_pos`` (k = 0) to
+    ``x_neg`` (k = n_steps), and trains head ``k`` of the critic to classify
+    ``x_k`` against ``x_{k+1}``. The heads' sum is the log ratio
+    ``log p_pos/p_neg``. Each neighbouring pair overlaps far more than the
+    two end samples do, so no single classifier faces the density chasm.
 
-    Linear spacing of ``c_k`` (not of ``sqrt(1 - c_k^2)``) splits a mean
-    shift into equal steps: each step's KL is about ``KL / n_steps^2``.
+    ``spacing`` says which coefficient falls linearly (see
+    :func:`telescoping_coefficients`): "numerator" (``c_k = 1 - k/n_steps``)
+    splits a mean shift into equal steps, each of KL about
+    ``KL / n_steps^2``; "denominator" (``s_k = k/n_steps``, the TRE paper's)
+    makes the steps next to ``x_pos`` small, which is where the gap from a
+    joint distribution (a thin band) to the product of its marginals is
+    steepest.
 
     ``resample_pairs=True`` draws fresh pairs for every training batch (more
     distinct waymarks for stochastic optimizers); False draws the same pairs
@@ -221,13 +226,14 @@ class TelescopingObjective(nn.Module):
 
     divergence_hint = property(lambda self: _divergence_hint(self.loss))
 
-    def __init__(self, loss, noise_weight, n_steps, resample_pairs=True):
+    def __init__(self, loss, noise_weight, n_steps, resample_pairs=True, spacing="numerator"):
         super().__init__()
         self.loss = loss
         self.noise_weight = float(noise_weight)
         self.n_steps = int(n_steps)
         self.resample_pairs = resample_pairs
-        pos_coef, neg_coef = telescoping_coefficients(self.n_steps)
+        self.spacing = spacing
+        pos_coef, neg_coef = telescoping_coefficients(self.n_steps, spacing)
         self.register_buffer("pos_coef", torch.as_tensor(pos_coef, dtype=torch.float32))
         self.register_buffer("neg_coef", torch.as_tensor(neg_coef, dtype=torch.float32))
 
@@ -262,11 +268,19 @@ class TelescopingObjective(nn.Module):
         return total
 
 
-def telescoping_coefficients(n_steps):
-    """Mixing weights ``(c_k, sqrt(1 - c_k^2))``, ``c_k = 1 - k/n_steps``, ``k = 0..n_steps``."""
-    pos_coef = torch.linspace(1.0, 0.0, n_steps + 1, dtype=torch.float64)
-    neg_coef = torch.sqrt(torch.clamp(1.0 - pos_coef**2, min=0.0))
-    return pos_coef, neg_coef
+def telescoping_coefficients(n_steps, spacing="numerator"):
+    """Mixing weights ``(c_k, s_k)``, ``c_k^2 + s_k^2 = 1``, for ``k = 0..n_steps``.
+
+    "numerator": ``c_k = 1 - k/n_steps`` falls linearly; "denominator":
+    ``s_k = k/n_steps`` rises linearly (Rhodes et al. 2020).
+    """
+    fraction = torch.linspace(0.0, 1.0, n_steps + 1, dtype=torch.float64)  # k / n_steps
+    if spacing == "numerator":
+        pos_coef = 1.0 - fraction
+        return pos_coef, torch.sqrt(torch.clamp(1.0 - pos_coef**2, min=0.0))
+    if spacing == "denominator":
+        return torch.sqrt(torch.clamp(1.0 - fraction**2, min=0.0)), fraction
+    raise ValueError(f"spacing must be 'numerator' or 'denominator'; got {spacing!r}.")
 
 
 class InBatchMIObjective(nn.Module):
