@@ -207,18 +207,8 @@ def _run_tasks(args):
     rows.sort(key=lambda r: (r["task"], METHOD_ORDER.index(r["method"])))
     for row in rows:
         print(_format_row(row), flush=True)
-    total_s = time.perf_counter() - wall_start
-    meta = dict(
-        machine=platform.platform(),
-        processor=platform.processor(),
-        torch_threads=1,
-        parallel_jobs=args.n_jobs,
-        n_pairs=n,
-        neural=neural,
-        peer_cv=PEER_CV,
-        ksg_k=KSG_K,
-        ksg_sanity=sanity,
-        total_runtime_s=total_s,
+    meta = _run_meta(
+        args, wall_start, n_pairs=n, neural=neural, peer_cv=PEER_CV, ksg_k=KSG_K, ksg_sanity=sanity
     )
     summary = _mae(rows)
     payload = dict(meta=meta, mae=summary, rows=rows, nu_rows=nu_rows)
@@ -230,7 +220,7 @@ def _run_tasks(args):
     if not args.quick:
         _update_readme(rows, summary, meta)
     print((RESULTS / f"mutual_info{suffix}.md").read_text())
-    print(f"total runtime {total_s:.0f} s")
+    print(f"total runtime {meta['total_runtime_s']:.0f} s")
 
 
 def _neural_methods(neural):
@@ -250,15 +240,7 @@ def _task_job(name, kind, d, mi, transform, n, method, nu, neural):
     torch.set_num_threads(1)
     X, Y, truth = _make_task(kind, n, d, mi, transform)
     params = dict(neural, nu=nu) if nu is not None else _neural_methods(neural)[method]
-    start = time.perf_counter()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the run records the self-check figures instead
-            model = InfoNCEAnchorMI(**params).fit(X, Y)
-        error = None
-    except (ValueError, RuntimeError) as exc:  # report, do not hide
-        model, error = None, f"{type(exc).__name__}: {exc}"[:200]
-    fit_s = time.perf_counter() - start
+    model, error, fit_s = _fit_or_report(params, X, Y)
     if model is None:
         estimate, extra = None, {}
     elif method == "InfoNCE bound (nu=0)":
@@ -273,6 +255,32 @@ def _task_job(name, kind, d, mi, transform, n, method, nu, neural):
     if nu is not None:
         return _row(name, d, truth, f"nu={nu:g}", estimate, fit_s, error, nu=nu, **extra)
     return _row(name, d, truth, method, estimate, fit_s, error, **extra)
+
+
+def _fit_or_report(params, X, Y):
+    """``(model, error, fit_s)``: a fitted InfoNCEAnchorMI, or None and the error it raised."""
+    start = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the run records the self-check figures instead
+            model = InfoNCEAnchorMI(**params).fit(X, Y)
+        error = None
+    except (ValueError, RuntimeError) as exc:  # report, do not hide
+        model, error = None, f"{type(exc).__name__}: {exc}"[:200]
+    return model, error, time.perf_counter() - start
+
+
+def _run_meta(args, wall_start, **fields):
+    """What every section records about its run, plus its own ``fields``."""
+    return dict(
+        machine=platform.platform(),
+        processor=platform.processor(),
+        torch_threads=1,
+        parallel_jobs=args.n_jobs,
+        **fields,
+        total_runtime_s=time.perf_counter() - wall_start,
+        **git_state(),
+    )
 
 
 def _timed(function, *args, **kwargs):
@@ -300,16 +308,13 @@ def _run_high(args):
     rows.sort(key=lambda r: (r["n_features"], r["truth"], order.index(r["method"])))
     for row in rows:
         print(_format_row(row), flush=True)
-    meta = dict(
-        machine=platform.platform(),
-        torch_threads=1,
-        parallel_jobs=args.n_jobs,
+    meta = _run_meta(
+        args,
+        wall_start,
         n_pairs=n,
         cv=HIGH_CV,
         methods={k: {**v, **extra} for k, v in HIGH_METHODS.items()},
         ksg_pairs=min(n, HIGH_KSG_N),
-        total_runtime_s=time.perf_counter() - wall_start,
-        **git_state(),
     )
     suffix = "_quick" if args.quick else ""
     payload = dict(meta=meta, rows=rows)
@@ -327,15 +332,7 @@ def _high_job(d, mi, n, method, extra):
     torch.set_num_threads(1)
     X, Y, truth = make_correlated_gaussian(n, d, mi, random_state=0)
     params = dict(HIGH_METHODS[method], cv=HIGH_CV, random_state=0, **extra)
-    start = time.perf_counter()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the diagnostics are recorded instead
-            model = InfoNCEAnchorMI(**params).fit(X, Y)
-        error = None
-    except (ValueError, RuntimeError) as exc:  # report, do not hide
-        model, error = None, f"{type(exc).__name__}: {exc}"[:200]
-    fit_s = time.perf_counter() - start
+    model, error, fit_s = _fit_or_report(params, X, Y)
     if model is None:
         return _high_row(d, truth, method, None, fit_s, error)
     # Plain InfoNCE's plug-in is unidentified: its estimate is the bound.
@@ -485,16 +482,13 @@ def _run_small(args):
                 ]:
                     estimate, fit_s = _timed(function, X, y, **kwargs)
                     rows.append(_small_row(relation, n, seed, truth, method, estimate, fit_s))
-    total_s = time.perf_counter() - wall_start
-    meta = dict(
-        machine=platform.platform(),
-        torch_threads=1,
-        parallel_jobs=args.n_jobs,
+    meta = _run_meta(
+        args,
+        wall_start,
         sizes=sizes,
         seeds=seeds,
         peer_cv=PEER_CV,
         relations={name: RELATIONS[name].description for name in relations},
-        total_runtime_s=total_s,
     )
     summary = _small_summary(rows)
     suffix = "_quick" if args.quick else ""
@@ -506,7 +500,7 @@ def _run_small(args):
     if not args.quick:
         _update_readme_small(summary, meta)
     print(text)
-    print(f"total runtime {total_s:.0f} s")
+    print(f"total runtime {meta['total_runtime_s']:.0f} s")
 
 
 def _small_job(relation, n, seed, method, neural):

@@ -17,6 +17,8 @@ ESTIMATORS = [
     _fast(NCEDensityRatio(architecture="residual", telescoping_steps="auto")),
     _fast(InfoNCEAnchorMI(batch_size=16)),
     _fast(InfoNCEAnchorMI(batch_size=16, architecture="separable", cv=2)),
+    # Each fold a telescoping classifier of joint against shuffled pairs.
+    _fast(InfoNCEAnchorMI(telescoping_steps=2, cv=2)),
     _fast(CNCEEnergyModel(n_importance_samples=1000)),
     _fast(NoisierNCEClassifier(n_importance_samples=1000)),
 ]
