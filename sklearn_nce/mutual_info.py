@@ -643,7 +643,9 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
             random_state=int(rng.randint(np.iinfo(np.int32).max)),
             verbose=self.verbose,
             callbacks=self.callbacks,
-        ).fit(X, labels)
+        )
+        ratio._fold_label = f"{type(self).__name__} fold {fold + 1}/{self.cv}"
+        ratio.fit(X, labels)
         return ratio.net_, 0.0, ratio.telescoping_steps_, ratio.gap_kl_
 
     def _check_telescoping_params(self):
@@ -933,3 +935,8 @@ class _JointProductRatio(NCEDensityRatio):
     """
 
     _waymark_spacing = "denominator"
+    # Set per fold by InfoNCEAnchorMI, so that a progress bar names the fold.
+    _fold_label = "InfoNCEAnchorMI"
+
+    def _progress_label(self):
+        return self._fold_label

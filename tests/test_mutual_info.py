@@ -267,6 +267,11 @@ def test_progress_bar_names_the_estimator_and_shows_the_estimate(capsys):
     err = capsys.readouterr().err
     assert "InfoNCEAnchorMI fold 1/2" in err and "InfoNCEAnchorMI fold 2/2" in err
     assert "mi=" in err
+    # Telescoping folds are classifiers: their bars (both stages) name the fold too.
+    _fast(cv=2, max_epochs=2, verbose=1, telescoping_steps=2).fit(X, Y)
+    err = capsys.readouterr().err
+    assert "InfoNCEAnchorMI fold 1/2 (base)" in err and "InfoNCEAnchorMI fold 2/2" in err
+    assert "_JointProductRatio" not in err
 
 
 def test_per_feature_mi_serves_select_k_best_in_a_pipeline():

@@ -196,7 +196,7 @@ class _BaseNCE(BaseEstimator):
         seed = int(rng.randint(np.iinfo(np.int32).max))
         train, valid = self._split(X, labels, rng)
         self._prepare_training(train[0], rng)
-        label = progress_label or type(self).__name__
+        label = progress_label or self._progress_label()
         # Seed torch inside a forked RNG state: reproducible fits without
         # touching the user's global torch seed.
         with torch.random.fork_rng(devices=rng_devices(self.device_)):
@@ -239,6 +239,10 @@ class _BaseNCE(BaseEstimator):
         net.fit(*train)
         warn_if_interrupted(net)
         return net
+
+    def _progress_label(self):
+        """What the progress bar (``verbose=1``) calls a training: the class name here."""
+        return type(self).__name__
 
     def _learning_rate(self):
         """``lr`` (estimators with an "auto" learning rate override this)."""
