@@ -28,9 +28,15 @@ freedom, 2 nats). Every method sees the same sample:
 Reported per task and method: truth, estimate, bias, absolute error and fit
 time; the summary is the mean absolute error over tasks. A second table
 varies the anchor weight ``nu`` on three Gaussian tasks. Run
-``python benchmarks/mutual_info.py`` (``--quick`` for a smoke run); results go
-to ``benchmarks/results/mutual_info.{json,md,png}`` and
+``python benchmarks/mutual_info.py --section tasks`` (``--quick`` for a smoke
+run); results go to ``benchmarks/results/mutual_info.{json,md,png}`` and
 ``benchmarks/results/mutual_info_nu.md``.
+
+``--section small``: five one-dimensional non-Gaussian relations at 500, 2000
+and 8000 pairs, three seeds (``mutual_info_small.*``). ``--section high``:
+the high-MI protocol of TRE / DRE-infinity, correlated Gaussians in d = 40,
+80 and 160 at 10 to 40 nats, telescoping beside the in-batch methods and
+KSG (``mutual_info_high.*``, about an hour). No ``--section`` runs all three.
 """
 
 import argparse
@@ -86,8 +92,8 @@ NU_TASKS = [
     "gauss d=20 MI=20",
 ]
 
-# Every neural method runs at the estimator's defaults (batch_size=64,
-# lr=2e-3, 2000 optimiser steps per critic, nu="auto", joint critic). The
+# Every neural method runs at the estimator's defaults (64-pair batches, its
+# learning rate and step budget, nu="auto", joint critic). The
 # headline cross-fits with its default cv=5; the methods beside it use cv=2
 # so that the whole run fits in about an hour on 2 cores (a bound evaluated
 # on any held-out half is still a valid estimate of it; its critics see 1000
@@ -776,11 +782,20 @@ def _cell(value, fmt=".3g"):
     return "—" if value is None else format(value, fmt)
 
 
+def _in_batch_defaults():
+    """The in-batch critic's default batch, learning rate and step budget, read from the code."""
+    model = InfoNCEAnchorMI()
+    return (
+        f"batch_size={model._batch_size(None)}, lr={model._learning_rate():g}, "
+        f"{model._auto_optimizer_steps} optimiser steps per critic"
+    )
+
+
 def _setting(meta):
     return (
         f"{meta['n_pairs']} pairs per task, one data seed. Every neural method runs at "
-        "`InfoNCEAnchorMI`'s defaults (joint (64, 64) critic, batch_size=64, lr=2e-3, "
-        '2000 optimiser steps per critic, nu="auto"); the headline cross-fits with its '
+        f"`InfoNCEAnchorMI`'s defaults (joint (64, 64) critic, {_in_batch_defaults()}, "
+        'nu="auto"); the headline cross-fits with its '
         f"default cv=5, the other neural rows with cv={meta['peer_cv']} (each critic sees "
         "half the pairs) to keep the run near an hour. "
         'Rows "(trained)" train the same critic on that bound; rows "on anchor critic" '

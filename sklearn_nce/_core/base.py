@@ -56,6 +56,8 @@ class _BaseNCE(BaseEstimator):
 
     # Fewest validation rows early stopping accepts (in-batch objectives need 3).
     _min_validation_rows = 2
+    # Optimiser steps of max_epochs="auto" (an estimator may set its own).
+    _auto_optimizer_steps = _AUTO_OPTIMIZER_STEPS
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like"],
@@ -261,7 +263,7 @@ class _BaseNCE(BaseEstimator):
         return int(min(_AUTO_MAX_BATCH, max(_AUTO_MIN_BATCH, n_train // 100)))
 
     def _max_epochs(self, n_train, batch_size):
-        """``max_epochs``, or with "auto" the epochs that make ``_AUTO_OPTIMIZER_STEPS`` steps.
+        """``max_epochs``, or with "auto" the epochs that make ``_auto_optimizer_steps`` steps.
 
         A budget of steps rather than passes: a small data set then gets as
         many updates as a large one instead of a fraction of them.
@@ -269,7 +271,7 @@ class _BaseNCE(BaseEstimator):
         if self.max_epochs != "auto":
             return self.max_epochs
         steps_per_epoch = max(1, n_train // batch_size)
-        return max(1, math.ceil(_AUTO_OPTIMIZER_STEPS / steps_per_epoch))
+        return max(1, math.ceil(self._auto_optimizer_steps / steps_per_epoch))
 
     def _split(self, X, labels, rng):
         """Hold out ``validation_fraction`` (stratified by label) when early stopping is on."""
