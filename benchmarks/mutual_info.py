@@ -385,35 +385,38 @@ def _high_table(rows, meta, readme=False):
         f"headline's (time ratio = method / headline); {meta['parallel_jobs']} fits in "
         "parallel, 1 torch thread each.",
         "",
-        "| d | truth | " + " | ".join(methods) + " |",
-        "|" + "---|" * (len(methods) + 2),
     ]
+    lines += _high_grid(cells, methods, lookup, _estimate_text)
+    if not readme:
+        lines += ["", "Fit time (s), and its ratio to the headline's:", ""]
+
+        def fit_text(row):
+            base = fit_of.get((row["n_features"], row["truth"]))
+            if row["fit_s"] is None:
+                return "n/a"
+            ratio = f" ({row['fit_s'] / base:.2f}x)" if base else ""
+            return f"{row['fit_s']:.0f}{ratio}"
+
+        lines += _high_grid(cells, methods, lookup, fit_text)
+    return lines
+
+
+def _high_grid(cells, methods, lookup, text):
+    """A markdown table, one line per (d, truth) cell, ``text(row)`` per method ("n/a": none)."""
+    lines = ["| d | truth | " + " | ".join(methods) + " |", "|" + "---|" * (len(methods) + 2)]
     for d, truth in cells:
         entries = []
         for method in methods:
             row = lookup.get((d, truth, method))
-            if row is None:
-                entries.append("n/a")
-            elif row["estimate"] is None:
-                entries.append("failed")
-            else:
-                entries.append(f"{row['estimate']:.1f} ({row['rel_error']:.0%})")
+            entries.append("n/a" if row is None else text(row))
         lines.append(f"| {d} | {truth:g} | " + " | ".join(entries) + " |")
-    if not readme:
-        lines += ["", "Fit time (s), and its ratio to the headline's:", ""]
-        lines += ["| d | truth | " + " | ".join(methods) + " |", "|" + "---|" * (len(methods) + 2)]
-        for d, truth in cells:
-            entries = []
-            for method in methods:
-                row = lookup.get((d, truth, method))
-                base = fit_of.get((d, truth))
-                if row is None or row["fit_s"] is None:
-                    entries.append("n/a")
-                else:
-                    ratio = f" ({row['fit_s'] / base:.2f}x)" if base else ""
-                    entries.append(f"{row['fit_s']:.0f}{ratio}")
-            lines.append(f"| {d} | {truth:g} | " + " | ".join(entries) + " |")
     return lines
+
+
+def _estimate_text(row):
+    if row["estimate"] is None:
+        return "failed"
+    return f"{row['estimate']:.1f} ({row['rel_error']:.0%})"
 
 
 def _high_markdown(rows, meta):
