@@ -381,9 +381,13 @@ def _high_table(rows, meta, readme=False):
         '`InfoNCEAnchorMI(telescoping_steps="auto", hidden_layer_sizes=(256, 256), cv=2)`; '
         "the other neural rows are `InfoNCEAnchorMI(cv=2)` at its defaults "
         "(joint (64, 64) critic, 64-pair batches) with the objective named. "
-        "Estimates in nats (relative error), fit time in seconds beside the "
-        f"headline's (time ratio = method / headline); {meta['parallel_jobs']} fits in "
-        "parallel, 1 torch thread each.",
+        "Estimates in nats (relative error); "
+        + (
+            "fit times in `benchmarks/results/mutual_info_high.md`"
+            if readme
+            else "fit time in seconds beside the headline's (time ratio = method / headline)"
+        )
+        + f"; {meta['parallel_jobs']} fits in parallel, 1 torch thread each.",
         "",
     ]
     lines += _high_grid(cells, methods, lookup, _estimate_text)
