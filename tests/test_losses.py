@@ -19,6 +19,7 @@ from sklearn_nce._core.losses import (
     mine_loss,
     noisier_nce_loss,
     nwj_loss,
+    two_sample_loss,
 )
 
 # Three critic outputs: two positives and one negative.
@@ -118,6 +119,25 @@ def test_noisier_is_unnormalised_logistic(noise_weight):
         noisier_nce_loss(h_pos, h_neg, noise_weight),
         (1 + noise_weight) * logistic_loss(h_pos, h_neg, noise_weight),
     )
+
+
+@pytest.mark.parametrize("loss", list(LOSSES.values()), ids=list(LOSSES))
+@pytest.mark.parametrize("noise_weight", [1.0, 0.3, 25.0])
+def test_two_sample_loss_equals_the_split_loss(loss, noise_weight):
+    # The labelled-batch form (a weighted sum for logistic and noisier) must
+    # give the value and the gradient of the loss on the split batch, with the
+    # labels in any order.
+    gen = torch.Generator().manual_seed(3)
+    values = torch.randn(13, generator=gen, dtype=torch.float64) * 2
+    is_pos = torch.randperm(13, generator=gen) < 5
+    stacked = values.clone().requires_grad_()
+    split = values.clone().requires_grad_()
+    expected = loss(split[is_pos], split[~is_pos], noise_weight)
+    got = two_sample_loss(loss, stacked, is_pos, noise_weight)
+    torch.testing.assert_close(got, expected)
+    expected.backward()
+    got.backward()
+    torch.testing.assert_close(stacked.grad, split.grad)
 
 
 def test_logistic_loss_with_class_ratio_is_stacked_cross_entropy():

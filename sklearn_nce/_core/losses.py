@@ -40,6 +40,7 @@ __all__ = [
     "lsif_loss",
     "noisier_nce_loss",
     "nwj_loss",
+    "two_sample_loss",
 ]
 
 
@@ -271,6 +272,45 @@ def _weighted_logistic(log_ratio_pos, log_ratio_neg, noise_weight):
     pos_term = F.softplus(-(log_ratio_pos - shift)).mean()
     neg_term = F.softplus(log_ratio_neg - shift).mean()
     return pos_term + noise_weight * neg_term
+
+
+def two_sample_loss(loss, log_ratio, is_pos, noise_weight):
+    """``loss(log_ratio[is_pos], log_ratio[~is_pos], noise_weight)`` of a labelled batch.
+
+    The logistic and noisier losses are computed on the batch as it comes,
+    each row weighted by its class (1 / n_pos, or M / n_neg), instead of being
+    split by label first: the same value and gradient, without the two boolean
+    gathers and their backward scatters, which cost ~10% of a training step of
+    the default density-ratio critic. Other losses are split and called.
+
+    Parameters
+    ----------
+    loss : callable
+        ``loss(log_ratio_pos, log_ratio_neg, noise_weight) -> scalar``.
+    log_ratio : torch.Tensor of shape (n,)
+        Critic outputs on the whole batch.
+    is_pos : torch.Tensor of bool, shape (n,)
+        Which rows are positives; the batch must hold both classes.
+    noise_weight : float
+        Passed to ``loss``.
+    """
+    if loss is logistic_loss or loss is noisier_nce_loss:
+        value = _weighted_logistic_by_label(log_ratio, is_pos, noise_weight)
+        return value / (1.0 + noise_weight) if loss is logistic_loss else value
+    return loss(log_ratio[is_pos], log_ratio[~is_pos], noise_weight)
+
+
+def _weighted_logistic_by_label(log_ratio, is_pos, noise_weight):
+    # _weighted_logistic as one weighted sum: positives contribute
+    # softplus(-(h - log M)) / n_pos, negatives M softplus(h - log M) / n_neg.
+    # The weights and signs come from the labels, so they need no gradient.
+    pos = is_pos.to(log_ratio.dtype)
+    n_pos = pos.sum()
+    weight = pos / n_pos + (1.0 - pos) * (noise_weight / (len(pos) - n_pos))
+    sign = 1.0 - 2.0 * pos
+    if noise_weight != 1.0:
+        log_ratio = log_ratio - math.log(noise_weight)
+    return (weight * F.softplus(sign * log_ratio)).sum()
 
 
 #: Name -> loss function; every function has the signature

@@ -23,6 +23,7 @@ from .losses import (
     lsif_loss,
     mine_loss,
     noisier_nce_loss,
+    two_sample_loss,
 )
 
 __all__ = [
@@ -44,13 +45,15 @@ def _divergence_hint(loss):
     return "add weight_decay"
 
 
-def _validation_loss(log_ratio_pos, log_ratio_neg, noise_weight):
+def _loss_and_weight(objective):
+    """The loss and noise weight that score a batch in the objective's current mode."""
+    if objective.training:
+        return objective.loss, objective.noise_weight
     # Held-out batches are always scored by the class-balanced log loss: it is
     # proper, bounded below and low-variance, whereas e.g. the noisier loss's
     # M * mean(r) term makes a noisy early-stopping signal, and losses with
     # different scales could not be compared.
-    del noise_weight
-    return logistic_loss(log_ratio_pos, log_ratio_neg, noise_weight=1.0)
+    return logistic_loss, 1.0
 
 
 class TwoSampleObjective(nn.Module):
@@ -78,10 +81,8 @@ class TwoSampleObjective(nn.Module):
                 f"The critic must return one score per sample; it returned {scores.shape[1]}. "
                 "Use a critic with a single output (or set telescoping_steps to its count)."
             )
-        log_ratio = scores[:, 0]
-        is_pos = y == 1
-        loss = self.loss if self.training else _validation_loss
-        return loss(log_ratio[is_pos], log_ratio[~is_pos], self.noise_weight)
+        loss, noise_weight = _loss_and_weight(self)
+        return two_sample_loss(loss, scores[:, 0], y == 1, noise_weight)
 
 
 class NoiseContrastObjective(nn.Module):
@@ -259,12 +260,10 @@ class TelescopingObjective(nn.Module):
                 f"(one per step); the critic returned {scores.shape[1]}."
             )
         scores = scores.reshape(self.n_steps + 1, n_pairs, -1)
-        loss = self.loss if self.training else _validation_loss
+        loss, noise_weight = _loss_and_weight(self)
         total = 0.0
         for step in range(self.n_steps):
-            total = total + loss(
-                scores[step, :, step], scores[step + 1, :, step], self.noise_weight
-            )
+            total = total + loss(scores[step, :, step], scores[step + 1, :, step], noise_weight)
         return total
 
 
