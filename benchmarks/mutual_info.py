@@ -92,7 +92,7 @@ NU_TASKS = [
     "gauss d=20 MI=20",
 ]
 
-# Every neural method runs at the estimator's defaults (64-pair batches, its
+# Every neural method runs at the estimator's defaults (its batch size,
 # learning rate and step budget, nu="auto", joint critic). The
 # headline cross-fits with its default cv=5; the methods beside it use cv=2
 # so that the whole run fits in about an hour on 2 cores (a bound evaluated
@@ -283,6 +283,7 @@ def _run_meta(args, wall_start, **fields):
         processor=platform.processor(),
         torch_threads=1,
         parallel_jobs=args.n_jobs,
+        in_batch_defaults=_in_batch_defaults(),
         **fields,
         total_runtime_s=time.perf_counter() - wall_start,
         **git_state(),
@@ -380,7 +381,7 @@ def _high_table(rows, meta, readme=False):
         f"pairs); KSG on the first {meta['ksg_pairs']} pairs. `{HIGH_HEADLINE}` is "
         '`InfoNCEAnchorMI(telescoping_steps="auto", hidden_layer_sizes=(256, 256), cv=2)`; '
         "the other neural rows are `InfoNCEAnchorMI(cv=2)` at its defaults "
-        "(joint (64, 64) critic, 64-pair batches) with the objective named. "
+        f"(joint (64, 64) critic, {_in_batch_defaults(meta)}) with the objective named. "
         "Estimates in nats (relative error); "
         + (
             "fit times in `benchmarks/results/mutual_info_high.md`"
@@ -789,8 +790,14 @@ def _cell(value, fmt=".3g"):
     return "—" if value is None else format(value, fmt)
 
 
-def _in_batch_defaults():
-    """The in-batch critic's default batch, learning rate and step budget, read from the code."""
+def _in_batch_defaults(meta=None):
+    """The in-batch critic's default batch, learning rate and step budget.
+
+    As the run recorded them in ``meta``; read from the code for a run that
+    did not (one made before the field existed, with the same defaults).
+    """
+    if meta is not None and "in_batch_defaults" in meta:
+        return meta["in_batch_defaults"]
     model = InfoNCEAnchorMI()
     return (
         f"batch_size={model._batch_size(None)}, lr={model._learning_rate():g}, "
@@ -801,7 +808,7 @@ def _in_batch_defaults():
 def _setting(meta):
     return (
         f"{meta['n_pairs']} pairs per task, one data seed. Every neural method runs at "
-        f"`InfoNCEAnchorMI`'s defaults (joint (64, 64) critic, {_in_batch_defaults()}, "
+        f"`InfoNCEAnchorMI`'s defaults (joint (64, 64) critic, {_in_batch_defaults(meta)}, "
         'nu="auto"); the headline cross-fits with its '
         f"default cv=5, the other neural rows with cv={meta['peer_cv']} (each critic sees "
         "half the pairs) to keep the run near an hour. "

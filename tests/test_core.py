@@ -23,11 +23,12 @@ from sklearn_nce._core.critics import (
     SeparableCritic,
     as_scores,
 )
-from sklearn_nce._core.losses import LOSSES
+from sklearn_nce._core.losses import LOSSES, infonce_anchor_loss
 from sklearn_nce._core.objectives import (
     InBatchMIObjective,
     TelescopingObjective,
     TwoSampleObjective,
+    in_batch_anchor_log_loss,
     in_batch_tuples,
     telescoping_coefficients,
 )
@@ -499,6 +500,24 @@ def test_in_batch_tuples_of_a_stack_concatenate_each_matrixs_tuples():
     torch.testing.assert_close(positives, torch.cat([p for p, _ in per_group]))
     torch.testing.assert_close(negatives, torch.cat([n for _, n in per_group]))
     assert negatives.shape == (15, 4)
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (6, 6), (4, 5, 5)])
+@pytest.mark.parametrize("nu", [0.0, 1.0, "K"])
+def test_in_batch_anchor_log_loss_equals_the_loss_of_the_tuples(shape, nu):
+    # The masked log-sum-exp form must give the value and the gradient of the
+    # anchor loss on the tuples in_batch_tuples builds (row 0's left-out
+    # candidate is column 1, every other row's column 0), for one matrix or a
+    # stack, with and without an anchor.
+    nu = shape[-1] - 1.0 if nu == "K" else nu
+    scores = (3 * torch.randn(shape, generator=torch.Generator().manual_seed(0))).double()
+    fused, split = scores.clone().requires_grad_(), scores.clone().requires_grad_()
+    got = in_batch_anchor_log_loss(fused, nu)
+    expected = infonce_anchor_loss(*in_batch_tuples(split), nu, "log")
+    torch.testing.assert_close(got, expected)
+    got.backward()
+    expected.backward()
+    torch.testing.assert_close(fused.grad, split.grad)
 
 
 @pytest.mark.parametrize("bound", ["anchor", "nwj"])

@@ -37,10 +37,11 @@ __all__ = ["_BaseNCE", "apply_critic", "iter_critic"]
 # 100-epoch run); above it, it is what keeps a wide critic from overfitting
 # (2 x 5000 rows, 50-d, KL 8: log-ratio MSE 4.9 with it, 876 without).
 _AUTO_EARLY_STOPPING_MIN_SAMPLES = 5000
-# Optimiser steps that max_epochs="auto" buys. On x ~ U(-1, 1),
-# y = sin(3x) + N(0, 0.3^2) (true MI 0.863), InfoNCEAnchorMI with batches of
-# 64 at lr 2e-3 reached 0.85-0.87 (3 seeds) after 2000 steps, against
-# 0.81-0.84 after 1000; from 500 to 8000 rows alike.
+# Optimiser steps that max_epochs="auto" buys (InfoNCEAnchorMI sets its own
+# with its smaller batches). Chosen on x ~ U(-1, 1), y = sin(3x) + N(0, 0.3^2)
+# (true MI 0.863): InfoNCEAnchorMI with batches of 64 at lr 2e-3 reached
+# 0.85-0.87 (3 seeds) after 2000 steps, against 0.81-0.84 after 1000; from
+# 500 to 8000 rows alike.
 _AUTO_OPTIMIZER_STEPS = 2000
 # batch_size="auto": about 100 steps per epoch, between these sizes.
 _AUTO_MIN_BATCH = 256

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 __all__ = [
     "ACTIVATIONS",
@@ -209,7 +210,7 @@ class JointCritic(nn.Module):
         # pairs, instead of building and multiplying every concatenated pair.
         first, rest = self.mlp.layers[0], self.mlp.layers[1:]
         weight_x, weight_y = first.weight[:, : x.shape[-1]], first.weight[:, x.shape[-1] :]
-        hidden = (x @ weight_x.T + first.bias)[:, None, :] + (y @ weight_y.T)[None, :, :]
+        hidden = F.linear(x, weight_x, first.bias)[:, None, :] + F.linear(y, weight_y)[None, :, :]
         return rest(hidden.reshape(n_x * n_y, -1)).reshape(n_x, n_y)
 
 

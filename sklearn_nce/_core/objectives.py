@@ -5,6 +5,7 @@ returns the scalar loss of one batch; :class:`~.training.ContrastiveNet` uses
 it as its criterion. The loss functions themselves live in ``losses``.
 """
 
+import functools
 import math
 
 import numpy as np
@@ -33,6 +34,7 @@ __all__ = [
     "TelescopingObjective",
     "TwoSampleObjective",
     "anchor_level_information",
+    "in_batch_anchor_log_loss",
     "in_batch_tuples",
     "telescoping_coefficients",
 ]
@@ -111,6 +113,10 @@ class NoiseContrastObjective(nn.Module):
     """
 
     estimate_name = "log Z"
+    # Set while a progress bar shows batch_estimate: reading it costs a sync
+    # per batch, which nothing else needs.
+    report_estimate = False
+    batch_estimate = None
 
     def __init__(self, noise, n_noise, noise_weight=None):
         super().__init__()
@@ -126,9 +132,10 @@ class NoiseContrastObjective(nn.Module):
         log_ratio_data, log_ratio_noise = log_ratio[: len(X)], log_ratio[len(X) :]
         if not self.training:
             return logistic_loss(log_ratio_data, log_ratio_noise, float(self.n_noise))
-        # The model's normaliser as NCE sees it: log E_q[phi / q], which NCE
-        # drives to 0 (shown by the progress bar).
-        self.batch_estimate = float(log_mean_exp(log_ratio_noise.detach()))
+        if self.report_estimate:
+            # The model's normaliser as NCE sees it: log E_q[phi / q], which
+            # NCE drives to 0.
+            self.batch_estimate = float(log_mean_exp(log_ratio_noise.detach()))
         weight = float(self.noise_weight or self.n_noise)
         return noisier_nce_loss(log_ratio_data, log_ratio_noise, weight)
 
@@ -313,10 +320,13 @@ class InBatchMIObjective(nn.Module):
     batch_estimate : float or None
         The MI estimate of the last training batch (the plug-in mean of the
         joint scores for "anchor", the bound for the others), for progress
-        display.
+        display; computed only while ``report_estimate`` is True.
     """
 
     estimate_name = "mi"
+    # Set while a progress bar shows batch_estimate: the float costs a sync
+    # per step (~0.1 of a 1.3 ms step at 32 pairs), which nothing else needs.
+    report_estimate = False
 
     def __init__(self, nu, scoring, bound="anchor", mine_decay=0.01):
         super().__init__()
@@ -338,7 +348,7 @@ class InBatchMIObjective(nn.Module):
         The diagonals hold the joint pairs.
         """
         loss = self._loss(scores)
-        if self.training:
+        if self.training and self.report_estimate:
             self.batch_estimate = self._estimate(scores, loss)
         return loss
 
@@ -351,10 +361,12 @@ class InBatchMIObjective(nn.Module):
         return -float(loss.detach())
 
     def _loss(self, scores):
-        scores_pos, scores_anchor = in_batch_tuples(scores)
         if self.bound == "anchor":
-            nu = scores_anchor.shape[1] if self.nu is None else self.nu
-            return infonce_anchor_loss(scores_pos, scores_anchor, nu, self.scoring)
+            nu = scores.shape[-1] - 1 if self.nu is None else self.nu
+            if self.scoring == "log":
+                return in_batch_anchor_log_loss(scores, nu)
+            return infonce_anchor_loss(*in_batch_tuples(scores), nu, self.scoring)
+        scores_pos, scores_anchor = in_batch_tuples(scores)
         # The bounds take the joint scores apart (the anchor loss has them
         # as the first entry of each positive tuple already).
         joint = _joint_scores(scores)
@@ -460,6 +472,50 @@ def in_batch_tuples(scores):
     negatives = flat.reshape(*lead, n - 1, n + 1)[..., :-1].reshape(-1, n - 1)
     positives = torch.cat([_joint_scores(scores)[:, None], negatives[:, 1:]], dim=1)
     return positives, negatives
+
+
+def in_batch_anchor_log_loss(scores, nu):
+    """``infonce_anchor_loss(*in_batch_tuples(scores), nu, "log")``, without building the tuples.
+
+    Each tuple's log-sum-exp is taken over its row of the score matrix with
+    the one entry it leaves out masked (the diagonal for the anchor tuple,
+    the first off-diagonal entry for the positive one), and the anchor logit
+    ``log nu`` is added by ``logaddexp``: the same value and gradient for
+    ~2/3 of the time (no copies, no concatenation), which is ~8% of a
+    training step at 32 pairs.
+
+    Parameters
+    ----------
+    scores : torch.Tensor of shape (B, B) or (M, B, B)
+        All-pairs score matrices; the diagonals hold the joint pairs.
+    nu : float >= 0
+        Anchor weight (0 gives plain InfoNCE).
+    """
+    n = scores.shape[-1]
+    if n < 3:
+        raise ValueError(f"In-batch InfoNCE needs at least 3 pairs per batch; got {n}.")
+    eye, first = _tuple_masks(n, scores.device)
+    n_candidates = n - 1
+    log_nu = scores.new_tensor(math.log(nu) if nu > 0 else -math.inf)
+    lse_pos = torch.logaddexp(torch.logsumexp(scores.masked_fill(first, -math.inf), -1), log_nu)
+    pos_term = (lse_pos - scores.diagonal(dim1=-2, dim2=-1)).mean()
+    if nu == 0:
+        return pos_term
+    lse_anchor = torch.logaddexp(torch.logsumexp(scores.masked_fill(eye, -math.inf), -1), log_nu)
+    weight_pos = n_candidates / (n_candidates + nu)
+    return weight_pos * pos_term + (1.0 - weight_pos) * (lse_anchor.mean() - log_nu)
+
+
+@functools.lru_cache(maxsize=8)
+def _tuple_masks(n, device):
+    """The diagonal, and each row's first off-diagonal entry, of an n x n matrix."""
+    eye = torch.eye(n, dtype=torch.bool, device=device)
+    # Column 0, or column 1 for row 0: the candidate in_batch_tuples leaves
+    # out of the positive tuple.
+    first = torch.zeros_like(eye)
+    first[1:, 0] = True
+    first[0, 1] = True
+    return eye, first
 
 
 def _joint_scores(scores):

@@ -372,9 +372,10 @@ class EpochProgressBar(Callback):
     """A tqdm bar over epochs showing the latest train and validation loss.
 
     ``label`` names the bar (the estimator, and e.g. the fold). An objective
-    with a ``batch_estimate`` attribute (a float set on every training batch,
-    such as the plug-in MI of the batch) also gets its epoch mean shown,
-    under the objective's ``estimate_name``.
+    with a ``report_estimate`` switch also gets the epoch mean of its
+    ``batch_estimate`` (a float per training batch, such as the plug-in MI of
+    the batch) shown, under its ``estimate_name``: the bar turns the switch
+    on for the fit, since objectives skip that per-batch sync otherwise.
     """
 
     def __init__(self, label="fit"):
@@ -383,6 +384,7 @@ class EpochProgressBar(Callback):
     def on_train_begin(self, net, **kwargs):
         self.bar_ = tqdm(total=net.max_epochs, unit="epoch", desc=self.label)
         self.estimates_ = []
+        self._set_reporting(net, True)
 
     def on_batch_end(self, net, training=False, **kwargs):
         estimate = getattr(net.criterion_, "batch_estimate", None)
@@ -403,6 +405,12 @@ class EpochProgressBar(Callback):
         # tqdm objects hold locks and file handles: drop it so the net pickles.
         self.bar_.close()
         del self.bar_
+        self._set_reporting(net, False)
+
+    @staticmethod
+    def _set_reporting(net, on):
+        if hasattr(net.criterion_, "report_estimate"):
+            net.criterion_.report_estimate = on
 
 
 def resolve_device(device):
