@@ -891,7 +891,7 @@ def _nu_markdown(nu_rows, meta):
         "# InfoNCEAnchorMI: sensitivity to the anchor weight nu",
         "",
         'scoring="log", cv=5; otherwise as in [`mutual_info.md`](mutual_info.md). "auto" is '
-        "the default, nu = batch_size - 1 = 63. " + _setting(meta),
+        "the default, nu = batch_size - 1. " + _setting(meta),
         "",
         "| task | truth | "
         + " | ".join(f"nu={v} estimate | nu={v} abs error" for v in values)
