@@ -793,11 +793,13 @@ def _cell(value, fmt=".3g"):
 def _in_batch_defaults(meta=None):
     """The in-batch critic's default batch, learning rate and step budget.
 
-    As the run recorded them in ``meta``; read from the code for a run that
-    did not (one made before the field existed, with the same defaults).
+    As the run recorded them in ``meta``; a run that did not record them
+    (made before the field existed) is referred to its commit's defaults.
     """
-    if meta is not None and "in_batch_defaults" in meta:
-        return meta["in_batch_defaults"]
+    if meta is not None:
+        if "in_batch_defaults" in meta:
+            return meta["in_batch_defaults"]
+        return f"the defaults of commit {meta.get('git_commit', '?')[:7]}"
     model = InfoNCEAnchorMI()
     return (
         f"batch_size={model._batch_size(None)}, lr={model._learning_rate():g}, "

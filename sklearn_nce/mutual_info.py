@@ -72,8 +72,9 @@ _MIN_PAIRS_PER_FOLD = 20
 _NORMALISER_TOLERANCE = 1.0
 # Pairs per batch, learning rate and optimiser steps of the in-batch
 # objectives with batch_size="auto", lr="auto" and max_epochs="auto". A step
-# scores B^2 pairs: 32 pairs for 3000 steps cost ~0.6 of 64 pairs for 2000
-# (1.0 against 3.0 ms per step) and see 3/4 of the joint pairs. Measured on
+# scores B^2 pairs: 32 pairs for 3000 steps take about half as long as 64
+# for 2000 (1.0 against 3.0 ms per step; whole default fits on 5000 pairs,
+# one thread, 19-20 against 36-40 s) and see 3/4 of the joint pairs. Measured on
 # benchmarks/mutual_info.py against 64 / 2000: five small non-Gaussian
 # relations, 3 seeds, at 500 / 2000 / 8000 pairs: mean relative error
 # 2.0 / 2.5 / 2.0% against 2.2 / 2.5 / 1.9%, interval coverage 15, 13, 10

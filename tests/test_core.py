@@ -520,6 +520,16 @@ def test_in_batch_anchor_log_loss_equals_the_loss_of_the_tuples(shape, nu):
     torch.testing.assert_close(fused.grad, split.grad)
 
 
+def test_in_batch_anchor_log_loss_after_an_inference_mode_call():
+    # Its masks are cached per size: a first call under inference mode (as in
+    # a score()) must not leave inference tensors that a later fit cannot use.
+    with torch.inference_mode():
+        in_batch_anchor_log_loss(torch.randn(7, 7), 6.0)
+    scores = torch.randn(7, 7, requires_grad=True)
+    in_batch_anchor_log_loss(scores, 6.0).backward()
+    assert torch.isfinite(scores.grad).all()
+
+
 @pytest.mark.parametrize("bound", ["anchor", "nwj"])
 def test_objective_on_a_stack_is_the_mean_over_its_matrices(bound):
     # Every matrix has the same number of tuples, so the loss of the stack is

@@ -325,7 +325,8 @@ class InBatchMIObjective(nn.Module):
 
     estimate_name = "mi"
     # Set while a progress bar shows batch_estimate: the float costs a sync
-    # per step (~0.1 of a 1.3 ms step at 32 pairs), which nothing else needs.
+    # per step (~0.1 of a ~1.2 ms training step at 32 pairs), which nothing
+    # else needs.
     report_estimate = False
 
     def __init__(self, nu, scoring, bound="anchor", mine_decay=0.01):
@@ -509,12 +510,15 @@ def in_batch_anchor_log_loss(scores, nu):
 @functools.lru_cache(maxsize=8)
 def _tuple_masks(n, device):
     """The diagonal, and each row's first off-diagonal entry, of an n x n matrix."""
-    eye = torch.eye(n, dtype=torch.bool, device=device)
-    # Column 0, or column 1 for row 0: the candidate in_batch_tuples leaves
-    # out of the positive tuple.
-    first = torch.zeros_like(eye)
-    first[1:, 0] = True
-    first[0, 1] = True
+    # Cached masks must be ordinary tensors even when first built under
+    # inference mode (e.g. by a score()), or a later fit could not use them.
+    with torch.inference_mode(False):
+        eye = torch.eye(n, dtype=torch.bool, device=device)
+        # Column 0, or column 1 for row 0: the candidate in_batch_tuples
+        # leaves out of the positive tuple.
+        first = torch.zeros_like(eye)
+        first[1:, 0] = True
+        first[0, 1] = True
     return eye, first
 
 
