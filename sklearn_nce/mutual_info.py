@@ -609,8 +609,14 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
     def _fit_fold(self, pairs, rng, fold):
         """Train one fold's critic; return its net and its refitted level offset."""
         objective = self._objective()
-        label = f"{type(self).__name__} fold {fold + 1}/{self.cv}"
-        net = self._train_net(pairs, None, objective, rng, progress_label=label, critic_index=fold)
+        net = self._train_net(
+            pairs,
+            None,
+            objective,
+            rng,
+            progress_label=self._fold_progress_label(fold),
+            critic_index=fold,
+        )
         # The offset is fitted on training batches in a fresh random order, of
         # the training batch size: up to 256 of them (8192 tuples at B=32),
         # and at most ~4M scores whatever B, to bound memory.
@@ -661,9 +667,13 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
             callbacks=self.callbacks,
             **user_set,
         )
-        ratio._fold_label = f"{type(self).__name__} fold {fold + 1}/{self.cv}"
+        ratio._fold_label = self._fold_progress_label(fold)
         ratio.fit(X, labels)
         return ratio.net_, 0.0, ratio.telescoping_steps_, ratio.gap_kl_
+
+    def _fold_progress_label(self, fold):
+        """What a fold's progress bar is called, e.g. "InfoNCEAnchorMI fold 2/5"."""
+        return f"{type(self).__name__} fold {fold + 1}/{self.cv}"
 
     def _check_telescoping_params(self):
         """Refuse settings that telescoping cannot honour, before any fitting."""

@@ -461,9 +461,7 @@ def in_batch_tuples(scores):
     same K, as the anchor priors ``K / (K + nu)`` require. The tuples of all
     matrices are returned as rows, (M * B, B - 1) each.
     """
-    n = scores.shape[-1]
-    if n < 3:
-        raise ValueError(f"In-batch InfoNCE needs at least 3 pairs per batch; got {n}.")
+    n = _pairs_per_batch(scores)
     lead = scores.shape[:-2]
     # Row-major, the off-diagonal entries of a matrix are its flat entries
     # without the first, cut into n - 1 rows of n + 1 whose last entry is the
@@ -492,9 +490,7 @@ def in_batch_anchor_log_loss(scores, nu):
     nu : float >= 0
         Anchor weight (0 gives plain InfoNCE).
     """
-    n = scores.shape[-1]
-    if n < 3:
-        raise ValueError(f"In-batch InfoNCE needs at least 3 pairs per batch; got {n}.")
+    n = _pairs_per_batch(scores)
     eye, first = _tuple_masks(n, scores.device)
     n_candidates = n - 1
     log_nu = scores.new_tensor(math.log(nu) if nu > 0 else -math.inf)
@@ -505,6 +501,14 @@ def in_batch_anchor_log_loss(scores, nu):
     lse_anchor = torch.logaddexp(torch.logsumexp(scores.masked_fill(eye, -math.inf), -1), log_nu)
     weight_pos = n_candidates / (n_candidates + nu)
     return weight_pos * pos_term + (1.0 - weight_pos) * (lse_anchor.mean() - log_nu)
+
+
+def _pairs_per_batch(scores):
+    """B of (B, B) score matrices, refusing batches too small for a tuple of 2 candidates."""
+    n = scores.shape[-1]
+    if n < 3:
+        raise ValueError(f"In-batch InfoNCE needs at least 3 pairs per batch; got {n}.")
+    return n
 
 
 @functools.lru_cache(maxsize=8)
