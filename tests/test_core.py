@@ -2,11 +2,13 @@
 
 import copy
 import math
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
+from skorch import NeuralNet
 from skorch.callbacks import Callback
 from torch import nn
 
@@ -15,6 +17,7 @@ from sklearn_nce import (
     NCEDensityRatio,
     NoisierNCEClassifier,
 )
+from sklearn_nce._core import optim
 from sklearn_nce._core.critics import (
     JointCritic,
     MLPCritic,
@@ -32,7 +35,9 @@ from sklearn_nce._core.objectives import (
     in_batch_tuples,
     telescoping_coefficients,
 )
+from sklearn_nce._core.optim import clear_grads, optimizer_step
 from sklearn_nce._core.training import (
+    ContrastiveNet,
     FiniteLossGuard,
     StratifiedBatchSampler,
     build_net,
@@ -88,6 +93,90 @@ def test_stratified_batch_sampler_shuffles_with_torch_seed():
     # Without shuffling the order is fixed: consecutive rows of each label.
     unshuffled = list(StratifiedBatchSampler(labels, batch_size=10, shuffle=False))
     assert unshuffled[0].tolist() == [40, 41, 42, 43, 44, 45, 0, 1, 2, 3]
+
+
+# ---------------------------------------------------------------------------
+# optimizer_step (torch's fused Adam kernel called directly) and train_step
+# ---------------------------------------------------------------------------
+
+
+def _twin_adams(optimizer_class, **kwargs):
+    torch.manual_seed(0)
+    models = [nn.Linear(4, 3), nn.Linear(4, 3)]
+    models[1].load_state_dict(models[0].state_dict())
+    optimizers = [optimizer_class(m.parameters(), fused=True, **kwargs) for m in models]
+    return models, optimizers
+
+
+def _backward(model, X):
+    model(X).square().mean().backward()
+
+
+@pytest.mark.parametrize("optimizer_class", [torch.optim.Adam, torch.optim.AdamW])
+def test_optimizer_step_is_torchs_step(monkeypatch, optimizer_class):
+    # The one-time self-check passes on this torch (else every step would
+    # take torch's path and this test would not test the direct call).
+    assert optim._direct_call_matches_torch()
+    direct_calls = []
+    update = optim._fused_adam_update
+    monkeypatch.setattr(
+        optim, "_fused_adam_update", lambda *args: direct_calls.append(1) or update(*args)
+    )
+    (ours, theirs), (opt_ours, opt_theirs) = _twin_adams(
+        optimizer_class, lr=0.05, weight_decay=0.1
+    )
+    X = torch.randn(16, 4)
+    for step in range(6):
+        if step == 3:  # skorch's set_params(lr=...) edits the group in place
+            for optimizer in (opt_ours, opt_theirs):
+                optimizer.param_groups[0]["lr"] = 0.01
+        clear_grads(opt_ours)
+        opt_theirs.zero_grad()
+        _backward(ours, X)
+        _backward(theirs, X)
+        optimizer_step(opt_ours)
+        opt_theirs.step()
+    # Bit for bit; the first step (which creates the state) is torch's own.
+    for mine, torchs in zip(ours.parameters(), theirs.parameters(), strict=True):
+        assert torch.equal(mine, torchs)
+    assert len(direct_calls) == 5
+
+
+def test_optimizer_step_leaves_hooks_schedulers_and_unused_params_to_torch(monkeypatch):
+    assert optim._direct_call_matches_torch()  # cached before the patch below
+    monkeypatch.setattr(optim, "_fused_adam_update", None)  # any direct call would fail
+    (model, _), (optimizer, _) = _twin_adams(torch.optim.Adam, lr=0.05)
+    X = torch.randn(16, 4)
+    seen = []
+    handle = optimizer.register_step_post_hook(lambda *args: seen.append(1))
+    for _ in range(3):
+        clear_grads(optimizer)
+        _backward(model, X)
+        optimizer_step(optimizer)
+    assert len(seen) == 3
+    handle.remove()
+    # An LR scheduler wraps the instance's step to know it ran: no warning
+    # that the scheduler stepped before the optimizer.
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _backward(model, X)
+        optimizer_step(optimizer)
+        scheduler.step()
+    # A parameter without a gradient (torch skips it) also goes the long way.
+    model.bias.requires_grad_(False)
+    clear_grads(optimizer)
+    _backward(model, X)
+    optimizer_step(optimizer)
+
+
+def test_train_step_fits_as_skorchs_closure_step(monkeypatch):
+    X, y = make_mean_shift(2, 0.5).sample(200, 200, random_state=0)
+    params = dict(max_epochs=3, batch_size=64, early_stopping=False, random_state=0)
+    ours = NCEDensityRatio(**params).fit(X, y)
+    monkeypatch.setattr(ContrastiveNet, "train_step", NeuralNet.train_step)
+    skorchs = NCEDensityRatio(**params).fit(X, y)
+    np.testing.assert_array_equal(ours.predict_log_ratio(X), skorchs.predict_log_ratio(X))
 
 
 # ---------------------------------------------------------------------------

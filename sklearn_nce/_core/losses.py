@@ -295,22 +295,23 @@ def two_sample_loss(loss, log_ratio, is_pos, noise_weight):
         Passed to ``loss``.
     """
     if loss is logistic_loss or loss is noisier_nce_loss:
-        value = _weighted_logistic_by_label(log_ratio, is_pos, noise_weight)
-        return value / (1.0 + noise_weight) if loss is logistic_loss else value
+        scale = 1.0 / (1.0 + noise_weight) if loss is logistic_loss else 1.0
+        return _weighted_logistic_by_label(log_ratio, is_pos, noise_weight, scale)
     return loss(log_ratio[is_pos], log_ratio[~is_pos], noise_weight)
 
 
-def _weighted_logistic_by_label(log_ratio, is_pos, noise_weight):
-    # _weighted_logistic as one weighted sum: positives contribute
-    # softplus(-(h - log M)) / n_pos, negatives M softplus(h - log M) / n_neg.
-    # The weights and signs come from the labels, so they need no gradient.
-    pos = is_pos.to(log_ratio.dtype)
-    n_pos = pos.sum()
-    weight = pos / n_pos + (1.0 - pos) * (noise_weight / (len(pos) - n_pos))
-    sign = 1.0 - 2.0 * pos
+def _weighted_logistic_by_label(log_ratio, is_pos, noise_weight, scale=1.0):
+    # scale * _weighted_logistic as one weighted binary cross-entropy of the
+    # classifier logit h - log M: positives weigh 1 / n_pos, negatives
+    # M / n_neg. torch's fused BCE is one autograd node where softplus,
+    # signs and weights written out are six; the weights come from the
+    # labels and need no gradient.
+    target = is_pos.to(log_ratio.dtype)
+    n_pos = target.sum()
+    weight = torch.where(is_pos, scale / n_pos, scale * noise_weight / (len(target) - n_pos))
     if noise_weight != 1.0:
         log_ratio = log_ratio - math.log(noise_weight)
-    return (weight * F.softplus(sign * log_ratio)).sum()
+    return F.binary_cross_entropy_with_logits(log_ratio, target, weight=weight, reduction="sum")
 
 
 #: Name -> loss function; every function has the signature

@@ -18,9 +18,10 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping
 from skorch.dataset import Dataset, unpack_data
 from skorch.helper import predefined_split
-from skorch.utils import to_tensor
+from skorch.utils import TeeGenerator, to_tensor
 from tqdm.auto import tqdm
 
+from .optim import clear_grads, optimizer_step
 from .validation import stacklevel_to_user
 
 __all__ = [
@@ -73,6 +74,25 @@ class ContrastiveNet(NeuralNet):
     def __init__(self, *args, l2_penalty=0.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.l2_penalty = l2_penalty
+
+    def train_step(self, batch, **fit_params):
+        # skorch's train_step hands the optimizer a closure, which only a line
+        # search (LBFGS) needs to re-evaluate the loss; skorch points to this
+        # method for finer control. Here: clear, backward, notify, step, with
+        # the step and the clearing done without torch's per-call overhead
+        # (see optim), ~0.1 ms of a ~0.6 ms step of the default critic.
+        if isinstance(self.optimizer_, torch.optim.LBFGS):
+            return super().train_step(batch, **fit_params)
+        clear_grads(self.optimizer_)
+        step = self.train_step_single(batch, **fit_params)
+        self.notify(
+            "on_grad_computed",
+            named_parameters=TeeGenerator(self.get_all_learnable_params()),
+            batch=batch,
+            training=True,
+        )
+        optimizer_step(self.optimizer_)
+        return step
 
     def train_step_single(self, batch, **fit_params):
         self._ensure_mode(training=True)
@@ -132,31 +152,53 @@ class StratifiedBatchSampler:
     """Yield index batches that contain every label in proportion to its count.
 
     The number of batches is capped by the smallest class, so each batch holds
-    at least one sample of each label. Shuffling uses torch's global generator,
-    which the estimators seed (in a forked RNG state) from ``random_state``.
+    at least one sample of each label: batch ``b`` is the ``b``-th of
+    ``n_batches`` near-equal chunks (``np.array_split``'s sizes) of every
+    label's rows. Shuffling uses torch's global generator, which the
+    estimators seed (in a forked RNG state) from ``random_state``. Batches are
+    int64 tensors, views of one index tensor per epoch.
     """
 
     def __init__(self, labels, batch_size, shuffle):
-        self.groups = [np.flatnonzero(labels == label) for label in np.unique(labels)]
-        n_samples = len(labels)
-        smallest = min(len(group) for group in self.groups)
-        self.n_batches = max(1, min(math.ceil(n_samples / batch_size), smallest))
+        labels = np.asarray(labels)
+        groups = [np.flatnonzero(labels == label) for label in np.unique(labels)]
+        smallest = min(len(group) for group in groups)
+        self.n_batches = max(1, min(math.ceil(len(labels) / batch_size), smallest))
         self.shuffle = shuffle
+        self.groups = [torch.from_numpy(group) for group in groups]
+        # Which batch each position of the concatenated groups falls in does
+        # not change between epochs (only which row sits there does), so the
+        # gather that puts the positions in batch order is built once: an
+        # epoch is then a few whole-array ops instead of per-batch Python
+        # work (~40 against ~10 us per batch at 256 rows).
+        batch_of_position = np.concatenate(
+            [
+                np.repeat(np.arange(self.n_batches), _chunk_sizes(len(group), self.n_batches))
+                for group in groups
+            ]
+        )
+        self._batch_order = torch.from_numpy(np.argsort(batch_of_position, kind="stable"))
+        self._bounds = np.cumsum(np.bincount(batch_of_position)).tolist()
 
     def __iter__(self):
-        chunks = []
         # A single batch is the whole set: keep its order fixed, so that the
         # objective is the same function every epoch (LBFGS needs that).
         shuffle = self.shuffle and self.n_batches > 1
-        for group in self.groups:
-            if shuffle:
-                group = group[torch.randperm(len(group)).numpy()]
-            chunks.append(np.array_split(group, self.n_batches))
-        for batch in zip(*chunks, strict=True):
-            yield np.concatenate(batch)
+        groups = [group[torch.randperm(len(group))] if shuffle else group for group in self.groups]
+        order = torch.cat(groups)[self._batch_order]
+        start = 0
+        for stop in self._bounds:
+            yield order[start:stop]
+            start = stop
 
     def __len__(self):
         return self.n_batches
+
+
+def _chunk_sizes(n_items, n_chunks):
+    """Sizes of ``np.array_split(range(n_items), n_chunks)``: the first ones one larger."""
+    size, n_larger = divmod(n_items, n_chunks)
+    return [size + 1] * n_larger + [size] * (n_chunks - n_larger)
 
 
 class _FullBatchSampler:
@@ -190,8 +232,7 @@ class _SlicedBatches:
 
     def __iter__(self):
         for idx in self.sampler:
-            idx = torch.as_tensor(idx)
-            yield take_rows(self.X, idx), (None if self.y is None else self.y[idx])
+            yield take_rows(self.X, idx), (None if self.y is None else _rows(self.y, idx))
 
     def __len__(self):
         return len(self.sampler)
