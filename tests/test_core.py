@@ -179,6 +179,31 @@ def test_train_step_fits_as_skorchs_closure_step(monkeypatch):
     np.testing.assert_array_equal(ours.predict_log_ratio(X), skorchs.predict_log_ratio(X))
 
 
+class _DataOnDevice(Callback):
+    def __init__(self):
+        self.seen = []
+
+    def on_epoch_end(self, net, **kwargs):
+        self.seen.append([(tensors, tensors[0].device) for _, _, tensors in net._device_data])
+
+
+def test_data_go_to_the_device_once_per_fit():
+    X, y = make_mean_shift(2, 0.5).sample(200, 200, random_state=0)
+    probe = _DataOnDevice()
+    model = NCEDensityRatio(max_epochs=3, batch_size=64, early_stopping=True, random_state=0)
+    model.set_params(callbacks=[("probe", probe)]).fit(X, y)
+    seen = dict(model.net_.callbacks_)["probe"].seen
+    # Training and validation data, moved once and reused by every epoch
+    # (and by the divergence check's probe batch).
+    assert len(seen) == 3 and all(len(epoch) == 2 for epoch in seen)
+    assert all(
+        new is old and device == torch.device("cpu")
+        for epoch in seen[1:]
+        for (new, device), (old, _) in zip(epoch, seen[0], strict=True)
+    )
+    assert model.net_._device_data is None  # nothing is kept (or pickled) after the fit
+
+
 # ---------------------------------------------------------------------------
 # ContrastiveNet.notify (skips only the base class's empty hooks)
 # ---------------------------------------------------------------------------

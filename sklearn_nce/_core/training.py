@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping
-from skorch.dataset import Dataset, unpack_data
+from skorch.dataset import Dataset
 from skorch.helper import predefined_split
-from skorch.utils import TeeGenerator, to_tensor
+from skorch.utils import TeeGenerator
 from tqdm.auto import tqdm
 
 from .optim import clear_grads, optimizer_step
@@ -137,14 +137,37 @@ class ContrastiveNet(NeuralNet):
         if labels is None:
             sampler = _FullBatchSampler(n_rows(dataset.X), batch_size, shuffle=training)
         else:
-            labels = np.asarray(labels)
             sampler = StratifiedBatchSampler(labels, batch_size=batch_size, shuffle=training)
-        return _SlicedBatches(dataset.X, labels, sampler)
+        return _SlicedBatches(*self._tensors_on_device(dataset), sampler)
+
+    def _tensors_on_device(self, dataset):
+        # The data go to the net's device once per fit, not once per batch
+        # (skorch asks for a new iterator every epoch): on a GPU a batch is
+        # then an index_select there. On the CPU the tensors are views.
+        # Keyed by the arrays, not the dataset: the divergence check's probe
+        # wraps the training arrays in a dataset of its own.
+        cache = getattr(self, "_device_data", None)
+        labels = getattr(dataset, "y", None)
+        for cached_X, cached_labels, tensors in cache or []:
+            if cached_X is dataset.X and cached_labels is labels:
+                return tensors
+        tensors = (
+            _to_device(_as_tensors(dataset.X), self.device),
+            None if labels is None else as_tensor(np.asarray(labels)).to(self.device),
+        )
+        if cache is not None:
+            cache.append((dataset.X, labels, tensors))
+        return tensors
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self._device_data = []  # filled by _tensors_on_device during this fit
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        self._device_data = None
 
     def _objective_loss(self, batch):
-        Xi, yi = unpack_data(batch)
-        Xi = to_tensor(Xi, device=self.device)
-        yi = None if yi is None else to_tensor(yi, device=self.device)
+        # Batches come from get_iterator, as tensors on the net's device.
+        Xi, yi = batch
         return self.criterion_(self.module_, Xi, yi)
 
 
@@ -180,16 +203,16 @@ class StratifiedBatchSampler:
         self._batch_order = torch.from_numpy(np.argsort(batch_of_position, kind="stable"))
         self._bounds = np.cumsum(np.bincount(batch_of_position)).tolist()
 
-    def __iter__(self):
+    def epoch_order(self):
+        """One epoch's ``(order, bounds)``: batch ``b`` is ``order[bounds[b - 1]:bounds[b]]``."""
         # A single batch is the whole set: keep its order fixed, so that the
         # objective is the same function every epoch (LBFGS needs that).
         shuffle = self.shuffle and self.n_batches > 1
         groups = [group[torch.randperm(len(group))] if shuffle else group for group in self.groups]
-        order = torch.cat(groups)[self._batch_order]
-        start = 0
-        for stop in self._bounds:
-            yield order[start:stop]
-            start = stop
+        return torch.cat(groups)[self._batch_order], self._bounds
+
+    def __iter__(self):
+        return _slices(*self.epoch_order())
 
     def __len__(self):
         return self.n_batches
@@ -213,29 +236,54 @@ class _FullBatchSampler:
         self.batch_size = min(batch_size, n_rows)
         self.shuffle = shuffle
 
-    def __iter__(self):
+    def epoch_order(self):
+        """One epoch's ``(order, bounds)`` (see :meth:`StratifiedBatchSampler.epoch_order`)."""
         order = torch.randperm(self.n_rows) if self.shuffle else torch.arange(self.n_rows)
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
-            yield order[start : start + self.batch_size]
+        return order, range(self.batch_size, len(self) * self.batch_size + 1, self.batch_size)
+
+    def __iter__(self):
+        return _slices(*self.epoch_order())
 
     def __len__(self):
         return self.n_rows // self.batch_size
 
 
+def _slices(order, bounds):
+    """``order`` cut at ``bounds`` (each a batch's end): views, no copies."""
+    start = 0
+    for stop in bounds:
+        yield order[start:stop]
+        start = stop
+
+
 class _SlicedBatches:
-    """Iterate ``(X[idx], y[idx])`` over a sampler's index batches (X an array or a dict)."""
+    """Iterate ``(X[idx], y[idx])`` over a sampler's index batches (X a tensor or a dict of them).
+
+    The tensors must be on one device; the epoch's index order is moved there
+    once, so that a batch is an ``index_select`` on that device.
+    """
 
     def __init__(self, X, y, sampler):
-        self.X = _as_tensors(X)
-        self.y = None if y is None else as_tensor(np.asarray(y))
+        self.X = X
+        self.y = y
         self.sampler = sampler
 
     def __iter__(self):
-        for idx in self.sampler:
+        order, bounds = self.sampler.epoch_order()
+        X = self.X if isinstance(self.X, dict) else {None: self.X}
+        order = order.to(next(iter(X.values())).device)
+        for idx in _slices(order, bounds):
             yield take_rows(self.X, idx), (None if self.y is None else _rows(self.y, idx))
 
     def __len__(self):
         return len(self.sampler)
+
+
+def _to_device(X, device):
+    """A tensor, or a dict of them, on ``device`` (no copy where it is there already)."""
+    if isinstance(X, dict):
+        return {key: value.to(device) for key, value in X.items()}
+    return X.to(device)
 
 
 def _as_tensors(X):
