@@ -13,7 +13,7 @@ import torch
 from scipy.optimize import minimize_scalar
 from torch import nn
 
-from .critics import BaseCorrectedDensity, as_scores
+from .critics import BaseCorrectedDensity, as_scores, score_count
 from .losses import (
     BOUND_LOSSES,
     cnce_loss,
@@ -77,14 +77,15 @@ class TwoSampleObjective(nn.Module):
         self.noise_weight = float(noise_weight)
 
     def forward(self, critic, X, y):
-        scores = as_scores(critic(X), len(X))
-        if scores.shape[1] != 1:
+        output = critic(X)
+        n_scores = score_count(output, len(X))
+        if n_scores != 1:
             raise ValueError(
-                f"The critic must return one score per sample; it returned {scores.shape[1]}. "
+                f"The critic must return one score per sample; it returned {n_scores}. "
                 "Use a critic with a single output (or set telescoping_steps to its count)."
             )
         loss, noise_weight = _loss_and_weight(self)
-        return two_sample_loss(loss, scores[:, 0], y == 1, noise_weight)
+        return two_sample_loss(loss, output.reshape(len(X)), y == 1, noise_weight)
 
 
 class NoiseContrastObjective(nn.Module):
@@ -181,13 +182,13 @@ class ConditionalNoiseObjective(nn.Module):
 
 def log_density(critic, X):
     """The critic's single output as a 1-D tensor: a density model's ``log phi(X)``."""
-    scores = as_scores(critic(X), len(X))
-    if scores.shape[1] != 1:
+    output = critic(X)
+    n_scores = score_count(output, len(X))
+    if n_scores != 1:
         raise ValueError(
-            f"A density model's critic must return one value per row; it returned "
-            f"{scores.shape[1]}."
+            f"A density model's critic must return one value per row; it returned {n_scores}."
         )
-    return scores[:, 0]
+    return output.reshape(len(X))
 
 
 def log_ratio_to_noise(critic, X, noise):
@@ -199,7 +200,7 @@ def log_ratio_to_noise(critic, X, noise):
     per step, which would otherwise cost more than the network.
     """
     if isinstance(critic, BaseCorrectedDensity) and critic.base is noise:
-        return as_scores(critic.network(X), len(X))[:, 0]
+        return log_density(critic.network, X)
     return log_density(critic, X) - noise.log_prob(X)
 
 
