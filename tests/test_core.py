@@ -130,6 +130,9 @@ def test_optimizer_step_is_torchs_step(monkeypatch, optimizer_class):
         if step == 3:  # skorch's set_params(lr=...) edits the group in place
             for optimizer in (opt_ours, opt_theirs):
                 optimizer.param_groups[0]["lr"] = 0.01
+        if step == 4:  # a frozen parameter has no gradient: both skip it
+            for model in (ours, theirs):
+                model.bias.requires_grad_(False)
         clear_grads(opt_ours)
         opt_theirs.zero_grad()
         _backward(ours, X)
@@ -142,7 +145,7 @@ def test_optimizer_step_is_torchs_step(monkeypatch, optimizer_class):
     assert len(direct_calls) == 5
 
 
-def test_optimizer_step_leaves_hooks_schedulers_and_unused_params_to_torch(monkeypatch):
+def test_optimizer_step_leaves_hooks_and_schedulers_to_torch(monkeypatch):
     assert optim._direct_call_matches_torch()  # cached before the patch below
     monkeypatch.setattr(optim, "_fused_adam_update", None)  # any direct call would fail
     (model, _), (optimizer, _) = _twin_adams(torch.optim.Adam, lr=0.05)
@@ -163,11 +166,6 @@ def test_optimizer_step_leaves_hooks_schedulers_and_unused_params_to_torch(monke
         _backward(model, X)
         optimizer_step(optimizer)
         scheduler.step()
-    # A parameter without a gradient (torch skips it) also goes the long way.
-    model.bias.requires_grad_(False)
-    clear_grads(optimizer)
-    _backward(model, X)
-    optimizer_step(optimizer)
 
 
 def test_train_step_fits_as_skorchs_closure_step(monkeypatch):
@@ -179,29 +177,32 @@ def test_train_step_fits_as_skorchs_closure_step(monkeypatch):
     np.testing.assert_array_equal(ours.predict_log_ratio(X), skorchs.predict_log_ratio(X))
 
 
-class _DataOnDevice(Callback):
-    def __init__(self):
-        self.seen = []
-
-    def on_epoch_end(self, net, **kwargs):
-        self.seen.append([(tensors, tensors[0].device) for _, _, tensors in net._device_data])
-
-
-def test_data_go_to_the_device_once_per_fit():
+def test_training_data_go_to_the_device_once():
     X, y = make_mean_shift(2, 0.5).sample(200, 200, random_state=0)
-    probe = _DataOnDevice()
-    model = NCEDensityRatio(max_epochs=3, batch_size=64, early_stopping=True, random_state=0)
-    model.set_params(callbacks=[("probe", probe)]).fit(X, y)
-    seen = dict(model.net_.callbacks_)["probe"].seen
-    # Training and validation data, moved once and reused by every epoch
-    # (and by the divergence check's probe batch).
-    assert len(seen) == 3 and all(len(epoch) == 2 for epoch in seen)
-    assert all(
-        new is old and device == torch.device("cpu")
-        for epoch in seen[1:]
-        for (new, device), (old, _) in zip(epoch, seen[0], strict=True)
-    )
-    assert model.net_._device_data is None  # nothing is kept (or pickled) after the fit
+    model = NCEDensityRatio(max_epochs=2, batch_size=64, early_stopping=False, random_state=0)
+    net = model.fit(X, y).net_
+    X32 = X.astype(np.float32)
+    batches = net.get_iterator(net.get_dataset(X32, y), training=True)
+    # One tensor for the fit, on the net's device (on the CPU, the array's
+    # own memory); every epoch's batches are gathered from it.
+    assert batches.X.device == torch.device(net.device)
+    assert batches.X.data_ptr() == X32.ctypes.data
+    epochs = [[(X_batch, y_batch) for X_batch, y_batch in batches] for _ in range(2)]
+    assert all(X_batch.device == batches.X.device for X_batch, _ in epochs[0])
+    assert not torch.equal(epochs[0][0][0], epochs[1][0][0])  # reshuffled
+    rows = torch.cat([X_batch for X_batch, _ in epochs[0]])
+    assert sorted(map(tuple, rows.tolist())) == sorted(map(tuple, batches.X.tolist()))
+
+
+def test_fit_trains_under_no_grad():
+    # torch's optimizer step used to enable gradients around skorch's
+    # closure; a fit called inside no_grad must still train.
+    X, y = make_mean_shift(2, 1.0).sample(200, 200, random_state=0)
+    params = dict(max_epochs=3, batch_size=64, early_stopping=False, random_state=0)
+    with torch.no_grad():
+        inside = NCEDensityRatio(**params).fit(X, y)
+    outside = NCEDensityRatio(**params).fit(X, y)
+    np.testing.assert_array_equal(inside.predict_log_ratio(X), outside.predict_log_ratio(X))
 
 
 # ---------------------------------------------------------------------------

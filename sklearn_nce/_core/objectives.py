@@ -13,7 +13,7 @@ import torch
 from scipy.optimize import minimize_scalar
 from torch import nn
 
-from .critics import BaseCorrectedDensity, as_scores, score_count
+from .critics import BaseCorrectedDensity, as_scores, single_scores
 from .losses import (
     BOUND_LOSSES,
     cnce_loss,
@@ -77,15 +77,10 @@ class TwoSampleObjective(nn.Module):
         self.noise_weight = float(noise_weight)
 
     def forward(self, critic, X, y):
-        output = critic(X)
-        n_scores = score_count(output, len(X))
-        if n_scores != 1:
-            raise ValueError(
-                f"The critic must return one score per sample; it returned {n_scores}. "
-                "Use a critic with a single output (or set telescoping_steps to its count)."
-            )
+        hint = " Use a critic with a single output (or set telescoping_steps to its count)."
+        log_ratio = single_scores(critic(X), len(X), hint=hint)
         loss, noise_weight = _loss_and_weight(self)
-        return two_sample_loss(loss, output.reshape(len(X)), y == 1, noise_weight)
+        return two_sample_loss(loss, log_ratio, y == 1, noise_weight)
 
 
 class NoiseContrastObjective(nn.Module):
@@ -182,13 +177,7 @@ class ConditionalNoiseObjective(nn.Module):
 
 def log_density(critic, X):
     """The critic's single output as a 1-D tensor: a density model's ``log phi(X)``."""
-    output = critic(X)
-    n_scores = score_count(output, len(X))
-    if n_scores != 1:
-        raise ValueError(
-            f"A density model's critic must return one value per row; it returned {n_scores}."
-        )
-    return output.reshape(len(X))
+    return single_scores(critic(X), len(X), "A density model's critic")
 
 
 def log_ratio_to_noise(critic, X, noise):

@@ -40,34 +40,39 @@ def optimizer_step(optimizer):
 
 def _fused_adam_state(optimizer):
     """``(params, grads, exp_avgs, exp_avg_sqs, steps)`` if the direct call applies, else None."""
-    if (
-        type(optimizer) not in (torch.optim.Adam, torch.optim.AdamW)
-        or len(optimizer.param_groups) != 1
-    ):
+    if type(optimizer) not in (torch.optim.Adam, torch.optim.AdamW) or _has_step_hooks(optimizer):
+        return None
+    return _plain_fused_adam_state(optimizer)
+
+
+def _plain_fused_adam_state(optimizer):
+    # The state lists of a one-group fused Adam in its plain configuration.
+    if len(optimizer.param_groups) != 1:
         return None
     group = optimizer.param_groups[0]
     if not group["fused"] or group["amsgrad"] or group["maximize"] or group["capturable"]:
         return None
-    if (
-        group["differentiable"]
-        or isinstance(group["lr"], torch.Tensor)
-        or _has_step_hooks(optimizer)
-    ):
+    if group["differentiable"] or isinstance(group["lr"], torch.Tensor):
         return None
-    params = group["params"]
-    grads, exp_avgs, exp_avg_sqs, steps = [], [], [], []
-    for param in params:
-        # The first step creates the state (torch's step does that), and a
-        # parameter without a gradient is skipped by torch: both go the
-        # long way, as do mixed devices or dtypes, which torch regroups.
+    params, grads, exp_avgs, exp_avg_sqs, steps = [], [], [], [], []
+    for param in group["params"]:
+        # Torch skips a parameter without a gradient (e.g. a frozen base);
+        # its first step creates the state, so a parameter with a gradient
+        # and no state yet goes the long way, as do mixed devices or dtypes,
+        # which torch regroups.
+        if param.grad is None:
+            continue
         param_state = optimizer.state.get(param)
-        if param.grad is None or not param_state or param.grad.is_sparse:
+        if not param_state or param.grad.is_sparse:
             return None
+        params.append(param)
         grads.append(param.grad)
         exp_avgs.append(param_state["exp_avg"])
         exp_avg_sqs.append(param_state["exp_avg_sq"])
         steps.append(param_state["step"])
-    if len({(param.device, param.dtype) for param in params}) != 1 or params[0].is_complex():
+    if not params or params[0].is_complex():
+        return None
+    if len({(param.device, param.dtype) for param in params}) != 1:
         return None
     return params, grads, exp_avgs, exp_avg_sqs, steps
 
@@ -110,7 +115,11 @@ def _fused_adam_update(optimizer, params, grads, exp_avgs, exp_avg_sqs, steps):
 
 @functools.cache
 def _direct_call_matches_torch():
-    """Whether the direct kernel call gives torch's own Adam and AdamW steps, to the bit."""
+    """Whether the direct kernel call gives torch's own Adam and AdamW steps, to the bit.
+
+    On the CPU, once per process; the state lists are built without the hook
+    test, so that hooks registered at that moment cannot skip the comparison.
+    """
     try:
         for optimizer_class in (torch.optim.Adam, torch.optim.AdamW):
             generator = torch.Generator().manual_seed(0)
@@ -122,15 +131,15 @@ def _direct_call_matches_torch():
                 for param in (ours, theirs)
             ]
             for step, grad in enumerate(grads):
-                for param, optimizer in zip((ours, theirs), optimizers, strict=True):
-                    param.grad = grad.clone()
-                    state = _fused_adam_state(optimizer) if step else None
-                    if state is None:
-                        optimizer.step()  # the first step creates the state
-                    elif optimizer is optimizers[0]:
-                        _fused_adam_update(optimizer, *state)
-                    else:
-                        optimizer.step()
+                ours.grad, theirs.grad = grad.clone(), grad.clone()
+                optimizers[1].step()
+                if step == 0:
+                    optimizers[0].step()  # the first step creates the state
+                    continue
+                state = _plain_fused_adam_state(optimizers[0])
+                if state is None:
+                    return False
+                _fused_adam_update(optimizers[0], *state)
             if not torch.equal(ours, theirs):
                 return False
     except Exception:  # noqa: BLE001 - any failure means: use torch's step

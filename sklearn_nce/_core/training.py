@@ -84,7 +84,10 @@ class ContrastiveNet(NeuralNet):
         if isinstance(self.optimizer_, torch.optim.LBFGS):
             return super().train_step(batch, **fit_params)
         clear_grads(self.optimizer_)
-        step = self.train_step_single(batch, **fit_params)
+        # Gradients even when fit is called under no_grad (torch's step
+        # enabled them around skorch's closure).
+        with torch.enable_grad():
+            step = self.train_step_single(batch, **fit_params)
         self.notify(
             "on_grad_computed",
             named_parameters=TeeGenerator(self.get_all_learnable_params()),
@@ -130,7 +133,14 @@ class ContrastiveNet(NeuralNet):
     def get_iterator(self, dataset, training=False):
         # In-memory data are batched by slicing tensors (no per-row
         # __getitem__ and collate as in a DataLoader: that cost ~3 ms per
-        # 64-pair batch, as much as the critic itself).
+        # 64-pair batch, as much as the critic itself). skorch builds the
+        # iterators once per fit, so the data go to the net's device once,
+        # and a batch is an index_select there (on the CPU the tensors are
+        # views of the arrays).
+        return self._batches(dataset, training, self.device)
+
+    def _batches(self, dataset, training, device):
+        """The iterator of :meth:`get_iterator`, with its data on ``device``."""
         labels = getattr(dataset, "y", None)
         prefix = "iterator_train" if training else "iterator_valid"
         batch_size = self.get_params_for(prefix).get("batch_size", self.batch_size)
@@ -138,32 +148,8 @@ class ContrastiveNet(NeuralNet):
             sampler = _FullBatchSampler(n_rows(dataset.X), batch_size, shuffle=training)
         else:
             sampler = StratifiedBatchSampler(labels, batch_size=batch_size, shuffle=training)
-        return _SlicedBatches(*self._tensors_on_device(dataset), sampler)
-
-    def _tensors_on_device(self, dataset):
-        # The data go to the net's device once per fit, not once per batch
-        # (skorch asks for a new iterator every epoch): on a GPU a batch is
-        # then an index_select there. On the CPU the tensors are views.
-        # Keyed by the arrays, not the dataset: the divergence check's probe
-        # wraps the training arrays in a dataset of its own.
-        cache = getattr(self, "_device_data", None)
-        labels = getattr(dataset, "y", None)
-        for cached_X, cached_labels, tensors in cache or []:
-            if cached_X is dataset.X and cached_labels is labels:
-                return tensors
-        tensors = (
-            _to_device(_as_tensors(dataset.X), self.device),
-            None if labels is None else as_tensor(np.asarray(labels)).to(self.device),
-        )
-        if cache is not None:
-            cache.append((dataset.X, labels, tensors))
-        return tensors
-
-    def on_train_begin(self, net, X=None, y=None, **kwargs):
-        self._device_data = []  # filled by _tensors_on_device during this fit
-
-    def on_train_end(self, net, X=None, y=None, **kwargs):
-        self._device_data = None
+            labels = as_tensor(np.asarray(labels)).to(device)
+        return _SlicedBatches(_to_device(_as_tensors(dataset.X), device), labels, sampler)
 
     def _objective_loss(self, batch):
         # Batches come from get_iterator, as tensors on the net's device.
@@ -378,8 +364,14 @@ class _LossProbe:
 
     def __init__(self, net, X, y):
         self.cuda = rng_devices(net.device)
+        # The first training batch, drawn on the CPU and then moved: the
+        # training iterator moves all of X to the net's device, which here
+        # would be a second copy for the sake of one batch.
         with torch.random.fork_rng(devices=self.cuda):
-            self.batch = next(iter(net.get_iterator(net.get_dataset(X, y), training=True)))
+            batch = next(iter(net._batches(net.get_dataset(X, y), True, "cpu")))
+        self.batch = tuple(
+            None if part is None else _to_device(part, net.device) for part in batch
+        )
         self.cpu_state = torch.get_rng_state()
         self.cuda_states = [torch.cuda.get_rng_state(device) for device in self.cuda]
         self.noise_weight = getattr(net.criterion_, "noise_weight", None)
