@@ -24,7 +24,7 @@ is the largest resident set size sampled every 5 ms during ``fit``, minus the
 resident size just before it, in units of the float32 size of X; a one-epoch
 warm-up fit on ``WARM_UP_ROWS`` rows in the same process first pays the fixed
 costs (imports, torch's first allocations, the heap kept after the first
-8192-row inference batch), which do not grow with X.
+inference batches), which do not grow with X.
 The growth exponent is the slope of log time per epoch against log n from
 10^4 rows up.
 
@@ -53,7 +53,7 @@ RESULTS = Path(__file__).parent / "results"
 N_FEATURES = 20
 EPOCHS = 3
 # One warm-up epoch on this many rows before the measured fit: two of the
-# package's 8192-row inference batches.
+# package's 4096-row inference batches at least.
 WARM_UP_ROWS = 16_384
 SIZES = [1_000, 10_000, 100_000, 1_000_000]
 # InfoNCE scores B^2 pairs per batch: an epoch over 10^6 pairs takes minutes.
@@ -145,8 +145,8 @@ def _measure(name, n):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # Warm-up: lazy imports, torch's first allocations and the heap the
-        # allocator keeps after the first 8192-row inference batch (the fit's
-        # weights pass; ~18 MB here) are a fixed cost, not memory that grows
+        # allocator keeps after the first inference batches (the fit's
+        # weights pass; ~10 MB here) are a fixed cost, not memory that grows
         # with X. WARM_UP_ROWS makes the warm-up fit run both.
         X_warm, y_warm = _data(name, WARM_UP_ROWS)
         _estimator(name).set_params(**_one_epoch(name)).fit(X_warm, y_warm)

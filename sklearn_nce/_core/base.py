@@ -49,7 +49,9 @@ _AUTO_MAX_BATCH = 4096
 # The pickle key under which the fitted torch objects outside the nets travel.
 _TORCH_STATE_KEY = "_torch_attributes"
 # Rows per forward pass at prediction time: bounds memory, not accuracy.
-_PREDICT_BATCH_SIZE = 8192
+# 4096 rather than 8192: the same speed, and half the heap the allocator
+# keeps after the first pass (~10 against ~18 MB on 10^5 rows here).
+_PREDICT_BATCH_SIZE = 4096
 
 
 class _BaseNCE(BaseEstimator):
@@ -380,9 +382,23 @@ def _user_callbacks(callbacks):
 
 
 def apply_critic(critic, device, function, *arrays):
-    """``function(critic, *batches)`` over float32 row batches, concatenated as float64 numpy."""
-    outputs = list(iter_critic(critic, device, function, *arrays))
-    return torch.cat(outputs).numpy().astype(np.float64)
+    """``function(critic, *batches)`` over float32 row batches, as one float64 array.
+
+    ``function`` returns one output row per input row. Each batch's output is
+    copied into an array allocated once, so that nothing small stays alive
+    between the large batches: kept in a list, the outputs pinned heap the
+    batches had freed (a first pass over 50 000 rows grew the process by 3 to
+    14 MB that way, by 3 to 5 MB this way).
+    """
+    n_total = len(arrays[0])
+    result = None
+    start = 0
+    for output in iter_critic(critic, device, function, *arrays):
+        if result is None:
+            result = np.empty((n_total, *output.shape[1:]))
+        result[start : start + len(output)] = output.numpy()
+        start += len(output)
+    return np.empty(0) if result is None else result
 
 
 def iter_critic(critic, device, function, *arrays, batch_size=None, drop_last=False):
