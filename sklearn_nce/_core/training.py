@@ -149,7 +149,7 @@ class ContrastiveNet(NeuralNet):
         else:
             sampler = StratifiedBatchSampler(labels, batch_size=batch_size, shuffle=training)
             labels = as_tensor(np.asarray(labels)).to(device)
-        return _SlicedBatches(_to_device(_as_tensors(dataset.X), device), labels, sampler)
+        return _SlicedBatches(_to_device(_as_tensors(dataset.X), device), labels, sampler, device)
 
     def _objective_loss(self, batch):
         # Batches come from get_iterator, as tensors on the net's device.
@@ -245,20 +245,19 @@ def _slices(order, bounds):
 class _SlicedBatches:
     """Iterate ``(X[idx], y[idx])`` over a sampler's index batches (X a tensor or a dict of them).
 
-    The tensors must be on one device; the epoch's index order is moved there
+    The tensors are on ``device``; the epoch's index order is moved there
     once, so that a batch is an ``index_select`` on that device.
     """
 
-    def __init__(self, X, y, sampler):
+    def __init__(self, X, y, sampler, device):
         self.X = X
         self.y = y
         self.sampler = sampler
+        self.device = device
 
     def __iter__(self):
         order, bounds = self.sampler.epoch_order()
-        X = self.X if isinstance(self.X, dict) else {None: self.X}
-        order = order.to(next(iter(X.values())).device)
-        for idx in _slices(order, bounds):
+        for idx in _slices(order.to(self.device), bounds):
             yield take_rows(self.X, idx), (None if self.y is None else _rows(self.y, idx))
 
     def __len__(self):
