@@ -187,18 +187,18 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         "noise_scale": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "local_proportion": [Interval(Real, 0, 1, closed="both")],
         "objective": [StrOptions({"cnce", "nce"})],
-        "base": [StrOptions({"gmm", "gaussian"}), HasMethods(["fit", "log_prob"]), None],
+        "base": [StrOptions({"auto", "gmm", "gaussian"}), HasMethods(["fit", "log_prob"]), None],
     }
 
     def __init__(
         self,
         *,
-        noise="gmm",
+        noise="auto",
         noise_scale="auto",
         local_proportion=0.5,
         n_noise=5,
         objective="cnce",
-        base="gmm",
+        base="auto",
         n_importance_samples=10_000,
         hidden_layer_sizes=(64, 64),
         activation="silu",
@@ -252,7 +252,8 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data (standardise it, e.g. with ``StandardScaler``).
+            Training data, in any units: the model standardises it internally
+            and its log densities are in the units of X.
         y : None
             Ignored; present for API consistency.
 
@@ -267,7 +268,7 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
     def _low_ess_remedy(self):
         # Without the mixture base the network must learn the whole density;
         # with it, a low ESS means the correction has overfitted.
-        if isinstance(self.base, str) and self.base == "gmm":
+        if isinstance(self.base, str) and self.base in ("auto", "gmm"):
             return _BaseEnergyNCE._low_ess_remedy
         return "use base='gmm' (the default)"
 

@@ -52,10 +52,15 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
 
     Parameters
     ----------
-    noise : {"gmm", "gaussian", "kde"} or Noise, default="gmm"
-        Noise density ``q``: the BIC Gaussian mixture, a full-covariance
-        Gaussian, or a Gaussian KDE (Scott's bandwidth); or a noise object
-        with ``fit``, ``sample`` and ``log_prob`` (a deep copy is fitted).
+    noise : {"auto", "gmm", "gaussian", "kde"} or Noise, default="auto"
+        Noise density ``q``, which is also the base the network corrects.
+        "auto" fits a BIC Gaussian mixture, a Gaussian KDE with its bandwidth
+        by leave-one-out likelihood and a full-covariance Gaussian on 80% of
+        the training rows and keeps the one with the highest log-likelihood
+        on the other 20% (``base_family_`` says which), refitted on all rows.
+        "gmm", "gaussian" and "kde" (Scott's bandwidth) fix the family; a noise
+        object with ``fit``, ``sample`` and ``log_prob`` is used as given (a
+        deep copy is fitted).
     noise_weight : float > 0 or "auto", default="auto"
         ``M``. "auto" is ``sqrt(n_samples)`` (the order theory suggests for a
         near-maximum-likelihood gradient at a bounded variance).
@@ -167,7 +172,7 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
 
     _parameter_constraints: dict = {
         **_BaseEnergyNCE._parameter_constraints,
-        "noise": [StrOptions({"gmm", "gaussian", "kde"}), HasMethods(["fit", "sample"])],
+        "noise": [StrOptions({"auto", "gmm", "gaussian", "kde"}), HasMethods(["fit", "sample"])],
         "noise_weight": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
         "anneal_noise_weight": ["boolean"],
         "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
@@ -176,7 +181,7 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
     def __init__(
         self,
         *,
-        noise="gmm",
+        noise="auto",
         noise_weight="auto",
         anneal_noise_weight=False,
         n_noise=5,
@@ -233,7 +238,8 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data (standardise it, e.g. with ``StandardScaler``).
+            Training data, in any units: the model standardises it internally
+            and its log densities are in the units of X.
         y : None
             Ignored; present for API consistency.
 
@@ -284,7 +290,7 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
         )
         return NoiseContrastObjective(noise, self.n_noise, self.noise_weight_)
 
-    def _fit_base(self, X_train, shared_mixture):
+    def _fit_base(self, X_train, shared_mixture, seed):
         # The model is q exp(h): the fitted noise is the base density.
         return self._noise_template
 
@@ -293,9 +299,10 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
             return []
         return [("anneal", NoiseWeightAnnealing(self.n_noise, self.noise_weight_))]
 
-    def _finish_fit(self, X, log_density_draws, log_weights):
+    def _finish_fit(self, Z, log_density_draws, log_weights):
         if self.contamination != "auto":
-            self.offset_ = float(np.percentile(self.score_samples(X), 100.0 * self.contamination))
+            scores = self._log_density_standard(Z)
+            self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
         else:
             self.offset_ = _weighted_quantile(log_density_draws, log_weights, _AUTO_TAIL_MASS)
 

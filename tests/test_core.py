@@ -574,7 +574,10 @@ def test_user_critic_is_used_and_not_modified():
     assert not torch.equal(fitted.linear.weight, original["linear.weight"])
     weight = fitted.linear.weight.detach().numpy().astype(np.float64).ravel()
     bias = float(fitted.linear.bias.detach())
-    np.testing.assert_allclose(model.predict_log_ratio(X), X @ weight + bias, rtol=1e-5, atol=1e-5)
+    # The critic reads X in standard units (the estimator standardises inside).
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    np.testing.assert_allclose(model.predict_log_ratio(X), Z @ weight + bias, rtol=1e-5, atol=1e-5)
+    weight = weight / X.std(axis=0)  # the same direction in the units of X
     # ... and it learned the right direction: the true log ratio is mu.x + const.
     cosine = (
         weight @ pair.numerator.mean / np.linalg.norm(weight) / np.linalg.norm(pair.numerator.mean)

@@ -59,6 +59,8 @@ class _BaseNCE(BaseEstimator):
 
     # Fewest validation rows early stopping accepts (in-batch objectives need 3).
     _min_validation_rows = 2
+    # early_stopping="auto" switches it on from this many rows.
+    _auto_early_stopping_min_rows = _AUTO_EARLY_STOPPING_MIN_SAMPLES
     # Optimiser steps of max_epochs="auto" (an estimator may set its own).
     _auto_optimizer_steps = _AUTO_OPTIMIZER_STEPS
 
@@ -279,7 +281,7 @@ class _BaseNCE(BaseEstimator):
     def _split(self, X, labels, rng):
         """Hold out ``validation_fraction`` (stratified by label) when early stopping is on."""
         use_early_stopping = self.early_stopping is True or (
-            self.early_stopping == "auto" and n_rows(X) >= _AUTO_EARLY_STOPPING_MIN_SAMPLES
+            self.early_stopping == "auto" and n_rows(X) >= self._auto_early_stopping_min_rows
         )
         if not use_early_stopping:
             return (X, labels), None

@@ -313,9 +313,18 @@ class BaseCorrectedDensity(nn.Module):
         super().__init__()
         self.network = network
         self.base = base
+        # log phi = scale * f + log b: the fit sets the scale (0 to 1) that the
+        # held-out rows prefer, so a correction that does not generalise is
+        # shrunk or switched off.
+        self.register_buffer("network_scale", torch.tensor(1.0))
+
+    def correction(self, x: torch.Tensor) -> torch.Tensor:
+        """The scaled network output ``scale * f(x)``, one value per row."""
+        f = single_scores(self.network(x), len(x), "The network of a density model")
+        return f * self.network_scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        log_phi = single_scores(self.network(x), len(x), "The network of a density model")
+        log_phi = self.correction(x)
         if self.base is not None:
             log_phi = log_phi + self.base.log_prob(x)
         return log_phi

@@ -163,11 +163,15 @@ class ConditionalNoiseObjective(nn.Module):
         del y
         n_data, n_features = X.shape
         draws = self.noise.sample_given(X, self.n_noise, _draw_generator(self.training))
-        log_phi = log_density(critic, torch.cat([X, draws.reshape(-1, n_features)]))
+        points = torch.cat([X, draws.reshape(-1, n_features)])
+        # Jumps to the base itself: G = f(x) - f(y) exactly (log b and log pn
+        # cancel), so neither density is evaluated per step.
+        to_base = isinstance(critic, BaseCorrectedDensity) and critic.base is self.noise
+        log_phi = critic.correction(points) if to_base else log_density(critic, points)
         log_phi_data = log_phi[:n_data]
         log_phi_noise = log_phi[n_data:].reshape(n_data, self.n_noise)
         correction = None
-        if not getattr(self.noise, "symmetric", False):
+        if not (to_base or getattr(self.noise, "symmetric", False)):
             data = X.unsqueeze(1)
             correction = self.noise.log_prob_given(draws, data) - self.noise.log_prob_given(
                 data, draws
@@ -189,7 +193,7 @@ def log_ratio_to_noise(critic, X, noise):
     per step, which would otherwise cost more than the network.
     """
     if isinstance(critic, BaseCorrectedDensity) and critic.base is noise:
-        return log_density(critic.network, X)
+        return critic.correction(X)
     return log_density(critic, X) - noise.log_prob(X)
 
 
