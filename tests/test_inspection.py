@@ -33,8 +33,18 @@ def _close_figures():
     "estimator, y",
     [
         (NCEDensityRatio(max_epochs=3, random_state=0), np.arange(120) % 2),
-        (CNCEEnergyModel(max_epochs=3, n_importance_samples=200, random_state=0), None),
-        (NoisierNCEClassifier(max_epochs=3, n_importance_samples=200, random_state=0), None),
+        (
+            CNCEEnergyModel(
+                max_epochs=3, n_importance_samples=200, early_stopping=False, random_state=0
+            ),
+            None,
+        ),
+        (
+            NoisierNCEClassifier(
+                max_epochs=3, n_importance_samples=200, early_stopping=False, random_state=0
+            ),
+            None,
+        ),
     ],
     ids=lambda value: type(value).__name__,
 )

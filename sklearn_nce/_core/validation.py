@@ -149,8 +149,9 @@ class FeatureStandardiser:
         if not np.all(np.isfinite(self.scale_)) or np.any(self.scale_ <= 0):
             columns = np.flatnonzero(~np.isfinite(self.scale_) | (self.scale_ <= 0))
             raise ValueError(
-                f"X has column(s) {columns[:10].tolist()} whose spread overflows float64 "
-                "(values near 1e154 or beyond): rescale them first."
+                f"X has column(s) {columns[:10].tolist()} whose standard deviation float64 "
+                "cannot hold (values beyond ~1e154, or differences below ~1e-154): "
+                "rescale them first."
             )
         return self
 
