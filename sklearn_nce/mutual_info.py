@@ -20,6 +20,7 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin
 from sklearn.model_selection import KFold
 from sklearn.utils import TransformerTags, check_array, check_random_state
 from sklearn.utils._set_output import _SetOutputMixin
+from sklearn.utils.multiclass import type_of_target
 
 from ._core.base import _BaseNCE, apply_critic, iter_critic
 from ._core.critics import (
@@ -33,6 +34,7 @@ from ._core.losses import SCORING_RULES, dv_loss, infonce_loss, log_mean_exp, nw
 from ._core.objectives import InBatchMIObjective, in_batch_tuples
 from ._core.training import resolve_device, take_rows
 from ._core.validation import (
+    FeatureStandardiser,
     Integral,
     Interval,
     Real,
@@ -86,6 +88,15 @@ _NORMALISER_TOLERANCE = 1.0
 _IN_BATCH_SIZE = 32
 _IN_BATCH_LR = 2e-3
 _IN_BATCH_STEPS = 3000
+# Distinct values up to which discrete_target="auto" reads an integer-valued
+# y (sklearn's type_of_target "binary" or "multiclass") as class labels. Label
+# sets are small (iris and wine 3, digits 10, 20 newsgroups 20); an integer
+# variable with more values is more often a count or an ordinal measurement
+# (ages, counts), whose order the critic exploits as a number, and one-hot
+# columns beyond ~20 leave few pairs per class in a fold (with 1000 pairs and
+# cv=5, 40 per class at 20 classes). Text and booleans are labels whatever
+# their number; discrete_target=True forces labels.
+_MAX_AUTO_CLASSES = 20
 
 
 class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE):
@@ -98,6 +109,13 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
     into ``cv`` folds; a critic trained on the other folds scores each fold,
     and ``mi_`` is the mean of ``s`` over all pairs, each scored by a critic
     that never saw it (cross-fitting).
+
+    Both variables are standardised inside (each column to mean 0 and
+    standard deviation 1 on the pairs given to ``fit``), as the MI does not change
+    under an affine map of either: no scaler is needed, and the units of X
+    and y do not change the estimate. A discrete y (class labels, see
+    ``discrete_target``) is one-hot encoded instead, so that the estimate
+    does not depend on the codes of the classes either.
 
     Read more in the :ref:`User Guide <mutual_info>`.
 
@@ -150,6 +168,18 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         Number of cross-fitting folds. Each fold's estimate comes from a
         critic trained on the other folds, so fitting costs ``cv`` trainings;
         ``cv=2`` is the cheapest.
+    discrete_target : "auto" or bool, default="auto"
+        Whether y holds class labels (categories, as the target of
+        :func:`~sklearn.feature_selection.mutual_info_classif`) rather than
+        numbers. A discrete y is one-hot encoded, one column per class (most
+        frequent first, ties in order of first appearance), so relabelling
+        the classes, e.g. ``{0, 1, 2} -> {20, 0, 10}`` or to strings, leaves
+        the fit unchanged; later calls must use classes seen at fit. A
+        continuous y is standardised like X. "auto": a one-column y is discrete when it
+        holds text, booleans or other non-numbers, or integer values
+        (sklearn's ``type_of_target`` "binary" or "multiclass") with at most
+        20 distinct values; a y of several columns is continuous. True: y
+        (one column) is discrete whatever its values. False: y is numbers.
     hidden_layer_sizes, activation, critic, optimizer, weight_decay, \
 early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         As in :class:`~sklearn_nce.NCEDensityRatio` (``optimizer`` without
@@ -208,6 +238,14 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         all of them is not seen.
     fold_estimates_ : ndarray of shape (cv,)
         The estimate of each fold on its held-out pairs.
+    discrete_target_ : bool
+        Whether y was read as class labels (``discrete_target`` resolved).
+    target_classes_ : ndarray of shape (n_classes,) or None
+        The classes of a discrete y in the order of their one-hot columns
+        (most frequent first, ties in order of first appearance in the fit's
+        y); None for a continuous y.
+    n_targets_ : int
+        Columns of y (1 for a discrete y).
     diagnostics_ : dict
         Self-checks on the held-out pairs, in nats (pooled over folds):
         "log_normaliser", ``log mean exp(s)`` over product-of-marginals pairs,
@@ -234,7 +272,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
     nets_ : list of skorch.NeuralNet
         The trained net of each fold; ``nets_[k].module_`` is its critic
         (with telescoping, a critic of the concatenated ``[x, y]`` with one
-        output per step, summed for ``s``).
+        output per step, summed for ``s``). Critics read x and y as encoded
+        inside: standardised, a discrete y one-hot.
     history_ : list of skorch.History
         The training history of each fold.
     n_iter_ : ndarray of shape (cv,)
@@ -288,6 +327,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         "architecture": [StrOptions(set(ARCHITECTURES))],
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "cv": [Interval(Integral, 2, None, closed="left")],
+        "discrete_target": ["boolean", StrOptions({"auto"})],
         # "auto": a budget of optimiser steps (see _BaseNCE._max_epochs).
         "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "batch_size": [Interval(Integral, 3, None, closed="left"), StrOptions({"auto"})],
@@ -310,6 +350,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         embedding_dim=32,
         telescoping_steps=1,
         cv=5,
+        discrete_target="auto",
         hidden_layer_sizes=(64, 64),
         activation="silu",
         critic=None,
@@ -354,6 +395,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         self.embedding_dim = embedding_dim
         self.telescoping_steps = telescoping_steps
         self.cv = cv
+        self.discrete_target = discrete_target
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -364,7 +406,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         X : array-like of shape (n_samples, n_features)
             First variable.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
-            Second variable, aligned with X row by row.
+            Second variable, aligned with X row by row: numbers, or class
+            labels (numbers or text; see ``discrete_target``).
 
         Returns
         -------
@@ -382,7 +425,6 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
                 f"{min_per_fold * self.cv} pairs; got {len(X)}. Lower cv or use more data."
             )
         _warn_if_small(len(X), self.cv)
-        self.n_targets_ = y.shape[1]
         self.device_ = resolve_device(self.device)
         # One generator for the whole fit: folds, validation splits and torch
         # seeds all draw from it, so random_state reproduces every critic.
@@ -669,7 +711,11 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         )
         ratio._fold_label = self._fold_progress_label(fold)
         ratio.fit(X, labels)
-        return ratio.net_, 0.0, ratio.telescoping_steps_, ratio.gap_kl_
+        # The classifier standardised its rows itself (one-hot columns of a
+        # discrete y included): its critic reads them in those units.
+        net = ratio.net_
+        net.module_ = _InUnits(net.module_, ratio._standardiser).to(net.device)
+        return net, 0.0, ratio.telescoping_steps_, ratio.gap_kl_
 
     def _fold_progress_label(self, fold):
         """What a fold's progress bar is called, e.g. "InfoNCEAnchorMI fold 2/5"."""
@@ -773,23 +819,60 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         )
 
     def _validate_pairs(self, X, y, *, reset):
-        X, y = validate_X_y(
-            self, X, y, reset=reset, names="X or y", multi_output=True, y_numeric=True
-        )
-        with explained_conversion_errors("y"):
-            y = np.asarray(y, dtype=np.float32).reshape(len(y), -1)
-        if reset:
-            check_warm_start_features(self, y.shape[1], getattr(self, "n_targets_", None), "y")
-            check_feature_scale(y, "y")
-        if reset:
-            _check_not_constant(X, "X")
+        """X standardised, and y standardised or one-hot encoded (both float32, 2-D).
+
+        At fit (``reset=True``) this resolves ``discrete_target_`` and fits
+        y's encoding (``target_classes_`` for class labels, else
+        ``_target_standardiser``); later calls apply it.
+        """
+        X, y = validate_X_y(self, X, y, reset=reset, names="X or y", multi_output=True)
+        y = np.asarray(y)
+        y = y.reshape(len(y), -1)
+        if not reset:
+            if y.shape[1] != self.n_targets_:
+                raise ValueError(
+                    f"y has {y.shape[1]} columns, but InfoNCEAnchorMI was fitted with "
+                    f"{self.n_targets_}."
+                )
+            if self.discrete_target_:
+                return X, _one_hot(y[:, 0], self.target_classes_)
+            return X, self._target_standardiser.transform(self._numeric_target(y))
+        discrete = _resolve_discrete_target(self.discrete_target, y)
+        if discrete:
+            # A warm start keeps the previous fit's column order for the same classes.
+            previous = getattr(self, "target_classes_", None) if self.warm_start else None
+            classes = _class_order(y[:, 0], previous)
+            encoded = _one_hot(y[:, 0], classes)
+        else:
+            y = self._numeric_target(y)
             _check_not_constant(y, "y")
-        elif y.shape[1] != self.n_targets_:
+            standardiser = FeatureStandardiser().fit(y)
+            encoded = standardiser.transform(y)
+            check_feature_scale(encoded, "y")
+        # Checked before anything is stored: a refused warm start keeps describing
+        # the critics it has.
+        previous_width = getattr(self, "_target_width", None)
+        check_warm_start_features(self, encoded.shape[1], previous_width, "y")
+        _check_not_constant(X, "X")
+        self.discrete_target_ = discrete
+        self.target_classes_ = classes if discrete else None
+        self._target_standardiser = None if discrete else standardiser
+        self.n_targets_ = y.shape[1]
+        self._target_width = encoded.shape[1]  # the critic's y inputs
+        return X, encoded
+
+    def _numeric_target(self, y):
+        """y as float64; text raises, saying how to read it as class labels."""
+        try:
+            with explained_conversion_errors("y"):
+                return np.asarray(y, dtype=np.float64)
+        except ValueError as error:
+            if y.shape[1] != 1 or "contains text" not in str(error):
+                raise
             raise ValueError(
-                f"y has {y.shape[1]} columns, but InfoNCEAnchorMI was fitted with "
-                f"{self.n_targets_}."
-            )
-        return X, y
+                f"{error} Or read y as class labels: discrete_target=True (or 'auto', "
+                f"the default; this estimator has {self.discrete_target!r})."
+            ) from None
 
     def _previous_critics(self):
         return [net.module_ for net in getattr(self, "nets_", [])]
@@ -823,23 +906,43 @@ InfoNCEAnchorMI.fit_transform = available_if(InfoNCEAnchorMI._check_embedding)(
 )
 
 
-def mutual_info_nce(X, y, *, per_feature=False, random_state=None, n_jobs=None, **params):
+def mutual_info_nce(
+    X,
+    y,
+    *,
+    per_feature=False,
+    discrete_target="auto",
+    random_state=None,
+    n_jobs=None,
+    **params,
+):
     """Mutual information between X and y (nats) by :class:`InfoNCEAnchorMI`.
 
     By default one joint estimate ``I(X; y)`` for all columns of X together.
     With ``per_feature=True`` one estimate ``I(X_j; y)`` per column, as
-    :func:`sklearn.feature_selection.mutual_info_regression` returns, so that
-    it can serve :class:`~sklearn.feature_selection.SelectKBest`.
+    :func:`sklearn.feature_selection.mutual_info_regression` (a numeric y) or
+    :func:`~sklearn.feature_selection.mutual_info_classif` (class labels)
+    return, so that it can serve :class:`~sklearn.feature_selection.SelectKBest`.
+
+    X and y need no scaling: every fit standardises them (each column of X
+    on its own with ``per_feature=True``), and the MI does not depend on their
+    units. Class labels (text, or integers with few distinct values; see
+    ``discrete_target``) are read as categories, so their codes do not matter.
 
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
         First variable (or the features).
     y : array-like of shape (n_samples,) or (n_samples, n_targets)
-        Second variable (or the target).
+        Second variable (or the target): numbers, or class labels.
     per_feature : bool, default=False
         Estimate the MI of each column of X with y separately. A constant
         column gets 0 without a fit. Estimates are not clipped at 0.
+    discrete_target : "auto" or bool, default="auto"
+        Whether y holds class labels, one-hot encoded so that their codes do
+        not matter (True), or numbers (False). "auto": a one-column y of
+        text, booleans, or integers with at most 20 distinct values is class
+        labels. See :class:`InfoNCEAnchorMI`.
     random_state : int, RandomState instance or None, default=None
         Seeds the estimator; with ``per_feature=True`` one seed per column is
         drawn from it, so every ``n_jobs`` fits the same critics (parallel
@@ -874,9 +977,12 @@ def mutual_info_nce(X, y, *, per_feature=False, random_state=None, n_jobs=None, 
     >>> SelectKBest(score, k=1).fit(X, y).get_support().tolist()
     [False, True, False]
     """
+    params = {**params, "discrete_target": discrete_target}
     if not per_feature:
         return InfoNCEAnchorMI(random_state=random_state, **params).fit(X, y).mi_
-    X = check_array(X, dtype=np.float32, ensure_min_samples=2)
+    # float64 kept: each fit standardises its column, in float64 (X + 1e8 keeps its digits).
+    with explained_conversion_errors("X"):
+        X = check_array(X, dtype=(np.float64, np.float32), ensure_min_samples=2)
     seeds = check_random_state(random_state).randint(np.iinfo(np.int32).max, size=X.shape[1])
     one_thread = n_jobs not in (None, 1)
     estimates = Parallel(n_jobs=n_jobs)(
@@ -943,6 +1049,80 @@ def _diagnostics(matrices):
     }
 
 
+def _resolve_discrete_target(discrete_target, y):
+    """Whether y (2-D, as validated) is read as class labels (see ``discrete_target``)."""
+    if discrete_target != "auto":
+        if discrete_target and y.shape[1] != 1:
+            raise ValueError(
+                f"discrete_target=True reads y as one variable of class labels; y has "
+                f"{y.shape[1]} columns. Pass one column, or discrete_target=False for "
+                "numeric columns."
+            )
+        return bool(discrete_target)
+    if y.shape[1] != 1:
+        return False
+    labels = y[:, 0]
+    if labels.dtype.kind in "USb":
+        return True
+    if labels.dtype.kind == "O":
+        try:
+            labels = labels.astype(np.float64)
+        except (TypeError, ValueError):
+            return True  # text or other non-numbers: labels
+    if type_of_target(labels, input_name="y") not in ("binary", "multiclass"):
+        return False
+    return len(np.unique(labels)) <= _MAX_AUTO_CLASSES
+
+
+def _class_order(labels, previous=None):
+    """The classes of ``labels``, most frequent first, ties in order of first appearance.
+
+    The order depends only on which rows share a class, not on the labels'
+    values, so any relabelling of the classes gives the same one-hot matrix
+    (and, with the same seed, the same fit). With ``previous`` (a warm
+    start) holding the same classes, their order is kept.
+    """
+    try:
+        classes, first, counts = np.unique(labels, return_index=True, return_counts=True)
+    except TypeError:
+        raise ValueError(
+            "y mixes labels of different types (e.g. text and numbers), which cannot be "
+            "told apart reliably: convert them to one type, e.g. y.astype(str)."
+        ) from None
+    if len(classes) < 2:
+        raise ValueError(
+            f"y has only one class ({classes[0]!r}): a constant carries no information about "
+            "X, so its MI is 0."
+        )
+    if previous is not None and set(previous.tolist()) == set(classes.tolist()):
+        return previous
+    return classes[np.lexsort((first, -counts))]
+
+
+def _one_hot(labels, classes):
+    """Labels one-hot encoded, one float32 column per class in the order of ``classes``."""
+    one_hot = np.zeros((len(labels), len(classes)), dtype=np.float32)
+    one_hot[np.arange(len(labels)), _class_columns(labels, classes)] = 1.0
+    return one_hot
+
+
+def _class_columns(labels, classes):
+    """The column of each label in ``classes``; an unseen label raises ValueError."""
+    lookup = {label: column for column, label in enumerate(classes.tolist())}
+    try:
+        values, inverse = np.unique(labels, return_inverse=True)
+    except TypeError:  # mixed types: look each label up
+        values, inverse = np.asarray(labels, dtype=object), np.arange(len(labels))
+    columns = np.array([lookup.get(value, -1) for value in values.tolist()], dtype=np.intp)
+    unseen = values[columns < 0]
+    if len(unseen):
+        raise ValueError(
+            f"y has label(s) {unseen[:5].tolist()} not seen at fit; the fitted classes are "
+            f"{classes[:20].tolist()}. The critic has no input for a new class: refit with it."
+        )
+    return columns[inverse.reshape(-1)]
+
+
 def _check_not_constant(array, name):
     constant = np.flatnonzero(np.ptp(array, axis=0) == 0)
     if len(constant):
@@ -950,6 +1130,24 @@ def _check_not_constant(array, name):
             f"{name} has constant column(s) {constant.tolist()}: a constant carries no "
             "information about the other variable; drop it before estimating MI."
         )
+
+
+class _InUnits(torch.nn.Module):
+    """A critic of rows that first maps them to the units it was trained in.
+
+    A telescoping fold's classifier standardises the concatenated pairs
+    ``[x, y]`` it is given (``FeatureStandardiser``); wrapped, its critic reads
+    the pairs as the other folds' critics do.
+    """
+
+    def __init__(self, module, standardiser):
+        super().__init__()
+        self.module = module
+        self.register_buffer("mean", torch.as_tensor(standardiser.mean_, dtype=torch.float32))
+        self.register_buffer("scale", torch.as_tensor(standardiser.scale_, dtype=torch.float32))
+
+    def forward(self, rows):
+        return self.module((rows - self.mean) / self.scale)
 
 
 class _JointProductRatio(NCEDensityRatio):
