@@ -113,9 +113,10 @@ def _run_set(name, path, seed):
             warnings.simplefilter("always")
             detector.fit(X_train)
         fit_s = time.perf_counter() - start
-        anomaly_score = -np.asarray(detector.score_samples(X_test))
-        if method == "PyOD KNN":
+        if method == "PyOD KNN":  # PyOD: decision_function is already "higher = anomalous"
             anomaly_score = detector.decision_function(X_test)
+        else:
+            anomaly_score = -np.asarray(detector.score_samples(X_test))
         row = dict(
             set=name,
             seed=seed,

@@ -31,6 +31,7 @@ from ._core.validation import (
     stacklevel_to_user,
     validate_X,
     validate_X_y,
+    warn_if_few_rows,
 )
 from .exceptions import UnreliableEstimateWarning
 
@@ -348,6 +349,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         labels = (labels == numerator_index).astype(labels.dtype)
         n_pos = int(labels.sum())
         n_neg = len(labels) - n_pos
+        warn_if_few_rows(min(n_pos, n_neg), X.shape[1], "rows in the smaller sample")
         self.log_prior_ratio_ = float(np.log(n_pos / n_neg))
         self.noise_weight_ = self._resolve_noise_weight(n_pos, n_neg)
         labels = labels.astype(np.int64)

@@ -37,6 +37,7 @@ from .validation import (
     check_is_fitted,
     stacklevel_to_user,
     validate_X,
+    warn_if_few_rows,
 )
 
 __all__ = ["_BaseEnergyNCE"]
@@ -82,6 +83,7 @@ class _BaseEnergyNCE(_BaseNCE):
         log-Jacobian back, and gives ``-inf`` off the constant columns' values.
         """
         Z = self._varying_columns(validate_X(self, X, reset=True))
+        warn_if_few_rows(len(Z), Z.shape[1], "training rows")
         self._noise_template = self._make_noise()
         objective = self._make_objective(self._noise_template, len(Z))
         self._fit_critic(Z, None, objective)
