@@ -51,8 +51,7 @@ def write_readme_block(name, lines):
 
     if not written:
         warnings.warn(
-            f"Neither {BENCHMARKS_PAGE} nor {README} has BENCHMARK:{name} markers; "
-            "not updated.",
+            f"Neither {BENCHMARKS_PAGE} nor {README} has BENCHMARK:{name} markers; not updated.",
             stacklevel=2,
         )
 
