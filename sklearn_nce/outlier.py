@@ -96,8 +96,9 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
     batch_size : int, default=256
         Data rows per mini-batch (each with ``n_noise`` noise draws).
     early_stopping : bool or "auto", default="auto"
-        Stop on the held-out logistic loss (data vs. fixed noise); "auto"
-        enables it from 5000 rows.
+        Stop on the held-out logistic loss (data vs. fixed noise), then keep
+        the share of the network the held-out rows support
+        (``network_scale_``); "auto" enables it from 50 rows.
     validation_fraction : float in (0, 1), default=0.1
         Fraction held out for early stopping.
     n_iter_no_change : int, default=10
@@ -142,6 +143,15 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
         Effective sample size of the importance weights.
     noise_ : Noise
         The fitted noise ``q`` (also ``base_`` and ``proposal_``).
+    base_family_ : str
+        Its family ("gmm", "kde", "gaussian", or a user noise's class name).
+    network_scale_ : float
+        The share ``s`` of the network kept, ``log p = log q + s h - log Z``:
+        the value in 0, 0.1, ..., 1 with the highest log-likelihood on the
+        held-out rows (1 without held-out rows).
+    network_gain_ : float or None
+        Held-out log-likelihood gain over ``q`` alone at that share, in nats
+        per row (None without held-out rows).
     net_ : skorch.NeuralNet
         The trained network.
     history_ : skorch.History
