@@ -14,6 +14,10 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+
+from sklearn_nce._core.noise import SelectedDensity
 
 ROOT = Path(__file__).parent.parent
 README = ROOT / "README.md"
@@ -216,3 +220,24 @@ def _git(*command):
     except (OSError, subprocess.CalledProcessError):
         return None
     return result.stdout.strip()
+
+
+class BaseAlone(BaseEstimator):
+    """The base the density models choose by default (held-out likelihood), alone.
+
+    The same selection ``NoisierNCEClassifier()`` and ``CNCEEnergyModel()`` run
+    on their training rows (with another seed), without the network: what the
+    network adds is the difference. ``score_samples`` is its log density.
+    """
+
+    def __init__(self, random_state=None):
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        self.density_ = SelectedDensity(random_state=self.random_state).fit(X)
+        return self
+
+    def score_samples(self, X):
+        with torch.no_grad():
+            rows = torch.as_tensor(np.asarray(X), dtype=torch.float32)
+            return self.density_.log_prob(rows).double().numpy()

@@ -13,7 +13,7 @@ Held-out-class protocol, every method on identical splits:
 
 Every method sits behind the same ``VarianceThreshold() -> StandardScaler()``
 pipeline fitted on the training rows (some digit pixels are constant within a
-training split, and ``NoisierNCEClassifier`` rejects constant features). Every
+training split; several peers need the filter, ours no longer does). Every
 score is turned into "higher = more anomalous" (the negated ``score_samples`` of
 sklearn-style detectors and density models, PyOD's ``decision_function`` as it
 is) and scored by AUPRC (``average_precision_score``, anomaly = positive) and
@@ -31,8 +31,9 @@ with a note when PyOD is not installed).
 Fits run ``--n-jobs`` at a time (default 2), one torch thread each. Run
 ``python benchmarks/outlier.py`` (about 15 minutes on 2 cores; ``--quick`` for a
 smoke run); ``--digits-epochs`` and ``--digits-seeds`` cut the digits section
-down. A row "our noise alone" scores the BIC mixture our default starts from,
-to show what the trained network adds (a diagnostic, not a peer). Results go to
+down. A row "our base alone" scores the noise our default chooses by held-out
+likelihood (``SelectedDensity``), without the network, to show what the
+trained network adds (a diagnostic, not a peer). Results go to
 ``benchmarks/results/outlier.{json,md,png}`` and the README's
 ``BENCHMARK:outlier`` block is rewritten.
 """
@@ -48,7 +49,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from joblib import Parallel, delayed
-from sklearn.base import BaseEstimator
 from sklearn.datasets import load_breast_cancer, load_digits, load_wine
 from sklearn.ensemble import IsolationForest
 from sklearn.feature_selection import VarianceThreshold
@@ -61,10 +61,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import OneClassSVM
 
 from sklearn_nce import NoisierNCEClassifier
-from sklearn_nce._core.noise import fit_gaussian_mixture
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _shared import git_state, write_readme_block  # noqa: E402
+from _shared import BaseAlone, git_state, write_readme_block  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -82,7 +81,7 @@ OURS_ANNEAL = "Noisier, annealed M"
 OURS_ALL = [OURS, OURS_K, OURS_ANNEAL]
 # Diagnostic, not a peer: the noise our default starts from, scored alone
 # (f = 0), to show what the trained network adds.
-NOISE_ALONE = "our noise alone (BIC GMM, f = 0)"
+NOISE_ALONE = "our base alone (auto, s = 0)"
 SKLEARN = ["IsolationForest", "LOF (novelty)", "OneClassSVM", "KDE (CV)", "GMM (CV)"]
 PYOD = ["PyOD KNN", "PyOD ECOD", "PyOD AutoEncoder"]
 METHODS = [*OURS_ALL, NOISE_ALONE, *SKLEARN, *PYOD]
@@ -218,20 +217,6 @@ def _split(dataset, anomaly, seed):
 # -- methods -------------------------------------------------------------------
 
 
-class _MixtureAlone(BaseEstimator):
-    """The BIC Gaussian mixture ``NoisierNCEClassifier`` uses as its noise, as a detector."""
-
-    def __init__(self, random_state=None):
-        self.random_state = random_state
-
-    def fit(self, X, y=None):
-        self.mixture_ = fit_gaussian_mixture(X, random_state=self.random_state)
-        return self
-
-    def score_samples(self, X):
-        return self.mixture_.score_samples(X)
-
-
 def _detector(method, dataset, seed, config):
     ours_epochs = config["ours_epochs"][dataset]
     if method in OURS_ALL:
@@ -242,7 +227,7 @@ def _detector(method, dataset, seed, config):
         }[method]
         return NoisierNCEClassifier(random_state=seed, max_epochs=ours_epochs, **extra)
     if method == NOISE_ALONE:
-        return _MixtureAlone(random_state=seed)
+        return BaseAlone(random_state=seed)
     if method == "IsolationForest":
         return IsolationForest(random_state=seed)
     if method == "LOF (novelty)":
@@ -444,7 +429,7 @@ def _verdict(summary, dataset, methods):
         alone = block[NOISE_ALONE]["auprc"]
         diff = np.subtract(block[OURS]["auprc"]["values"], alone["values"]).mean()
         lines.append(
-            f"- **{dataset}, what the network adds:** the BIC mixture noise alone (f = 0) "
+            f"- **{dataset}, what the network adds:** the chosen base alone (s = 0) "
             f"scores {_pm(alone)}; the trained default changes mean AUPRC by {diff:+.3f}."
         )
     return lines
@@ -471,11 +456,10 @@ def _setting(meta):
         f"Held-out-class protocol; digits seeds {seeds['digits']}, breast cancer and wine seeds "
         f"{seeds['wine']}. Every method behind `VarianceThreshold() -> StandardScaler()` "
         "fitted on the training rows (the same preprocessing for all: some digit pixels are "
-        "constant within a training split and `NoisierNCEClassifier` rejects constant "
-        "features). Ours: "
-        "`NoisierNCEClassifier(random_state=seed)` (noise: BIC Gaussian mixture, (64, 64) SiLU "
-        "MLP, 5 noise draws per row), the same with `noise_weight=5.0` (M = K, vanilla NCE) "
-        "and with `anneal_noise_weight=True`; "
+        "constant within a training split). Ours: "
+        "`NoisierNCEClassifier(random_state=seed)` (noise chosen by held-out likelihood, "
+        "(64, 64) SiLU MLP, 5 noise draws per row), the same with `noise_weight=5.0` "
+        "(M = K, vanilla NCE) and with `anneal_noise_weight=True`; "
         + (
             f"on digits all three run with `max_epochs={epochs}`, on breast cancer and wine at "
             "the default 2000 optimiser steps"

@@ -11,12 +11,15 @@ Detectors: ``NoisierNCEClassifier()`` at its defaults; ``IsolationForest``,
 ``LocalOutlierFactor(novelty=True)``, ``OneClassSVM(nu=0.1)``, a BIC
 ``GaussianMixture`` (full, ``reg_covar=1e-4``), ``KernelDensity`` with its
 bandwidth by 5-fold ``GridSearchCV`` (on at most 5000 rows) and PyOD's ``KNN``
-(k = 5; skipped without PyOD). Beside ours: the base family it chose, the
-share of its network it kept (``network_scale_``) and the held-out nats that
-network added (``network_gain_``).
+(k = 5; skipped without PyOD). Beside ours: the base it chooses by held-out
+likelihood scored alone (no network; the same selection with another seed),
+the base family it chose, the share of its network it kept
+(``network_scale_``) and the held-out nats that network added
+(``network_gain_``).
 
 Density: the held-out mean log-likelihood of the unseen normal test rows for
-``CNCEEnergyModel()`` at its defaults, the BIC mixture and the KDE.
+``CNCEEnergyModel()`` at its defaults, our base alone, the BIC mixture and the
+KDE.
 
 A set whose file is missing is skipped. Run
 ``python benchmarks/outlier_real.py`` (about 10 minutes on one thread);
@@ -45,7 +48,7 @@ from sklearn.svm import OneClassSVM
 from sklearn_nce import CNCEEnergyModel, NoisierNCEClassifier
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _shared import git_state  # noqa: E402
+from _shared import BaseAlone, git_state  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "anomaly"
@@ -54,8 +57,9 @@ SEEDS = [0, 1, 2]
 MAX_TRAIN = 10_000
 KDE_CV_ROWS = 5000
 OURS = "NoisierNCEClassifier()"
+BASE_ALONE = "our base alone"
 PEERS = ["IsolationForest", "LOF (novelty)", "OneClassSVM", "GMM (BIC)", "KDE (CV)", "PyOD KNN"]
-DENSITIES = ["CNCEEnergyModel()", "GMM (BIC)", "KDE (CV)"]
+DENSITIES = ["CNCEEnergyModel()", BASE_ALONE, "GMM (BIC)", "KDE (CV)"]
 
 
 def main():
@@ -104,7 +108,7 @@ def _split(path, seed):
 def _run_set(name, path, seed):
     X_train, X_test, is_anomaly = _split(path, seed)
     rows = []
-    for method in [OURS, *PEERS]:
+    for method in [OURS, BASE_ALONE, *PEERS]:
         detector = _detector(method, seed, X_train)
         if detector is None:
             continue
@@ -132,7 +136,7 @@ def _run_set(name, path, seed):
                 network_scale=detector.network_scale_,
                 network_gain=detector.network_gain_,
             )
-        if method in ("GMM (BIC)", "KDE (CV)"):
+        if method in ("GMM (BIC)", "KDE (CV)", BASE_ALONE):
             row["normal_loglik"] = float(np.mean(detector.score_samples(X_test[is_anomaly == 0])))
         rows.append(row)
         print(name, seed, method, f"{row['auprc']:.3f}", f"{fit_s:.1f}s", flush=True)
@@ -202,6 +206,8 @@ class _CVKernelDensity:
 def _detector(method, seed, X_train):
     if method == OURS:
         return NoisierNCEClassifier(random_state=seed)
+    if method == BASE_ALONE:
+        return BaseAlone(random_state=seed)
     if method == "IsolationForest":
         return IsolationForest(random_state=seed)
     if method == "LOF (novelty)":
@@ -221,7 +227,7 @@ def _detector(method, seed, X_train):
 
 def _markdown(rows):
     sets = list(dict.fromkeys(row["set"] for row in rows))
-    methods = [OURS, *PEERS]
+    methods = [OURS, BASE_ALONE, *PEERS]
     lines = [
         "# Real-data outlier detection (six ODDS sets)",
         "",

@@ -75,7 +75,7 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         leave-one-out likelihood and a full-covariance Gaussian on 80% of the
         training rows (5 folds up to 2000 rows), keeps the one with the
         highest held-out log-likelihood (``base_family_``) and refits it on all
-        rows, with a 1% heavy-tailed (Cauchy) component mixed in so that no
+        rows, with a 0.1% heavy-tailed (Cauchy) component mixed in so that no
         new row scores thousands of nats below the data. "gmm" is the BIC
         mixture alone (1 to 64 components). The base also serves as the
         importance-sampling proposal. None learns ``log phi`` from scratch

@@ -307,9 +307,16 @@ class BaseCorrectedDensity(nn.Module):
         ``f``, mapping ``(n, d)`` to ``(n,)`` or ``(n, 1)``.
     base : nn.Module or None
         Fitted density with ``log_prob``; None makes ``log phi = f``.
+    bounds : (low, high) tensors of shape (n_features,), default=None
+        A box the network's input is clamped to (None: no clamp).
     """
 
-    def __init__(self, network: nn.Module, base: nn.Module | None):
+    def __init__(
+        self,
+        network: nn.Module,
+        base: nn.Module | None,
+        bounds: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ):
         super().__init__()
         self.network = network
         self.base = base
@@ -317,9 +324,18 @@ class BaseCorrectedDensity(nn.Module):
         # held-out rows prefer, so a correction that does not generalise is
         # shrunk or switched off.
         self.register_buffer("network_scale", torch.tensor(1.0))
+        # The network reads x clamped to a box around the training rows, so
+        # that far from the data f stays at its value on the box instead of
+        # extrapolating: the base's tails rule there. An unclamped network
+        # grew a spike among the base's far draws (newthyroid: an importance
+        # ESS of 1 of 10 000).
+        self.register_buffer("low", None if bounds is None else torch.as_tensor(bounds[0]))
+        self.register_buffer("high", None if bounds is None else torch.as_tensor(bounds[1]))
 
     def correction(self, x: torch.Tensor) -> torch.Tensor:
         """The scaled network output ``scale * f(x)``, one value per row."""
+        if self.low is not None:
+            x = torch.clamp(x, self.low, self.high)
         f = single_scores(self.network(x), len(x), "The network of a density model")
         return f * self.network_scale
 

@@ -50,6 +50,11 @@ _MIN_ESS_FRACTION = 0.01
 _RESAMPLE_CANDIDATES = 20
 _MALA_ADAPT_STEPS = 50
 _MALA_STEPS = 50
+# Interquartile range of a unit normal: turns an IQR into a standard deviation.
+_IQR_PER_SD = 1.349
+# The network reads rows clamped to the training range widened by this many
+# standard deviations (see BaseCorrectedDensity).
+_BOX_MARGIN = 1.0
 # Draws of the base behind the keep-if-better rule's log E_b[exp(s f)].
 _KEEP_RULE_DRAWS = 10_000
 # early_stopping="auto" holds rows out from this many rows on (the other
@@ -207,7 +212,11 @@ class _BaseEnergyNCE(_BaseNCE):
 
     def _make_critic(self, X, n_outputs, critic_index=0):
         network = super()._make_critic(X, n_outputs, critic_index)
-        return BaseCorrectedDensity(network, self.base_)
+        # The box the network reads: the training rows' range (standard
+        # units) plus one standard deviation on each side.
+        low = torch.as_tensor(X.min(axis=0) - _BOX_MARGIN, dtype=torch.float32)
+        high = torch.as_tensor(X.max(axis=0) + _BOX_MARGIN, dtype=torch.float32)
+        return BaseCorrectedDensity(network, self.base_, bounds=(low, high))
 
     def _previous_critics(self):
         # The correction network only: the base is refitted with the noise.
@@ -361,7 +370,12 @@ class _BaseEnergyNCE(_BaseNCE):
             log_phi, proposal, int(n_samples), _RESAMPLE_CANDIDATES * int(n_samples), generator
         )
         # A first step well inside the data's finest scale; adaptation tunes it.
-        scale = float(self.proposal_.sample(1000, generator).var(0).min())
+        # The interquartile range, not the variance: the base's defensive
+        # Cauchy draws would inflate a variance a thousandfold.
+        quartiles = torch.quantile(
+            self.proposal_.sample(1000, generator), torch.tensor([0.25, 0.75]).to(device), dim=0
+        )
+        scale = float(((quartiles[1] - quartiles[0]) / _IQR_PER_SD).square().min())
         draws, _, _ = langevin(
             log_phi,
             start,

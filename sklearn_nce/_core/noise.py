@@ -332,10 +332,10 @@ class SelectedDensity(Noise):
     held_out_fraction : float, default=0.2
         Rows held out to compare the families (above 2000 rows; below, each
         row is held out once in 5 folds).
-    defensive_weight : float, default=0.01
+    defensive_weight : float, default=0.001
         Weight of a heavy-tailed density (:class:`CauchyNoise`) mixed into
         every family: a "defensive" mixture that costs at most
-        ``-log(1 - weight)`` (0.01 nats) per row and keeps a new row far from
+        ``-log(1 - weight)`` (0.001 nats) per row and keeps a new row far from
         the data within ``~2 log |x|`` nats per column of the Cauchy's
         density. Without it, one unseen shuttle row scored -751 082 nats
         under a mixture component 0.01 wide in one direction, and -16 000
@@ -358,7 +358,7 @@ class SelectedDensity(Noise):
         self,
         families=DENSITY_FAMILIES,
         held_out_fraction=0.2,
-        defensive_weight=0.01,
+        defensive_weight=0.001,
         random_state=None,
     ):
         super().__init__()
