@@ -21,6 +21,7 @@ from sklearn.model_selection import KFold
 from sklearn.utils import TransformerTags, check_array, check_random_state
 from sklearn.utils._set_output import _SetOutputMixin
 from sklearn.utils.multiclass import type_of_target
+from tqdm.auto import tqdm
 
 from ._core.base import _BaseNCE, apply_critic, iter_critic
 from ._core.critics import (
@@ -62,6 +63,21 @@ OBJECTIVES = ("anchor", "nwj", "dv", "mine")
 # ratio has an SD of ~0.65 nats on the sine relation), so cv fold estimates
 # say little about the spread of training.
 _MIN_PAIRS_PER_FOLD = 20
+# Self-checks of a plug-in estimate (fit warns with UnreliableEstimateWarning):
+# mi_ below -max(_MAX_NEGATIVE_STD * mi_std_, _NEGLIGIBLE_NEGATIVE), or fold
+# estimates whose chi-square about their weighted mean, per degree of freedom
+# (the "dispersion"), exceeds _MAX_FOLD_DISPERSION: ~1 when the folds differ
+# by sampling error alone, more as their critics differ too. Measured at the
+# defaults (cv=5): iris, wine, breast_cancer (all columns) 1.23 / 2.66 / 0.75;
+# wine's 13 and iris's 4 columns one by one at most 2.13; the sine relation
+# 0.66 (500 pairs) and 2.48 (2000); with cv=2 wine's columns read 0.08-3.17
+# but for the issue's magnesium, 7.73 (folds 0.10 and -1.50, +-0.2 each). A
+# critic overfitting independent variables reads slightly below 0 by many
+# standard errors: -0.040 +- 0.015 (continuous y) and -0.024 +- 0.009 (three
+# classes) at 500 pairs, hence the floor of 0.1 nats.
+_MAX_NEGATIVE_STD = 2.0
+_NEGLIGIBLE_NEGATIVE = 0.1
+_MAX_FOLD_DISPERSION = 6.0
 # |log mean exp(s)| over held-out product-of-marginals pairs above which the
 # critic is reported as not normalised. A normalised critic reads 0; in the
 # 12-task benchmark accurate fits read within +-0.6 up to 8 nats (0.83 on the
@@ -97,6 +113,20 @@ _IN_BATCH_STEPS = 3000
 # cv=5, 40 per class at 20 classes). Text and booleans are labels whatever
 # their number; discrete_target=True forces labels.
 _MAX_AUTO_CLASSES = 20
+# Budget of each column's in-batch critic in mutual_info_nce(per_feature=True)
+# when y is class labels and max_epochs / hidden_layer_sizes are left unset:
+# s(x, y) of one x column against a few classes is a small problem. Wine's 13
+# columns (cv=5, one thread) took 228 s at the defaults (3000 steps, (64, 64)),
+# 31 s at 600 steps of (32, 32) and 17-19 s at 400. At 400 (seeds 0-2) 11 of
+# wine's columns lie within 0.05 nats of the defaults' (mi_std_ 0.05-0.07),
+# with a seed spread of ~0.03; the other two, where the defaults overfit
+# to -0.149 +- 0.172 and -0.028 +- 0.118, read 0.07-0.08 and 0.14-0.18
+# (mutual_info_classif 0.082 and 0.181). Iris: 0.47-0.49, 0.21-0.23, 0.98-1.00,
+# 0.96-1.00 against 0.446, 0.142 +- 0.096, 0.965, 0.988. A numeric y keeps the defaults:
+# on make_noisy_relation (500 pairs) 400 steps read 0.65-0.69 for the sine's
+# 0.863 nats (defaults 0.844).
+_PER_FEATURE_STEPS = 400
+_PER_FEATURE_HIDDEN = (32, 32)
 
 
 class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE):
@@ -238,6 +268,16 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         all of them is not seen.
     fold_estimates_ : ndarray of shape (cv,)
         The estimate of each fold on its held-out pairs.
+    fold_std_errors_ : ndarray of shape (cv,)
+        The sampling error of each fold's estimate: the standard deviation
+        of ``s`` over the fold's held-out pairs over the square root of
+        their number. With ``objective="anchor"``, ``fit`` warns
+        (:class:`~sklearn_nce.exceptions.UnreliableEstimateWarning`) when
+        ``mi_`` is below 0 by more than 2 ``mi_std_`` and 0.1 nats, or when the fold
+        estimates disagree beyond these errors (their chi-square about
+        the weighted mean over ``cv - 1`` above 6; about 1 when the folds
+        differ by sampling error alone): signs of too few pairs for the
+        critic. The estimate is not clipped.
     discrete_target_ : bool
         Whether y was read as class labels (``discrete_target`` resolved).
     target_classes_ : ndarray of shape (n_classes,) or None
@@ -431,7 +471,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         rng = self._fit_rng()
         pairs = {"x": X, "y": y}
         pointwise = np.empty(len(X))
-        fold_estimates, held_out_matrices = [], []
+        fold_estimates, fold_std_errors, held_out_matrices = [], [], []
         # nets_ is replaced only at the end: a warm start reads the previous folds' critics.
         nets, offsets, steps, gaps = [], [], [], []
         fit_fold = self._fit_fold if self.telescoping_steps == 1 else self._fit_telescoping_fold
@@ -452,6 +492,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
                 if self.objective == "anchor"
                 else self._bound_from_matrices(matrices)
             )
+            fold_std_errors.append(_sampling_std(pointwise[held_idx]))
         self.nets_, self.offsets_ = nets, np.asarray(offsets)
         self.telescoping_steps_ = np.asarray(steps)
         self.gap_kl_ = None if self.telescoping_steps != "auto" else np.asarray(gaps)
@@ -463,11 +504,16 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         self.history_ = [net.history for net in self.nets_]
         self.n_iter_ = np.array([len(history) for history in self.history_])
         self.fold_estimates_ = np.asarray(fold_estimates)
+        self.fold_std_errors_ = np.asarray(fold_std_errors)
         anchor = self.objective == "anchor"
         self.mi_ = float(pointwise.mean() if anchor else self.fold_estimates_.mean())
         self.mi_std_ = _cross_fit_std(self.fold_estimates_, pointwise)
         self.diagnostics_ = _diagnostics(held_out_matrices)
         self._check_normaliser(sum(m.numel() - len(m) for m in held_out_matrices))
+        if self.objective == "anchor":
+            _warn_if_inconsistent(
+                self.mi_, self.mi_std_, self.fold_estimates_, self.fold_std_errors_
+            )
         return self
 
     def confidence_interval(self, alpha=0.05):
@@ -937,7 +983,16 @@ def mutual_info_nce(
         Second variable (or the target): numbers, or class labels.
     per_feature : bool, default=False
         Estimate the MI of each column of X with y separately. A constant
-        column gets 0 without a fit. Estimates are not clipped at 0.
+        column gets 0 without a fit. Estimates are not clipped at 0; the
+        warnings of the columns' fits (e.g. an estimate below 0 beyond its
+        standard error, see ``InfoNCEAnchorMI.fold_std_errors_``) come as one
+        warning per kind, naming the columns. For class labels y,
+        with ``max_epochs`` and ``hidden_layer_sizes`` left unset, each
+        column's critic is smaller and trains for fewer steps than the
+        estimator's defaults (``(32, 32)``, 400 steps, against ``(64, 64)``
+        and 3000: one column against a few classes is a small problem; a
+        numeric y keeps the defaults). ``verbose=1`` shows a progress
+        bar over the columns; 2 adds each fold's bar.
     discrete_target : "auto" or bool, default="auto"
         Whether y holds class labels, one-hot encoded so that their codes do
         not matter (True), or numbers (False). "auto": a one-column y of
@@ -985,26 +1040,144 @@ def mutual_info_nce(
         X = check_array(X, dtype=(np.float64, np.float32), ensure_min_samples=2)
     seeds = check_random_state(random_state).randint(np.iinfo(np.int32).max, size=X.shape[1])
     one_thread = n_jobs not in (None, 1)
-    estimates = Parallel(n_jobs=n_jobs)(
+    verbose = params.get("verbose", 0)
+    # The column bar replaces the folds' bars (65 for 13 columns at cv=5); a
+    # higher verbose shows those too.
+    params["verbose"] = max(verbose - 1, 0)
+    fits = Parallel(n_jobs=n_jobs, return_as="generator")(
         delayed(_feature_mi)(X[:, [column]], y, int(seed), one_thread, params)
         for column, seed in enumerate(seeds)
     )
-    return np.asarray(estimates, dtype=np.float64)
+    if verbose:
+        fits = tqdm(fits, total=X.shape[1], unit="column", desc="mutual_info_nce")
+    fits = list(fits)
+    _warn_per_feature(fits)
+    return np.asarray([fit["mi"] for fit in fits], dtype=np.float64)
 
 
 def _feature_mi(column, y, seed, one_thread, params):
-    """MI of one column with y (0 for a constant column); one torch thread in a worker."""
+    """MI of one column with y (0 for a constant column); one torch thread in a worker.
+
+    Returns the estimate, its fold estimates and errors, and the package's
+    warnings of the fit (as (category, message) pairs), which the caller
+    reports once for all columns.
+    """
     if np.ptp(column) == 0:
-        return 0.0
+        return {"mi": 0.0, "warnings": []}
     threads = torch.get_num_threads()
     if one_thread:
         # Parallel workers share the cores: torch's default of one thread per
         # core in every worker would oversubscribe them.
         torch.set_num_threads(1)
     try:
-        return InfoNCEAnchorMI(random_state=seed, **params).fit(column, y).mi_
+        model = InfoNCEAnchorMI(random_state=seed, **params)
+        labels = np.asarray(y).reshape(len(y), -1)
+        if _resolve_discrete_target(model.discrete_target, labels):
+            # One x column against class labels: a small problem (see _PER_FEATURE_STEPS).
+            if model.max_epochs == "auto" and model.telescoping_steps == 1:
+                model._auto_optimizer_steps = _PER_FEATURE_STEPS
+            if "hidden_layer_sizes" not in params and model.critic is None:
+                model.hidden_layer_sizes = _PER_FEATURE_HIDDEN
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SmallSampleWarning)
+            warnings.simplefilter("always", UnreliableEstimateWarning)
+            model.fit(column, y)
     finally:
         torch.set_num_threads(threads)
+    ours = (SmallSampleWarning, UnreliableEstimateWarning)
+    for caught_warning in caught:  # other libraries' warnings pass through
+        if not issubclass(caught_warning.category, ours):
+            warnings.warn(caught_warning.message, caught_warning.category, stacklevel=2)
+    return {
+        "mi": model.mi_,
+        "mi_std": model.mi_std_,
+        "fold_estimates": model.fold_estimates_,
+        "fold_std_errors": model.fold_std_errors_,
+        "anchor": model.objective == "anchor",
+        "warnings": [(w.category, str(w.message)) for w in caught if issubclass(w.category, ours)],
+    }
+
+
+def _warn_per_feature(fits):
+    """One warning per kind for all columns, naming the columns, instead of one per column."""
+    inconsistent, others = [], {}
+    for column, fit in enumerate(fits):
+        if fit.get("anchor", False):
+            args = (fit["mi"], fit["mi_std"], fit["fold_estimates"], fit["fold_std_errors"])
+            if _consistency_problems(*args):
+                inconsistent.append(
+                    f"column {column}: {fit['mi']:.3f} nats, folds "
+                    f"{_folds_text(fit['fold_estimates'], fit['fold_std_errors'])}"
+                )
+        for category, message in fit["warnings"]:
+            if message.startswith(_INCONSISTENT_PREFIX):
+                continue  # the fold checks, reported above
+            others.setdefault((category, message), []).append(column)
+    if inconsistent:
+        warnings.warn(
+            f"mutual_info_nce(per_feature=True): the estimates of {len(inconsistent)} of "
+            f"{len(fits)} columns are not trustworthy (negative beyond their standard error, "
+            "or fold estimates that disagree beyond their sampling errors): "
+            + "; ".join(inconsistent)
+            + ". "
+            + _INCONSISTENT_ADVICE.replace("fold_estimates_", "InfoNCEAnchorMI's fold_estimates_"),
+            UnreliableEstimateWarning,
+            stacklevel=stacklevel_to_user(),
+        )
+    for (category, message), columns in others.items():
+        warnings.warn(
+            f"mutual_info_nce(per_feature=True), column(s) {columns}: {message}",
+            category,
+            stacklevel=stacklevel_to_user(),
+        )
+
+
+def _consistency_problems(mi, mi_std, fold_estimates, fold_std_errors):
+    """Why a plug-in estimate cannot be trusted ([] when it can): see ``fit``'s Warns."""
+    problems = []
+    if mi < -max(_MAX_NEGATIVE_STD * mi_std, _NEGLIGIBLE_NEGATIVE):
+        problems.append(
+            f"it is negative by {-mi / mi_std:.1f} standard errors (mi_std_ {mi_std:.3f}), "
+            "while a mutual information is never below 0"
+        )
+    dispersion = _fold_dispersion(fold_estimates, fold_std_errors)
+    if dispersion > _MAX_FOLD_DISPERSION:
+        problems.append(
+            f"its {len(fold_estimates)} fold estimates disagree: their spread is "
+            f"{dispersion:.1f}x the variance their sampling errors allow"
+        )
+    return problems
+
+
+def _folds_text(fold_estimates, fold_std_errors):
+    return ", ".join(
+        f"{estimate:.3f} +- {error:.3f}"
+        for estimate, error in zip(fold_estimates, fold_std_errors, strict=True)
+    )
+
+
+_INCONSISTENT_PREFIX = "InfoNCEAnchorMI's estimate"
+# What to do about an estimate that fails the fold checks.
+_INCONSISTENT_ADVICE = (
+    "The folds' critics differ more than their held-out pairs explain: too few pairs "
+    "for the critic, or too little training. Use more pairs, more folds (cv; each "
+    "critic then trains on more of them) or the default max_epochs; the fold "
+    "estimates are in fold_estimates_. The estimate is not clipped at 0."
+)
+
+
+def _warn_if_inconsistent(mi, mi_std, fold_estimates, fold_std_errors):
+    problems = _consistency_problems(mi, mi_std, fold_estimates, fold_std_errors)
+    if not problems:
+        return
+    warnings.warn(
+        f"{_INCONSISTENT_PREFIX} {mi:.3f} nats is not trustworthy: "
+        + "; and ".join(problems)
+        + f" (fold estimates +- their standard errors: "
+        f"{_folds_text(fold_estimates, fold_std_errors)}). " + _INCONSISTENT_ADVICE,
+        UnreliableEstimateWarning,
+        stacklevel=stacklevel_to_user(),
+    )
 
 
 def _warn_if_small(n_samples, cv):
@@ -1023,8 +1196,29 @@ def _cross_fit_std(fold_estimates, pointwise):
     """Standard error of the cross-fitted mean: fold spread, floored by the sampling error."""
     finite = fold_estimates[np.isfinite(fold_estimates)]
     between = np.std(finite, ddof=1) / np.sqrt(len(finite)) if len(finite) > 1 else np.inf
-    sampling = np.std(pointwise, ddof=1) / np.sqrt(len(pointwise))
-    return float(max(between, sampling))
+    return float(max(between, _sampling_std(pointwise)))
+
+
+def _sampling_std(pointwise):
+    """Standard error of the mean of held-out pointwise scores (their sampling error alone)."""
+    return float(np.std(pointwise, ddof=1) / np.sqrt(len(pointwise)))
+
+
+def _fold_dispersion(fold_estimates, fold_std_errors):
+    """How far the folds disagree, in units of what their sampling errors allow.
+
+    The chi-square statistic of the fold estimates about their
+    inverse-variance weighted mean, divided by its degrees of freedom
+    (``cv - 1``): about 1 when the folds differ by sampling error alone, more
+    when their critics differ too. NaN when a fold has no finite estimate or
+    no spread.
+    """
+    estimates, errors = np.asarray(fold_estimates), np.asarray(fold_std_errors)
+    if not (np.all(np.isfinite(estimates)) and np.all(errors > 0) and len(estimates) > 1):
+        return float("nan")
+    weights = 1.0 / errors**2
+    centre = np.sum(weights * estimates) / np.sum(weights)
+    return float(np.sum(weights * (estimates - centre) ** 2) / (len(estimates) - 1))
 
 
 def _diagnostics(matrices):
@@ -1124,11 +1318,16 @@ def _class_columns(labels, classes):
 
 
 def _check_not_constant(array, name):
-    constant = np.flatnonzero(np.ptp(array, axis=0) == 0)
-    if len(constant):
+    """Refuse a variable whose every column is constant.
+
+    Some constant columns among varying ones are kept: they add nothing to
+    the MI, and the standardiser maps them to 0 (sklearn's digits has three
+    blank pixels in every image).
+    """
+    if np.all(np.ptp(array, axis=0) == 0):
         raise ValueError(
-            f"{name} has constant column(s) {constant.tolist()}: a constant carries no "
-            "information about the other variable; drop it before estimating MI."
+            f"every column of {name} is constant: a constant carries no information "
+            "about the other variable, so its MI is 0."
         )
 
 

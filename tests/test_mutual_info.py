@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer
 from sklearn.feature_selection import SelectKBest
 from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import GridSearchCV
@@ -25,6 +26,7 @@ from sklearn_nce._core.objectives import (
 )
 from sklearn_nce.datasets import make_correlated_gaussian, make_noisy_relation
 from sklearn_nce.exceptions import SmallSampleWarning, UnreliableEstimateWarning
+from sklearn_nce.mutual_info import _consistency_problems, _fold_dispersion, _warn_per_feature
 
 FAST = dict(batch_size=32, max_epochs=10, lr=3e-3, random_state=0)
 
@@ -100,8 +102,8 @@ def test_pipeline_gridsearch_clone_pickle_and_seed():
         (lambda X, Y: (X, Y[:-1]), "inconsistent numbers of samples"),
         (lambda X, Y: (np.where(X > 2, np.nan, X), Y), "NaN"),
         (lambda X, Y: (X[:1], Y[:1]), "minimum of 10"),
-        (lambda X, Y: (np.c_[X, np.ones(len(X))], Y), "constant column"),
-        (lambda X, Y: (X, np.c_[Y, np.zeros(len(Y))]), "constant column"),
+        (lambda X, Y: (np.ones_like(X), Y), "every column of X is constant"),
+        (lambda X, Y: (X, np.zeros_like(Y)), "every column of y is constant"),
     ],
 )
 def test_bad_input_raises(make_bad, match):
@@ -167,7 +169,10 @@ def test_defaults_are_accurate_and_cover_on_a_sine_relation():
     covered = 0
     for seed in [0, 1, 2]:
         X, y, truth = make_noisy_relation(2000, "sine", random_state=seed)
-        model = InfoNCEAnchorMI(random_state=seed).fit(X, y)
+        with warnings.catch_warnings():  # no self-check fires on ordinary fits
+            warnings.simplefilter("error", SmallSampleWarning)
+            warnings.simplefilter("error", UnreliableEstimateWarning)
+            model = InfoNCEAnchorMI(random_state=seed).fit(X, y)
         assert abs(model.mi_ - truth) < 0.1 * truth
         low, high = model.confidence_interval(0.05)
         assert high - low < 0.25 * truth
@@ -287,6 +292,12 @@ def test_progress_bar_names_the_estimator_and_shows_the_estimate(capsys):
     assert "_JointProductRatio" not in err
 
 
+def test_constant_columns_among_varying_ones_are_kept():
+    X, Y, _ = make_correlated_gaussian(100, 2, 1.0, random_state=0)
+    model = _fast(max_epochs=2).fit(np.c_[X, np.ones(len(X))], Y)
+    assert np.isfinite(model.mi_)
+
+
 def test_per_feature_mi_serves_select_k_best_in_a_pipeline():
     # y depends on column 1 only (MI ~1.2 nats); columns 0 and 2 are noise and
     # column 3 is constant (0 without a fit).
@@ -372,3 +383,78 @@ def test_telescoping_refuses_what_it_cannot_honour(params, name):
     X, Y, _ = make_correlated_gaussian(100, 2, 1.0, random_state=0)
     with pytest.raises(ValueError, match=f"telescoping_steps='auto'.*needs {name}="):
         _fast(telescoping_steps="auto", **params).fit(X, Y)
+
+
+# ---------------------------------------------------------------------------
+# Self-checks of the fold estimates (issue 31: tiny samples)
+# ---------------------------------------------------------------------------
+
+
+def test_fold_checks_flag_negative_and_disagreeing_folds():
+    # Ordinary: wine at the defaults read a dispersion of 2.7 (folds 1.17,
+    # 0.87, 0.97, 0.88, 1.04); nothing to report.
+    assert _consistency_problems(0.99, 0.055, [1.17, 0.87, 0.97, 0.88, 1.04], [0.1] * 5) == []
+    # Below 0 by more than _MAX_NEGATIVE_STD standard errors.
+    (negative,) = _consistency_problems(-0.3, 0.1, [-0.3, -0.3], [0.2, 0.2])
+    assert "negative by 3.0 standard errors" in negative
+    # The issue's wine column (magnesium, cv=2): folds 0.10 and -1.50, each
+    # +-0.2 by sampling error: the folds' spread is far beyond what it allows.
+    (disagree,) = _consistency_problems(-0.70, 0.80, [0.10, -1.50], [0.2, 0.2])
+    assert "2 fold estimates disagree" in disagree
+    assert _fold_dispersion([0.10, -1.50], [0.2, 0.2]) == pytest.approx(1.6**2 / 0.08)
+
+
+def test_per_feature_reports_untrustworthy_columns_in_one_warning():
+    def fit(mi, folds, errors, extra=()):
+        std = max(np.std(folds, ddof=1) / np.sqrt(len(folds)), 0.01)
+        return dict(
+            mi=mi,
+            mi_std=std,
+            fold_estimates=np.array(folds),
+            fold_std_errors=np.array(errors),
+            anchor=True,
+            warnings=list(extra),
+        )
+
+    small = (SmallSampleWarning, "InfoNCEAnchorMI holds out 9 pairs per fold")
+    fits = [
+        fit(0.5, [0.5, 0.5], [0.1, 0.1], [small]),
+        fit(-0.7, [0.1, -1.5], [0.2, 0.2], [small]),
+        {"mi": 0.0, "warnings": []},  # a constant column
+        fit(-0.3, [-0.3, -0.3], [0.05, 0.05]),
+    ]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _warn_per_feature(fits)
+    assert [w.category for w in caught] == [UnreliableEstimateWarning, SmallSampleWarning]
+    message = str(caught[0].message)
+    assert "2 of 4 columns" in message and "column 1: -0.700" in message
+    assert "column 3: -0.300" in message and "column 0" not in message
+    assert "column(s) [0, 1]" in str(caught[1].message)
+
+
+def test_fit_warns_when_its_folds_disagree():
+    # Undertrained critics (20 epochs, cv=2) on y = x + 0.3 e: the folds read
+    # 1.09 +- 0.05 and 1.32 +- 0.08 (dispersion 6.1), which fit reports.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 3))
+    y = X[:, 1] + 0.3 * rng.normal(size=400)
+    seed = int(np.random.RandomState(0).randint(np.iinfo(np.int32).max, size=4)[1])
+    model = InfoNCEAnchorMI(cv=2, max_epochs=20, random_state=seed)
+    with pytest.warns(UnreliableEstimateWarning, match="2 fold estimates disagree"):
+        model.fit(X[:, [1]], y)
+    assert model.fold_std_errors_.shape == (2,)
+    assert _fold_dispersion(model.fold_estimates_, model.fold_std_errors_) > 6
+
+
+def test_defaults_do_not_warn_on_a_real_data_set():
+    # Breast cancer, all 30 columns, the defaults (14 s, the cheapest of the
+    # four): no package warning. Measured once, also without one: iris
+    # (1.03 +- 0.04 nats), wine (0.99 +- 0.06), digits (2.02 +- 0.12, with
+    # three constant pixels) and the sine relation (test above).
+    X, y = load_breast_cancer(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SmallSampleWarning)
+        warnings.simplefilter("error", UnreliableEstimateWarning)
+        model = InfoNCEAnchorMI(random_state=0).fit(X, y)
+    assert 0.3 < model.mi_ < np.log(2)
