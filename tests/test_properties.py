@@ -190,9 +190,14 @@ def test_wrong_dimensions_are_refused(n, n_dims):
 def test_units_do_not_matter_to_validation(X, log_scale, offset):
     # Any scale and offset give the same standardised array: the critic
     # never sees the units.
+    moved_X = X * 10.0**log_scale + offset
     plain = validate_X(NCEDensityRatio(), X, reset=True)
-    moved = validate_X(NCEDensityRatio(), X * 10.0**log_scale + offset, reset=True)
-    np.testing.assert_allclose(plain, moved, atol=2e-3)
+    moved = validate_X(NCEDensityRatio(), moved_X, reset=True)
+    # What float64 can resolve: the spacing of numbers near the offset, in
+    # standard deviations of the moved column, plus float32's rounding.
+    spread = np.maximum(moved_X.std(axis=0), 1e-300)
+    resolution = 4 * np.spacing(np.abs(moved_X).max(axis=0)) / spread
+    np.testing.assert_allclose(plain, moved, atol=float(resolution.max()) + 1e-5)
 
 
 @SETTINGS
