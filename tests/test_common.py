@@ -41,6 +41,12 @@ EXPECTED_FAILED_CHECKS = {
     },
     "NoisierNCEClassifier": {
         "check_methods_subset_invariance": "float32 mixture log density agrees to ~5e-7, not 1e-7",
+        # A novelty detector: offset_ is set so that `contamination` of *new*
+        # inliers is flagged (from held-out rows), not of the training rows,
+        # which the model scores optimistically. sklearn skips this count for
+        # its own novelty detector (LocalOutlierFactor(novelty=True)).
+        "check_outliers_train": "contamination is the share of new inliers flagged",
+        "check_outliers_fit_predict": "contamination is the share of new inliers flagged",
     },
 }
 

@@ -94,7 +94,9 @@ class _BaseEnergyNCE(_BaseNCE):
         self._fit_critic(Z, None, objective)
         self.noise_ = objective.noise
         del self._noise_template
-        self._finish_fit(Z, *self._normalise())
+        # The rows _check_training judged the network on (None without them).
+        held_out = self.__dict__.pop("_held_out_rows", None)
+        self._finish_fit(Z, held_out, *self._normalise())
         return self
 
     def _varying_columns(self, Z):
@@ -116,11 +118,13 @@ class _BaseEnergyNCE(_BaseNCE):
         self._varying = varying
         return Z[:, varying] if not varying.all() else Z
 
-    def _finish_fit(self, Z, log_density_draws, log_weights):
+    def _finish_fit(self, Z, Z_held_out, log_density_draws, log_weights):
         """Hook: fitted state that needs the normalised model (none here).
 
-        ``Z`` are the training rows as the model sees them (standard units,
-        varying columns; :meth:`_log_density_standard` scores such rows).
+        ``Z`` are the rows given to fit as the model sees them (standard
+        units, varying columns; :meth:`_log_density_standard` scores such
+        rows), ``Z_held_out`` those of them held out from training (None
+        without early stopping).
         ``log_density_draws`` are the normalised log densities (in the user's
         units) of the importance draws behind ``log_partition_``,
         ``log_weights`` their importance log weights: a subclass can read
@@ -192,6 +196,7 @@ class _BaseEnergyNCE(_BaseNCE):
         """
         module = net.module_
         self.network_scale_, self.network_gain_ = 1.0, None
+        self._held_out_rows = None if valid is None else valid[0]
         if valid is None or not _can_propose(self.base_):
             return
         device = net.device
