@@ -73,15 +73,16 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
     n_noise : int >= 1, default=5
         Noise draws per data row.
     contamination : "auto" or float in (0, 0.5], default="auto"
-        Share of new inliers to flag: ``offset_`` is that quantile of the
-        :meth:`score_samples` of the held-out rows (``early_stopping``, from
-        50 rows; the training rows without them), so that ``predict`` flags
-        about that share of new rows from the training distribution. The
-        training rows themselves, which the model scores optimistically, are
-        flagged less often than in ``IsolationForest``. "auto" sets ``offset_`` to the log density below
-        which the model itself puts 1% of its mass (estimated from the
-        importance draws), a threshold that does not depend on how many
-        outliers the training data hold.
+        Share of new inliers to flag. ``offset_`` is that quantile of the
+        training rows' :meth:`score_samples`, moved by how much higher they
+        score than the held-out rows (``early_stopping``, from 50 rows), so
+        that ``predict`` flags about that share of new rows from the training
+        distribution; the training rows themselves, which the model scores
+        optimistically, are flagged less often than in ``IsolationForest``.
+        Without held-out rows it is the training quantile. "auto" sets
+        ``offset_`` to the log density below which the model itself puts 1%
+        of its mass (estimated from the importance draws), a threshold that
+        does not depend on how many outliers the training data hold.
     n_importance_samples : int >= 100, default=10000
         Noise draws for ``log Z`` and the "auto" threshold.
     hidden_layer_sizes : tuple of int, default=(64, 64)
