@@ -16,6 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.ensemble import IsolationForest
+from sklearn.neighbors import LocalOutlierFactor
+from sklearn.svm import OneClassSVM
 
 from sklearn_nce._core.noise import SelectedDensity
 
@@ -241,3 +244,14 @@ class BaseAlone(BaseEstimator):
         with torch.no_grad():
             rows = torch.as_tensor(np.asarray(X), dtype=torch.float32)
             return self.density_.log_prob(rows).double().numpy()
+
+
+def classical_detector(method, seed):
+    """The sklearn outlier detectors both outlier benchmarks run, by name (None if not one)."""
+    if method == "IsolationForest":
+        return IsolationForest(random_state=seed)
+    if method == "LOF (novelty)":
+        return LocalOutlierFactor(novelty=True)
+    if method == "OneClassSVM":
+        return OneClassSVM(gamma="scale", nu=0.1)
+    return None

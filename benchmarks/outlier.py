@@ -50,20 +50,18 @@ import numpy as np
 import torch
 from joblib import Parallel, delayed
 from sklearn.datasets import load_breast_cancer, load_digits, load_wine
-from sklearn.ensemble import IsolationForest
 from sklearn.feature_selection import VarianceThreshold
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import GridSearchCV, train_test_split
-from sklearn.neighbors import KernelDensity, LocalOutlierFactor
+from sklearn.neighbors import KernelDensity
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.svm import OneClassSVM
 
 from sklearn_nce import NoisierNCEClassifier
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _shared import BaseAlone, git_state, write_readme_block  # noqa: E402
+from _shared import BaseAlone, classical_detector, git_state, write_readme_block  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -228,12 +226,9 @@ def _detector(method, dataset, seed, config):
         return NoisierNCEClassifier(random_state=seed, max_epochs=ours_epochs, **extra)
     if method == NOISE_ALONE:
         return BaseAlone(random_state=seed)
-    if method == "IsolationForest":
-        return IsolationForest(random_state=seed)
-    if method == "LOF (novelty)":
-        return LocalOutlierFactor(novelty=True)
-    if method == "OneClassSVM":
-        return OneClassSVM(gamma="scale", nu=0.1)
+    classical = classical_detector(method, seed)
+    if classical is not None:
+        return classical
     if method == "KDE (CV)":
         return GridSearchCV(KernelDensity(), {"bandwidth": KDE_BANDWIDTHS}, cv=CV)
     if method == "GMM (CV)":

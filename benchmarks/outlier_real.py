@@ -36,19 +36,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.ensemble import IsolationForest
 from sklearn.feature_selection import VarianceThreshold
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import GridSearchCV
-from sklearn.neighbors import KernelDensity, LocalOutlierFactor
+from sklearn.neighbors import KernelDensity
 from sklearn.preprocessing import StandardScaler
-from sklearn.svm import OneClassSVM
 
 from sklearn_nce import CNCEEnergyModel, NoisierNCEClassifier
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _shared import BaseAlone, git_state  # noqa: E402
+from _shared import BaseAlone, classical_detector, git_state  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "anomaly"
@@ -208,12 +206,9 @@ def _detector(method, seed, X_train):
         return NoisierNCEClassifier(random_state=seed)
     if method == BASE_ALONE:
         return BaseAlone(random_state=seed)
-    if method == "IsolationForest":
-        return IsolationForest(random_state=seed)
-    if method == "LOF (novelty)":
-        return LocalOutlierFactor(novelty=True)
-    if method == "OneClassSVM":
-        return OneClassSVM(nu=0.1)
+    classical = classical_detector(method, seed)
+    if classical is not None:
+        return classical
     if method == "GMM (BIC)":
         return _BICMixture(seed)
     if method == "KDE (CV)":
