@@ -318,7 +318,8 @@ def _run_job(dataset, anomaly, seed, method, config):
         row.update(
             n_iter=int(detector.n_iter_),
             noise_weight=float(detector.noise_weight_),
-            noise_components=int(detector.noise_.mixture_.n_components),
+            network_scale=float(detector.network_scale_),
+            base_family=str(detector.base_family_),
             importance_ess=float(detector.importance_ess_),
         )
     if method == OURS and dataset == "digits" and (anomaly, seed) == (PICTURE_DIGIT, PICTURE_SEED):
@@ -368,7 +369,9 @@ def _summarise(rows, methods, config):
                 entry["per_run"] = {f"{r['anomaly']}/{r['seed']}": r["auprc"] for r in ok}
             if method in OURS_ALL and ok:
                 entry["n_iter"] = _stats([r["n_iter"] for r in ok])
-                entry["noise_components"] = _stats([r["noise_components"] for r in ok])
+                entry["network_scale"] = _stats([r["network_scale"] for r in ok])
+                families = [r["base_family"] for r in ok]
+                entry["base_families"] = {f: families.count(f) for f in sorted(set(families))}
                 entry["noise_weight"] = _stats([r["noise_weight"] for r in ok])
             if ok and "best_params" in ok[0]:
                 entry["best_params"] = [r["best_params"] for r in ok]
@@ -532,8 +535,9 @@ def _markdown(summary, meta, methods):
             if "n_iter" in entry:
                 lines.append(
                     f"- {dataset}, {method}: epochs {_pm(entry['n_iter'], '.0f')}, "
-                    f"M {_pm(entry['noise_weight'], '.1f')}, noise mixture components "
-                    f"{_pm(entry['noise_components'], '.1f')}."
+                    f"M {_pm(entry['noise_weight'], '.1f')}, network share kept "
+                    f"{_pm(entry['network_scale'], '.2f')}, noise chosen "
+                    f"{entry['base_families']}."
                 )
         for method in ("KDE (CV)", "GMM (CV)"):
             entry = summary[dataset][method]
