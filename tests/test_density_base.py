@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from sklearn.datasets import load_breast_cancer, load_wine
 
 from sklearn_nce import CNCEEnergyModel, NCEDensityRatio, NoisierNCEClassifier
@@ -165,3 +166,16 @@ def test_no_package_warning_at_the_defaults_for_a_ratio_on_bundled_data():
         warnings.simplefilter("error", SmallSampleWarning)
         warnings.simplefilter("error", UnreliableEstimateWarning)
         NCEDensityRatio(random_state=0).fit(X, y)
+
+
+def test_the_network_does_not_extrapolate_beyond_the_training_box():
+    # Far from the data the correction stays at its value on the box (the
+    # training range plus one standard deviation): the base's tails rule there.
+    X = np.random.RandomState(0).normal(size=(300, 2))
+    model = CNCEEnergyModel(max_epochs=5, random_state=0).fit(X)
+    module = model.net_.module_
+    edge = float(module.high[0])
+    rows = torch.tensor([[edge, 0.0], [edge + 10.0, 0.0], [edge + 1e4, 0.0]])
+    with torch.no_grad():
+        correction = module.correction(rows).numpy()
+    np.testing.assert_allclose(correction, correction[0], rtol=0, atol=1e-6)
