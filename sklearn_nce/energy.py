@@ -111,7 +111,8 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
     validation_fraction : float in (0, 1), default=0.1
         Fraction held out for early stopping.
     n_iter_no_change : int, default=10
-        Patience of early stopping, in epochs.
+        Patience of early stopping, in epochs (at least 400 optimiser steps'
+        worth: on small data an epoch is a few steps).
     tol : float, default=1e-4
         Minimum decrease of the validation loss that counts as improvement.
     device : {"cpu", "cuda", "auto"} or str, default="cpu"
@@ -287,7 +288,7 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         # with it, a low ESS means the correction has overfitted.
         if isinstance(self.base, str) and self.base in ("auto", "gmm"):
             return _BaseEnergyNCE._low_ess_remedy
-        return "use base='gmm' (the default)"
+        return "use base='auto' (the default)"
 
     # DensityMixin (first in the MRO, as sklearn orders mixins) defines a
     # score that returns None: use the shared mean log-likelihood.

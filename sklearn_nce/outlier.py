@@ -109,7 +109,8 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
     validation_fraction : float in (0, 1), default=0.1
         Fraction held out for early stopping.
     n_iter_no_change : int, default=10
-        Patience of early stopping, in epochs.
+        Patience of early stopping, in epochs (at least 400 optimiser steps'
+        worth: on small data an epoch is a few steps).
     tol : float, default=1e-4
         Minimum decrease of the validation loss that counts as improvement.
     device : {"cpu", "cuda", "auto"} or str, default="cpu"

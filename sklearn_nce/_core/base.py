@@ -238,7 +238,7 @@ class _BaseNCE(BaseEstimator):
             device=self.device_,
             verbose=self.verbose,
             valid_data=valid,
-            n_iter_no_change=self.n_iter_no_change,
+            n_iter_no_change=self._patience(n_train, batch_size),
             tol=self.tol,
             progress_label=progress_label,
             extra_callbacks=[*self._training_callbacks(), *_user_callbacks(self.callbacks)],
@@ -246,6 +246,11 @@ class _BaseNCE(BaseEstimator):
         net.fit(*train)
         warn_if_interrupted(net)
         return net
+
+    def _patience(self, n_train, batch_size):
+        """Epochs without improvement before early stopping: ``n_iter_no_change`` here."""
+        del n_train, batch_size
+        return self.n_iter_no_change
 
     def _progress_label(self):
         """What the progress bar (``verbose=1``) calls a training: the class name here."""

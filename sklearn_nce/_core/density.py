@@ -9,6 +9,7 @@ its noise and its objective.
 """
 
 import copy
+import math
 import warnings
 
 import numpy as np
@@ -55,6 +56,8 @@ _IQR_PER_SD = 1.349
 # The network reads rows clamped to the training range widened by this many
 # standard deviations (see BaseCorrectedDensity).
 _BOX_MARGIN = 1.0
+# Early stopping's patience never covers fewer optimiser steps than this.
+_MIN_PATIENCE_STEPS = 400
 # Draws of the base behind the keep-if-better rule's log E_b[exp(s f)].
 _KEEP_RULE_DRAWS = 10_000
 # early_stopping="auto" holds rows out from this many rows on (the other
@@ -183,6 +186,18 @@ class _BaseEnergyNCE(_BaseNCE):
         if self.base == "gaussian":
             return GaussianNoise().fit(X_train)
         return copy.deepcopy(self.base).fit(X_train)
+
+    def _patience(self, n_train, batch_size):
+        """``n_iter_no_change`` epochs, but never fewer than 400 optimiser steps.
+
+        On small data an epoch is a few steps and the held-out loss of ~100
+        rows is noisy: with 10 epochs' patience (40 steps) the energy model on
+        digits (PCA-15, 1212 training rows) stopped at epoch 20 with a network
+        worth 0.0005 nats; with 400 steps it ran 500 epochs and gained 1.1
+        nats per held-out row (2000 steps without stopping: 1.4).
+        """
+        steps_per_epoch = max(1, n_train // batch_size)
+        return max(self.n_iter_no_change, math.ceil(_MIN_PATIENCE_STEPS / steps_per_epoch))
 
     def _check_training(self, net, valid):
         """Scale the correction to what the held-out rows support (0 keeps the base alone).
