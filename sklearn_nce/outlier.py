@@ -57,10 +57,11 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
     ----------
     noise : {"auto", "gmm", "gaussian", "kde"} or Noise, default="auto"
         Noise density ``q``, which is also the base the network corrects.
-        "auto" fits a BIC Gaussian mixture, a Gaussian KDE with its bandwidth
-        by leave-one-out likelihood and a full-covariance Gaussian on 80% of
-        the training rows and keeps the one with the highest log-likelihood
-        on the other 20% (``base_family_`` says which), refitted on all rows.
+        "auto" fits the BIC Gaussian mixture of each covariance type, a
+        Gaussian KDE with its bandwidth by leave-one-out likelihood and a
+        full-covariance Gaussian on 80% of the training rows (5 folds up to
+        2000 rows) and keeps the one with the highest log-likelihood on the
+        rows held out (``base_family_`` says which), refitted on all rows.
         "gmm", "gaussian" and "kde" (Scott's bandwidth) fix the family; a noise
         object with ``fit``, ``sample`` and ``log_prob`` is used as given (a
         deep copy is fitted).
