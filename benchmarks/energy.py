@@ -333,8 +333,9 @@ def _base_alone(estimator):
 
 def _base_summary(density):
     """(component count or "-", covariance type or family) of a fitted base density."""
-    inner = getattr(getattr(density, "density", density), "density", None)
-    inner = inner if inner is not None else getattr(density, "density", density)
+    inner = density
+    while hasattr(inner, "density"):  # SelectedDensity -> DefensiveMixture -> the fit
+        inner = inner.density
     mixture = getattr(inner, "mixture_", None)
     if mixture is not None:
         return int(mixture.n_components), mixture.covariance_type
