@@ -467,7 +467,9 @@ def test_lbfgs_trains_on_fixed_waymarks_and_leaves_the_objective_resampling():
 def test_lbfgs_fit_is_full_batch_and_penalised():
     pair = make_mean_shift(n_features=2, kl=1.0)
     X, y = pair.sample(100, 100, random_state=0)
-    model = NCEDensityRatio(optimizer="lbfgs", max_epochs=3, random_state=0).fit(X, y)
+    model = NCEDensityRatio(
+        optimizer="lbfgs", max_epochs=3, early_stopping=False, random_state=0
+    ).fit(X, y)
     # One batch per epoch holding every row, and the line search's step size.
     assert model.net_.batch_size == len(X)
     assert isinstance(model.net_.optimizer_, torch.optim.LBFGS)

@@ -31,11 +31,10 @@ from .validation import HasMethods, Integral, Interval, Real, StrOptions, check_
 
 __all__ = ["_BaseNCE", "apply_critic", "iter_critic"]
 
-# Early stopping is switched on by "auto" from this many rows. Below it a
-# held-out tenth is too small to tell a better epoch from noise (measured on
-# 2 x 1000 rows, 2-d: it stopped at epoch 3 with 20x the log-ratio MSE of a
-# 100-epoch run); above it, it is what keeps a wide critic from overfitting
-# (2 x 5000 rows, 50-d, KL 8: log-ratio MSE 4.9 with it, 876 without).
+# Early stopping is switched on by "auto" from this many rows (the density
+# ratio and the density models start at 50: see theirs). For the ratio it
+# is what keeps a wide critic from overfitting (2 x 5000 rows, 50-d, KL 8:
+# log-ratio MSE 4.9 with it, 876 without).
 _AUTO_EARLY_STOPPING_MIN_SAMPLES = 5000
 # Optimiser steps that max_epochs="auto" buys (InfoNCEAnchorMI sets its own
 # with its smaller batches). Chosen on x ~ U(-1, 1), y = sin(3x) + N(0, 0.3^2)
