@@ -23,10 +23,12 @@ def _ring(n, rng):
 def test_base_selection_picks_the_family_that_fits():
     rng = np.random.RandomState(0)
     # A thin ring: a KDE follows it, a mixture needs many components, a
-    # Gaussian is 2 nats per row worse (measured: -2.21, -2.25, -4.35).
+    # Gaussian is 2 nats per row worse (measured: KDE -2.21, best mixture
+    # -2.16, stack -2.13, Gaussian -4.35). The stack blends the first two.
     ring = SelectedDensity(random_state=0).fit(_ring(600, rng))
-    assert ring.family_ == "kde"
-    assert ring.scores_["gaussian"] < ring.scores_["kde"] - 1.0
+    assert ring.scores_["gaussian"] < ring.scores_["stack"] - 1.5
+    assert ring.weights_.get("kde", 0.0) > 0.05
+    assert "gaussian" not in ring.weights_
     # Two far-apart clusters: the mixture finds them; one Gaussian cannot.
     two = np.r_[rng.normal(size=(300, 2)) - 4, rng.normal(size=(300, 2)) + 4]
     clusters = SelectedDensity(random_state=0).fit(two)
@@ -43,7 +45,10 @@ def test_base_selection_picks_the_family_that_fits():
 def test_the_chosen_base_is_reported(Estimator):
     X = _ring(400, np.random.RandomState(1))
     model = Estimator(max_epochs=5, random_state=0).fit(X)
-    assert model.base_family_ == "kde"
+    # The family holding most of the stack's weight (a ring: the mixtures
+    # and the KDE share it, the Gaussian gets none).
+    assert model.base_family_ in ("gmm", "kde")
+    assert model.base_family_ == model.base_.family_
     assert 0.0 <= model.network_scale_ <= 1.0
     assert model.network_gain_ >= 0.0  # s = 0 (the base alone) is a candidate
     # The rule judges the share on the normaliser's own draws: log Z is trusted.
@@ -152,6 +157,7 @@ def test_too_few_rows_per_feature_warn_for_a_ratio():
         NCEDensityRatio(max_epochs=2, random_state=0).fit(X, np.arange(30) % 2)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn_nce.exceptions.SmallSampleWarning")
 def test_a_small_sample_split_in_two_has_a_flat_ratio():
     # One distribution split in two: the true log ratio is 0 everywhere.
     # Without early stopping below 5000 rows the default read an SD of 1.32

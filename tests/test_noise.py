@@ -21,10 +21,12 @@ from sklearn_nce._core.noise import (
     LocalJumps,
     MixedJumps,
     SelectedDensity,
+    StackedDensity,
     auto_jump_scale,
     cv_bandwidth,
     fit_gaussian_mixture,
     make_noise,
+    stacking_weights,
 )
 from sklearn_nce._core.objectives import log_ratio_to_noise
 from sklearn_nce._core.sampling import importance_log_partition, langevin, pareto_k, resample
@@ -204,13 +206,44 @@ def test_selected_density_is_a_normalised_density():
     grid = torch.linspace(-400, 400, 800_001)[:, None]
     density = selected.log_prob(grid).exp().numpy()
     assert trapezoid(density, grid[:, 0].numpy()) == pytest.approx(1.0, abs=1e-3)
-    assert set(selected.scores_) == {
-        "gmm (spherical)",
-        "gmm (diag)",
-        "gmm (full)",
-        "kde",
-        "gaussian",
+    candidates = set(selected.scores_) - {"stack"}
+    assert {"kde", "gaussian"} <= candidates
+    assert {name.partition(", ")[0] for name in candidates if name.startswith("gmm")} == {
+        "gmm (spherical",
+        "gmm (diag",
+        "gmm (full",
     }
+    assert sum(selected.weights_.values()) == pytest.approx(1.0)
+    assert min(selected.weights_.values()) >= 0.01
+    # The stack is weighed on the held-out rows: at least as likely there as
+    # its best candidate (up to the weights under 1% it drops).
+    assert selected.scores_["stack"] >= max(selected.scores_[name] for name in candidates) - 0.01
+
+
+def test_stacking_weights_recover_a_known_mixture():
+    # Rows from 0.3 N(-3, 1) + 0.7 N(3, 1), scored under the two parts: the
+    # weights' sampling SD at 5000 rows is sqrt(0.21 / 5000) = 0.0065.
+    rng = np.random.RandomState(0)
+    X = np.where(rng.uniform(size=5000) < 0.3, -3.0, 3.0) + rng.normal(size=5000)
+    log_densities = np.column_stack(
+        [
+            -0.5 * (X + 3) ** 2 - 0.5 * math.log(2 * math.pi),
+            -0.5 * (X - 3) ** 2 - 0.5 * math.log(2 * math.pi),
+        ]
+    )
+    np.testing.assert_allclose(stacking_weights(log_densities), [0.3, 0.7], atol=0.02)
+
+
+def test_stacked_density_is_normalised_and_samples_by_weight():
+    parts = [GaussianNoise().fit(np.random.RandomState(s).randn(500, 1) + 6 * s) for s in (0, 1)]
+    stacked = StackedDensity(parts, [0.25, 0.75])
+    grid = torch.linspace(-20, 30, 100_001)[:, None]
+    assert trapezoid(stacked.log_prob(grid).exp().numpy(), grid[:, 0].numpy()) == pytest.approx(
+        1.0, abs=1e-4
+    )
+    draws = stacked.sample(20_000, torch.Generator().manual_seed(0))
+    # The share drawn from the right part (near 6): 0.75 +- 3 SDs (0.003).
+    assert float((draws[:, 0] > 3).float().mean()) == pytest.approx(0.75, abs=0.01)
 
 
 def test_make_noise_rejects_unknown_name():
