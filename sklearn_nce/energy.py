@@ -70,13 +70,15 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         ``log Z`` as a free constant.
     base : {"auto", "gmm", "gaussian"}, object with fit and log_prob, or None, \
             default="auto"
-        Fitted base density ``b``. "auto" tries the BIC Gaussian mixture of
-        each covariance type, a Gaussian KDE with its bandwidth by
-        leave-one-out likelihood and a full-covariance Gaussian on 80% of the
-        training rows (5 folds up to 2000 rows), keeps the one with the
-        highest held-out log-likelihood (``base_family_``) and refits it on all
-        rows, with a 0.1% heavy-tailed (Cauchy) component mixed in so that no
-        new row scores thousands of nats below the data. "gmm" is the BIC
+        Fitted base density ``b``. "auto" fits the BIC search's Gaussian
+        mixtures (each covariance type, counts within a factor 2 of its best),
+        a Gaussian KDE with its bandwidth by leave-one-out likelihood and a
+        full-covariance Gaussian on 80% of the training rows (5 folds up to
+        2000 rows), stacks them with the weights that maximise the held-out
+        log-likelihood (``base_.weights_``; ``base_family_`` names the family
+        with most weight) and refits them on all rows, with a 0.1%
+        heavy-tailed (Cauchy) component mixed in so that no new row scores
+        thousands of nats below the data. "gmm" is the BIC
         mixture alone (1 to 64 components). The base also serves as the
         importance-sampling proposal. None learns ``log phi`` from scratch
         (the paper's setting; expect a harder fit).
@@ -153,7 +155,8 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         The fitted base density.
     base_family_ : str or None
         Its family: "gmm", "kde", "gaussian" (or the class name of a user's
-        base; None without a base).
+        base; None without a base); for ``base="auto"`` the family with the
+        largest stacking weight.
     network_scale_ : float
         The share ``s`` of the network kept, ``log phi = s f + log b``: the
         value in 0, 0.1, ..., 1 with the highest log-likelihood on the

@@ -405,7 +405,28 @@ class SelectedDensity(Noise):
         parts = [self._refit(fitted[name], X, searched) for name in kept]
         stacked = parts[0] if len(parts) == 1 else StackedDensity(parts, weights)
         self.density = self._defended(stacked, self._wide(X))
+        # The rows' log densities held out (cross-fitted) and in sample: how
+        # much the fit flatters its own rows, quantile by quantile.
+        self.held_out_log_density_ = stack
+        with torch.no_grad():
+            in_sample = self.log_prob(torch.as_tensor(X, dtype=torch.float32))
+        self.in_sample_log_density_ = in_sample.double().numpy()
         return self
+
+    def tail_optimism(self, level):
+        """How far the fit rows' ``level`` quantile of log density lies above new rows'.
+
+        The gap between the quantiles of the rows' in-sample and cross-fitted
+        (held-out) log densities, in nats. A threshold at the rows' own
+        quantile minus this flags about ``level`` of new rows from the same
+        distribution. The gap grows into the tail, so no single shift serves
+        every level: on breast cancer's benign rows it was 10 nats at the 17%
+        quantile and 25 at 5%.
+        """
+        return float(
+            np.percentile(self.in_sample_log_density_, 100.0 * level)
+            - np.percentile(self.held_out_log_density_, 100.0 * level)
+        )
 
     def _family_weight(self, family):
         return sum(w for name, w in self.weights_.items() if name.partition(" ")[0] == family)
