@@ -226,9 +226,9 @@ def _git(*command):
 
 
 class BaseAlone(BaseEstimator):
-    """The base the density models choose by default (held-out likelihood), alone.
+    """The base the density models build by default (a held-out-likelihood stack), alone.
 
-    The same selection ``NoisierNCEClassifier()`` and ``CNCEEnergyModel()`` run
+    The same stack ``NoisierNCEClassifier()`` and ``CNCEEnergyModel()`` fit
     on their training rows (with another seed), without the network: what the
     network adds is the difference. ``score_samples`` is its log density.
     """

@@ -332,7 +332,15 @@ def _base_alone(estimator):
 
 
 def _base_summary(density):
-    """(component count or "-", covariance type or family) of a fitted base density."""
+    """(component count or "-", covariance type or family) of a fitted base density.
+
+    For a stack (``base="auto"``), its heaviest candidate, e.g. (40, "diag").
+    """
+    weights = getattr(density, "weights_", None)
+    if weights:
+        heaviest = max(weights, key=weights.get)  # "gmm (diag, 40)", "kde" or "gaussian"
+        kind, _, count = heaviest.partition("(")[2].rstrip(")").partition(", ")
+        return (int(count), kind) if count else ("-", heaviest)
     inner = density
     while hasattr(inner, "density"):  # SelectedDensity -> DefensiveMixture -> the fit
         inner = inner.density
