@@ -78,11 +78,13 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
     contamination : "auto" or float in (0, 0.5], default="auto"
         Share of new inliers to flag. ``offset_`` is that quantile of the
         training rows' :meth:`score_samples`, moved by how much higher they
-        score than the held-out rows (``early_stopping``, from 50 rows), so
-        that ``predict`` flags about that share of new rows from the training
-        distribution; the training rows themselves, which the model scores
-        optimistically, are flagged less often than in ``IsolationForest``.
-        Without held-out rows it is the training quantile. "auto" sets
+        score than rows the fit did not see (the "auto" noise's cross-fitted
+        rows at that quantile, then the held-out rows of ``early_stopping``),
+        so that ``predict`` flags about that share of new rows from the
+        training distribution; the training rows themselves, which the model
+        scores optimistically, are flagged less often than in
+        ``IsolationForest``. With neither (a fixed noise family and no
+        held-out rows) it is the training quantile. "auto" sets
         ``offset_`` to the log density below which the model itself puts 1%
         of its mass (estimated from the importance draws), a threshold that
         does not depend on how many outliers the training data hold.

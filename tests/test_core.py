@@ -18,6 +18,7 @@ from sklearn_nce import (
     NoisierNCEClassifier,
 )
 from sklearn_nce._core import optim
+from sklearn_nce._core.base import _BaseNCE
 from sklearn_nce._core.critics import (
     JointCritic,
     MLPCritic,
@@ -721,3 +722,28 @@ def test_auto_batch_size_grows_with_the_data_within_bounds():
     model = NCEDensityRatio(batch_size="auto")
     assert [model._batch_size(n) for n in (1000, 25_600, 100_000, 10**7)] == [256, 256, 1000, 4096]
     assert NCEDensityRatio(batch_size=64)._batch_size(100_000) == 64
+
+
+def test_a_fit_runs_on_one_torch_thread_and_restores_the_count(monkeypatch):
+    # Torch's default of one thread per core spins on a busy machine (14x
+    # slower beside two busy processes); the user's own setting comes back.
+    seen = []
+    train_net = _BaseNCE._train_net
+
+    def spy(self, *args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return train_net(self, *args, **kwargs)
+
+    monkeypatch.setattr(_BaseNCE, "_train_net", spy)
+    previous = torch.get_num_threads()
+    X, y = make_mean_shift(n_features=2, kl=1.0).sample(100, 100, random_state=0)
+    try:
+        torch.set_num_threads(2)
+        NCEDensityRatio(max_epochs=1, random_state=0).fit(X, y)
+        assert seen == [1]
+        assert torch.get_num_threads() == 2
+        with pytest.raises(ValueError):
+            NCEDensityRatio(max_epochs=1).fit(np.full_like(X, np.nan), y)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)
