@@ -77,8 +77,8 @@ for seed, relation in enumerate(RELATIONS):
 # on the NCE estimate is one standard error, ``mi_std_``, from the spread of the fold estimates.
 # With only 2 folds the Student-t 95% interval of
 # :meth:`~sklearn_nce.InfoNCEAnchorMI.confidence_interval` (printed above) is 12.7 standard errors
-# either side: use more folds (the default is 5) for a useful interval. Neither covers a bias
-# shared by all folds.
+# either side, before it is widened by the bias the folds share (``mi_bias_bounds_``): use more
+# folds (the default is 5) for a useful interval.
 
 fig, axes = plt.subplots(2, len(RELATIONS), figsize=(9, 6.5))
 for column, (relation, result) in enumerate(estimates.items()):
