@@ -32,7 +32,10 @@ def _close_figures():
 @pytest.mark.parametrize(
     "estimator, y",
     [
-        (NCEDensityRatio(max_epochs=3, random_state=0), np.arange(120) % 2),
+        (
+            NCEDensityRatio(max_epochs=3, early_stopping=False, random_state=0),
+            np.arange(120) % 2,
+        ),
         (
             CNCEEnergyModel(
                 max_epochs=3, n_importance_samples=200, early_stopping=False, random_state=0
