@@ -554,11 +554,21 @@ class StackedDensity(Noise):
         return self
 
     def sample(self, n_samples, generator=None):
-        draws = torch.stack([part.sample(n_samples, generator) for part in self.parts])
+        # Each part draws only its own rows: NoisierNCEClassifier samples the
+        # noise on every step, and drawing all n rows from each of 8 parts
+        # tripled a digits fit (10.8 -> 32.6 s).
         probabilities = self.log_weights.double().exp().cpu()
         choice = torch.multinomial(probabilities, n_samples, True, generator=generator)
-        rows = torch.arange(n_samples)
-        return draws[choice.to(draws.device), rows.to(draws.device)]
+        draws = None
+        for index, part in enumerate(self.parts):
+            rows = torch.nonzero(choice == index).reshape(-1)
+            if len(rows) == 0:
+                continue
+            part_draws = part.sample(len(rows), generator)
+            if draws is None:
+                draws = part_draws.new_empty((n_samples, part_draws.shape[1]))
+            draws[rows.to(draws.device)] = part_draws
+        return draws
 
     def log_prob(self, x):
         log_probs = torch.stack([part.log_prob(x) for part in self.parts])
