@@ -21,7 +21,7 @@ Three problems, every method on the same data:
 
    plus the excess NLL (NLL minus the true density's NLL) and the fit time.
    Methods: our default ``CNCEEnergyModel`` (a network on top of a base
-   chosen by held-out likelihood); the same with the paper's mixed local/global
+   stacked by held-out likelihood); the same with the paper's mixed local/global
    jumps (``noise="mix"``); that base alone; the paper's variants, all with
    ``base=None`` (the network learns the whole energy) and
    ``max_epochs=20``: NCE with Gaussian, KDE or GMM noise, CNCE with local,
@@ -722,8 +722,8 @@ def _setting(meta):
         f"{config['seeds']}; `StandardScaler` on train, every log density reported in the "
         "original space. Ours: `CNCEEnergyModel(random_state=seed, "
         f"n_importance_samples={config['n_importance_samples']})` at its defaults "
-        f"({_default_text()}; base chosen by held-out likelihood among each covariance "
-        "type's BIC mixture, a KDE and a Gaussian, network: (64, 64) "
+        f"({_default_text()}; base: a held-out-likelihood stack of each covariance "
+        "type's BIC mixtures, a KDE and a Gaussian, network: (64, 64) "
         "SiLU MLP, batch 256, lr 1e-3, 2000 optimiser steps, early stopping on a held-out 10% "
         "from 50 rows, network share kept by held-out likelihood); "
         '"ours, noise=mix" swaps in the paper\'s mixed local/global jumps '

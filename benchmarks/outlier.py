@@ -455,7 +455,7 @@ def _setting(meta):
         f"{seeds['wine']}. Every method behind `VarianceThreshold() -> StandardScaler()` "
         "fitted on the training rows (the same preprocessing for all: some digit pixels are "
         "constant within a training split). Ours: "
-        "`NoisierNCEClassifier(random_state=seed)` (noise chosen by held-out likelihood, "
+        "`NoisierNCEClassifier(random_state=seed)` (noise: a held-out-likelihood stack, "
         "(64, 64) SiLU MLP, 5 noise draws per row), the same with `noise_weight=5.0` "
         "(M = K, vanilla NCE) and with `anneal_noise_weight=True`; "
         + (
@@ -475,7 +475,8 @@ def _setting(meta):
             else f"; {meta['pyod_note']}"
         )
         + ". Scores: negated `score_samples` (sklearn, ours), PyOD's `decision_function`; AUPRC "
-        "with the anomaly as the positive class. 2 fits in parallel, 1 torch thread each."
+        f"with the anomaly as the positive class. {meta['parallel_jobs']} fit(s) at a time, "
+        "1 torch thread each."
     )
 
 
