@@ -49,9 +49,10 @@ __all__ = [
 # Torch intra-op threads during a fit (restored after). The default critics
 # are small (a (64, 64) MLP on 256-row batches): one thread is as fast as
 # several on an idle machine (per-epoch parity with MLPClassifier was
-# measured with one), and on a busy one more threads spin: on a 2-core
-# machine beside two busy processes InfoNCEAnchorMI(cv=2) on 2000 pairs
-# took 197 s with torch's default of two threads and 14.4 s with one.
+# measured with one), and on a busy one more threads spin. InfoNCEAnchorMI(cv=2)
+# on 2000 sine pairs, 2-core machine: idle 5.0 s with torch's default of two
+# threads, 5.5-6.1 s with one; beside two busy processes 21 s with two,
+# 8.9-11.5 s with one (an earlier measurement of the same fit: 197 s / 14.4 s).
 _FIT_THREADS = 1
 
 
