@@ -10,7 +10,7 @@ from sklearn.datasets import load_breast_cancer, load_iris, load_wine
 
 from sklearn_nce import CNCEEnergyModel, NCEDensityRatio, NoisierNCEClassifier
 from sklearn_nce._core.noise import SelectedDensity
-from sklearn_nce.exceptions import SmallSampleWarning, UnreliableEstimateWarning
+from sklearn_nce.exceptions import SmallSampleWarning
 
 DENSITY_MODELS = [CNCEEnergyModel, NoisierNCEClassifier]
 
