@@ -52,8 +52,8 @@ class TrainingHistoryDisplay:
     >>> y = np.r_[np.ones(200), np.zeros(200)]
     >>> model = NCEDensityRatio(max_epochs=5, random_state=0).fit(X, y)
     >>> display = TrainingHistoryDisplay.from_estimator(model)
-    >>> len(display.lines_)
-    1
+    >>> len(display.lines_)  # the training loss and the held-out (early-stopping) loss
+    2
     """
 
     def __init__(self, *, train_losses, valid_losses, estimator_name, diagnostics=None):
