@@ -24,9 +24,9 @@ import argparse
 import time
 
 import numpy as np
-import torch
 from scipy.stats import norm, spearmanr
 
+from ._core.validation import torch_threads
 from .datasets import make_mean_shift
 from .density_ratio import NCEDensityRatio
 
@@ -58,12 +58,8 @@ def main(argv=None):
 
     # A 64x64 MLP on 256-row batches gains nothing from more threads, and on a
     # small machine their start-up costs more than the arithmetic: use one.
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         _run(args.output)
-    finally:
-        torch.set_num_threads(previous_threads)
 
 
 def _run(output):

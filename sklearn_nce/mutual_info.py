@@ -1125,13 +1125,12 @@ def mutual_info_nce(
     with explained_conversion_errors("X"):
         X = check_array(X, dtype=(np.float64, np.float32), ensure_min_samples=2)
     seeds = check_random_state(random_state).randint(np.iinfo(np.int32).max, size=X.shape[1])
-    one_thread = n_jobs not in (None, 1)
     verbose = params.get("verbose", 0)
     # The column bar replaces the folds' bars (65 for 13 columns at cv=5); a
     # higher verbose shows those too.
     params["verbose"] = max(verbose - 1, 0)
     fits = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_feature_mi)(X[:, [column]], y, int(seed), one_thread, params)
+        delayed(_feature_mi)(X[:, [column]], y, int(seed), params)
         for column, seed in enumerate(seeds)
     )
     if verbose:
@@ -1141,8 +1140,11 @@ def mutual_info_nce(
     return np.asarray([fit["mi"] for fit in fits], dtype=np.float64)
 
 
-def _feature_mi(column, y, seed, one_thread, params):
-    """MI of one column with y (0 for a constant column); one torch thread in a worker.
+def _feature_mi(column, y, seed, params):
+    """MI of one column with y (0 for a constant column).
+
+    Parallel workers share the cores without oversubscribing them: every
+    fit runs torch on one thread (``_core.validation._fit_context``).
 
     Returns the estimate, its fold estimates and errors, and the package's
     warnings of the fit (as (category, message) pairs), which the caller
@@ -1150,26 +1152,18 @@ def _feature_mi(column, y, seed, one_thread, params):
     """
     if np.ptp(column) == 0:
         return {"mi": 0.0, "warnings": []}
-    threads = torch.get_num_threads()
-    if one_thread:
-        # Parallel workers share the cores: torch's default of one thread per
-        # core in every worker would oversubscribe them.
-        torch.set_num_threads(1)
-    try:
-        model = InfoNCEAnchorMI(random_state=seed, **params)
-        labels = np.asarray(y).reshape(len(y), -1)
-        if _resolve_discrete_target(model.discrete_target, labels):
-            # One x column against class labels: a small problem (see _PER_FEATURE_STEPS).
-            if model.max_epochs == "auto" and model.telescoping_steps == 1:
-                model._auto_optimizer_steps = _PER_FEATURE_STEPS
-            if "hidden_layer_sizes" not in params and model.critic is None:
-                model.hidden_layer_sizes = _PER_FEATURE_HIDDEN
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", SmallSampleWarning)
-            warnings.simplefilter("always", UnreliableEstimateWarning)
-            model.fit(column, y)
-    finally:
-        torch.set_num_threads(threads)
+    model = InfoNCEAnchorMI(random_state=seed, **params)
+    labels = np.asarray(y).reshape(len(y), -1)
+    if _resolve_discrete_target(model.discrete_target, labels):
+        # One x column against class labels: a small problem (see _PER_FEATURE_STEPS).
+        if model.max_epochs == "auto" and model.telescoping_steps == 1:
+            model._auto_optimizer_steps = _PER_FEATURE_STEPS
+        if "hidden_layer_sizes" not in params and model.critic is None:
+            model.hidden_layer_sizes = _PER_FEATURE_HIDDEN
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SmallSampleWarning)
+        warnings.simplefilter("always", UnreliableEstimateWarning)
+        model.fit(column, y)
     ours = (SmallSampleWarning, UnreliableEstimateWarning)
     for caught_warning in caught:  # other libraries' warnings pass through
         if not issubclass(caught_warning.category, ours):

@@ -232,8 +232,8 @@ class _BaseEnergyNCE(_BaseNCE):
         gains = np.full(len(scales), -np.inf)  # s = 0 always qualifies
         for index, scale in enumerate(scales):
             log_weights = scale * f_draws
-            if _trusted(log_weights):
-                log_z = log_partition_statistics(log_weights)[0]
+            log_z, _, ess = log_partition_statistics(log_weights)
+            if _trusted(log_weights, ess):
                 gains[index] = scale * f_valid.mean() - log_z
         best = int(np.argmax(gains))
         module.network_scale.fill_(float(scales[best]))
@@ -443,9 +443,8 @@ def _can_propose(density):
     )
 
 
-def _trusted(log_weights):
-    """Whether importance weights support a log Z: ESS of 1% and a Pareto tail ``k <= 0.7``."""
-    _, _, ess = log_partition_statistics(log_weights)
+def _trusted(log_weights, ess):
+    """Whether importance weights (ESS ``ess``) support a log Z: ESS >= 1%, Pareto k <= 0.7."""
     return ess >= _MIN_ESS_FRACTION * len(log_weights) and pareto_k(log_weights) <= _MAX_PARETO_K
 
 
