@@ -354,39 +354,13 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         self : NCEDensityRatio
             The fitted estimator.
         """
-        X, y = validate_X_y(self, X, y)
-        self.classes_, labels = check_binary_target(y)
-        numerator_index = self._numerator_index()
-        self.numerator_label_ = self.classes_[numerator_index]
-        labels = (labels == numerator_index).astype(labels.dtype)
-        n_pos = int(labels.sum())
-        n_neg = len(labels) - n_pos
-        warn_if_few_rows(min(n_pos, n_neg), X.shape[1], "rows in the smaller sample")
-        self.log_prior_ratio_ = float(np.log(n_pos / n_neg))
-        self.noise_weight_ = self._resolve_noise_weight(n_pos, n_neg)
-        labels = labels.astype(np.int64)
-        steps = self.telescoping_steps
-        self.gap_kl_ = None
-        if steps == "auto" and self.warm_start and self._previous_critics():
-            steps = self.telescoping_steps_  # continue the previous fit's heads
-        if steps == "auto":
-            if self.critic is not None:
-                # The refit needs as many outputs as the rule picks, which a
-                # user's module cannot know in advance.
-                raise ValueError(
-                    "telescoping_steps='auto' chooses the number of critic heads after a "
-                    "first fit, so it needs critic=None (architecture builds the critic). "
-                    "With your own critic, set telescoping_steps to its number of outputs."
-                )
-            steps = self._fit_auto_telescoping(X, labels)
-        else:
-            self._fit_critic(X, labels, self._objective(steps), n_outputs=steps)
-        self.telescoping_steps_ = steps
-        # Importance weights are normalised to mean 1 on the training
-        # denominator sample (a self-normalised estimator).
-        log_ratio_de = self._log_ratio(X[labels == 0])
-        self.log_weight_offset_ = float(logsumexp(log_ratio_de) - np.log(n_neg))
-        self.denominator_weights_ = np.exp(log_ratio_de - self.log_weight_offset_)
+        return self._fit(X, y)
+
+    def _fit(self, X, y, progress_label=None):
+        """``fit``'s steps; ``progress_label`` names the progress bars (None: the class)."""
+        X, labels = self._validate_samples(X, y)
+        self.telescoping_steps_ = self._fit_heads(X, labels, progress_label)
+        self._set_weights(X[labels == 0])
         return self
 
     def fit_weights(self, *, X_source, X_target):
@@ -434,6 +408,41 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         self.fit(*make_two_sample(X_target, X_source))
         return self.predict_weights()
 
+    def _validate_samples(self, X, y):
+        """X and 0/1 labels (1: the numerator sample); sets what the labels resolve to."""
+        X, y = validate_X_y(self, X, y)
+        self.classes_, labels = check_binary_target(y)
+        numerator_index = self._numerator_index()
+        self.numerator_label_ = self.classes_[numerator_index]
+        labels = (labels == numerator_index).astype(np.int64)
+        n_pos = int(labels.sum())
+        n_neg = len(labels) - n_pos
+        warn_if_few_rows(min(n_pos, n_neg), X.shape[1], "rows in the smaller sample")
+        self.log_prior_ratio_ = float(np.log(n_pos / n_neg))
+        self.noise_weight_ = self._resolve_noise_weight(n_pos, n_neg)
+        return X, labels
+
+    def _fit_heads(self, X, labels, progress_label):
+        """Train the critic; return its number of heads (``telescoping_steps`` resolved)."""
+        steps = self.telescoping_steps
+        self.gap_kl_ = None
+        if steps == "auto" and self.warm_start and self._previous_critics():
+            steps = self.telescoping_steps_  # continue the previous fit's heads
+        if steps == "auto":
+            return self._fit_auto_telescoping(X, labels, progress_label)
+        objective = self._objective(steps)
+        self._fit_critic(X, labels, objective, n_outputs=steps, progress_label=progress_label)
+        return steps
+
+    def _set_weights(self, X_de):
+        """Importance weights, normalised to mean 1 on the training denominator sample.
+
+        (A self-normalised estimator.)
+        """
+        log_ratio_de = self._log_ratio(X_de)
+        self.log_weight_offset_ = float(logsumexp(log_ratio_de) - np.log(len(X_de)))
+        self.denominator_weights_ = np.exp(log_ratio_de - self.log_weight_offset_)
+
     def _objective(self, steps):
         loss = LOSSES[self.loss]
         if steps > 1:
@@ -442,7 +451,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
             )
         return TwoSampleObjective(loss, self.noise_weight_)
 
-    def _fit_auto_telescoping(self, X, labels):
+    def _fit_auto_telescoping(self, X, labels, progress_label):
         """``telescoping_steps="auto"``: fit one classifier, judge the gap, refit if it is wide.
 
         The first fit's class-balanced error ``e`` (on the held-out rows when
@@ -453,16 +462,24 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         as half a row, so the KL stays finite and grows with the sample.
         Returns the number of steps fitted.
         """
-        self._fit_critic(X, labels, self._objective(1))
-        error = self._auto_error
-        if error is None:  # no held-out split large enough: judge on all the rows
-            error = _balanced_error(self._log_ratio(X), labels, floor=0.5)
+        if self.critic is not None:
+            # The refit needs as many outputs as the rule picks, which a
+            # user's module cannot know in advance.
+            raise ValueError(
+                "telescoping_steps='auto' chooses the number of critic heads after a "
+                "first fit, so it needs critic=None (architecture builds the critic). "
+                "With your own critic, set telescoping_steps to its number of outputs."
+            )
+        valid = self._fit_critic(X, labels, self._objective(1), progress_label=progress_label)
+        X_judged, labels_judged = valid if _can_judge(valid) else (X, labels)
+        error = _balanced_error(self._log_ratio(X_judged), labels_judged, floor=0.5)
         gaussian_kl = 2.0 * norm.ppf(min(error, 0.5)) ** 2
         steps = int(np.clip(np.ceil(gaussian_kl / _AUTO_NATS_PER_STEP), 1, _AUTO_MAX_STEPS))
         self.gap_kl_ = float(gaussian_kl)
         if steps > 1:
             self.net_ = None  # the first fit is a measurement, not a critic to continue
-            self._fit_critic(X, labels, self._objective(steps), n_outputs=steps)
+            objective = self._objective(steps)
+            self._fit_critic(X, labels, objective, n_outputs=steps, progress_label=progress_label)
         return steps
 
     def predict(self, X):
@@ -683,15 +700,11 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         # the benchmark's Gaussian ladder (5000 rows per sample): 2-3% at
         # KL = 8 (log-ratio MSE 2.5-4.4, fine), 0.8% at KL = 12 (MSE 23, as
         # bad as predicting the mean), 0.1% at KL = 20 (MSE 120).
-        self.validation_error_ = self._auto_error = None
-        if valid is None:
+        self.validation_error_ = None
+        if not _can_judge(valid):
             return
-        X_val, labels = valid
-        if min(np.bincount(labels, minlength=2)) < _CHASM_MIN_ROWS:
-            return
-        log_ratio = _log_ratio_of(net.module_, net.device, X_val)
-        self.validation_error_ = _balanced_error(log_ratio, labels)
-        self._auto_error = _balanced_error(log_ratio, labels, floor=0.5)
+        log_ratio = _log_ratio_of(net.module_, net.device, valid[0])
+        self.validation_error_ = _balanced_error(log_ratio, valid[1])
         if self.telescoping_steps == 1 and self.validation_error_ < _CHASM_ERROR:
             warnings.warn(
                 f"The two samples barely overlap: the fitted classifier misclassifies "
@@ -734,6 +747,11 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = False
         return tags
+
+
+def _can_judge(valid):
+    """Whether the held-out split has enough rows of each sample to read an error from."""
+    return valid is not None and min(np.bincount(valid[1], minlength=2)) >= _CHASM_MIN_ROWS
 
 
 def _balanced_error(log_ratio, labels, floor=0.0):

@@ -12,6 +12,8 @@ show of a bias every fold's critic shares.
 """
 
 import warnings
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -481,72 +483,19 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         """
         self._check_telescoping_params()
         X, y = self._validate_pairs(X, y, reset=True)
-        # A fold's plug-in needs 2 held-out pairs (for a spread); a bound
-        # needs in-batch scores, i.e. 3 (a partner and two others).
-        min_per_fold = 2 if self.objective == "anchor" else 3
-        if len(X) < min_per_fold * self.cv:
-            raise ValueError(
-                f"cv={self.cv} folds of at least {min_per_fold} pairs need "
-                f"{min_per_fold * self.cv} pairs; got {len(X)}. Lower cv or use more data."
-            )
-        _warn_if_small(len(X), self.cv)
+        _check_n_pairs(len(X), self.cv, self.objective)
         self.device_ = resolve_device(self.device)
         # One generator for the whole fit: folds, validation splits and torch
         # seeds all draw from it, so random_state reproduces every critic.
         rng = self._fit_rng()
-        pairs = {"x": X, "y": y}
-        pointwise = np.empty(len(X))
-        fold_estimates, fold_std_errors, train_estimates, held_out_matrices = [], [], [], []
-        # nets_ is replaced only at the end: a warm start reads the previous folds' critics.
-        nets, offsets, steps, gaps = [], [], [], []
-        fit_fold = self._fit_fold if self.telescoping_steps == 1 else self._fit_telescoping_fold
-        folds = KFold(self.cv, shuffle=True, random_state=rng).split(X)
-        for fold, (train_idx, held_idx) in enumerate(folds):
-            train_pairs = take_rows(pairs, train_idx)
-            net, offset, fold_steps, gap_kl = fit_fold(train_pairs, rng, fold)
-            nets.append(net)
-            offsets.append(offset)
-            steps.append(fold_steps)
-            gaps.append(gap_kl)
-            critic = CriticEnsemble([self._two_variable_critic(net.module_)], [offset])
-            x_held, y_held = X[held_idx], y[held_idx]
-            pointwise[held_idx] = self._pointwise_with(critic, self.device_, x_held, y_held)
-            matrices = list(self._score_matrices_with(critic, self.device_, x_held, y_held))
-            held_out_matrices += matrices
-            fold_estimates.append(
-                float(pointwise[held_idx].mean())
-                if self.objective == "anchor"
-                else self._bound_from_matrices(matrices)
-            )
-            fold_std_errors.append(_sampling_std(pointwise[held_idx]))
-            in_sample = self._pointwise_with(
-                critic, self.device_, train_pairs["x"], train_pairs["y"]
-            )
-            train_estimates.append(float(np.mean(in_sample)))
-        self.nets_, self.offsets_ = nets, np.asarray(offsets)
-        self.telescoping_steps_ = np.asarray(steps)
-        self.gap_kl_ = None if self.telescoping_steps != "auto" else np.asarray(gaps)
-        if self.telescoping_steps != 1:
-            self.nu_ = None  # no anchor: the folds' critics are binary classifiers
-        else:
-            batch_size = self.nets_[0].batch_size
-            self.nu_ = float(batch_size - 1 if self.nu == "auto" else self.nu)
-        self.history_ = [net.history for net in self.nets_]
-        self.n_iter_ = np.array([len(history) for history in self.history_])
-        self.fold_estimates_ = np.asarray(fold_estimates)
-        self.fold_std_errors_ = np.asarray(fold_std_errors)
-        anchor = self.objective == "anchor"
-        self.mi_ = float(pointwise.mean() if anchor else self.fold_estimates_.mean())
-        self.mi_std_ = _cross_fit_std(self.fold_estimates_, pointwise)
-        self.fold_train_estimates_ = np.asarray(train_estimates)
-        self.diagnostics_ = _diagnostics(held_out_matrices)
-        n_product_pairs = sum(m.numel() - len(m) for m in held_out_matrices)
-        self.mi_bias_bounds_ = self._bias_bounds(n_product_pairs)
-        self._check_normaliser(n_product_pairs)
-        if self.objective == "anchor":
-            _warn_if_inconsistent(
-                self.mi_, self.mi_std_, self.fold_estimates_, self.fold_std_errors_
-            )
+        splits = KFold(self.cv, shuffle=True, random_state=rng).split(X)
+        folds = [
+            self._fit_fold(X, y, train_idx, held_idx, rng, index)
+            for index, (train_idx, held_idx) in enumerate(splits)
+        ]
+        # Set only now: a warm start reads the previous folds' critics.
+        self._set_fold_attributes(folds, len(X))
+        self._judge_estimate([matrix for fold in folds for matrix in fold.matrices])
         return self
 
     def confidence_interval(self, alpha=0.05, *, include_bias=True):
@@ -598,9 +547,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
             Pointwise mutual information in nats.
         """
         check_is_fitted(self)
-        return self._pointwise_with(
-            *self._inference_module(), *self._validate_pairs(X, y, reset=False)
-        )
+        return _pointwise(*self._inference_module(), *self._validate_pairs(X, y, reset=False))
 
     def estimate(self, X, y):
         """Plug-in MI estimate (nats) on new joint pairs: the mean of :meth:`pointwise_mi`.
@@ -642,7 +589,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         X, y = self._validate_pairs(X, y, reset=False)
         if len(X) < 3:
             raise ValueError(f"score needs at least 3 pairs; got {len(X)}.")
-        matrices = self._score_matrices_with(*self._inference_module(), X, y)
+        matrices = _score_matrices(*self._inference_module(), X, y, self._batch_size(len(X)))
         return self._bound_from_matrices(matrices)
 
     def _has_embedding(self):
@@ -736,10 +683,79 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         """
         return self.fit(X, y).transform(X)
 
-    def _fit_fold(self, pairs, rng, fold):
-        """Train one fold's critic; return its net and its refitted level offset."""
+    def _fit_fold(self, X, y, train_idx, held_idx, rng, index):
+        """Train fold ``index``'s critic on the training pairs and score its held-out pairs."""
+        train_pairs = {"x": X[train_idx], "y": y[train_idx]}
+        fit_critic = (
+            self._fit_in_batch_critic
+            if self.telescoping_steps == 1
+            else self._fit_telescoping_critic
+        )
+        trained = fit_critic(train_pairs, rng, index)
+        critic = CriticEnsemble([_two_variable_critic(trained.net.module_)], [trained.offset])
+        x_held, y_held = X[held_idx], y[held_idx]
+        pointwise = _pointwise(critic, self.device_, x_held, y_held)
+        matrices = list(
+            _score_matrices(critic, self.device_, x_held, y_held, self._batch_size(None))
+        )
+        in_sample = _pointwise(critic, self.device_, train_pairs["x"], train_pairs["y"])
+        return _Fold(
+            trained=trained,
+            held_idx=held_idx,
+            pointwise=pointwise,
+            matrices=matrices,
+            estimate=(
+                float(pointwise.mean())
+                if self.objective == "anchor"
+                else self._bound_from_matrices(matrices)
+            ),
+            std_error=_sampling_std(pointwise),
+            train_estimate=float(np.mean(in_sample)),
+        )
+
+    def _set_fold_attributes(self, folds, n_pairs):
+        """The fitted attributes, from the folds' records."""
+        trained = [fold.trained for fold in folds]
+        self.nets_ = [critic.net for critic in trained]
+        self.offsets_ = np.asarray([critic.offset for critic in trained])
+        self.telescoping_steps_ = np.asarray([critic.steps for critic in trained])
+        self.gap_kl_ = (
+            None
+            if self.telescoping_steps != "auto"
+            else np.asarray([critic.gap_kl for critic in trained])
+        )
+        if self.telescoping_steps != 1:
+            self.nu_ = None  # no anchor: the folds' critics are binary classifiers
+        else:
+            self.nu_ = float(self.nets_[0].batch_size - 1 if self.nu == "auto" else self.nu)
+        self._set_resolved_settings(self.nets_[0])
+        self.history_ = [net.history for net in self.nets_]
+        self.n_iter_ = np.array([len(history) for history in self.history_])
+        self.fold_estimates_ = np.asarray([fold.estimate for fold in folds])
+        self.fold_std_errors_ = np.asarray([fold.std_error for fold in folds])
+        self.fold_train_estimates_ = np.asarray([fold.train_estimate for fold in folds])
+        pointwise = np.empty(n_pairs)
+        for fold in folds:
+            pointwise[fold.held_idx] = fold.pointwise
+        anchor = self.objective == "anchor"
+        self.mi_ = float(pointwise.mean() if anchor else self.fold_estimates_.mean())
+        self.mi_std_ = _cross_fit_std(self.fold_estimates_, pointwise)
+
+    def _judge_estimate(self, held_out_matrices):
+        """``diagnostics_`` and ``mi_bias_bounds_`` from the held-out score matrices; warn."""
+        self.diagnostics_ = _diagnostics(held_out_matrices)
+        n_product_pairs = sum(m.numel() - len(m) for m in held_out_matrices)
+        self.mi_bias_bounds_ = self._bias_bounds(n_product_pairs)
+        self._check_normaliser(n_product_pairs)
+        if self.objective == "anchor":
+            _warn_if_inconsistent(
+                self.mi_, self.mi_std_, self.fold_estimates_, self.fold_std_errors_
+            )
+
+    def _fit_in_batch_critic(self, pairs, rng, fold):
+        """Train one fold's in-batch critic; return it with its refitted level offset."""
         objective = self._objective()
-        net = self._train_net(
+        net, _ = self._train_net(
             pairs,
             None,
             objective,
@@ -753,57 +769,44 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         n_batches = min(256, max(8, 2**22 // net.batch_size**2))
         order = rng.permutation(len(pairs["x"]))[: n_batches * net.batch_size]
         shuffled = take_rows(pairs, order)
-        matrices = self._score_matrices_with(
+        matrices = _score_matrices(
             net.module_, self.device_, shuffled["x"], shuffled["y"], net.batch_size
         )
-        return net, objective.fit_offset(matrices), 1, None
+        return _TrainedCritic(net, objective.fit_offset(matrices), 1, None)
 
-    def _fit_telescoping_fold(self, pairs, rng, fold):
+    def _fit_telescoping_critic(self, pairs, rng, fold):
         """Telescoping: one fold's critic as the density ratio of joint to shuffled pairs.
 
         A residual :class:`~sklearn_nce.NCEDensityRatio` (a linear ratio
         first, an MLP on top) telescopes from the joint pairs ``[x, y]``
         (numerator) to pairs whose y is permuted ``[x, y_perm]`` (the product
         of the marginals); its summed heads are the log ratio, so its level
-        needs no offset. Returns its net, offset 0, its steps and its gap.
+        needs no offset (0).
         """
         x, y = pairs["x"], pairs["y"]
         shuffled_y = y[rng.permutation(len(y))]
         X = np.vstack([np.hstack([x, y]), np.hstack([x, shuffled_y])])
         labels = np.repeat(np.array([1, 0], dtype=np.int64), len(x))
+        params = self._shared_params(
+            _JointProductRatio,
+            architecture="residual",
+            device=self.device_,
+            random_state=int(rng.randint(np.iinfo(np.int32).max)),
+        )
         # lr="auto" and max_epochs="auto" leave the classifier its own
         # defaults (1e-3 and 100 epochs). Its lr at d = 40 and 40 nats (20 000
         # pairs, cv=2, seed 0): 2e-3 stopped at 31.5 nats, 1e-3 reached 38.0.
-        user_set = {
-            name: getattr(self, name)
-            for name in ("lr", "max_epochs")
-            if getattr(self, name) != "auto"
-        }
-        ratio = _JointProductRatio(
-            telescoping_steps=self.telescoping_steps,
-            architecture="residual",
-            hidden_layer_sizes=self.hidden_layer_sizes,
-            activation=self.activation,
-            optimizer=self.optimizer,
-            weight_decay=self.weight_decay,
-            batch_size=self.batch_size,
-            early_stopping=self.early_stopping,
-            validation_fraction=self.validation_fraction,
-            n_iter_no_change=self.n_iter_no_change,
-            tol=self.tol,
-            device=self.device_,
-            random_state=int(rng.randint(np.iinfo(np.int32).max)),
-            verbose=self.verbose,
-            callbacks=self.callbacks,
-            **user_set,
-        )
-        ratio._fold_label = self._fold_progress_label(fold)
-        ratio.fit(X, labels)
+        for name in ("lr", "max_epochs"):
+            if params[name] == "auto":
+                del params[name]
+        ratio = _JointProductRatio(**params)
+        ratio._validate_params()
+        ratio._fit(X, labels, progress_label=self._fold_progress_label(fold))
         # The classifier standardised its rows itself (one-hot columns of a
         # discrete y included): its critic reads them in those units.
         net = ratio.net_
         net.module_ = _InUnits(net.module_, ratio._standardiser).to(net.device)
-        return net, 0.0, ratio.telescoping_steps_, ratio.gap_kl_
+        return _TrainedCritic(net, 0.0, ratio.telescoping_steps_, ratio.gap_kl_)
 
     def _fold_progress_label(self, fold):
         """What a fold's progress bar is called, e.g. "InfoNCEAnchorMI fold 2/5"."""
@@ -828,15 +831,6 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
                     "telescoping_steps=1."
                 )
 
-    @staticmethod
-    def _two_variable_critic(module):
-        """A fold's trained module as a critic of ``(x, y)``.
-
-        In-batch critics score pairs (and all pairs) already; a telescoping
-        fold's critic reads concatenated rows ``[x, y]`` and has no ``score_matrix``.
-        """
-        return module if hasattr(module, "score_matrix") else ConcatenatedPairCritic(module)
-
     def _learning_rate(self):
         return _IN_BATCH_LR if self.lr == "auto" else self.lr
 
@@ -860,29 +854,11 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
 
     def _inference_module(self):
         check_is_fitted(self, "nets_")
-        critics = [self._two_variable_critic(net.module_) for net in self.nets_]
+        critics = [_two_variable_critic(net.module_) for net in self.nets_]
         critic = CriticEnsemble(critics, self.offsets_.tolist())
         # nets_[0].device, not device_: skorch maps a CUDA net unpickled on a
         # machine without CUDA to the CPU.
         return critic, self.nets_[0].device
-
-    def _pointwise_with(self, critic, device, X, y):
-        return apply_critic(critic, device, lambda module, x, y_: module(x, y_), X, y)
-
-    def _score_matrices_with(self, critic, device, X, y, batch_size=None):
-        """All-pairs score matrices of consecutive full batches (one batch if fewer rows)."""
-        batch = min(batch_size or self._batch_size(len(X)), len(X))
-        if batch < 3:
-            return iter(())
-        return iter_critic(
-            critic,
-            device,
-            lambda module, x, y_: module.score_matrix(x, y_),
-            X,
-            y,
-            batch_size=batch,
-            drop_last=True,
-        )
 
     def _normaliser_is_informative(self, n_product_pairs):
         """Whether ``log_normaliser`` says anything about the critic's level.
@@ -1258,6 +1234,71 @@ def _warn_if_inconsistent(mi, mi_std, fold_estimates, fold_std_errors):
         UnreliableEstimateWarning,
         stacklevel=stacklevel_to_user(),
     )
+
+
+class _TrainedCritic(NamedTuple):
+    """A fold's trained critic: its net, level offset, telescoping steps and gap (or None)."""
+
+    net: object
+    offset: float
+    steps: int
+    gap_kl: float | None
+
+
+@dataclass
+class _Fold:
+    """One cross-fitting fold: its critic and what its held-out pairs say of it."""
+
+    trained: _TrainedCritic
+    held_idx: np.ndarray
+    pointwise: np.ndarray  # the critic on the held-out pairs
+    matrices: list  # all-pairs score matrices of held-out batches
+    estimate: float  # plug-in (anchor) or bound on the held-out pairs
+    std_error: float
+    train_estimate: float  # the plug-in on the fold's training pairs
+
+
+def _two_variable_critic(module):
+    """A fold's trained module as a critic of ``(x, y)``.
+
+    In-batch critics score pairs (and all pairs) already; a telescoping
+    fold's critic reads concatenated rows ``[x, y]`` and has no ``score_matrix``.
+    """
+    return module if hasattr(module, "score_matrix") else ConcatenatedPairCritic(module)
+
+
+def _pointwise(critic, device, X, y):
+    """The critic's score of each aligned pair ``(X[i], y[i])``, as float64."""
+    return apply_critic(critic, device, lambda module, x, y_: module(x, y_), X, y)
+
+
+def _score_matrices(critic, device, X, y, batch_size):
+    """All-pairs score matrices of consecutive full batches (one batch if fewer rows)."""
+    batch = min(batch_size, len(X))
+    if batch < 3:
+        return iter(())
+    return iter_critic(
+        critic,
+        device,
+        lambda module, x, y_: module.score_matrix(x, y_),
+        X,
+        y,
+        batch_size=batch,
+        drop_last=True,
+    )
+
+
+def _check_n_pairs(n_pairs, cv, objective):
+    """Refuse fewer pairs than ``cv`` folds need; warn when the folds are small."""
+    # A fold's plug-in needs 2 held-out pairs (for a spread); a bound
+    # needs in-batch scores, i.e. 3 (a partner and two others).
+    min_per_fold = 2 if objective == "anchor" else 3
+    if n_pairs < min_per_fold * cv:
+        raise ValueError(
+            f"cv={cv} folds of at least {min_per_fold} pairs need "
+            f"{min_per_fold * cv} pairs; got {n_pairs}. Lower cv or use more data."
+        )
+    _warn_if_small(n_pairs, cv)
 
 
 def _warn_if_small(n_samples, cv):

@@ -314,9 +314,9 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
         )
         return NoiseContrastObjective(noise, self.n_noise, self.noise_weight_)
 
-    def _fit_base(self, X_train, shared_mixture, seed):
+    def _fit_base(self, X_train, noise, shared_mixture, seed):
         # The model is q exp(h): the fitted noise is the base density.
-        return self._noise_template
+        return noise
 
     def _training_callbacks(self):
         if not self.anneal_noise_weight:

@@ -9,6 +9,7 @@ import copy
 import io
 import math
 import numbers
+from abc import ABCMeta
 
 import numpy as np
 import torch
@@ -53,8 +54,30 @@ _TORCH_STATE_KEY = "_torch_attributes"
 _PREDICT_BATCH_SIZE = 4096
 
 
-class _BaseNCE(BaseEstimator):
-    """Shared parameters: critic architecture, optimisation, early stopping, device."""
+class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
+    """Shared parameters: critic architecture, optimisation, early stopping, device.
+
+    A subclass's ``fit`` validates its input, builds an objective and calls
+    :meth:`_fit_critic` (or :meth:`_train_net` per critic). Training calls
+    these hooks, in this order, each with its inputs as arguments; the
+    defaults here suit an estimator with one MLP critic:
+
+    ``_prepare_training(X_train, objective, rng)``
+        Fit data-dependent parts (a noise, a base density) on the training
+        rows, after the validation split. No-op here.
+    ``_make_critic(X, n_outputs, critic_index)`` / ``_default_critic(X, n_outputs)``
+        The module to train: a warm start's previous critic, a copy of the
+        user's ``critic``, or ``_default_critic`` (an MLP here).
+    ``_learning_rate()``, ``_batch_size(n_train)``, ``_max_epochs(n_train, batch_size)``
+        What ``"auto"`` settings resolve to; read back after fit as
+        ``lr_``, ``batch_size_`` and ``max_epochs_``. ``_patience(n_train,
+        batch_size)``: early stopping's patience in epochs.
+    ``_training_callbacks()``
+        Extra skorch callbacks (none here).
+    ``_check_training(net, valid)``
+        Judge the trained net on the held-out rows; may set diagnostics and
+        warn. No-op here.
+    """
 
     # Fewest validation rows early stopping accepts (in-batch objectives need 3).
     _min_validation_rows = 2
@@ -154,18 +177,47 @@ class _BaseNCE(BaseEstimator):
             # skorch warned and loaded the nets on the CPU: say where the model is now.
             self.device_ = "cpu"
 
-    def _fit_critic(self, X, labels, objective, *, n_outputs=1):
+    def _fit_critic(self, X, labels, objective, *, n_outputs=1, progress_label=None):
         """Train a fresh critic on (X, labels) with ``objective``; sets the fitted state.
 
         ``X`` is an array or a dict of aligned arrays (e.g. ``{"x", "y"}``);
         ``labels`` are sample labels used to stratify the batches and the
-        validation split (or None). Returns ``self``.
+        validation split (or None). Returns the held-out ``(X, labels)`` the
+        net was judged on, or None without early stopping.
         """
         self.device_ = resolve_device(self.device)
-        self.net_ = self._train_net(X, labels, objective, self._fit_rng(), n_outputs=n_outputs)
+        self.net_, valid = self._train_net(
+            X,
+            labels,
+            objective,
+            self._fit_rng(),
+            n_outputs=n_outputs,
+            progress_label=progress_label,
+        )
         self.history_ = self.net_.history
         self.n_iter_ = len(self.history_)
-        return self
+        self._set_resolved_settings(self.net_)
+        return valid
+
+    def _set_resolved_settings(self, net):
+        """``lr_``, ``batch_size_``, ``max_epochs_``: what the settings (``"auto"`` too) became.
+
+        Those of the optimiser's stage: a residual critic's linear part is
+        first fitted in full batch by LBFGS.
+        """
+        self.lr_ = float(net.lr)
+        self.batch_size_ = int(net.batch_size)
+        self.max_epochs_ = int(net.max_epochs)
+
+    def _shared_params(self, estimator_class, **overrides):
+        """This estimator's parameters that ``estimator_class`` also takes, then ``overrides``.
+
+        How an inner estimator is built (as sklearn's ``BaseBagging``
+        forwards its parameters): by name, from the two classes' constraints.
+        """
+        own = self.get_params(deep=False)
+        shared = own.keys() & estimator_class._parameter_constraints.keys()
+        return {**{name: own[name] for name in sorted(shared)}, **overrides}
 
     def _fit_rng(self):
         """The ``RandomState`` of one fit, from ``random_state``.
@@ -185,7 +237,7 @@ class _BaseNCE(BaseEstimator):
     def _train_net(
         self, X, labels, objective, rng, *, n_outputs=1, progress_label=None, critic_index=0
     ):
-        """Train a critic and return its skorch net (no fitted state is set).
+        """Train a critic; return its skorch net and the held-out split (no fitted state is set).
 
         The critic is fresh, or with ``warm_start`` the previous fit's critic
         number ``critic_index`` (see :meth:`_previous_critics`). A
@@ -197,11 +249,12 @@ class _BaseNCE(BaseEstimator):
         ``rng`` is the ``RandomState`` that ``fit`` resolved once from
         ``random_state``; every draw here (validation split, torch seed) comes
         from it, so that an estimator fitting several critics stays
-        reproducible. ``self.device_`` must be resolved already.
+        reproducible. ``self.device_`` must be resolved already. The split
+        returned is the held-out ``(X, labels)`` (None without early stopping).
         """
         seed = int(rng.randint(np.iinfo(np.int32).max))
         train, valid = self._split(X, labels, rng)
-        self._prepare_training(train[0], rng)
+        self._prepare_training(train[0], objective, rng)
         label = progress_label or self._progress_label()
         # Seed torch inside a forked RNG state: reproducible fits without
         # touching the user's global torch seed.
@@ -215,7 +268,7 @@ class _BaseNCE(BaseEstimator):
             net = self._fit_stage(critic, objective, train, valid, self.optimizer, label)
         self._check_training(net, valid)
         self._critic_outputs = n_outputs  # what a warm start must match
-        return net
+        return net, valid
 
     def _fit_stage(self, critic, objective, train, valid, optimizer, progress_label):
         """Train ``critic`` by ``optimizer`` on the ``train`` rows; return the fitted net."""
@@ -320,7 +373,7 @@ class _BaseNCE(BaseEstimator):
         """Hook: extra ``(name, skorch callback)`` pairs for the net (none here)."""
         return []
 
-    def _prepare_training(self, X_train, rng):
+    def _prepare_training(self, X_train, objective, rng):
         """Hook: fit data-dependent parts (noise, base density) on the training rows only.
 
         Called after the validation split and before the critic is built, so

@@ -11,6 +11,7 @@ its noise and its objective.
 import copy
 import math
 import warnings
+from abc import abstractmethod
 
 import numpy as np
 import torch
@@ -97,15 +98,21 @@ class _BaseEnergyNCE(_BaseNCE):
         """
         Z = self._varying_columns(validate_X(self, X, reset=True))
         warn_if_few_rows(len(Z), Z.shape[1], "training rows")
-        self._noise_template = self._make_noise()
-        objective = self._make_objective(self._noise_template, len(Z))
-        self._fit_critic(Z, None, objective)
+        objective = self._make_objective(self._make_noise(), len(Z))
+        valid = self._fit_critic(Z, None, objective)
         self.noise_ = objective.noise
-        del self._noise_template
-        # The rows _check_training judged the network on (None without them).
-        held_out = self.__dict__.pop("_held_out_rows", None)
+        held_out = None if valid is None else valid[0]
         self._finish_fit(Z, held_out, *self._normalise())
         return self
+
+    @abstractmethod
+    def _make_objective(self, noise, n_samples):
+        """The training objective around ``noise``, a fresh (unfitted) noise.
+
+        ``n_samples`` is the number of rows given to fit. The objective must
+        keep the noise as its ``noise`` attribute: training fits it (see
+        :meth:`_prepare_training`), and it becomes ``noise_``.
+        """
 
     def _varying_columns(self, Z):
         """The training rows' varying columns, in standard units (sets ``_varying``)."""
@@ -149,7 +156,7 @@ class _BaseEnergyNCE(_BaseNCE):
         """Keyword arguments of ``make_noise`` from the estimator's parameters (none here)."""
         return {}
 
-    def _prepare_training(self, X_train, rng):
+    def _prepare_training(self, X_train, objective, rng):
         # One Gaussian mixture (BIC) serves as the base, the "gmm" noise and
         # the importance-sampling proposal: it is the costliest fit here.
         seed = int(rng.randint(np.iinfo(np.int32).max))
@@ -161,13 +168,13 @@ class _BaseEnergyNCE(_BaseNCE):
                 mixture = fit_gaussian_mixture(X_train, random_state=seed)
             return mixture
 
-        noise = self._noise_template
+        noise = objective.noise
         _seed_unseeded(noise, seed)
         if isinstance(noise, GaussianMixtureNoise) and noise.n_components == "bic":
             noise.set_mixture(shared_mixture())
         else:
             noise.fit(X_train)
-        self.base_ = self._fit_base(X_train, shared_mixture, seed)
+        self.base_ = self._fit_base(X_train, noise, shared_mixture, seed)
         self.base_family_ = _family(self.base_)
         # The base is the natural proposal: the weights are then exp(f), as
         # flat as the network's correction. Without one, the BIC mixture.
@@ -178,13 +185,17 @@ class _BaseEnergyNCE(_BaseNCE):
         )
         self._proposal_seed = int(rng.randint(np.iinfo(np.int32).max))
 
-    def _fit_base(self, X_train, shared_mixture, seed):
-        """The fitted base density ``b`` of ``log phi = f + log b`` (None: no base)."""
+    def _fit_base(self, X_train, noise, shared_mixture, seed):
+        """The fitted base density ``b`` of ``log phi = f + log b`` (None: no base).
+
+        ``noise`` is the training noise, fitted already; ``shared_mixture()``
+        returns the BIC mixture fitted once per fit.
+        """
         if self.base is None:
             return None
         if self.base == "auto":
-            if isinstance(self._noise_template, SelectedDensity):
-                return self._noise_template  # jumps to the base: G = f(x) - f(y)
+            if isinstance(noise, SelectedDensity):
+                return noise  # jumps to the base: G = f(x) - f(y)
             return SelectedDensity(random_state=seed).fit(X_train)
         if self.base == "gmm":
             return GaussianMixtureNoise().set_mixture(shared_mixture())
@@ -218,7 +229,6 @@ class _BaseEnergyNCE(_BaseNCE):
         """
         module = net.module_
         self.network_scale_, self.network_gain_ = 1.0, None
-        self._held_out_rows = None if valid is None else valid[0]
         if valid is None or not _can_propose(self.base_):
             return
         module.network_scale.fill_(1.0)
