@@ -20,7 +20,7 @@ from sklearn.ensemble import IsolationForest
 from sklearn.neighbors import LocalOutlierFactor
 from sklearn.svm import OneClassSVM
 
-from sklearn_nce._core.noise import SelectedDensity
+from sklearn_nce.modules import SelectedDensity
 
 ROOT = Path(__file__).parent.parent
 README = ROOT / "README.md"

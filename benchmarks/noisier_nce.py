@@ -60,8 +60,7 @@ from skorch.callbacks import Callback
 from torch import nn
 
 from sklearn_nce import NoisierNCEClassifier
-from sklearn_nce._core.noise import GaussianNoise
-from sklearn_nce._core.objectives import log_density
+from sklearn_nce.modules import GaussianNoise
 from sklearn_nce.datasets import IsotropicMixture, make_random_mixture
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -282,7 +281,12 @@ def _log_phi(critic, X):
     """The critic's ``log phi`` on float32 rows, in batches, without gradients."""
     X = torch.as_tensor(X, dtype=torch.float32)
     with torch.no_grad():
-        return torch.cat([log_density(critic, part) for part in X.split(8192)]).double()
+        return torch.cat([_log_density(critic, part) for part in X.split(8192)]).double()
+
+
+def _log_density(critic, X):
+    """A density critic's one output per row, ``log phi(X)``, as a 1-D tensor."""
+    return critic(X).reshape(len(X))
 
 
 def _grid(bounds, side):
@@ -307,8 +311,8 @@ class GridLikelihoodObjective(nn.Module):
 
     def forward(self, critic, X, y):
         del y
-        log_z = torch.logsumexp(log_density(critic, self.grid), 0) + self.log_cell
-        return log_z - log_density(critic, X).mean()
+        log_z = torch.logsumexp(_log_density(critic, self.grid), 0) + self.log_cell
+        return log_z - _log_density(critic, X).mean()
 
 
 class TrajectoryRecorder(Callback):

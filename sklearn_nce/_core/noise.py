@@ -97,7 +97,48 @@ _DIAGONAL_TYPES = ("spherical", "diag")
 
 
 class Noise(nn.Module):
-    """Base class: the shared interface and the unconditional-noise defaults."""
+    """Base class of the noise and base densities: the interface, and its defaults.
+
+    A subclass fits on numpy rows in ``fit`` and keeps what it fitted as
+    buffers, so that ``.to(device)`` moves it; ``sample`` and ``log_prob``
+    work on torch tensors. An unconditional noise writes ``sample`` and
+    ``log_prob`` (``sample_given`` and ``log_prob_given`` then follow); a
+    conditional one sets ``conditional = True`` and writes those two instead
+    (``symmetric = True`` when ``pn(y | x) = pn(x | y)``). ``sample`` gets a
+    ``torch.Generator`` or None: draw on the generator's device, then move
+    the draws to the buffers' device.
+
+    Examples
+    --------
+    Independent Laplace marginals as the noise of an outlier detector:
+
+    >>> import numpy as np
+    >>> import torch
+    >>> from sklearn_nce import NoisierNCEClassifier
+    >>> from sklearn_nce.modules import Noise
+    >>> class LaplaceNoise(Noise):
+    ...     def fit(self, X):
+    ...         loc = np.median(X, axis=0)
+    ...         scale = np.abs(X - loc).mean(axis=0)
+    ...         self.register_buffer("loc", torch.tensor(loc, dtype=torch.float32))
+    ...         self.register_buffer("scale", torch.tensor(scale, dtype=torch.float32))
+    ...         return self
+    ...
+    ...     def sample(self, n_samples, generator=None):
+    ...         device = None if generator is None else generator.device
+    ...         shape = (n_samples, len(self.loc))
+    ...         u = torch.rand(shape, generator=generator, device=device).to(self.loc.device)
+    ...         u = u - 0.5
+    ...         return self.loc - self.scale * u.sign() * torch.log1p(-2 * u.abs())
+    ...
+    ...     def log_prob(self, x):
+    ...         z = (x - self.loc).abs() / self.scale
+    ...         return (-z - torch.log(2 * self.scale)).sum(-1)
+    >>> X = np.random.default_rng(0).laplace(size=(300, 2))
+    >>> detector = NoisierNCEClassifier(noise=LaplaceNoise(), max_epochs=5, random_state=0)
+    >>> detector.fit(X).predict([[0.0, 0.0], [12.0, -12.0]])
+    array([ 1, -1])
+    """
 
     conditional = False
     symmetric = False
