@@ -60,8 +60,8 @@ from skorch.callbacks import Callback
 from torch import nn
 
 from sklearn_nce import NoisierNCEClassifier
-from sklearn_nce.modules import GaussianNoise
 from sklearn_nce.datasets import IsotropicMixture, make_random_mixture
+from sklearn_nce.modules import GaussianNoise
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _shared import git_state, mean_std, write_readme_block  # noqa: E402

@@ -80,11 +80,17 @@ html_theme = "alabaster"
 html_title = f"sklearn_nce {release}"
 
 
+_ABSENT = object()
+
+
 def _skip_metadata_routing(app, what, name, obj, skip, options):
     # scikit-learn's metadata-routing methods (get_metadata_routing,
     # set_*_request) are inherited plumbing whose docstrings cross-reference
     # scikit-learn's own glossary: leave them to scikit-learn's docs.
     if name == "get_metadata_routing" or (name.startswith("set_") and name.endswith("_request")):
+        return True
+    # Likewise torch.nn.Module's own methods on the modules of sklearn_nce.modules.
+    if getattr(torch.nn.Module, name, _ABSENT) is obj:
         return True
     return skip
 

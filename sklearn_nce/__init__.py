@@ -15,6 +15,12 @@ NoisierNCEClassifier
     Outlier detector from a data-versus-noise classifier trained by "Noisier"
     NCE, with the ``IsolationForest`` API.
 
+Building blocks
+---------------
+sklearn_nce.modules
+    The noise densities and critics, to pass (``noise=``, ``base=``,
+    ``critic=``) or subclass.
+
 Helpers
 -------
 plot_history

@@ -47,6 +47,7 @@ from ._core.validation import (
     available_if,
     check_feature_scale,
     check_is_fitted,
+    check_not_constant,
     check_warm_start_features,
     explained_conversion_errors,
     stacklevel_to_user,
@@ -129,6 +130,12 @@ _MAX_AUTO_CLASSES = 20
 # on make_noisy_relation (500 pairs) 400 steps read 0.65-0.69 for the sine's
 # 0.863 nats (defaults 0.844).
 _PER_FEATURE_STEPS = 400
+# Why a variable with no varying column is refused (sklearn's digits has
+# three blank pixels in every image: some constant columns are kept, they add
+# nothing to the MI and the standardiser maps them to 0).
+_CONSTANT_CARRIES_NOTHING = (
+    "a constant carries no information about the other variable, so its MI is 0."
+)
 _PER_FEATURE_HIDDEN = (32, 32)
 
 
@@ -953,15 +960,15 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
             encoded = _one_hot(y[:, 0], classes)
         else:
             y = self._numeric_target(y)
-            _check_not_constant(y, "y")
             standardiser = FeatureStandardiser().fit(y)
+            check_not_constant(standardiser.varying_, "y", _CONSTANT_CARRIES_NOTHING)
             encoded = standardiser.transform(y)
             check_feature_scale(encoded, "y")
         # Checked before anything is stored: a refused warm start keeps describing
         # the critics it has.
         previous_width = getattr(self, "_target_width", None)
         check_warm_start_features(self, encoded.shape[1], previous_width, "y")
-        _check_not_constant(X, "X")
+        check_not_constant(self._standardiser.varying_, "X", _CONSTANT_CARRIES_NOTHING)
         self.discrete_target_ = discrete
         self.target_classes_ = classes if discrete else None
         self._target_standardiser = None if discrete else standardiser
@@ -1436,20 +1443,6 @@ def _class_columns(labels, classes):
             f"{classes[:20].tolist()}. The critic has no input for a new class: refit with it."
         )
     return columns[inverse.reshape(-1)]
-
-
-def _check_not_constant(array, name):
-    """Refuse a variable whose every column is constant.
-
-    Some constant columns among varying ones are kept: they add nothing to
-    the MI, and the standardiser maps them to 0 (sklearn's digits has three
-    blank pixels in every image).
-    """
-    if np.all(np.ptp(array, axis=0) == 0):
-        raise ValueError(
-            f"every column of {name} is constant: a constant carries no information "
-            "about the other variable, so its MI is 0."
-        )
 
 
 class _InUnits(torch.nn.Module):

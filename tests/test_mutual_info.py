@@ -102,8 +102,8 @@ def test_pipeline_gridsearch_clone_pickle_and_seed():
         (lambda X, Y: (X, Y[:-1]), "inconsistent numbers of samples"),
         (lambda X, Y: (np.where(X > 2, np.nan, X), Y), "NaN"),
         (lambda X, Y: (X[:1], Y[:1]), "minimum of 10"),
-        (lambda X, Y: (np.ones_like(X), Y), "every column of X is constant"),
-        (lambda X, Y: (X, np.zeros_like(Y)), "every column of y is constant"),
+        (lambda X, Y: (np.ones_like(X), Y), "Every feature of X is constant"),
+        (lambda X, Y: (X, np.zeros_like(Y)), "Every feature of y is constant"),
     ],
 )
 def test_bad_input_raises(make_bad, match):

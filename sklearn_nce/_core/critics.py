@@ -143,7 +143,7 @@ class ResidualCritic(nn.Module):
 
 
 class SeparableCritic(nn.Module):
-    """Two-variable critic ``s(x, y) = f(x) . g(y)`` with MLP encoders f and g.
+    """Two-variable critic ``s(x, y) = f(x) @ g(y)`` (a dot product) with MLP encoders f and g.
 
     All-pairs scores of a batch cost one matrix product, and ``f(x)`` is an
     embedding of x usable downstream.

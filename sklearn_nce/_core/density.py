@@ -36,6 +36,7 @@ from .validation import (
     Interval,
     StrOptions,
     check_is_fitted,
+    check_not_constant,
     stacklevel_to_user,
     validate_X,
     warn_if_few_rows,
@@ -117,11 +118,12 @@ class _BaseEnergyNCE(_BaseNCE):
     def _varying_columns(self, Z):
         """The training rows' varying columns, in standard units (sets ``_varying``)."""
         varying = self._standardiser.varying_
-        if not varying.any():
-            raise ValueError(
-                "Every feature of X is constant: there is no density to learn. A density "
-                "model needs at least one feature that varies across the training rows."
-            )
+        check_not_constant(
+            varying,
+            "X",
+            "there is no density to learn. A density model needs at least one feature "
+            "that varies across the training rows.",
+        )
         previous = getattr(self, "_varying", None)
         if self.warm_start and previous is not None and self._previous_critics():
             if not np.array_equal(previous, varying):

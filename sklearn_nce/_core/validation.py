@@ -37,6 +37,7 @@ __all__ = [
     "check_features",
     "check_feature_scale",
     "check_is_fitted",
+    "check_not_constant",
     "check_warm_start_features",
     "FeatureStandardiser",
     "explained_conversion_errors",
@@ -224,6 +225,17 @@ class FeatureStandardiser:
     def log_scale(self):
         """``sum log scale`` over the varying columns: ``log p_X(x) = log p_Z(z) - log_scale``."""
         return float(np.sum(np.log(self.scale_[self.varying_])))
+
+
+def check_not_constant(varying, name, consequence):
+    """Refuse a variable none of whose columns varies.
+
+    ``varying`` marks the columns that vary (``FeatureStandardiser.varying_``);
+    ``consequence`` ends the message: what a constant means to the estimator.
+    Some constant columns among varying ones are accepted.
+    """
+    if not np.any(varying):
+        raise ValueError(f"Every feature of {name} is constant: {consequence}")
 
 
 def _row_blocks(X, rows=65_536):
