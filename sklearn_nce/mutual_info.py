@@ -883,38 +883,13 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
     def _bias_bounds(self, n_product_pairs):
         """How far below and above ``mi_`` the bias the folds share may put the MI (nats)."""
         if self.objective != "anchor":
-            return (
-                0.0,
-                0.0,
-            )  # a bound: its interval is its sampling error (see confidence_interval)
+            # A bound: its interval is its sampling error (see confidence_interval).
+            return 0.0, 0.0
         log_normaliser = self.diagnostics_["log_normaliser"]
         if not self._normaliser_is_informative(n_product_pairs):
             log_normaliser = 0.0
         optimism = float(np.mean(self.fold_train_estimates_) - np.mean(self.fold_estimates_))
-        # For any critic s the plug-in misses the MI by I - mi_ = J - L, with
-        # L = log E_q[exp s] (log_normaliser) and J = KL(p || q exp(s - L)) >= 0,
-        # the critic's distance from the joint once normalised. Below: I is at
-        # least the DV bound mi_ - L, so the truth lies below mi_ by at most L.
-        # Above: J is unobserved. Its part from estimation is about the
-        # critics' optimism, the in-sample minus the held-out plug-in (a fitted
-        # score is optimistic on its training rows by about what it is
-        # pessimistic on new rows, Akaike 1973); |L| stands in for the rest,
-        # its sign being noisy (a few rare pairs dominate the mean of exp s).
-        # benchmarks/mutual_info.py at the defaults: five 1-nat relations at
-        # 8000 pairs read 0.01-0.04 low with L = 0.00-0.02 and an optimism of
-        # 0.00-0.01; at 2000 pairs the d = 20, 2-nat staircase read 0.90 low
-        # with an optimism of 1.91, and the d = 20, 20-nat Gaussian 3.28 low
-        # with L = -3.40. The 95% interval covered 43 of the 45 runs of its
-        # small section (500-8000 pairs, 3 seeds) with the sampling error
-        # alone, 45 with these terms (mean half-width 0.060 -> 0.079 nats;
-        # 0.025 -> 0.033 at 8000 pairs), and 4 -> 9 of its 12 tasks (0.29 ->
-        # 0.91 nats, most of it the two cases above). The 4-nat Gaussians with
-        # Y through a cube, asinh or the normal CDF still miss (0.24-1.04
-        # nats low with an optimism <= 0.17 and L <= 0.54): a critic that
-        # cannot follow the relation shows it in neither term.
-        below = max(log_normaliser, 0.0)
-        above = max(optimism, 0.0) + abs(log_normaliser)
-        return float(below), float(above)
+        return _shared_bias_bounds(log_normaliser, optimism)
 
     def _check_normaliser(self, n_product_pairs):
         log_normaliser = self.diagnostics_["log_normaliser"]
@@ -951,7 +926,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
                 )
             if self.discrete_target_:
                 return X, _one_hot(y[:, 0], self.target_classes_)
-            return X, self._target_standardiser.transform(self._numeric_target(y))
+            return X, self._target_standardiser.transform(_numeric_target(y, self.discrete_target))
         discrete = _resolve_discrete_target(self.discrete_target, y)
         if discrete:
             # A warm start keeps the previous fit's column order for the same classes.
@@ -959,7 +934,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
             classes = _class_order(y[:, 0], previous)
             encoded = _one_hot(y[:, 0], classes)
         else:
-            y = self._numeric_target(y)
+            y = _numeric_target(y, self.discrete_target)
             standardiser = FeatureStandardiser().fit(y)
             check_not_constant(standardiser.varying_, "y", _CONSTANT_CARRIES_NOTHING)
             encoded = standardiser.transform(y)
@@ -975,19 +950,6 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         self.n_targets_ = y.shape[1]
         self._target_width = encoded.shape[1]  # the critic's y inputs
         return X, encoded
-
-    def _numeric_target(self, y):
-        """y as float64; text raises, saying how to read it as class labels."""
-        try:
-            with explained_conversion_errors("y"):
-                return np.asarray(y, dtype=np.float64)
-        except ValueError as error:
-            if y.shape[1] != 1 or "contains text" not in str(error):
-                raise
-            raise ValueError(
-                f"{error} Or read y as class labels: discrete_target=True (or 'auto', "
-                f"the default; this estimator has {self.discrete_target!r})."
-            ) from None
 
     def _previous_critics(self):
         return [net.module_ for net in getattr(self, "nets_", [])]
@@ -1293,6 +1255,52 @@ def _score_matrices(critic, device, X, y, batch_size):
         batch_size=batch,
         drop_last=True,
     )
+
+
+def _shared_bias_bounds(log_normaliser, optimism):
+    """``(below, above)``: how far the plug-in's shared bias may put the MI from it.
+
+    ``log_normaliser`` is L = log E_q[exp s] over held-out product pairs,
+    ``optimism`` the critics' in-sample minus held-out plug-in.
+    """
+    # For any critic s the plug-in misses the MI by I - mi_ = J - L, with
+    # L = log E_q[exp s] (log_normaliser) and J = KL(p || q exp(s - L)) >= 0,
+    # the critic's distance from the joint once normalised. Below: I is at
+    # least the DV bound mi_ - L, so the truth lies below mi_ by at most L.
+    # Above: J is unobserved. Its part from estimation is about the
+    # critics' optimism, the in-sample minus the held-out plug-in (a fitted
+    # score is optimistic on its training rows by about what it is
+    # pessimistic on new rows, Akaike 1973); |L| stands in for the rest,
+    # its sign being noisy (a few rare pairs dominate the mean of exp s).
+    # benchmarks/mutual_info.py at the defaults: five 1-nat relations at
+    # 8000 pairs read 0.01-0.04 low with L = 0.00-0.02 and an optimism of
+    # 0.00-0.01; at 2000 pairs the d = 20, 2-nat staircase read 0.90 low
+    # with an optimism of 1.91, and the d = 20, 20-nat Gaussian 3.28 low
+    # with L = -3.40. The 95% interval covered 43 of the 45 runs of its
+    # small section (500-8000 pairs, 3 seeds) with the sampling error
+    # alone, 45 with these terms (mean half-width 0.060 -> 0.079 nats;
+    # 0.025 -> 0.033 at 8000 pairs), and 4 -> 9 of its 12 tasks (0.29 ->
+    # 0.91 nats, most of it the two cases above). The 4-nat Gaussians with
+    # Y through a cube, asinh or the normal CDF still miss (0.24-1.04
+    # nats low with an optimism <= 0.17 and L <= 0.54): a critic that
+    # cannot follow the relation shows it in neither term.
+    below = max(log_normaliser, 0.0)
+    above = max(optimism, 0.0) + abs(log_normaliser)
+    return float(below), float(above)
+
+
+def _numeric_target(y, discrete_target):
+    """y as float64; text raises, saying how to read it as class labels."""
+    try:
+        with explained_conversion_errors("y"):
+            return np.asarray(y, dtype=np.float64)
+    except ValueError as error:
+        if y.shape[1] != 1 or "contains text" not in str(error):
+            raise
+        raise ValueError(
+            f"{error} Or read y as class labels: discrete_target=True (or 'auto', "
+            f"the default; this estimator has {discrete_target!r})."
+        ) from None
 
 
 def _check_n_pairs(n_pairs, cv, objective):

@@ -747,3 +747,27 @@ def test_a_fit_runs_on_one_torch_thread_and_restores_the_count(monkeypatch):
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(previous)
+
+
+def test_what_auto_resolved_to_is_a_fitted_attribute():
+    X, y = make_mean_shift(n_features=2, kl=1.0).sample(600, 600, random_state=0)
+    ratio = NCEDensityRatio(max_epochs=2, random_state=0).fit(X, y)
+    # batch_size="auto" on 1080 training rows: the 256-row floor.
+    assert (ratio.lr_, ratio.batch_size_, ratio.max_epochs_) == (1e-3, 256, 2)
+    mi = InfoNCEAnchorMI(cv=2, max_epochs=1, random_state=0).fit(X[:, :1], X[:, 1])
+    # The in-batch critic's own "auto" batch and learning rate.
+    assert (mi.lr_, mi.batch_size_, mi.max_epochs_) == (2e-3, 32, 1)
+
+
+@pytest.mark.filterwarnings("ignore:InfoNCEAnchorMI's estimate")  # one epoch: not the point
+def test_a_telescoping_fold_gets_the_estimators_shared_parameters():
+    X, y = make_mean_shift(n_features=2, kl=1.0).sample(200, 200, random_state=0)
+    mi = InfoNCEAnchorMI(
+        cv=2, telescoping_steps=2, hidden_layer_sizes=(8,), max_epochs=1, lr=0.01, random_state=0
+    ).fit(X[:, :1], X[:, 1])
+    net = mi.nets_[0]
+    # The fold's classifier: a residual critic (a linear ratio, then an MLP of the MI's widths).
+    residual = net.module_.module
+    assert residual.network.layers[0].out_features == 8
+    assert (net.lr, net.max_epochs) == (0.01, 1)
+    assert list(mi.telescoping_steps_) == [2, 2]
