@@ -211,6 +211,9 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         ``architecture="residual"``).
     n_iter_ : int
         Number of epochs run (of the MLP stage, for ``architecture="residual"``).
+    lr_, batch_size_, max_epochs_ : float, int, int
+        What ``lr``, ``batch_size`` and ``max_epochs`` resolved to (``"auto"``
+        included), for the optimiser's stage.
     denominator_weights_ : ndarray of shape (n_denominator,)
         Importance weights of the training denominator rows (mean 1), in
         their order in ``X``; also ``predict_weights()`` with no argument.

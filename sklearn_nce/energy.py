@@ -172,6 +172,9 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         Per-epoch losses.
     n_iter_ : int
         Epochs run.
+    lr_, batch_size_, max_epochs_ : float, int, int
+        What ``lr``, ``batch_size`` and ``max_epochs`` resolved to (``"auto"``
+        included).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)

@@ -341,6 +341,9 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         The training history of each fold.
     n_iter_ : ndarray of shape (cv,)
         Epochs run per fold.
+    lr_, batch_size_, max_epochs_ : float, int, int
+        What ``lr``, ``batch_size`` and ``max_epochs`` resolved to (``"auto"``
+        included) for the folds' critics (a telescoping fold's classifier's own).
     device_, n_features_in_, feature_names_in_
         As in :class:`~sklearn_nce.NCEDensityRatio`.
 
