@@ -339,3 +339,19 @@ def test_diagonal_mixture_log_density_keeps_float32_digits_on_unstandardised_dat
     noise = GaussianMixtureNoise(2, "diag", random_state=0).fit(X)
     expected = noise.mixture_.score_samples(X[:50])
     np.testing.assert_allclose(noise.log_prob(_t(X[:50])).numpy(), expected, atol=0.05)
+
+
+def test_full_covariance_mixture_draws_are_the_per_row_transform():
+    # Grouping rows by component (one product per component) draws what a
+    # d x d factor gathered per row gives, from the same generator calls.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3)) @ np.array([[1.0, 0.5, 0.0], [0.0, 1.0, 0.3], [0.0, 0.0, 1.0]])
+    noise = GaussianMixtureNoise(n_components=3, random_state=0).fit(X)
+    draws = noise.sample(500, torch.Generator().manual_seed(0))
+    generator = torch.Generator().manual_seed(0)
+    weights = noise.log_weights.exp()
+    component = torch.multinomial(weights, 500, replacement=True, generator=generator)
+    eps = torch.randn((500, 3), generator=generator)
+    factors = noise.scale_trils[component]
+    expected = noise.means[component] + torch.einsum("nij,nj->ni", factors, eps)
+    torch.testing.assert_close(draws, expected)
