@@ -16,7 +16,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_nce import InfoNCEAnchorMI, mutual_info_nce
+from sklearn_nce import InfoNCEAnchorMI, mutual_info, mutual_info_nce
 from sklearn_nce._core.critics import CriticEnsemble, SeparableCritic
 from sklearn_nce._core.losses import dv_loss
 from sklearn_nce._core.objectives import (
@@ -488,3 +488,25 @@ def test_defaults_do_not_warn_on_a_real_data_set():
         warnings.simplefilter("error", UnreliableEstimateWarning)
         model = InfoNCEAnchorMI(random_state=0).fit(X, y)
     assert 0.3 < model.mi_ < np.log(2)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn_nce.exceptions.SmallSampleWarning")
+@pytest.mark.filterwarnings("ignore::sklearn_nce.exceptions.UnreliableEstimateWarning")
+@pytest.mark.parametrize("hidden, refit_width", [((64, 64), 256), ((16,), 16)])
+def test_saturated_in_batch_critics_are_refitted_by_telescoping(monkeypatch, hidden, refit_width):
+    # A margin as wide as the bound's whole range makes any fit count as
+    # saturated: what is tested is what fit does then (the threshold itself
+    # is measured in the comment on _SATURATION_MARGIN).
+    monkeypatch.setattr(mutual_info, "_SATURATION_MARGIN", 100.0)
+    X, y, _ = make_correlated_gaussian(200, 1, 1.0, random_state=0)
+    common = dict(cv=2, max_epochs=2, hidden_layer_sizes=hidden, random_state=0)
+    model = InfoNCEAnchorMI(**common).fit(X, y)
+    assert model.saturated_ and model.nu_ is None
+    assert model.telescoping_steps_.shape == (2,) and model.gap_kl_ is not None
+    residual = model.nets_[0].module_.module  # the fold's telescoping classifier
+    assert residual.network.layers[0].out_features == refit_width
+    kept = InfoNCEAnchorMI(telescope_saturated=False, **common).fit(X, y)
+    assert not kept.saturated_ and list(kept.telescoping_steps_) == [1, 1]
+    # Refitted folds are no in-batch critics: a warm start begins afresh.
+    model.set_params(warm_start=True, telescope_saturated=False).fit(X, y)
+    assert list(model.telescoping_steps_) == [1, 1]
