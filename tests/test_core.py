@@ -10,6 +10,7 @@ import pytest
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
+from threadpoolctl import threadpool_info, threadpool_limits
 from torch import nn
 
 from sklearn_nce import (
@@ -722,6 +723,25 @@ def test_auto_batch_size_grows_with_the_data_within_bounds():
     model = NCEDensityRatio(batch_size="auto")
     assert [model._batch_size(n) for n in (1000, 25_600, 100_000, 10**7)] == [256, 256, 1000, 4096]
     assert NCEDensityRatio(batch_size=64)._batch_size(100_000) == 64
+
+
+def test_a_fit_runs_blas_and_openmp_on_one_thread_and_restores_them(monkeypatch):
+    # numpy's BLAS and sklearn's OpenMP (EM, k-means in the base search) spun
+    # like torch's threads on a busy machine.
+    seen = []
+    train_net = _BaseNCE._train_net
+
+    def spy(self, *args, **kwargs):
+        seen.append({info["num_threads"] for info in threadpool_info()})
+        return train_net(self, *args, **kwargs)
+
+    monkeypatch.setattr(_BaseNCE, "_train_net", spy)
+    X, y = make_mean_shift(n_features=2, kl=1.0).sample(100, 100, random_state=0)
+    with threadpool_limits(limits=2):  # a user's setting (one per core here)
+        NCEDensityRatio(max_epochs=1, random_state=0).fit(X, y)
+        after = {info["num_threads"] for info in threadpool_info()}
+    assert seen == [{1}]
+    assert after == {2}
 
 
 def test_a_fit_runs_on_one_torch_thread_and_restores_the_count(monkeypatch):
