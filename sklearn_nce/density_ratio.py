@@ -524,9 +524,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
 
     def _held_out_gap(self):
         """The single classifier's held-out gap: ``2 * Phi^-1(e)^2`` nats (0 without one)."""
-        if self.validation_error_ is None:
-            return 0.0
-        return 2.0 * norm.ppf(min(self.validation_error_, 0.5)) ** 2
+        return 0.0 if self.validation_error_ is None else _gaussian_gap(self.validation_error_)
 
     def _in_chasm(self):
         """Whether the held-out rows show the density chasm (see ``_check_training``)."""
@@ -551,7 +549,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         """Telescoping steps for the gap the fitted single classifier shows (sets ``gap_kl_``)."""
         X_judged, labels_judged = valid if _can_judge(valid) else (X, labels)
         error = _balanced_error(self._log_ratio(X_judged), labels_judged, floor=0.5)
-        gaussian_kl = 2.0 * norm.ppf(min(error, 0.5)) ** 2
+        gaussian_kl = _gaussian_gap(error)
         self.gap_kl_ = float(gaussian_kl)
         return int(np.clip(np.ceil(gaussian_kl / _AUTO_NATS_PER_STEP), 1, _AUTO_MAX_STEPS))
 
@@ -832,6 +830,11 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
 def _can_judge(valid):
     """Whether the held-out split has enough rows of each sample to read an error from."""
     return valid is not None and min(np.bincount(valid[1], minlength=2)) >= _CHASM_MIN_ROWS
+
+
+def _gaussian_gap(error):
+    """``2 * Phi^-1(e)^2``: the KL (nats) of the Gaussian mean shift whose Bayes error is ``e``."""
+    return 2.0 * norm.ppf(min(error, 0.5)) ** 2
 
 
 def _balanced_error(log_ratio, labels, floor=0.0):

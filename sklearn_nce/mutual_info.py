@@ -750,15 +750,9 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         partner is picked out of its batch, and the plug-in can no longer
         tell how much more the joint pairs differ from the shuffled ones.
         """
-        if not (
-            self.telescope_saturated
-            and self.telescoping_steps == 1
-            and self.nu == "auto"
-            and self.objective == "anchor"
-            and self.architecture == "joint"
-            and self.critic is None
-            and not self.warm_start
-        ):
+        in_batch_defaults = self.telescoping_steps == 1 and self.nu == "auto"
+        telescopable = not any(conflict for conflict, _ in self._telescoping_conflicts().values())
+        if not (self.telescope_saturated and in_batch_defaults and telescopable):
             return False
         return self.diagnostics_["infonce"] >= np.log(self.batch_size_) - _SATURATION_MARGIN
 
@@ -904,13 +898,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         """Refuse settings that telescoping cannot honour, before any fitting."""
         if self.telescoping_steps == 1:
             return
-        conflicts = {
-            "objective": (self.objective != "anchor", "'anchor' (its plug-in estimate)"),
-            "architecture": (self.architecture != "joint", "'joint' (a critic of [x, y])"),
-            "critic": (self.critic is not None, "None (it builds a residual critic)"),
-            "warm_start": (self.warm_start, "False (each fold's classifier is fitted afresh)"),
-        }
-        for name, (conflict, needed) in conflicts.items():
+        for name, (conflict, needed) in self._telescoping_conflicts().items():
             if conflict:
                 raise ValueError(
                     f"telescoping_steps={self.telescoping_steps!r} trains each fold's critic "
@@ -918,6 +906,15 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
                     f"{name}={needed}; got {name}={getattr(self, name)!r}. Set it, or "
                     "telescoping_steps=1."
                 )
+
+    def _telescoping_conflicts(self):
+        """Each setting telescoping needs: ``{name: (whether it conflicts, what it needs)}``."""
+        return {
+            "objective": (self.objective != "anchor", "'anchor' (its plug-in estimate)"),
+            "architecture": (self.architecture != "joint", "'joint' (a critic of [x, y])"),
+            "critic": (self.critic is not None, "None (it builds a residual critic)"),
+            "warm_start": (self.warm_start, "False (each fold's classifier is fitted afresh)"),
+        }
 
     def _learning_rate(self):
         return _IN_BATCH_LR if self.lr == "auto" else self.lr

@@ -604,14 +604,14 @@ class StackedDensity(Noise):
         probabilities = self.log_weights.double().exp().cpu()
         choice = torch.multinomial(probabilities, n_samples, True, generator=generator)
         draws = None
-        for index, part in enumerate(self.parts):
-            rows = torch.nonzero(choice == index).reshape(-1)
+        groups = _rows_by_group(choice, len(self.parts), self._device())
+        for part, rows in zip(self.parts, groups, strict=True):
             if len(rows) == 0:
                 continue
             part_draws = part.sample(len(rows), generator)
             if draws is None:
                 draws = part_draws.new_empty((n_samples, part_draws.shape[1]))
-            draws[rows.to(draws.device)] = part_draws
+            draws[rows] = part_draws
         return draws
 
     def log_prob(self, x):
@@ -988,16 +988,23 @@ def _times_component_factor(eps, component, scale_trils):
     components the gathered way took 0.31 ms for 320 rows and 1.16 ms for
     1280, this one 0.09 and 0.17 ms (a breast-cancer fit spent 4.3 of its
     11.9 s drawing noise). The same draws; the products round differently
-    in the last bits. ``component`` stays on the CPU, where ``multinomial``
-    drew it: the group sizes need no device sync.
+    in the last bits.
     """
-    counts = torch.bincount(component, minlength=len(scale_trils)).tolist()
-    order = torch.argsort(component, stable=True).to(eps.device)
     scaled = torch.empty_like(eps)
-    for index, rows in enumerate(torch.split(order, counts)):
+    for index, rows in enumerate(_rows_by_group(component, len(scale_trils), eps.device)):
         if len(rows):
             scaled[rows] = eps[rows] @ scale_trils[index].T
     return scaled
+
+
+def _rows_by_group(group, n_groups, device):
+    """The rows of each group ``0 .. n_groups - 1`` of ``group``, ascending, on ``device``.
+
+    ``group`` is a CPU tensor (``multinomial`` drew it there), so the group
+    sizes need no device sync; the row order moves to ``device`` once.
+    """
+    counts = torch.bincount(group, minlength=n_groups).tolist()
+    return torch.split(torch.argsort(group, stable=True).to(device), counts)
 
 
 def _full_covariances(mixture):
