@@ -105,7 +105,7 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         L2 penalty on the network's weights.
     max_epochs : int or "auto", default="auto"
         Maximum passes over the data; "auto" buys 2000 optimiser steps
-        whatever the number of rows.
+        whatever the number of rows, but at most 300 passes (small data sets).
     batch_size : int, default=256
         Data rows per mini-batch (each with ``n_noise`` noise draws).
     early_stopping : bool or "auto", default="auto"

@@ -23,7 +23,7 @@ def _ring(n, rng):
 def test_base_selection_picks_the_family_that_fits():
     rng = np.random.RandomState(0)
     # A thin ring: a KDE follows it, a mixture needs many components, a
-    # Gaussian is 2 nats per row worse (measured: KDE -2.21, best mixture
+    # Gaussian is 2 nats per row worse (measured: KDE -2.20, best mixture
     # -2.16, stack -2.13, Gaussian -4.35). The stack blends the first two.
     ring = SelectedDensity(random_state=0).fit(_ring(600, rng))
     assert ring.scores_["gaussian"] < ring.scores_["stack"] - 1.5
@@ -201,3 +201,15 @@ def test_the_network_does_not_extrapolate_beyond_the_training_box():
     with torch.no_grad():
         correction = module.correction(rows).numpy()
     np.testing.assert_allclose(correction, correction[0], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("Estimator", DENSITY_MODELS)
+def test_the_auto_budget_caps_passes_on_small_data(Estimator):
+    # 2000 steps of 256 rows would be 2000 passes over 180 training rows:
+    # "auto" stops at 300 passes. 25 600 rows (100 steps an epoch) keep the
+    # 2000-step budget; an explicit max_epochs is never capped.
+    assert Estimator()._max_epochs(180, 256) == 300
+    assert Estimator()._max_epochs(25_600, 256) == 20
+    assert Estimator(max_epochs=1000)._max_epochs(180, 256) == 1000
+    model = Estimator(random_state=0).fit(load_iris().data[:60])
+    assert model.max_epochs_ == 300

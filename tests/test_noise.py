@@ -26,6 +26,7 @@ from sklearn_nce._core.noise import (
     cv_bandwidth,
     fit_gaussian_mixture,
     make_noise,
+    rate_scaled,
     stacking_weights,
 )
 from sklearn_nce._core.objectives import log_ratio_to_noise
@@ -198,6 +199,18 @@ def test_cv_bandwidth_matches_grid_search_on_a_gaussian():
     assert cv_bandwidth(X, random_state=0) == pytest.approx(
         search.best_params_["bandwidth"], rel=0.15
     )
+
+
+def test_the_stacked_kde_keeps_the_bandwidth_chosen_on_all_rows():
+    # The folds' KDEs take the bandwidth chosen once on all rows, moved to
+    # their size by the n^(-1 / (d + 4)) rate; the refit moves it back.
+    X = np.random.RandomState(0).randn(400, 3)
+    selected = SelectedDensity(families=("kde",), random_state=0).fit(X)
+    kde = selected.density.density
+    assert isinstance(kde, KernelDensityNoise)
+    assert kde.bandwidth_ == pytest.approx(cv_bandwidth(X, random_state=0), rel=1e-12)
+    assert rate_scaled(rate_scaled(0.3, 400, 320, X), 320, 400, X) == pytest.approx(0.3)
+    assert rate_scaled(0.3, 400, 320, X) > 0.3  # fewer rows, a wider kernel
 
 
 def test_selected_density_is_a_normalised_density():
