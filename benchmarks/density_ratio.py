@@ -10,16 +10,22 @@ denominator rows:
 * ``log_mse``   mean squared error of the log ratio on held-out denominator rows;
 * ``spearman``  rank correlation of estimated and true log ratio there;
 * ``weight_l1`` mean |w_hat - w| with both weight vectors self-normalised to
-  mean 1 on those rows (0 is perfect, 2 is the worst possible);
+  mean 1 on those rows (0 is perfect, 2 is the worst possible): for ours the
+  weights are ``predict_weights`` (inputs clipped, see ``weight_clip_quantile``),
+  for peers the exponential of their log ratio;
+* ``weight_ess`` the effective sample size of those weights as a share of the
+  rows, ``(sum w)^2 / sum w^2 / n`` (the true ratio's is in the tables too: far
+  below it, the weights have collapsed onto a few rows);
 * ``fit_s`` and ``epoch_s`` wall-clock fit time and time per epoch.
 
 Ours: the default MLP critic with each loss and with telescoping (TRE), the
 quadratic critic fitted by full-batch LBFGS with and without TRE, and the
 residual critic (a linear ratio fitted first, an MLP on top) without TRE,
-with 8 steps and with ``telescoping_steps="auto"``. The default, the residual
-critic with automatic TRE and MLPClassifier are
-also re-run over data and model seeds 1-3 (``seeds`` in the JSON; mean and
-range in the Markdown).
+with 8 steps and with ``telescoping_steps="auto"``. The default (with
+and without its clipped weights), the residual critic with automatic TRE and
+MLPClassifier are also re-run over data and model seeds 1-3 (``seeds`` in the
+JSON; mean and range of the log-ratio MSE, weight error and weight ESS in the
+Markdown).
 Peers: logistic regression on quadratic features (the exact family for these
 problems), sklearn's MLPClassifier with our hidden sizes, and densratio's uLSIF
 and RuLSIF. Run ``python benchmarks/density_ratio.py`` (``--quick`` for a
@@ -93,6 +99,9 @@ QUICK_LADDER = [("mean", 2, 0.5), ("mean", 10, 8.0)]
 
 OURS = {
     "NCE logistic": dict(loss="logistic"),
+    # The default with the weights read from the unclipped critic (the
+    # default before weight_clip_quantile): the same fit, other weights.
+    "NCE logistic, unclipped weights": dict(loss="logistic", weight_clip_quantile=None),
     "NCE noisier": dict(loss="noisier"),
     "NCE brier": dict(loss="brier"),
     "NCE lsif": dict(loss="lsif"),
@@ -113,7 +122,17 @@ OURS = {
 # a default would be chosen between, so that a one-seed difference is not read
 # as a ranking.
 SEEDS = (0, 1, 2, 3)  # 0 first: the main run
-SEED_METHODS = ["NCE logistic", "NCE residual + TRE(auto)", "MLPClassifier"]
+SEED_METHODS = [
+    "NCE logistic",
+    "NCE logistic, unclipped weights",
+    "NCE residual + TRE(auto)",
+    "MLPClassifier",
+]
+SEED_METRICS = {
+    "log_mse": "Log-ratio MSE",
+    "weight_l1": "Self-normalised weight L1 error",
+    "weight_ess": "Weight ESS (share of rows; the truth's in the first column)",
+}
 HIDDEN = (64, 64)
 # Ratios at or below this are floored before taking logs (peers only: uLSIF's
 # linear-in-kernels ratio can be zero or negative).
@@ -124,6 +143,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=5000, help="rows per sample (default 5000)")
     parser.add_argument("--quick", action="store_true", help="two rungs, 1000 rows")
+    parser.add_argument(
+        "--no-readme", action="store_true", help="leave the README's summary table as it is"
+    )
     args = parser.parse_args()
     ladder, n = (QUICK_LADDER, 1000) if args.quick else (LADDER, args.n)
 
@@ -136,13 +158,14 @@ def main():
         for method, fit_predict in _methods().items():
             start = time.perf_counter()
             try:
-                log_ratio, n_epochs = fit_predict(X, y, X_test)
+                log_ratio, n_epochs, weights = fit_predict(X, y, X_test)
                 error = None
             except (ValueError, np.linalg.LinAlgError) as exc:  # report, do not hide
-                log_ratio, n_epochs, error = None, None, f"{type(exc).__name__}: {exc}"[:200]
+                log_ratio, n_epochs, weights = None, None, None
+                error = f"{type(exc).__name__}: {exc}"[:200]
             fit_s = time.perf_counter() - start
             row = dict(shift=shift, n_features=n_features, kl=kl, n_per_sample=n, method=method)
-            row.update(_metrics(log_ratio, true_log_ratio), fit_s=fit_s, error=error)
+            row.update(_metrics(log_ratio, true_log_ratio, weights), fit_s=fit_s, error=error)
             row["epoch_s"] = fit_s / n_epochs if n_epochs else None
             rows.append(row)
             print(_format_row(row), flush=True)
@@ -161,21 +184,31 @@ def main():
     )
     (RESULTS / "density_ratio.md").write_text(_markdown(rows, meta) + _seed_markdown(seed_rows))
     _plot(rows, RESULTS / "density_ratio.png")
-    if not args.quick:
+    if not (args.quick or args.no_readme):
         _update_readme(rows, n)
     print((RESULTS / "density_ratio.md").read_text())
 
 
 def _seed_rows(ladder, n, main_rows):
-    """Log-ratio MSE of SEED_METHODS over SEEDS: data seed 10 s, test rows 10 s + 1, model s.
+    """SEED_METRICS of SEED_METHODS over SEEDS: data seed 10 s, test rows 10 s + 1, model s.
 
     Seed 0 is the main run's data and model seed: its rows are taken from there.
+    The true ratio's weight ESS is kept as the method "truth".
     """
+    keys = ("shift", "n_features", "kl", "method", *SEED_METRICS)
     rows = [
-        {key: row[key] for key in ("shift", "n_features", "kl", "method", "log_mse")} | {"seed": 0}
+        {key: row[key] for key in keys} | {"seed": 0}
         for row in main_rows
         if row["method"] in SEED_METHODS
     ]
+    for shift, n_features, kl in ladder:
+        pair = PAIRS[shift](n_features, kl)
+        for seed in SEEDS:
+            X_test, _ = pair.sample(0, 2000, random_state=10 * seed + 1)
+            rows.append(
+                dict(shift=shift, n_features=n_features, kl=kl, seed=seed, method="truth")
+                | dict(weight_ess=_ess(np.exp(_shifted(pair.log_ratio(X_test)))))
+            )
     for shift, n_features, kl in ladder:
         pair = PAIRS[shift](n_features, kl)
         for seed in SEEDS[1:]:
@@ -183,15 +216,15 @@ def _seed_rows(ladder, n, main_rows):
             X_test, _ = pair.sample(0, 2000, random_state=10 * seed + 1)
             true_log_ratio = pair.log_ratio(X_test)
             for method in SEED_METHODS:
-                log_ratio, _ = _methods(seed)[method](X, y, X_test)
-                mse = float(np.mean((log_ratio - true_log_ratio) ** 2))
+                log_ratio, _, weights = _methods(seed)[method](X, y, X_test)
+                metrics = _metrics(log_ratio, true_log_ratio, weights)
                 rows.append(
                     dict(shift=shift, n_features=n_features, kl=kl, seed=seed, method=method)
-                    | dict(log_mse=mse)
+                    | {key: metrics[key] for key in SEED_METRICS}
                 )
                 print(
                     f"seed {seed} {shift:7s} d={n_features:2d} KL={kl:4.1f} {method:30s} "
-                    f"log_mse={mse:.3g}",
+                    f"log_mse={metrics['log_mse']:.3g} weight_l1={metrics['weight_l1']:.3g}",
                     flush=True,
                 )
     return rows
@@ -201,25 +234,29 @@ def _seed_markdown(rows):
     if not rows:
         return ""
     rungs = list(dict.fromkeys((r["shift"], r["n_features"], r["kl"]) for r in rows))
-    lines = [
-        "",
-        f"## Log-ratio MSE over seeds {SEEDS[0]}-{SEEDS[-1]}: mean (min-max)",
-        "",
-        "Data seed 10 s, held-out rows 10 s + 1, model seed s (s = 0 is the tables above).",
-        "",
-        "| problem | " + " | ".join(SEED_METHODS) + " |",
-        "|" + "---|" * (len(SEED_METHODS) + 1),
-    ]
-    for shift, d, kl in rungs:
-        cells = []
-        for method in SEED_METHODS:
-            values = [
-                r["log_mse"]
-                for r in rows
-                if (r["shift"], r["n_features"], r["kl"], r["method"]) == (shift, d, kl, method)
-            ]
-            cells.append(f"{np.mean(values):.3g} ({min(values):.3g}-{max(values):.3g})")
-        lines.append(f"| {shift} d={d} KL={kl:g} | " + " | ".join(cells) + " |")
+    lines = []
+    for metric, title in SEED_METRICS.items():
+        methods = (["truth"] if metric == "weight_ess" else []) + SEED_METHODS
+        lines += [
+            "",
+            f"## {title} over seeds {SEEDS[0]}-{SEEDS[-1]}: mean (min-max)",
+            "",
+            "Data seed 10 s, held-out rows 10 s + 1, model seed s (s = 0 is the tables above).",
+            "",
+            "| problem | " + " | ".join(methods) + " |",
+            "|" + "---|" * (len(methods) + 1),
+        ]
+        for shift, d, kl in rungs:
+            cells = []
+            for method in methods:
+                key = (shift, d, kl, method)
+                values = [
+                    r[metric]
+                    for r in rows
+                    if (r["shift"], r["n_features"], r["kl"], r["method"]) == key
+                ]
+                cells.append(f"{np.mean(values):.3g} ({min(values):.3g}-{max(values):.3g})")
+            lines.append(f"| {shift} d={d} KL={kl:g} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -238,7 +275,7 @@ def _ours(params, seed=0):
     def fit_predict(X, y, X_test):
         model = NCEDensityRatio(hidden_layer_sizes=HIDDEN, random_state=seed, **params)
         model.fit(X, y)
-        return model.predict_log_ratio(X_test), model.n_iter_
+        return model.predict_log_ratio(X_test), model.n_iter_, model.predict_weights(X_test)
 
     return fit_predict
 
@@ -248,14 +285,14 @@ def _logreg_quadratic(X, y, X_test):
         StandardScaler(), PolynomialFeatures(2), LogisticRegression(C=1e4, max_iter=2000)
     ).fit(X, y)
     # Equal sample sizes: the logit is the log ratio.
-    return model.decision_function(X_test), model[-1].n_iter_[0]
+    return model.decision_function(X_test), model[-1].n_iter_[0], None
 
 
 def _mlp_classifier(seed=0):
     def fit_predict(X, y, X_test):
         model = MLPClassifier(hidden_layer_sizes=HIDDEN, early_stopping=True, random_state=seed)
         model.fit(X, y)
-        return _mlp_logit(model, X_test), model.n_iter_
+        return _mlp_logit(model, X_test), model.n_iter_, None
 
     return fit_predict
 
@@ -277,26 +314,35 @@ def _densratio(alpha):
         relative = np.asarray(result.compute_density_ratio(X_test), dtype=float)
         # RuLSIF estimates r / (alpha r + 1 - alpha); invert it back to r.
         ratio = (1 - alpha) * relative / np.maximum(1 - alpha * relative, RATIO_FLOOR)
-        return np.log(np.maximum(ratio, RATIO_FLOOR)), None
+        return np.log(np.maximum(ratio, RATIO_FLOOR)), None, None
 
     return fit_predict
 
 
-def _metrics(log_ratio, true_log_ratio):
+def _metrics(log_ratio, true_log_ratio, weights=None):
+    """Scores on the held-out rows; ``weights`` None: the exponential of ``log_ratio``."""
     if log_ratio is None:
-        return dict(log_mse=None, spearman=None, weight_l1=None)
-    weights = _self_normalised(log_ratio)
-    true_weights = _self_normalised(true_log_ratio)
+        return dict(log_mse=None, spearman=None, weight_l1=None, weight_ess=None)
+    weights = np.exp(_shifted(log_ratio)) if weights is None else np.asarray(weights)
+    true_weights = np.exp(_shifted(true_log_ratio))
     return dict(
         log_mse=float(np.mean((log_ratio - true_log_ratio) ** 2)),
         spearman=float(spearmanr(log_ratio, true_log_ratio).statistic),
-        weight_l1=float(np.mean(np.abs(weights - true_weights))),
+        weight_l1=float(
+            np.mean(np.abs(weights / weights.mean() - true_weights / true_weights.mean()))
+        ),
+        weight_ess=_ess(weights),
     )
 
 
-def _self_normalised(log_ratio):
-    weights = np.exp(log_ratio - log_ratio.max())
-    return weights / weights.mean()
+def _shifted(log_ratio):
+    """The log ratio minus its maximum (weights up to a factor, without overflow)."""
+    return log_ratio - log_ratio.max()
+
+
+def _ess(weights):
+    """Effective sample size of the weights as a share of the rows: (sum w)^2 / sum w^2 / n."""
+    return float(weights.sum() ** 2 / np.sum(weights**2) / len(weights))
 
 
 def _format_row(row):
@@ -330,6 +376,7 @@ def _markdown(rows, meta):
     for metric, title in [
         ("spearman", "Spearman correlation with the true log ratio (higher is better)"),
         ("weight_l1", "Self-normalised weight L1 error (lower is better)"),
+        ("weight_ess", "Weight ESS, (sum w)^2 / sum w^2 / n (the truth's: see the seed table)"),
         ("fit_s", "Fit time, seconds"),
         ("epoch_s", "Time per epoch (or solver iteration), seconds"),
     ]:
