@@ -113,7 +113,9 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         (on noise from a fixed generator) has not improved by ``tol`` for
         ``n_iter_no_change`` epochs, restore the best weights, and keep the
         share of the network the held-out rows support (``network_scale_``).
-        "auto" enables it from 50 rows.
+        "auto" enables it from 50 rows. With local or mixed jumps the
+        held-out rows jump globally, to the proposal (``proposal_``): a
+        loss that also judges the relative levels of far-apart modes.
     validation_fraction : float in (0, 1), default=0.1
         Fraction held out for early stopping.
     n_iter_no_change : int, default=10
@@ -306,6 +308,14 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
 
     def _noise_options(self):
         return {"scale": self.noise_scale, "local_proportion": self.local_proportion}
+
+    def _prepare_training(self, X_train, objective, rng):
+        super()._prepare_training(X_train, objective, rng)
+        if getattr(objective.noise, "conditional", False):
+            # Local jumps' held-out loss kept falling while the far-apart
+            # modes' levels drifted (issue 34): judge the held-out rows by
+            # global jumps to the fitted proposal instead.
+            objective.validation_noise = self.proposal_
 
     def _make_objective(self, noise, n_samples):
         objective = self._resolved_objective(noise)

@@ -132,6 +132,39 @@ def test_cnce_objective_loss_matches_brute_force_with_mixed_jumps():
     assert loss == pytest.approx(np.mean(total), abs=1e-4)
 
 
+def test_held_out_rows_jump_globally_to_the_validation_noise():
+    # Early stopping on local jumps' held-out loss let the modes' levels
+    # drift (issue 34): with a validation noise, eval-mode batches jump to it
+    # (the very loss an objective over that noise gives), training batches
+    # keep the local jumps.
+    X = torch.as_tensor(_two_clusters(2), dtype=torch.float32)
+    local = LocalJumps(0.2).fit(X.numpy())
+    proposal = KernelDensityNoise(0.5).fit(X.numpy())
+
+    class Quadratic(torch.nn.Module):
+        def forward(self, z):
+            return -0.5 * (z - 1.0).square().sum(-1)
+
+    judged = ConditionalNoiseObjective(local, n_noise=3, validation_noise=proposal)
+    alone = ConditionalNoiseObjective(proposal, n_noise=3)
+    assert float(judged.eval()(Quadratic(), X, None)) == float(alone.eval()(Quadratic(), X, None))
+    plain = ConditionalNoiseObjective(local, n_noise=3).train()
+    torch.manual_seed(0)
+    trained = float(judged.train()(Quadratic(), X, None))
+    torch.manual_seed(0)
+    assert trained == float(plain(Quadratic(), X, None))
+
+
+@pytest.mark.parametrize("noise", ["mix", "local", "auto"])
+def test_a_jump_noise_is_judged_against_the_proposal(noise):
+    from sklearn_nce import CNCEEnergyModel
+
+    X = _two_modes(200, 0)
+    model = CNCEEnergyModel(base=None, noise=noise, max_epochs=2, random_state=0).fit(X)
+    expected = model.proposal_ if noise != "auto" else None
+    assert model.net_.criterion_.validation_noise is expected
+
+
 # -- Figure 1: two far-apart modes with unequal weights ----------------------
 
 _WEIGHT_LEFT = 0.2

@@ -29,8 +29,10 @@ from sklearn_nce._core.critics import (
     as_scores,
 )
 from sklearn_nce._core.losses import LOSSES, infonce_anchor_loss
+from sklearn_nce._core.noise import GaussianNoise
 from sklearn_nce._core.objectives import (
     InBatchMIObjective,
+    NoiseContrastObjective,
     TelescopingObjective,
     TwoSampleObjective,
     in_batch_anchor_log_loss,
@@ -791,3 +793,27 @@ def test_a_telescoping_fold_gets_the_estimators_shared_parameters():
     assert residual.network.layers[0].out_features == 8
     assert (net.lr, net.max_epochs) == (0.01, 1)
     assert list(mi.telescoping_steps_) == [2, 2]
+
+
+def test_validation_noise_is_drawn_once_per_batch_size_and_not_pickled():
+    # The fixed generator gives a validation batch the same draws every
+    # epoch, so they are drawn once; training batches draw afresh.
+    X = torch.as_tensor(np.random.RandomState(0).randn(20, 2), dtype=torch.float32)
+    noise = GaussianNoise().fit(X.numpy())
+    drawn = []
+    sample = noise.sample
+    noise.sample = lambda n, generator=None: drawn.append(n) or sample(n, generator)
+
+    def critic(z):
+        return -0.5 * z.square().sum(-1)
+
+    objective = NoiseContrastObjective(noise, n_noise=3).eval()
+    first, second = float(objective(critic, X, None)), float(objective(critic, X, None))
+    assert first == second and drawn == [60]
+    objective(critic, X[:10], None)
+    assert drawn == [60, 30]
+    objective.train()(critic, X, None)
+    objective.train()(critic, X, None)
+    assert drawn == [60, 30, 60, 60]
+    assert copy.deepcopy(objective)._kept_draws == {}
+    assert len(objective._kept_draws) == 2

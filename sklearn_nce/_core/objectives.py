@@ -83,7 +83,46 @@ class TwoSampleObjective(nn.Module):
         return two_sample_loss(loss, log_ratio, y == 1, noise_weight)
 
 
-class NoiseContrastObjective(nn.Module):
+class _NoiseDrawingObjective(nn.Module):
+    """Base of the density objectives: a batch's noise draws, the validation ones kept.
+
+    Validation draws come from a fixed generator, reseeded on every call, so a
+    validation batch of a given size gets the same draws on every epoch:
+    drawing them anew took a third of the sampling in a small fit
+    (ionosphere, 300 epochs of one step). Draws that depend on the rows
+    (conditional noise) are drawn every time.
+    """
+
+    def __init__(self, noise, n_noise):
+        super().__init__()
+        self.noise = noise
+        self.n_noise = int(n_noise)
+        self._kept_draws = {}
+
+    def _draws(self, noise, X):
+        """``n_noise`` draws of ``noise`` per row of ``X``, shape ``(len(X), n_noise, d)``."""
+        generator = _draw_generator(self.training)
+        if getattr(noise, "conditional", False):
+            return noise.sample_given(X, self.n_noise, generator)
+        if self.training:
+            return self._unconditional_draws(noise, X, generator)
+        key = (id(noise), len(X), X.device)
+        if key not in self._kept_draws:
+            self._kept_draws[key] = self._unconditional_draws(noise, X, generator)
+        return self._kept_draws[key]
+
+    def _unconditional_draws(self, noise, X, generator):
+        draws = noise.sample(len(X) * self.n_noise, generator)
+        return draws.reshape(len(X), self.n_noise, -1)
+
+    def __getstate__(self):
+        # The kept draws are a cache: pickles and copies start without them.
+        state = self.__dict__.copy()
+        state["_kept_draws"] = {}
+        return state
+
+
+class NoiseContrastObjective(_NoiseDrawingObjective):
     """NCE of a density model against unconditional noise ``q``, with noise weight ``M``.
 
     The critic returns the model's unnormalised log density ``log phi``; the
@@ -115,15 +154,13 @@ class NoiseContrastObjective(nn.Module):
     batch_estimate = None
 
     def __init__(self, noise, n_noise, noise_weight=None):
-        super().__init__()
-        self.noise = noise
-        self.n_noise = int(n_noise)
+        super().__init__(noise, n_noise)
         self.noise_weight = noise_weight
 
     def forward(self, critic, X, y):
         del y
-        draws = self.noise.sample(len(X) * self.n_noise, _draw_generator(self.training))
-        points = torch.cat([X, draws])
+        draws = self._draws(self.noise, X)
+        points = torch.cat([X, draws.reshape(-1, X.shape[1])])
         log_ratio = log_ratio_to_noise(critic, points, self.noise)
         log_ratio_data, log_ratio_noise = log_ratio[: len(X)], log_ratio[len(X) :]
         if not self.training:
@@ -136,7 +173,7 @@ class NoiseContrastObjective(nn.Module):
         return noisier_nce_loss(log_ratio_data, log_ratio_noise, weight)
 
 
-class ConditionalNoiseObjective(nn.Module):
+class ConditionalNoiseObjective(_NoiseDrawingObjective):
     """Conditional NCE: each data row against ``n_noise`` draws from ``pn(y | x)``.
 
     The critic returns ``log phi`` (unnormalised); see
@@ -152,30 +189,40 @@ class ConditionalNoiseObjective(nn.Module):
         (an unconditional noise gives global jumps).
     n_noise : int
         ``kappa``, noise draws per data row.
+    validation_noise : Noise or None, default=None
+        A fitted unconditional density whose global jumps the validation
+        loss uses instead of ``noise``'s. Local jumps only compare a row with
+        its neighbourhood, so their held-out loss can keep falling while the
+        relative levels of far-apart modes drift. On issue 34's 20-d mixture
+        (``base=None, noise="mix"``, seed 0) the pairwise log-density error
+        (Ratio) read 19.7, 56.5, 34.3 and 20.8 after 1, 20, 60 and 150 epochs
+        while the "mix" held-out loss kept improving (each run's best epoch
+        was its last); the held-out loss against the BIC mixture went 1.86,
+        3.13, 2.39, 1.89: it tracks Ratio.
     """
 
-    def __init__(self, noise, n_noise):
-        super().__init__()
-        self.noise = noise
-        self.n_noise = int(n_noise)
+    def __init__(self, noise, n_noise, validation_noise=None):
+        super().__init__(noise, n_noise)
+        self.validation_noise = validation_noise
 
     def forward(self, critic, X, y):
         del y
         n_data, n_features = X.shape
-        draws = self.noise.sample_given(X, self.n_noise, _draw_generator(self.training))
+        noise = self.noise
+        if not self.training and self.validation_noise is not None:
+            noise = self.validation_noise
+        draws = self._draws(noise, X)
         points = torch.cat([X, draws.reshape(-1, n_features)])
         # Jumps to the base itself: G = f(x) - f(y) exactly (log b and log pn
         # cancel), so neither density is evaluated per step.
-        to_base = isinstance(critic, BaseCorrectedDensity) and critic.base is self.noise
+        to_base = isinstance(critic, BaseCorrectedDensity) and critic.base is noise
         log_phi = critic.correction(points) if to_base else log_density(critic, points)
         log_phi_data = log_phi[:n_data]
         log_phi_noise = log_phi[n_data:].reshape(n_data, self.n_noise)
         correction = None
-        if not (to_base or getattr(self.noise, "symmetric", False)):
+        if not (to_base or getattr(noise, "symmetric", False)):
             data = X.unsqueeze(1)
-            correction = self.noise.log_prob_given(draws, data) - self.noise.log_prob_given(
-                data, draws
-            )
+            correction = noise.log_prob_given(draws, data) - noise.log_prob_given(data, draws)
         return cnce_loss(log_phi_data, log_phi_noise, correction)
 
 
