@@ -11,7 +11,7 @@ do.
 from sklearn.base import DensityMixin
 
 from ._core.density import _BaseEnergyNCE
-from ._core.noise import NOISES
+from ._core.noise import NOISES, SelectedDensity
 from ._core.objectives import ConditionalNoiseObjective, NoiseContrastObjective
 from ._core.validation import HasMethods, Interval, Real, StrOptions, _fit_context
 
@@ -113,9 +113,10 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         (on noise from a fixed generator) has not improved by ``tol`` for
         ``n_iter_no_change`` epochs, restore the best weights, and keep the
         share of the network the held-out rows support (``network_scale_``).
-        "auto" enables it from 50 rows. With local or mixed jumps the
-        held-out rows jump globally, to the proposal (``proposal_``): a
-        loss that also judges the relative levels of far-apart modes.
+        "auto" enables it from 50 rows. With a noise other than the base
+        (or the stack of ``noise="auto"``) the held-out rows jump globally
+        to the proposal (``proposal_``): a loss that also judges the
+        relative levels of far-apart modes.
     validation_fraction : float in (0, 1), default=0.1
         Fraction held out for early stopping.
     n_iter_no_change : int, default=10
@@ -311,10 +312,14 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
 
     def _prepare_training(self, X_train, objective, rng):
         super()._prepare_training(X_train, objective, rng)
-        if getattr(objective.noise, "conditional", False):
+        if objective.noise is not self.proposal_ and not isinstance(
+            objective.noise, SelectedDensity
+        ):
             # Local jumps' held-out loss kept falling while the far-apart
-            # modes' levels drifted (issue 34): judge the held-out rows by
-            # global jumps to the fitted proposal instead.
+            # modes' levels drifted, and so did NCE's against a noise far
+            # from the data (issue 34): the held-out rows jump globally to
+            # the proposal, the best density at hand, unless the noise is
+            # that density or the held-out-likelihood stack itself.
             objective.validation_noise = self.proposal_
 
     def _make_objective(self, noise, n_samples):

@@ -9,6 +9,7 @@ from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
 from sklearn_nce._core.noise import (
+    GaussianNoise,
     KernelDensityNoise,
     LocalJumps,
     MixedJumps,
@@ -16,7 +17,7 @@ from sklearn_nce._core.noise import (
     make_noise,
     scott_bandwidth,
 )
-from sklearn_nce._core.objectives import ConditionalNoiseObjective
+from sklearn_nce._core.objectives import ConditionalNoiseObjective, NoiseContrastObjective
 
 
 def _two_clusters(n_features, seed=0):
@@ -148,6 +149,10 @@ def test_held_out_rows_jump_globally_to_the_validation_noise():
     judged = ConditionalNoiseObjective(local, n_noise=3, validation_noise=proposal)
     alone = ConditionalNoiseObjective(proposal, n_noise=3)
     assert float(judged.eval()(Quadratic(), X, None)) == float(alone.eval()(Quadratic(), X, None))
+    # NCE against a far Gaussian is judged the same way.
+    wide = GaussianNoise().fit(4.0 * X.numpy())
+    nce = NoiseContrastObjective(wide, n_noise=3, validation_noise=proposal)
+    assert float(nce.eval()(Quadratic(), X, None)) == float(alone.eval()(Quadratic(), X, None))
     plain = ConditionalNoiseObjective(local, n_noise=3).train()
     torch.manual_seed(0)
     trained = float(judged.train()(Quadratic(), X, None))
@@ -155,13 +160,22 @@ def test_held_out_rows_jump_globally_to_the_validation_noise():
     assert trained == float(plain(Quadratic(), X, None))
 
 
-@pytest.mark.parametrize("noise", ["mix", "local", "auto"])
-def test_a_jump_noise_is_judged_against_the_proposal(noise):
+@pytest.mark.parametrize(
+    "params, judged",
+    [
+        (dict(base=None, noise="mix"), True),
+        (dict(base=None, noise="local"), True),
+        (dict(base=None, noise="gaussian", objective="nce"), True),
+        (dict(base=None, noise="auto"), False),  # the stack judges its own rows
+        (dict(), False),  # the default: jumps to the base, which is the proposal
+    ],
+)
+def test_held_out_rows_are_judged_against_the_proposal(params, judged):
     from sklearn_nce import CNCEEnergyModel
 
     X = _two_modes(200, 0)
-    model = CNCEEnergyModel(base=None, noise=noise, max_epochs=2, random_state=0).fit(X)
-    expected = model.proposal_ if noise != "auto" else None
+    model = CNCEEnergyModel(**params, max_epochs=2, random_state=0).fit(X)
+    expected = model.proposal_ if judged else None
     assert model.net_.criterion_.validation_noise is expected
 
 
