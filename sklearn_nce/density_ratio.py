@@ -188,9 +188,10 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         0.064 -> 0.095, MLPClassifier 0.37; see the User Guide). A value
         that fewer than that share of the rows reach at either end of a
         feature (a rare category's indicator, say) is read as the nearest
-        value within the bounds. 0 clips to the training range; None reads the critic unclipped, so
-        that the weights are exactly proportional to :meth:`predict_ratio`.
-        ``predict_log_ratio`` and ``predict_ratio`` are never clipped.
+        value within the bounds. 0 clips to the training range; None reads
+        the critic unclipped, so that the weights are exactly proportional
+        to :meth:`predict_ratio`. ``predict_log_ratio`` and
+        ``predict_ratio`` are never clipped.
     numerator_label : label or None, default=None
         The value of ``y`` that marks the numerator sample. None takes the
         larger label, ``classes_[1]``, which is 1 for 0/1 labels and True for
