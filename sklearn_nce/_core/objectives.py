@@ -94,7 +94,7 @@ class _NoiseDrawingObjective(nn.Module):
 
     ``validation_noise`` (None: the training noise judges): a fitted
     unconditional density whose global jumps score the held-out rows
-    (:func:`jump_loss`) instead. A noise far from the data, or jumps that
+    (:meth:`_jump_loss`) instead. A noise far from the data, or jumps that
     only compare a row with its neighbourhood, give a held-out loss that can
     keep falling while the density gets worse. On issue 34's 20-d mixture
     (``base=None, noise="mix"``, seed 0) the pairwise log-density error
@@ -114,6 +114,28 @@ class _NoiseDrawingObjective(nn.Module):
     def _judged(self):
         """True for a held-out batch that the validation noise scores."""
         return not self.training and self.validation_noise is not None
+
+    def _jump_loss(self, critic, X, noise):
+        """CNCE loss of rows ``X`` against ``n_noise`` jumps each from ``noise``.
+
+        ``G = log phi(x) - log phi(y) + log pn(y | x) - log pn(x | y)``; an
+        unconditional ``noise`` gives global jumps, whose loss needs no
+        normalising constant.
+        """
+        n_data, n_features = X.shape
+        draws = self._draws(noise, X)
+        points = torch.cat([X, draws.reshape(-1, n_features)])
+        # Jumps to the base itself: G = f(x) - f(y) exactly (log b and log pn
+        # cancel), so neither density is evaluated per step.
+        to_base = isinstance(critic, BaseCorrectedDensity) and critic.base is noise
+        log_phi = critic.correction(points) if to_base else log_density(critic, points)
+        log_phi_data = log_phi[:n_data]
+        log_phi_noise = log_phi[n_data:].reshape(n_data, self.n_noise)
+        correction = None
+        if not (to_base or getattr(noise, "symmetric", False)):
+            data = X.unsqueeze(1)
+            correction = noise.log_prob_given(draws, data) - noise.log_prob_given(data, draws)
+        return cnce_loss(log_phi_data, log_phi_noise, correction)
 
     def _draws(self, noise, X):
         """``n_noise`` draws of ``noise`` per row of ``X``, shape ``(len(X), n_noise, d)``."""
@@ -179,7 +201,7 @@ class NoiseContrastObjective(_NoiseDrawingObjective):
     def forward(self, critic, X, y):
         del y
         if self._judged():
-            return jump_loss(self, critic, X, self.validation_noise)
+            return self._jump_loss(critic, X, self.validation_noise)
         draws = self._draws(self.noise, X)
         points = torch.cat([X, draws.reshape(-1, X.shape[1])])
         log_ratio = log_ratio_to_noise(critic, points, self.noise)
@@ -217,30 +239,8 @@ class ConditionalNoiseObjective(_NoiseDrawingObjective):
 
     def forward(self, critic, X, y):
         del y
-        return jump_loss(self, critic, X, self.validation_noise if self._judged() else self.noise)
-
-
-def jump_loss(objective, critic, X, noise):
-    """CNCE loss of rows ``X`` against ``objective.n_noise`` jumps each from ``noise``.
-
-    ``G = log phi(x) - log phi(y) + log pn(y | x) - log pn(x | y)``; an
-    unconditional ``noise`` gives global jumps, whose loss needs no
-    normalising constant.
-    """
-    n_data, n_features = X.shape
-    draws = objective._draws(noise, X)
-    points = torch.cat([X, draws.reshape(-1, n_features)])
-    # Jumps to the base itself: G = f(x) - f(y) exactly (log b and log pn
-    # cancel), so neither density is evaluated per step.
-    to_base = isinstance(critic, BaseCorrectedDensity) and critic.base is noise
-    log_phi = critic.correction(points) if to_base else log_density(critic, points)
-    log_phi_data = log_phi[:n_data]
-    log_phi_noise = log_phi[n_data:].reshape(n_data, objective.n_noise)
-    correction = None
-    if not (to_base or getattr(noise, "symmetric", False)):
-        data = X.unsqueeze(1)
-        correction = noise.log_prob_given(draws, data) - noise.log_prob_given(data, draws)
-    return cnce_loss(log_phi_data, log_phi_noise, correction)
+        noise = self.validation_noise if self._judged() else self.noise
+        return self._jump_loss(critic, X, noise)
 
 
 def log_density(critic, X):
