@@ -724,7 +724,8 @@ def _setting(meta):
         f"n_importance_samples={config['n_importance_samples']})` at its defaults "
         f"({_default_text()}; base: a held-out-likelihood stack of each covariance "
         "type's BIC mixtures, a KDE and a Gaussian, network: (64, 64) "
-        "SiLU MLP, batch 256, lr 1e-3, 2000 optimiser steps, early stopping on a held-out 10% "
+        "SiLU MLP, batch 256, lr 1e-3, 2000 optimiser steps (at most 300 passes), early "
+        "stopping on a held-out 10% "
         "from 50 rows, network share kept by held-out likelihood); "
         '"ours, noise=mix" swaps in the paper\'s mixed local/global jumps '
         "on the same base. The paper's "

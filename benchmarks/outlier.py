@@ -460,9 +460,10 @@ def _setting(meta):
         "(M = K, vanilla NCE) and with `anneal_noise_weight=True`; "
         + (
             f"on digits all three run with `max_epochs={epochs}`, on breast cancer and wine at "
-            "the default 2000 optimiser steps"
+            "the default budget (2000 optimiser steps, at most 300 passes)"
             if epochs != "auto"
-            else "all three at the default 2000 optimiser steps on every data set"
+            else "all three at the default budget (2000 optimiser steps, at most 300 passes) "
+            "on every data set"
         )
         + ". Peers: `IsolationForest(random_state=seed)`, `LocalOutlierFactor(novelty=True)`, "
         "`OneClassSVM(gamma='scale', nu=0.1)`, `KernelDensity` (bandwidth in "
