@@ -35,10 +35,14 @@ docs: install
 bench: install
 	$(BIN)/python benchmarks/density_ratio.py
 	$(BIN)/python benchmarks/mutual_info.py
+	$(BIN)/python benchmarks/covariate_shift.py
 	$(BIN)/python benchmarks/energy.py
+	$(BIN)/python benchmarks/cnce_budget.py
 	$(BIN)/python benchmarks/outlier.py
+	$(BIN)/python benchmarks/outlier_real.py
 	$(BIN)/python benchmarks/noisier_nce.py
 	$(BIN)/python benchmarks/scaling.py
+	$(BIN)/python benchmarks/busy.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache demo_density_ratio.png docs/_build docs/generated
