@@ -164,22 +164,13 @@ def _one_repeat(task, spec, X, y, z, repeat):
 
 
 def _target_error(kind, X_source, y_source, X_target, y_target, weights):
-    if kind == "regression":
-        model = make_pipeline(StandardScaler(), Ridge(alpha=1.0))
-        model.fit(
-            X_source,
-            y_source,
-            standardscaler__sample_weight=weights,
-            ridge__sample_weight=weights,
-        )
+    regression = kind == "regression"
+    estimator = Ridge(alpha=1.0) if regression else LogisticRegression(max_iter=5000)
+    model = make_pipeline(StandardScaler(), estimator)
+    # Every step of the pipeline sees the weights (the scaler's mean too).
+    model.fit(X_source, y_source, **{f"{name}__sample_weight": weights for name, _ in model.steps})
+    if regression:
         return dict(error=float(mean_squared_error(y_target, model.predict(X_target))))
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
-    model.fit(
-        X_source,
-        y_source,
-        standardscaler__sample_weight=weights,
-        logisticregression__sample_weight=weights,
-    )
     proba = model.predict_proba(X_target)
     return dict(
         error=float(log_loss(y_target, proba, labels=model.classes_)),
