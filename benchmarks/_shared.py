@@ -8,6 +8,7 @@ the page. The README keeps only a short, hand-written headline table, so it is r
 where it still has a ``<!-- BENCHMARK:name -->`` block.
 """
 
+import platform
 import re
 import subprocess
 import warnings
@@ -201,6 +202,11 @@ def mean_std(values):
     values = np.asarray(values, dtype=float)
     std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
     return dict(mean=float(values.mean()), std=std, values=values.tolist())
+
+
+def run_meta(**extra):
+    """What every benchmark records about its run: the git state, the machine, then ``extra``."""
+    return dict(**git_state(), machine=platform.platform(), **extra)
 
 
 def git_state():

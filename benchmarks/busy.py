@@ -21,7 +21,6 @@ Run ``python benchmarks/busy.py`` (about 5 minutes on 2 cores); results go to
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -29,7 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _shared import git_state, write_readme_block  # noqa: E402
+from _shared import run_meta, write_readme_block  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 REPEATS = 3
@@ -66,9 +65,7 @@ def main():
         row["ratio"] = row["busy_s"] / row["idle_s"]
         print(json.dumps(row), flush=True)
         rows.append(row)
-    meta = dict(
-        **git_state(),
-        machine=platform.platform(),
+    meta = run_meta(
         cpu_count=os.cpu_count(),
         spinners=SPINNERS,
         repeats=REPEATS,

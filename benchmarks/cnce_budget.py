@@ -25,7 +25,6 @@ Run ``python benchmarks/cnce_budget.py`` (about 20 minutes on one core;
 import argparse
 import json
 import math
-import platform
 import sys
 import time
 import warnings
@@ -38,7 +37,7 @@ from scipy.special import logsumexp
 from sklearn_nce import CNCEEnergyModel
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _shared import git_state, mean_std, write_readme_block  # noqa: E402
+from _shared import mean_std, run_meta, write_readme_block  # noqa: E402
 from energy import PAPER, VARIANTS, _evaluate, _mixture_data  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -76,9 +75,7 @@ def main():
         for noise in ("mix", "local")
         for epochs in two_mode_epochs
     ]
-    meta = dict(
-        **git_state(),
-        machine=platform.platform(),
+    meta = run_meta(
         torch=torch.__version__,
         torch_threads=1,
         seeds=seeds,

@@ -48,7 +48,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn_nce import NCEDensityRatio
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _shared import git_state  # noqa: E402
+from _shared import run_meta  # noqa: E402
 from density_ratio import HIDDEN, _mlp_logit  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -98,15 +98,13 @@ def main():
             print(f"{task}: repeat {repeat} done", flush=True)
 
     RESULTS.mkdir(exist_ok=True)
-    meta = dict(
-        machine=platform.platform(),
+    meta = run_meta(
         processor=platform.processor(),
         repeats=repeats,
         tasks={
             name: {key: value for key, value in spec.items() if key != "load"}
             for name, spec in TASKS.items()
         },
-        **git_state(),
     )
     stem = "covariate_shift_quick" if args.quick else "covariate_shift"
     (RESULTS / f"{stem}.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=1))

@@ -56,7 +56,7 @@ from sklearn_nce.datasets import (
 )
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _shared import git_state, write_readme_block  # noqa: E402
+from _shared import run_meta, write_readme_block  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 README_COLUMNS = [
@@ -173,12 +173,7 @@ def main():
     seed_rows = [] if args.quick else _seed_rows(ladder, n, rows)
 
     RESULTS.mkdir(exist_ok=True)
-    meta = dict(
-        machine=platform.platform(),
-        processor=platform.processor(),
-        n_per_sample=n,
-        **git_state(),
-    )
+    meta = run_meta(processor=platform.processor(), n_per_sample=n)
     (RESULTS / "density_ratio.json").write_text(
         json.dumps(dict(meta=meta, rows=rows, seeds=seed_rows), indent=1)
     )

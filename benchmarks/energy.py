@@ -69,7 +69,7 @@ from sklearn_nce import CNCEEnergyModel
 from sklearn_nce.datasets import make_grid_mixture, make_random_mixture
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _shared import git_state, mean_std, write_readme_block  # noqa: E402
+from _shared import mean_std, run_meta, write_readme_block  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 README = Path(__file__).parent.parent / "README.md"
@@ -170,9 +170,7 @@ def main():
     rows = [row for output in outputs for row in output]
     total_s = time.perf_counter() - wall_start
     grid_pictures = {row["method"]: row.pop("picture") for row in rows if "picture" in row}
-    meta = dict(
-        **git_state(),
-        machine=platform.platform(),
+    meta = run_meta(
         processor=platform.processor(),
         torch_threads=1,
         parallel_jobs=args.n_jobs,

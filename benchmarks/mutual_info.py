@@ -67,7 +67,7 @@ from sklearn_nce.datasets import (
 )
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _shared import git_state, write_readme_block  # noqa: E402
+from _shared import run_meta, write_readme_block  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -320,15 +320,13 @@ def _fit_or_report(params, X, Y):
 
 def _run_meta(args, wall_start, **fields):
     """What every section records about its run, plus its own ``fields``."""
-    return dict(
-        machine=platform.platform(),
+    return run_meta(
         processor=platform.processor(),
         torch_threads=1,
         parallel_jobs=args.n_jobs,
         in_batch_defaults=_in_batch_defaults(),
         **fields,
         total_runtime_s=time.perf_counter() - wall_start,
-        **git_state(),
     )
 
 

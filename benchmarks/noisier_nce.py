@@ -47,7 +47,6 @@ and the README's ``BENCHMARK:noisier_nce`` block is rewritten.
 import argparse
 import json
 import math
-import platform
 import sys
 import time
 import warnings
@@ -64,7 +63,7 @@ from sklearn_nce.datasets import IsotropicMixture, make_random_mixture
 from sklearn_nce.modules import GaussianNoise
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _shared import git_state, mean_std, write_readme_block  # noqa: E402
+from _shared import mean_std, run_meta, write_readme_block  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 SEEDS = [0, 1, 2]
@@ -142,9 +141,7 @@ def main():
     print(f"{len(jobs)} fits on {args.n_jobs} workers", flush=True)
     wall_start = time.perf_counter()
     rows = Parallel(n_jobs=args.n_jobs, verbose=5)(delayed(_run)(*job) for job in jobs)
-    meta = dict(
-        **git_state(),
-        machine=platform.platform(),
+    meta = run_meta(
         torch=torch.__version__,
         torch_threads=1,
         parallel_jobs=args.n_jobs,

@@ -40,7 +40,6 @@ trained network adds (a diagnostic, not a peer). Results go to
 
 import argparse
 import json
-import platform
 import sys
 import time
 import warnings
@@ -61,7 +60,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn_nce import NoisierNCEClassifier
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _shared import BaseAlone, classical_detector, git_state, write_readme_block  # noqa: E402
+from _shared import BaseAlone, classical_detector, run_meta, write_readme_block  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -127,9 +126,7 @@ def main():
     rows = Parallel(n_jobs=args.n_jobs, verbose=5)(delayed(_run_job)(*job) for job in jobs)
     total_s = time.perf_counter() - wall_start
     picture = next((row.pop("picture") for row in rows if "picture" in row), None)
-    meta = dict(
-        **git_state(),
-        machine=platform.platform(),
+    meta = run_meta(
         torch=torch.__version__,
         pyod=_pyod_version(),
         pyod_note=pyod_note,

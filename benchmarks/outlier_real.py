@@ -29,7 +29,6 @@ benchmark page (``--from-json`` re-renders them from the saved JSON).
 
 import argparse
 import json
-import platform
 import sys
 import time
 import warnings
@@ -50,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _shared import (  # noqa: E402
     BaseAlone,
     classical_detector,
-    git_state,
+    run_meta,
     write_readme_block,
 )
 
@@ -85,9 +84,7 @@ def main():
         for seed in SEEDS:
             rows.extend(_run_set(name, path, seed))
     payload = dict(
-        meta=dict(
-            **git_state(), machine=platform.platform(), torch=torch.__version__, seeds=SEEDS
-        ),
+        meta=run_meta(torch=torch.__version__, seeds=SEEDS),
         rows=rows,
     )
     (RESULTS / "outlier_real.json").write_text(json.dumps(payload, indent=1))

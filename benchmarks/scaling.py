@@ -36,7 +36,6 @@ README's ``BENCHMARK:scaling`` block is rewritten.
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import threading
@@ -47,7 +46,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _shared import git_state, write_readme_block  # noqa: E402
+from _shared import run_meta, write_readme_block  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 N_FEATURES = 20
@@ -94,9 +93,7 @@ def main():
             row = _run_worker(estimator, n)
             print(json.dumps(row), flush=True)
             rows.append(row)
-    meta = dict(
-        **git_state(),
-        machine=platform.platform(),
+    meta = run_meta(
         cpu_count=os.cpu_count(),
         sizes=sizes,
         n_features=N_FEATURES,
