@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone, is_classifier
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 from threadpoolctl import threadpool_info, threadpool_limits
@@ -18,7 +19,7 @@ from sklearn_nce import (
     NCEDensityRatio,
     NoisierNCEClassifier,
 )
-from sklearn_nce._core import optim
+from sklearn_nce._core import optim, training
 from sklearn_nce._core.base import _BaseNCE
 from sklearn_nce._core.critics import (
     JointCritic,
@@ -284,6 +285,52 @@ def test_diverging_fit_raises_value_error_naming_lr(lr):
     message = str(excinfo.value)
     assert "diverged" in message
     assert str(lr) in message
+
+
+@pytest.mark.parametrize("estimator", [NCEDensityRatio(), InfoNCEAnchorMI(cv=2)])
+def test_deferred_loss_reads_record_the_same_history_and_fit(estimator, monkeypatch):
+    # The GPU path (losses read once per epoch, no host sync per step) run on
+    # the CPU: the same batch rows, epoch losses and weights as skorch's
+    # per-batch reads.
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((600, 2))
+    y = np.arange(600) % 2 if is_classifier(estimator) else X + rng.standard_normal((600, 2))
+    estimator.set_params(max_epochs=4, early_stopping=True, random_state=0)
+    eager = clone(estimator).fit(X, y)
+    _defer_everywhere(monkeypatch)
+    deferred = clone(estimator).fit(X, y)
+    for eager_net, deferred_net in zip(_nets(eager), _nets(deferred), strict=True):
+        assert deferred_net.defer_loss_reads and not eager_net.defer_loss_reads
+        assert _timeless(deferred_net.history) == _timeless(eager_net.history)
+        for eager_param, deferred_param in zip(
+            eager_net.module_.parameters(), deferred_net.module_.parameters(), strict=True
+        ):
+            torch.testing.assert_close(deferred_param, eager_param, rtol=0, atol=0)
+
+
+def test_deferred_loss_reads_still_stop_a_diverged_fit(monkeypatch):
+    # As test_diverging_fit_raises_value_error_naming_lr, with the losses read
+    # at the end of each epoch: the finite-loss check still names the loss.
+    _defer_everywhere(monkeypatch)
+    X, y = make_mean_shift(n_features=2, kl=50.0).sample(100, 100, random_state=0)
+    model = NCEDensityRatio(loss="lsif", lr=1e3, max_epochs=20, random_state=0)
+    with pytest.raises(ValueError, match=r"training loss became (nan|inf|-inf) in epoch"):
+        model.fit(X, y)
+
+
+def _defer_everywhere(monkeypatch):
+    """Make every net read its batch losses once per epoch, as it does off the CPU."""
+    monkeypatch.setattr(training, "_defers_loss_reads", lambda device: True)
+
+
+def _nets(estimator):
+    """An estimator's skorch nets: ``net_`` or the folds' ``nets_``."""
+    return getattr(estimator, "nets_", None) or [estimator.net_]
+
+
+def _timeless(history):
+    """A skorch history's rows without their wall-clock durations."""
+    return [{key: value for key, value in row.items() if key != "dur"} for row in history]
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 import copy
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -368,3 +369,26 @@ def test_full_covariance_mixture_draws_are_the_per_row_transform():
     factors = noise.scale_trils[component]
     expected = noise.means[component] + torch.einsum("nij,nj->ni", factors, eps)
     torch.testing.assert_close(draws, expected)
+
+
+def test_mixture_weights_are_read_to_the_host_once_and_follow_the_buffer():
+    # The multinomial draws read the weights on the CPU; off the CPU that read
+    # waits for the device, so the copy is kept while the buffer is unchanged.
+    X = np.random.default_rng(0).normal(size=(300, 2))
+    noise = GaussianMixtureNoise(n_components=2, random_state=0).fit(X)
+    first = noise._host_probabilities(noise.log_weights)
+    assert noise._host_probabilities(noise.log_weights) is first
+    torch.testing.assert_close(first, noise.log_weights.exp())
+    # An in-place change (load_state_dict copies in place) is seen.
+    with torch.no_grad():
+        noise.log_weights.copy_(torch.log(torch.tensor([0.9, 0.1])))
+    torch.testing.assert_close(
+        noise._host_probabilities(noise.log_weights), torch.tensor([0.9, 0.1])
+    )
+    # Not pickled: a copy starts without it, and draws as the original does.
+    clone = pickle.loads(pickle.dumps(noise))
+    assert "_host_probabilities_cache" not in clone.__dict__
+    torch.manual_seed(0)
+    expected = noise.sample(50)
+    torch.manual_seed(0)
+    torch.testing.assert_close(clone.sample(50), expected, rtol=0, atol=0)
