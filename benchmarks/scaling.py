@@ -31,6 +31,14 @@ The growth exponent is the slope of log time per epoch against log n from
 Run ``python benchmarks/scaling.py`` (about 10 minutes; ``--quick`` stops at
 10^4 rows). Results go to ``benchmarks/results/scaling.{json,md,png}`` and the
 README's ``BENCHMARK:scaling`` block is rewritten.
+
+``--device cuda`` (or any torch device) compares devices instead: each of our
+estimators is fitted on the CPU and on that device in the same run, and
+beside ``NCEDensityRatio`` a raw torch loop does the same work on the device
+(its MLP, batch size, Adam and logistic loss, epochs over the same rows, no
+skorch and no per-step host read): the floor a training loop could reach.
+Results go to ``benchmarks/results/scaling_<device>.{json,md}``;
+``--max-rows`` caps the sizes.
 """
 
 import argparse
@@ -78,12 +86,23 @@ THREAD_ENV = {
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="stop at 10^4 rows")
-    parser.add_argument("--worker", nargs=2, metavar=("ESTIMATOR", "N"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--device", help="compare the CPU with this torch device (e.g. cuda) instead"
+    )
+    parser.add_argument("--max-rows", type=int, help="leave out sizes above this")
+    parser.add_argument(
+        "--worker", nargs=3, metavar=("ESTIMATOR", "N", "DEVICE"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.worker is not None:
-        print(json.dumps(_measure(args.worker[0], int(args.worker[1]))))
+        name, n, device = args.worker
+        print(json.dumps(_measure(name, int(n), device)))
         return
     sizes = SIZES[:2] if args.quick else SIZES
+    sizes = [n for n in sizes if args.max_rows is None or n <= args.max_rows]
+    if args.device is not None:
+        _compare_devices(sizes, args.device, args.quick)
+        return
     rows = []
     wall_start = time.perf_counter()
     for n in sizes:
@@ -117,10 +136,48 @@ def main():
     print(text)
 
 
-def _run_worker(estimator, n):
+def _compare_devices(sizes, device, quick):
+    """Our estimators on the CPU and on ``device``, same run, same rows; writes the results."""
+    rows = []
+    wall_start = time.perf_counter()
+    for n in sizes:
+        for estimator in ESTIMATORS:
+            if estimator == MLP or (estimator == "InfoNCEAnchorMI" and n > MI_MAX_ROWS):
+                continue
+            for where in ("cpu", device):
+                row = _run_worker(estimator, n, where)
+                row["device"] = where
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+    meta = run_meta(
+        cpu_count=os.cpu_count(),
+        sizes=sizes,
+        n_features=N_FEATURES,
+        epochs=EPOCHS,
+        device=device,
+        device_name=_device_name(device),
+        total_runtime_s=time.perf_counter() - wall_start,
+    )
+    name = f"scaling_{device.replace(':', '')}{'_quick' if quick else ''}"
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=1))
+    text = _device_markdown(rows, meta)
+    (RESULTS / f"{name}.md").write_text(text)
+    print(text)
+
+
+def _device_name(device):
+    import torch
+
+    if torch.device(device).type == "cuda" and torch.cuda.is_available():
+        return torch.cuda.get_device_name(torch.device(device))
+    return str(device)
+
+
+def _run_worker(estimator, n, device="cpu"):
     """One measurement in a fresh interpreter, so that peak memory starts clean."""
     completed = subprocess.run(
-        [sys.executable, __file__, "--worker", estimator, str(n)],
+        [sys.executable, __file__, "--worker", estimator, str(n), device],
         capture_output=True,
         text=True,
         env={**os.environ, **THREAD_ENV},
@@ -132,12 +189,12 @@ def _run_worker(estimator, n):
 
 
 # -- the worker ----------------------------------------------------------------
-def _measure(name, n):
+def _measure(name, n, device="cpu"):
     import torch
 
     torch.set_num_threads(1)
     X, y = _data(name, n)
-    estimator = _estimator(name)
+    estimator = _on_device(_estimator(name), device)
     sampler = _PeakRSS()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -146,7 +203,7 @@ def _measure(name, n):
         # weights pass; ~10 MB here) are a fixed cost, not memory that grows
         # with X. WARM_UP_ROWS makes the warm-up fit run both.
         X_warm, y_warm = _data(name, WARM_UP_ROWS)
-        _estimator(name).set_params(**_one_epoch(name)).fit(X_warm, y_warm)
+        _on_device(_estimator(name), device).set_params(**_one_epoch(name)).fit(X_warm, y_warm)
         before = _rss_bytes()
         with sampler:
             tic = time.perf_counter()
@@ -165,7 +222,7 @@ def _measure(name, n):
         durations = [d for history in histories for d in history[:, "dur"]]
         epochs = len(durations)
         per_epoch = float(np.median(durations))
-    return dict(
+    row = dict(
         estimator=name,
         n=n,
         fit_s=fit_s,
@@ -174,6 +231,62 @@ def _measure(name, n):
         peak_over_x=(sampler.peak - before) / x_bytes,
         x_float32_mb=x_bytes / 2**20,
     )
+    if name == "NCEDensityRatio":
+        row["raw_torch_s_per_epoch"] = _raw_torch_epoch_s(X, y, estimator.batch_size_, device)
+    return row
+
+
+def _on_device(estimator, device):
+    """``estimator`` set to fit on ``device`` (sklearn's MLP, which has no device, as it is)."""
+    if device == "cpu" or "device" not in estimator.get_params():
+        return estimator
+    return estimator.set_params(device=device)
+
+
+def _raw_torch_epoch_s(X, y, batch_size, device):
+    """Median seconds per epoch of a bare torch loop doing ``NCEDensityRatio``'s work.
+
+    The default critic's shape ((64, 64), SiLU), Adam at its learning rate,
+    the logistic loss of balanced labels, ``EPOCHS`` shuffled passes of
+    ``batch_size`` rows on ``device``; the losses stay on the device (read
+    once at the end), and each epoch is timed after a device synchronisation.
+    """
+    import torch
+
+    torch.manual_seed(0)
+    X = torch.as_tensor(X, device=device)
+    y = torch.as_tensor(y, dtype=torch.float32, device=device)
+    critic = torch.nn.Sequential(
+        torch.nn.Linear(X.shape[1], 64),
+        torch.nn.SiLU(),
+        torch.nn.Linear(64, 64),
+        torch.nn.SiLU(),
+        torch.nn.Linear(64, 1),
+    ).to(device)
+    optimizer = torch.optim.Adam(critic.parameters(), lr=1e-3)
+    durations, total = [], torch.zeros((), device=device)
+    for _ in range(EPOCHS):
+        _synchronise(device)
+        tic = time.perf_counter()
+        for batch in torch.randperm(len(X), device=device).split(batch_size):
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                critic(X[batch]).squeeze(-1), y[batch]
+            )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.detach()
+        _synchronise(device)
+        durations.append(time.perf_counter() - tic)
+    assert np.isfinite(float(total))
+    return float(np.median(durations))
+
+
+def _synchronise(device):
+    import torch
+
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def _data(name, n):
@@ -314,6 +427,44 @@ def _markdown(summary, rows, meta):
     for name, entry in summary.items():
         value = "—" if entry["exponent"] is None else f"{entry['exponent']:.2f}"
         lines.append(f"- {name}: {value}")
+    return "\n".join(lines) + "\n"
+
+
+def _device_markdown(rows, meta):
+    """The CPU beside the device: time per epoch and per fit, and the raw torch floor."""
+    device = meta["device"]
+    lines = [
+        f"# Scaling on {device} ({meta['device_name']}) beside the CPU",
+        "",
+        f"d = {meta['n_features']} features, {meta['epochs']} epochs per fit, early stopping "
+        'off, defaults otherwise (energy and outlier models with `noise="gaussian"`, '
+        "`InfoNCEAnchorMI` with `cv=2`); one torch thread on the CPU; every fit in a fresh "
+        "subprocess after a one-epoch warm-up fit in it. Raw torch: the same critic, batch "
+        "size, Adam and logistic loss as `NCEDensityRatio` in a bare loop on the device, "
+        f"losses read once at the end. {meta['machine']}, {meta['cpu_count']} CPUs; total "
+        f"{meta['total_runtime_s']:.0f} s; commit {meta['git_commit'][:10]}.",
+        "",
+        f"| estimator | n | s / epoch, CPU | s / epoch, {device} | CPU / {device} | "
+        f"raw torch s / epoch, {device} | fit (s), CPU | fit (s), {device} |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    keys = list(dict.fromkeys((row["estimator"], row["n"]) for row in rows))
+    for estimator, n in keys:
+        by_device = {
+            row["device"]: row for row in rows if (row["estimator"], row["n"]) == (estimator, n)
+        }
+        cpu, other = by_device.get("cpu", {}), by_device.get(device, {})
+        if "error" in cpu or "error" in other:
+            error = (cpu.get("error") or other.get("error"))[:80]
+            lines.append(f"| {estimator} | {n:,} | error: {error} | | | | | |")
+            continue
+        raw = other.get("raw_torch_s_per_epoch")
+        lines.append(
+            f"| {estimator} | {n:,} | {cpu['s_per_epoch']:.3g} | {other['s_per_epoch']:.3g} | "
+            f"{cpu['s_per_epoch'] / other['s_per_epoch']:.2f} | "
+            f"{'—' if raw is None else f'{raw:.3g}'} | {cpu['fit_s']:.2f} | "
+            f"{other['fit_s']:.2f} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,159 @@
+"""The GPU check of issue 32: same answers and default-fit times, CPU beside a device.
+
+One prepared script for a session lent a device machine (about 15 minutes of
+device time in all). For each estimator at its defaults it fits the same rows
+with the same ``random_state`` on the CPU and on ``--device``, in this
+process, and reports both fit times and how far the answers differ:
+
+* ``NCEDensityRatio()`` on two samples of ``n`` rows (20-d mean shift, KL 2.5):
+  the largest difference of the log ratio on 2000 new rows;
+* ``InfoNCEAnchorMI()`` on 5000 pairs (issue 32's target there: 3 s on a GPU)
+  and, with ``--large``, on ``n`` pairs: ``mi_``;
+* ``CNCEEnergyModel()`` and ``NoisierNCEClassifier()`` on ``n`` rows of a
+  Gaussian mixture: the held-out mean log-likelihood.
+
+Run on the device machine from the repository root (skorch and tabulate travel
+as wheels in ``.whl``, see the device tool's README)::
+
+    python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl &&
+    export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 &&
+    python3 benchmarks/gpu_check.py --device cuda --large &&
+    python3 benchmarks/scaling.py --device cuda &&
+    cp benchmarks/results/gpu_check_cuda.* benchmarks/results/scaling_cuda.* $OUT/
+
+Here, ``python benchmarks/gpu_check.py --device cpu`` runs the same code on
+the CPU twice (a smoke test: every difference 0). Results go to
+``benchmarks/results/gpu_check_<device>.{json,md}``.
+"""
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _shared import run_meta  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+MI_PAIRS = 5000
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda", help="torch device beside the CPU")
+    parser.add_argument("--n", type=int, default=100_000, help="rows of the large fits")
+    parser.add_argument("--large", action="store_true", help="also MI on --n pairs")
+    parser.add_argument("--quick", action="store_true", help="2000 rows (a smoke test)")
+    args = parser.parse_args()
+    n = 2000 if args.quick else args.n
+    rows = []
+    for name, fit_and_read in _checks(n, args.large).items():
+        row = dict(check=name)
+        answers = {}
+        for where in ("cpu", args.device):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tic = time.perf_counter()
+                answers[where] = np.asarray(fit_and_read(where), dtype=float)
+                row[f"fit_s_{where}"] = time.perf_counter() - tic
+        row["max_abs_difference"] = float(np.max(np.abs(answers["cpu"] - answers[args.device])))
+        row["answer_cpu"] = float(np.mean(answers["cpu"]))
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    import torch
+
+    meta = run_meta(
+        device=args.device,
+        device_name=(
+            torch.cuda.get_device_name(torch.device(args.device))
+            if torch.device(args.device).type == "cuda"
+            else args.device
+        ),
+        torch=torch.__version__,
+        n=n,
+    )
+    name = f"gpu_check_{args.device.replace(':', '')}{'_quick' if args.quick else ''}"
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=1))
+    text = _markdown(rows, meta)
+    (RESULTS / f"{name}.md").write_text(text)
+    print(text)
+
+
+def _checks(n, large):
+    """``{name: fit_and_read(device) -> answer array}``, each fit at the defaults."""
+    from sklearn_nce import CNCEEnergyModel, InfoNCEAnchorMI, NCEDensityRatio, NoisierNCEClassifier
+    from sklearn_nce.datasets import make_mean_shift
+
+    pair = make_mean_shift(n_features=20, kl=2.5)
+    X_ratio, y_ratio = pair.sample(n, n, random_state=0)
+    X_ratio_new, _ = pair.sample(0, 2000, random_state=1)
+    X_density, X_density_new = _mixture(n, 0), _mixture(2000, 1)
+
+    def ratio(device):
+        model = NCEDensityRatio(device=device, random_state=0).fit(X_ratio, y_ratio)
+        return model.predict_log_ratio(X_ratio_new)
+
+    def mutual_info(n_pairs):
+        x, y = _pairs(n_pairs)
+        return lambda device: [InfoNCEAnchorMI(device=device, random_state=0).fit(x, y).mi_]
+
+    def density(estimator_class):
+        def fit_and_read(device):
+            model = estimator_class(device=device, random_state=0).fit(X_density)
+            return [model.score_samples(X_density_new).mean()]
+
+        return fit_and_read
+
+    checks = {
+        f"NCEDensityRatio() on 2 x {n:,} rows": ratio,
+        f"InfoNCEAnchorMI() on {MI_PAIRS:,} pairs": mutual_info(MI_PAIRS),
+        f"CNCEEnergyModel() on {n:,} rows": density(CNCEEnergyModel),
+        f"NoisierNCEClassifier() on {n:,} rows": density(NoisierNCEClassifier),
+    }
+    if large:
+        checks[f"InfoNCEAnchorMI() on {n:,} pairs"] = mutual_info(n)
+    return checks
+
+
+def _mixture(n, seed):
+    """``n`` rows of a 10-d mixture of three Gaussians."""
+    rng = np.random.RandomState(seed)
+    centres = np.random.RandomState(100).normal(scale=3.0, size=(3, 10))
+    return centres[rng.randint(3, size=n)] + rng.standard_normal((n, 10))
+
+
+def _pairs(n):
+    """``n`` pairs of a 5-d Gaussian with correlation 0.8 per coordinate."""
+    rng = np.random.RandomState(0)
+    x = rng.standard_normal((n, 5))
+    return x, 0.8 * x + 0.6 * rng.standard_normal((n, 5))
+
+
+def _markdown(rows, meta):
+    device = meta["device"]
+    lines = [
+        f"# Default fits on the CPU and on {device} ({meta['device_name']})",
+        "",
+        "Same rows, same `random_state`, one process; one torch thread on the CPU (the "
+        f"package's fit policy). torch {meta['torch']}; {meta['machine']}; commit "
+        f"{meta['git_commit'][:10]}.",
+        "",
+        f"| fit | CPU (s) | {device} (s) | CPU / {device} | answer (CPU) | largest difference |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        cpu, other = row["fit_s_cpu"], row[f"fit_s_{device}"]
+        lines.append(
+            f"| {row['check']} | {cpu:.2f} | {other:.2f} | {cpu / other:.2f} | "
+            f"{row['answer_cpu']:.4g} | {row['max_abs_difference']:.2g} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
