@@ -8,6 +8,7 @@ the page. The README keeps only a short, hand-written headline table, so it is r
 where it still has a ``<!-- BENCHMARK:name -->`` block.
 """
 
+import json
 import platform
 import re
 import subprocess
@@ -207,6 +208,23 @@ def mean_std(values):
 def run_meta(**extra):
     """What every benchmark records about its run: the git state, the machine, then ``extra``."""
     return dict(**git_state(), machine=platform.platform(), **extra)
+
+
+def device_meta(device):
+    """What a run that compares ``device`` with the CPU records about it: name, model, torch."""
+    is_cuda = torch.device(device).type == "cuda"
+    name = torch.cuda.get_device_name(torch.device(device)) if is_cuda else str(device)
+    return dict(device=device, device_name=name, torch=torch.__version__)
+
+
+def write_device_results(stem, meta, rows, markdown, quick=False):
+    """Write ``results/<stem>_<device>[_quick].{json,md}`` and print the Markdown."""
+    name = f"{stem}_{meta['device'].replace(':', '')}{'_quick' if quick else ''}"
+    results = Path(__file__).parent / "results"
+    results.mkdir(exist_ok=True)
+    (results / f"{name}.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=1))
+    (results / f"{name}.md").write_text(markdown)
+    print(markdown)
 
 
 def git_state():

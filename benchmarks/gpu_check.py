@@ -36,9 +36,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _shared import run_meta  # noqa: E402
+from _shared import device_meta, run_meta, write_device_results  # noqa: E402
 
-RESULTS = Path(__file__).parent / "results"
 MI_PAIRS = 5000
 
 
@@ -64,24 +63,8 @@ def main():
         row["answer_cpu"] = float(np.mean(answers["cpu"]))
         print(json.dumps(row), flush=True)
         rows.append(row)
-    import torch
-
-    meta = run_meta(
-        device=args.device,
-        device_name=(
-            torch.cuda.get_device_name(torch.device(args.device))
-            if torch.device(args.device).type == "cuda"
-            else args.device
-        ),
-        torch=torch.__version__,
-        n=n,
-    )
-    name = f"gpu_check_{args.device.replace(':', '')}{'_quick' if args.quick else ''}"
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=1))
-    text = _markdown(rows, meta)
-    (RESULTS / f"{name}.md").write_text(text)
-    print(text)
+    meta = run_meta(n=n, **device_meta(args.device))
+    write_device_results("gpu_check", meta, rows, _markdown(rows, meta), args.quick)
 
 
 def _checks(n, large):

@@ -54,7 +54,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _shared import run_meta, write_readme_block  # noqa: E402
+from _shared import (  # noqa: E402
+    device_meta,
+    run_meta,
+    write_device_results,
+    write_readme_block,
+)
 
 RESULTS = Path(__file__).parent / "results"
 N_FEATURES = 20
@@ -154,24 +159,10 @@ def _compare_devices(sizes, device, quick):
         sizes=sizes,
         n_features=N_FEATURES,
         epochs=EPOCHS,
-        device=device,
-        device_name=_device_name(device),
         total_runtime_s=time.perf_counter() - wall_start,
+        **device_meta(device),
     )
-    name = f"scaling_{device.replace(':', '')}{'_quick' if quick else ''}"
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=1))
-    text = _device_markdown(rows, meta)
-    (RESULTS / f"{name}.md").write_text(text)
-    print(text)
-
-
-def _device_name(device):
-    import torch
-
-    if torch.device(device).type == "cuda" and torch.cuda.is_available():
-        return torch.cuda.get_device_name(torch.device(device))
-    return str(device)
+    write_device_results("scaling", meta, rows, _device_markdown(rows, meta), quick)
 
 
 def _run_worker(estimator, n, device="cpu"):
