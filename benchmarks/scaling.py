@@ -108,22 +108,9 @@ def main():
     if args.device is not None:
         _compare_devices(sizes, args.device, args.quick)
         return
-    rows = []
     wall_start = time.perf_counter()
-    for n in sizes:
-        for estimator in ESTIMATORS:
-            if estimator == "InfoNCEAnchorMI" and n > MI_MAX_ROWS:
-                continue
-            row = _run_worker(estimator, n)
-            print(json.dumps(row), flush=True)
-            rows.append(row)
-    meta = run_meta(
-        cpu_count=os.cpu_count(),
-        sizes=sizes,
-        n_features=N_FEATURES,
-        epochs=EPOCHS,
-        total_runtime_s=time.perf_counter() - wall_start,
-    )
+    rows = _run_all(sizes, ESTIMATORS, ["cpu"])
+    meta = _meta(sizes, wall_start)
     import sklearn
     import torch
 
@@ -143,26 +130,37 @@ def main():
 
 def _compare_devices(sizes, device, quick):
     """Our estimators on the CPU and on ``device``, same run, same rows; writes the results."""
-    rows = []
     wall_start = time.perf_counter()
+    ours = [estimator for estimator in ESTIMATORS if estimator != MLP]
+    rows = _run_all(sizes, ours, ["cpu", device])
+    meta = _meta(sizes, wall_start, **device_meta(device))
+    write_device_results("scaling", meta, rows, _device_markdown(rows, meta), quick)
+
+
+def _run_all(sizes, estimators, devices):
+    """Each estimator at each size on each device, in fresh workers, printed as they come."""
+    rows = []
     for n in sizes:
-        for estimator in ESTIMATORS:
-            if estimator == MLP or (estimator == "InfoNCEAnchorMI" and n > MI_MAX_ROWS):
+        for estimator in estimators:
+            if estimator == "InfoNCEAnchorMI" and n > MI_MAX_ROWS:
                 continue
-            for where in ("cpu", device):
-                row = _run_worker(estimator, n, where)
-                row["device"] = where
+            for device in devices:
+                row = {**_run_worker(estimator, n, device), "device": device}
                 print(json.dumps(row), flush=True)
                 rows.append(row)
-    meta = run_meta(
+    return rows
+
+
+def _meta(sizes, wall_start, **extra):
+    """The run's metadata: git state and machine, the sizes and settings, the wall time."""
+    return run_meta(
         cpu_count=os.cpu_count(),
         sizes=sizes,
         n_features=N_FEATURES,
         epochs=EPOCHS,
         total_runtime_s=time.perf_counter() - wall_start,
-        **device_meta(device),
+        **extra,
     )
-    write_device_results("scaling", meta, rows, _device_markdown(rows, meta), quick)
 
 
 def _run_worker(estimator, n, device="cpu"):
