@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from sklearn.base import clone, is_classifier
+from sklearn.base import clone
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 from threadpoolctl import threadpool_info, threadpool_limits
@@ -287,14 +287,27 @@ def test_diverging_fit_raises_value_error_naming_lr(lr):
     assert str(lr) in message
 
 
-@pytest.mark.parametrize("estimator", [NCEDensityRatio(), InfoNCEAnchorMI(cv=2)])
+@pytest.mark.parametrize(
+    "estimator",
+    # The residual critic's first stage steps LBFGS (skorch's closure step).
+    [
+        NCEDensityRatio(),
+        NCEDensityRatio(architecture="residual"),
+        InfoNCEAnchorMI(cv=2),
+        NoisierNCEClassifier(),
+    ],
+    ids=["mlp", "residual", "mi", "density"],
+)
 def test_deferred_loss_reads_record_the_same_history_and_fit(estimator, monkeypatch):
     # The GPU path (losses read once per epoch, no host sync per step) run on
     # the CPU: the same batch rows, epoch losses and weights as skorch's
     # per-batch reads.
     rng = np.random.RandomState(0)
     X = rng.standard_normal((600, 2))
-    y = np.arange(600) % 2 if is_classifier(estimator) else X + rng.standard_normal((600, 2))
+    y = {
+        "NCEDensityRatio": np.arange(600) % 2,
+        "InfoNCEAnchorMI": X + rng.standard_normal((600, 2)),
+    }.get(type(estimator).__name__)
     estimator.set_params(max_epochs=4, early_stopping=True, random_state=0)
     eager = clone(estimator).fit(X, y)
     _defer_everywhere(monkeypatch)
