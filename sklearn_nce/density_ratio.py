@@ -157,8 +157,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         zero. With held-out rows (``early_stopping``) the linear part is kept
         only if their loss is below the constant ratio's: on wine split at
         random into two samples it fitted noise (log ratios with an SD of
-        0.65 nats; reset, 0.06). The linear part carries the ratio's trend across a density
-        chasm, where an MLP alone saturates; with ``telescoping_steps="auto"``
+        0.65 nats; reset, 0.06). The linear part carries the ratio's trend
+        across a density chasm, where an MLP alone saturates; with ``telescoping_steps="auto"``
         it crossed the benchmark's KL = 20 chasm (log-ratio MSE 0.26 over four
         seeds, against 118 for the default) and was below the default on 12
         of its 13 problems, Gaussian or not, tying on the last (see the User

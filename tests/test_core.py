@@ -302,12 +302,7 @@ def test_deferred_loss_reads_record_the_same_history_and_fit(estimator, monkeypa
     # The GPU path (losses read once per epoch, no host sync per step) run on
     # the CPU: the same batch rows, epoch losses and weights as skorch's
     # per-batch reads.
-    rng = np.random.RandomState(0)
-    X = rng.standard_normal((600, 2))
-    y = {
-        "NCEDensityRatio": np.arange(600) % 2,
-        "InfoNCEAnchorMI": X + rng.standard_normal((600, 2)),
-    }.get(type(estimator).__name__)
+    X, y = _toy_inputs(estimator, 600, 2)
     estimator.set_params(max_epochs=4, early_stopping=True, random_state=0)
     eager = clone(estimator).fit(X, y)
     _defer_everywhere(monkeypatch)
@@ -341,34 +336,39 @@ def _nets(estimator):
     return getattr(estimator, "nets_", None) or [estimator.net_]
 
 
+def _toy_inputs(estimator, n_rows, n_features):
+    """Standard normal ``X`` and what ``estimator.fit`` takes beside it.
+
+    Alternating 0/1 labels for the density ratio, ``X`` plus noise for the
+    MI estimator, None for the density models.
+    """
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((n_rows, n_features))
+    if isinstance(estimator, NCEDensityRatio):
+        return X, np.arange(n_rows) % 2
+    if isinstance(estimator, InfoNCEAnchorMI):
+        return X, X + rng.standard_normal((n_rows, n_features))
+    return X, None
+
+
 def _timeless(history):
     """A skorch history's rows without their wall-clock durations."""
     return [{key: value for key, value in row.items() if key != "dur"} for row in history]
 
 
 @pytest.mark.parametrize(
-    "estimator, data",
-    [
-        (NCEDensityRatio(), "two_sample"),
-        (InfoNCEAnchorMI(cv=2), "pairs"),
-        (NoisierNCEClassifier(), "rows"),
-    ],
-    ids=lambda value: type(value).__name__ if not isinstance(value, str) else value,
+    "estimator",
+    [NCEDensityRatio(), InfoNCEAnchorMI(cv=2), NoisierNCEClassifier()],
+    ids=lambda estimator: type(estimator).__name__,
 )
-def test_absurd_lr_raises_instead_of_answering_garbage(estimator, data):
+def test_absurd_lr_raises_instead_of_answering_garbage(estimator):
     # lr=1e3 with Adam leaves a finite but huge loss (e.g. 50 against 0.67
     # untrained for the density ratio): before the check, the fits returned
     # a held-out score of -2e8, mi_ = -3.6e7 or a mean log-likelihood of
     # -4.5e5 without an error. (CNCEEnergyModel at lr=1e3 ends at the chance
     # loss with f flat over its base, scoring as a sane fit: nothing to refuse.)
-    rng = np.random.RandomState(0)
-    X = rng.standard_normal((400, 3))
-    y = {
-        "two_sample": np.arange(400) % 2,
-        "pairs": X + rng.standard_normal((400, 3)),
-        "rows": None,
-    }[data]
-    if data == "two_sample":
+    X, y = _toy_inputs(estimator, 400, 3)
+    if isinstance(estimator, NCEDensityRatio):
         X[y == 1] += 1.0
     estimator.set_params(lr=1e3, max_epochs=20, random_state=0)
     with pytest.raises(ValueError, match=r"diverged.*`lr` \(currently 1000.0\)"):

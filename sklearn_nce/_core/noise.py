@@ -179,12 +179,11 @@ class Noise(nn.Module):
         weights that stay fixed once fitted. (Keyed by the tensor and its
         version, which ``.to(device)``, a refit and ``load_state_dict`` change.)
         """
-        key = (log_weights, log_weights._version)
         cached = self.__dict__.get("_host_probabilities_cache")
-        if cached is None or cached[0][0] is not key[0] or cached[0][1] != key[1]:
-            cached = (key, log_weights.to(dtype).exp().cpu())
+        if cached is None or cached[0] is not log_weights or cached[1] != log_weights._version:
+            cached = (log_weights, log_weights._version, log_weights.to(dtype).exp().cpu())
             self.__dict__["_host_probabilities_cache"] = cached
-        return cached[1]
+        return cached[2]
 
     def __getstate__(self):
         # The host copy is a cache (holding a device tensor): pickles and

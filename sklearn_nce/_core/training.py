@@ -88,8 +88,8 @@ class ContrastiveNet(NeuralNet):
         queued while the last one runs (issue 32: a (64, 64) critic's step took
         1.1-1.6 ms eagerly on an H200, the arithmetic under 0.1 ms). Deferred,
         the losses stay on the device until one read per epoch, then fill the
-        same history entries; :class:`FiniteLossGuard` checks them there, so a
-        diverged fit raises at the end of its epoch instead of at the batch.
+        same history entries and get :class:`FiniteLossGuard`'s check there, so
+        a diverged fit raises at the end of its epoch instead of at the batch.
         """
         if not self.defer_loss_reads or iterator is None:
             return super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
@@ -102,7 +102,8 @@ class ContrastiveNet(NeuralNet):
             self.notify("on_batch_end", batch=batch, training=training, **step)
         values = torch.stack(losses).tolist() if losses else []
         # on_batch_begin opened one history row per batch, in this order.
-        rows = self.history[-1]["batches"][len(self.history[-1]["batches"]) - len(values) :]
+        batches = self.history[-1]["batches"]
+        rows = batches[len(batches) - len(values) :]
         for row, value, size in zip(rows, values, sizes, strict=True):
             row[prefix + "_loss"] = value
             row[prefix + "_batch_size"] = size
