@@ -16,6 +16,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_nce import NCEDensityRatio, make_two_sample
 from sklearn_nce.datasets import make_mean_shift, make_student_t_shift
+from sklearn_nce._core.critics import ResidualCritic
 from sklearn_nce.exceptions import UnreliableEstimateWarning
 
 
@@ -236,7 +237,7 @@ def test_residual_telescoping_bridges_the_chasm_without_naming_the_family():
     # first (LBFGS), then an MLP trained on top of it. The MLP alone, with
     # the same telescoping, does far worse.
     common = dict(telescoping_steps=8, early_stopping=True)
-    mlp, variance = _chasm_mse(100, **common)
+    mlp, variance = _chasm_mse(100, architecture="mlp", **common)
     residual, _ = _chasm_mse(100, architecture="residual", **common)
     # Measured over data seeds 0-3 (test rows from seed + 100), before inputs
     # were standardised inside: the MLP with TRE(8) 234-256, residual with
@@ -635,9 +636,33 @@ def test_below_the_gap_the_default_is_the_single_classifier():
     # 13% of the held-out rows misclassified: a 2.5-nat gap, under the 5 nats
     # that bridge.
     assert default.validation_error_ > 0.1
-    assert not default.bridged_chasm_ and default.architecture_ == "mlp"
+    # 4000 rows: architecture="auto" is the residual critic.
+    assert not default.bridged_chasm_ and default.architecture_ == "residual"
     assert default.telescoping_steps_ == 1 and default.gap_kl_ is None
     np.testing.assert_array_equal(default.predict_log_ratio(X), single.predict_log_ratio(X))
+
+
+@pytest.mark.parametrize(
+    ("n_per_sample", "params", "expected"),
+    [
+        (1999, {}, "mlp"),  # 3998 rows: below the 4000 the residual critic needs
+        (2000, {}, "residual"),
+        (2000, {"loss": "brier"}, "mlp"),  # "auto" chooses for the logistic loss only
+        (100, {"architecture": "residual"}, "residual"),  # an explicit choice stands
+        (2000, {"architecture": "mlp"}, "mlp"),
+    ],
+)
+def test_auto_architecture_follows_the_rows_and_the_loss(n_per_sample, params, expected):
+    X, y = make_mean_shift(2, 0.5).sample(n_per_sample, n_per_sample, random_state=0)
+    model = NCEDensityRatio(max_epochs=2, random_state=0, **params).fit(X, y)
+    assert model.architecture_ == expected
+    assert isinstance(model.net_.module_, ResidualCritic) == (expected == "residual")
+    if "architecture" not in params:
+        # "auto" is exactly the critic it names.
+        named = NCEDensityRatio(max_epochs=2, random_state=0, **params, architecture=expected)
+        np.testing.assert_array_equal(
+            model.predict_log_ratio(X), named.fit(X, y).predict_log_ratio(X)
+        )
 
 
 def test_no_chasm_check_without_a_held_out_split():
