@@ -15,8 +15,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_nce import NCEDensityRatio, make_two_sample
-from sklearn_nce.datasets import make_mean_shift, make_student_t_shift
 from sklearn_nce._core.critics import ResidualCritic
+from sklearn_nce.datasets import make_mean_shift, make_student_t_shift
 from sklearn_nce.exceptions import UnreliableEstimateWarning
 
 
