@@ -877,3 +877,18 @@ def test_validation_noise_is_drawn_once_per_batch_size_and_not_pickled():
     assert drawn == [60, 30, 60, 60]
     assert copy.deepcopy(objective)._kept_draws == {}
     assert len(objective._kept_draws) == 2
+
+
+def test_divergence_probe_keeps_a_few_rows_of_every_label():
+    # A full-batch (LBFGS) stage would keep a copy of every training row for
+    # the divergence check: the probe keeps about 4096, each label in
+    # proportion and at least one of a rare label.
+    y = torch.zeros(100_000, dtype=torch.int64)
+    y[:3] = 1
+    X = torch.arange(100_000, dtype=torch.float32)[:, None]
+    X_probe, y_probe = training._probe_batch(X, y)
+    assert len(X_probe) <= training._PROBE_MAX_ROWS + 1
+    assert int((y_probe == 1).sum()) == 1 and torch.equal(y[X_probe[:, 0].long()], y_probe)
+    assert training._probe_batch({"x": X}, None)[0]["x"].shape == (training._PROBE_MAX_ROWS, 1)
+    small = X[:100], y[:100]
+    assert training._probe_batch(*small) == small

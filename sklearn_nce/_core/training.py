@@ -38,6 +38,8 @@ __all__ = [
 # A fit whose best epoch loss is this far (or half its own size) above the
 # untrained critic's is treated as diverged.
 _WORSE_THAN_START = 1.0
+# Rows of the batch the divergence check keeps, about (see _probe_batch).
+_PROBE_MAX_ROWS = 4096
 # Optimizers with a fused implementation on CPU and CUDA.
 _FUSED_OPTIMIZERS = ("adam", "adamw")
 OPTIMIZERS = {
@@ -409,7 +411,7 @@ class _LossProbe:
         with torch.random.fork_rng(devices=self.cuda):
             batch = next(iter(net._batches(net.get_dataset(X, y), True, "cpu")))
         self.batch = tuple(
-            None if part is None else _to_device(part, net.device) for part in batch
+            None if part is None else _to_device(part, net.device) for part in _probe_batch(*batch)
         )
         self.cpu_state = torch.get_rng_state()
         self.cuda_states = [torch.cuda.get_rng_state(device) for device in self.cuda]
@@ -434,6 +436,34 @@ class _LossProbe:
                 module.load_state_dict(state)
             if self.noise_weight is not None:
                 net.criterion_.noise_weight = saved_weight
+
+
+def _probe_batch(X, y):
+    """At most about ``_PROBE_MAX_ROWS`` rows of a batch: evenly spaced, per label when labelled.
+
+    A full-batch stage (LBFGS) would otherwise keep a copy of every training
+    row for the whole fit: 93 MB of a 286 MB peak for the residual critic on
+    10^6 rows of 20 features. Each label keeps its share of the rows, and at
+    least one, so that a loss with a per-label mean stays defined.
+    """
+    rows = n_rows(X)
+    if rows <= _PROBE_MAX_ROWS:
+        return X, y
+    if y is None:
+        groups = [torch.arange(rows)]
+    else:
+        groups = [torch.nonzero(y == label).flatten() for label in torch.unique(y)]
+    keep = torch.cat(
+        [
+            group[
+                torch.linspace(0, len(group) - 1, max(1, len(group) * _PROBE_MAX_ROWS // rows))
+                .round()
+                .long()
+            ]
+            for group in groups
+        ]
+    )
+    return take_rows(X, keep), (None if y is None else y[keep])
 
 
 def warn_if_interrupted(net):
