@@ -551,7 +551,9 @@ def in_batch_anchor_log_loss(scores, nu):
     n = _pairs_per_batch(scores)
     eye, first = _tuple_masks(n, scores.device)
     n_candidates = n - 1
-    log_nu = scores.new_tensor(math.log(nu) if nu > 0 else -math.inf)
+    # new_full fills on the device; new_tensor would copy from the host,
+    # which a CUDA graph cannot capture.
+    log_nu = scores.new_full((), math.log(nu) if nu > 0 else -math.inf)
     lse_pos = torch.logaddexp(torch.logsumexp(scores.masked_fill(first, -math.inf), -1), log_nu)
     pos_term = (lse_pos - scores.diagonal(dim1=-2, dim2=-1)).mean()
     if nu == 0:

@@ -21,6 +21,7 @@ from skorch.helper import predefined_split
 from skorch.utils import TeeGenerator
 from tqdm.auto import tqdm
 
+from .graphs import GraphedSteps
 from .optim import clear_grads, optimizer_step
 from .validation import stacklevel_to_user
 
@@ -67,7 +68,9 @@ class ContrastiveNet(NeuralNet):
 
     ``defer_loss_reads=True`` reads the batch losses once per epoch instead of
     once per batch (see :meth:`run_single_epoch`); :func:`build_net` sets it
-    off the CPU.
+    off the CPU. ``cuda_graphs=True`` replays each training step as a captured
+    CUDA graph where that is safe (see :mod:`~sklearn_nce._core.graphs`);
+    :func:`build_net` sets it on CUDA.
     """
 
     # skorch maps these attributes to the CPU when a CUDA pickle is loaded
@@ -77,10 +80,22 @@ class ContrastiveNet(NeuralNet):
     # tensors in the plain pickle.
     cuda_dependent_attributes_ = [*NeuralNet.cuda_dependent_attributes_, "module", "criterion"]
 
-    def __init__(self, *args, l2_penalty=0.0, defer_loss_reads=False, **kwargs):
+    def __init__(self, *args, l2_penalty=0.0, defer_loss_reads=False, cuda_graphs=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.l2_penalty = l2_penalty
         self.defer_loss_reads = defer_loss_reads
+        self.cuda_graphs = cuda_graphs
+        self._graphed_steps = None
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        # Built at the first step, once every callback's on_train_begin has
+        # run (a progress bar switches on host reads the graphs must avoid).
+        self._graphed_steps = None
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        super().on_train_end(net, X=X, y=y, **kwargs)
+        self._graphed_steps = None  # graphs hold device memory and do not pickle
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         """skorch's epoch; with ``defer_loss_reads``, the batch losses are read at its end.
@@ -121,6 +136,10 @@ class ContrastiveNet(NeuralNet):
         # (see optim), ~0.1 ms of a ~0.6 ms step of the default critic.
         if isinstance(self.optimizer_, torch.optim.LBFGS):
             return super().train_step(batch, **fit_params)
+        if self.cuda_graphs:
+            loss = self._graphed_step(batch)
+            if loss is not None:
+                return {"loss": loss, "y_pred": loss}
         clear_grads(self.optimizer_)
         # Gradients even when fit is called under no_grad (torch's step
         # enabled them around skorch's closure).
@@ -134,6 +153,13 @@ class ContrastiveNet(NeuralNet):
         )
         optimizer_step(self.optimizer_)
         return step
+
+    def _graphed_step(self, batch, capture=None):
+        """The step as a replayed graph (its loss), or None where it must run eagerly."""
+        if self._graphed_steps is None:
+            self._graphed_steps = GraphedSteps(self, capture)
+        self._ensure_mode(training=True)
+        return self._graphed_steps(batch)
 
     def train_step_single(self, batch, **fit_params):
         self._ensure_mode(training=True)
@@ -666,12 +692,18 @@ def build_net(
         verbose=int(verbose >= 2),
         # A per-batch loss read costs a host-device sync off the CPU only.
         defer_loss_reads=_defers_loss_reads(device),
+        cuda_graphs=_captures_steps(device),
     )
 
 
 def _defers_loss_reads(device):
     """Whether a net on ``device`` reads its batch losses once per epoch (off the CPU)."""
     return torch.device(device).type != "cpu"
+
+
+def _captures_steps(device):
+    """Whether a net on ``device`` replays its steps as CUDA graphs where safe (CUDA only)."""
+    return torch.device(device).type == "cuda"
 
 
 def _with_fixed_draws(objective):

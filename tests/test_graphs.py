@@ -1,0 +1,194 @@
+"""The CUDA-graph training step, exercised on the CPU with an eager stand-in for the capture."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from skorch.callbacks import Callback
+
+from sklearn_nce import InfoNCEAnchorMI, NCEDensityRatio, NoisierNCEClassifier
+from sklearn_nce._core import graphs, training
+from sklearn_nce._core.critics import MLPCritic
+from sklearn_nce._core.graphs import EagerCapture, GraphedSteps, graph_safe, step_body
+from sklearn_nce._core.losses import LOSSES
+from sklearn_nce._core.objectives import (
+    InBatchMIObjective,
+    TelescopingObjective,
+    TwoSampleObjective,
+)
+from sklearn_nce._core.optim import clear_grads
+
+
+def _net(optimizer="adam", callbacks=(), seed=0):
+    torch.manual_seed(seed)
+    net = training.build_net(
+        MLPCritic(3, 1, hidden_features=(8,)),
+        TwoSampleObjective(LOSSES["logistic"], 1.0),
+        max_epochs=1,
+        batch_size=32,
+        lr=1e-2,
+        optimizer=optimizer,
+        weight_decay=0.0,
+        device="cpu",
+        verbose=0,
+        extra_callbacks=list(callbacks),
+    )
+    return net.initialize()
+
+
+def _batches(sizes, seed=0):
+    rng = np.random.RandomState(seed)
+    batches = []
+    for size in sizes:
+        X = torch.as_tensor(rng.standard_normal((size, 3)), dtype=torch.float32)
+        y = torch.as_tensor(np.arange(size) % 2)
+        X[y == 1] += 1.0
+        batches.append((X, y))
+    return batches
+
+
+def _parameters(net):
+    return [param.detach().clone() for param in net.module_.parameters()]
+
+
+def _assert_same(first, second):
+    for a, b in zip(first, second, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_step_body_is_the_eager_training_step_bit_for_bit():
+    # What a graph captures is today's step without its callbacks' hook.
+    eager, body = _net(), _net()
+    for batch in _batches([32] * 6):
+        eager_loss = eager.train_step(batch)["loss"]
+        clear_grads(body.optimizer_)
+        assert torch.equal(step_body(body, *batch), eager_loss.detach())
+    _assert_same(_parameters(body), _parameters(eager))
+
+
+def test_graphed_steps_warm_up_capture_each_shape_and_replay_it():
+    # Two batch shapes (as stratified batches give): three eager warm-up steps
+    # each, then one capture each, checked against the eager step and
+    # replayed from there on; every step as the eager loop's, to the bit.
+    batches = _batches([32, 31] * 8)
+    eager, graphed = _net(), _net()
+    capture = EagerCapture()
+    steps = GraphedSteps(graphed, capture)
+    for batch in batches:
+        eager_loss = eager.train_step(batch)["loss"]
+        assert torch.equal(steps(batch), eager_loss.detach())
+    assert steps.failure is None and capture.captured == 2 and len(steps.graphs) == 2
+    _assert_same(_parameters(graphed), _parameters(eager))
+
+
+def test_a_changed_learning_rate_leaves_the_rest_of_the_fit_eager():
+    net = _net()
+    steps = GraphedSteps(net, EagerCapture())
+    batches = _batches([32] * 5)
+    for batch in batches[:4]:
+        assert steps(batch) is not None
+    net.optimizer_.param_groups[0]["lr"] = 1e-3  # as a scheduler would
+    assert steps(batches[4]) is None
+    assert steps.failure == "the learning rate changed" and not steps.graphs
+
+
+class _WrongReplay(EagerCapture):
+    """A capture whose replay takes two steps: the check must catch it."""
+
+    def capture(self, body, reset):
+        replay, output = super().capture(body, reset)
+
+        def twice():
+            replay()
+            replay()
+
+        return twice, output
+
+
+def test_a_replay_that_differs_from_the_eager_step_is_not_trusted():
+    eager, graphed = _net(), _net()
+    steps = GraphedSteps(graphed, _WrongReplay())
+    for batch in _batches([32] * 6):
+        eager_loss = eager.train_step(batch)["loss"]
+        loss = steps(batch)
+        if loss is None:  # eager from the failure on, as train_step does
+            loss = graphed.train_step(batch)["loss"]
+        torch.testing.assert_close(loss.detach(), eager_loss.detach(), rtol=0, atol=0)
+    assert steps.failure == "the replay differed from the eager step"
+    _assert_same(_parameters(graphed), _parameters(eager))
+
+
+class _ClipGradients(Callback):
+    def on_grad_computed(self, net, named_parameters, **kwargs):
+        torch.nn.utils.clip_grad_norm_([param for _, param in named_parameters], 1.0)
+
+
+def test_only_steps_without_host_work_are_graph_safe():
+    assert graph_safe(_net())
+    assert not graph_safe(_net(optimizer="sgd"))  # not the fused update
+    assert not graph_safe(_net(callbacks=[("clip", _ClipGradients())]))
+    net = _net()
+    net.criterion_ = InBatchMIObjective(nu=None, scoring="log")
+    assert graph_safe(net)
+    net.criterion_.report_estimate = True  # a progress bar reads a float per step
+    assert not graph_safe(net)
+    net.criterion_ = InBatchMIObjective(nu=None, scoring="log", bound="mine")
+    assert not graph_safe(net)
+    net.criterion_ = TelescopingObjective(LOSSES["logistic"], 1.0, n_steps=2)
+    assert not graph_safe(net)
+
+
+def test_build_net_replays_graphs_on_cuda_only():
+    def build(device):
+        critic = MLPCritic(3, 1)
+        objective = TwoSampleObjective(LOSSES["logistic"], 1.0)
+        common = dict(max_epochs=1, batch_size=8, lr=1e-3, optimizer="adam", weight_decay=0.0)
+        return training.build_net(critic, objective, device=device, verbose=0, **common)
+
+    assert build("cuda").cuda_graphs and not build("cpu").cuda_graphs
+
+
+class _CountingCapture(EagerCapture):
+    total = 0
+
+    def capture(self, body, reset):
+        type(self).total += 1
+        return super().capture(body, reset)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        NCEDensityRatio(),
+        NCEDensityRatio(architecture="residual"),
+        InfoNCEAnchorMI(cv=2),
+        NoisierNCEClassifier(),
+    ],
+    ids=["mlp", "residual", "mi", "noisier"],
+)
+def test_a_fit_on_the_gpu_path_is_the_eager_fit(estimator, monkeypatch):
+    # The whole GPU path on the CPU: losses read once per epoch and steps
+    # replayed by the stand-in capture. The same histories and weights;
+    # the noise-drawing density model is not graph-safe and steps eagerly.
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((600, 2))
+    y = np.arange(600) % 2 if isinstance(estimator, NCEDensityRatio) else None
+    if isinstance(estimator, InfoNCEAnchorMI):
+        y = X + rng.standard_normal((600, 2))
+    estimator.set_params(max_epochs=4, early_stopping=True, random_state=0)
+    eager = clone(estimator).fit(X, y)
+    monkeypatch.setattr(training, "_defers_loss_reads", lambda device: True)
+    monkeypatch.setattr(training, "_captures_steps", lambda device: True)
+    monkeypatch.setattr(graphs, "CudaGraphCapture", _CountingCapture)
+    _CountingCapture.total = 0
+    graphed = clone(estimator).fit(X, y)
+    assert (_CountingCapture.total > 0) == (not isinstance(estimator, NoisierNCEClassifier))
+    eager_nets = getattr(eager, "nets_", None) or [eager.net_]
+    graphed_nets = getattr(graphed, "nets_", None) or [graphed.net_]
+    for eager_net, graphed_net in zip(eager_nets, graphed_nets, strict=True):
+        assert graphed_net.cuda_graphs
+        drop = ("dur",)
+        assert [
+            {k: v for k, v in row.items() if k not in drop} for row in graphed_net.history
+        ] == [{k: v for k, v in row.items() if k not in drop} for row in eager_net.history]
+        _assert_same(_parameters(graphed_net), _parameters(eager_net))
