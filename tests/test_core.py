@@ -19,7 +19,7 @@ from sklearn_nce import (
     NCEDensityRatio,
     NoisierNCEClassifier,
 )
-from sklearn_nce._core import optim, training
+from sklearn_nce._core import graphs, optim, training
 from sklearn_nce._core.base import _BaseNCE
 from sklearn_nce._core.critics import (
     JointCritic,
@@ -298,17 +298,27 @@ def test_diverging_fit_raises_value_error_naming_lr(lr):
     ],
     ids=["mlp", "residual", "mi", "density"],
 )
-def test_deferred_loss_reads_record_the_same_history_and_fit(estimator, monkeypatch):
-    # The GPU path (losses read once per epoch, no host sync per step) run on
-    # the CPU: the same batch rows, epoch losses and weights as skorch's
-    # per-batch reads.
+@pytest.mark.parametrize("with_graphs", [False, True], ids=["deferred", "deferred+graphs"])
+def test_deferred_loss_reads_record_the_same_history_and_fit(estimator, with_graphs, monkeypatch):
+    # The GPU path (losses read once per epoch, no host sync per step; with
+    # graphs, steps replayed by the capture's eager stand-in) run on the CPU:
+    # the same batch rows, epoch losses and weights as skorch's per-batch
+    # reads. The noise-drawing density model is not graph-safe: it steps
+    # eagerly.
     X, y = _toy_inputs(estimator, 600, 2)
     estimator.set_params(max_epochs=4, early_stopping=True, random_state=0)
     eager = clone(estimator).fit(X, y)
     _defer_everywhere(monkeypatch)
+    if with_graphs:
+        monkeypatch.setattr(training, "_captures_steps", lambda device: True)
+        monkeypatch.setattr(graphs, "CudaGraphCapture", _CountingCapture)
+    _CountingCapture.total = 0
     deferred = clone(estimator).fit(X, y)
+    graph_safe = not isinstance(estimator, NoisierNCEClassifier)
+    assert (_CountingCapture.total > 0) == (with_graphs and graph_safe)
     for eager_net, deferred_net in zip(_nets(eager), _nets(deferred), strict=True):
         assert deferred_net.defer_loss_reads and not eager_net.defer_loss_reads
+        assert deferred_net.cuda_graphs == with_graphs
         assert _timeless(deferred_net.history) == _timeless(eager_net.history)
         for eager_param, deferred_param in zip(
             eager_net.module_.parameters(), deferred_net.module_.parameters(), strict=True
@@ -324,6 +334,16 @@ def test_deferred_loss_reads_still_stop_a_diverged_fit(monkeypatch):
     model = NCEDensityRatio(loss="lsif", lr=1e3, max_epochs=20, random_state=0)
     with pytest.raises(ValueError, match=r"training loss became (nan|inf|-inf) in epoch"):
         model.fit(X, y)
+
+
+class _CountingCapture(graphs.EagerCapture):
+    """The capture's eager stand-in, counting the captures of all instances."""
+
+    total = 0
+
+    def capture(self, body, reset):
+        type(self).total += 1
+        return super().capture(body, reset)
 
 
 def _defer_everywhere(monkeypatch):

@@ -1,13 +1,10 @@
 """The CUDA-graph training step, exercised on the CPU with an eager stand-in for the capture."""
 
 import numpy as np
-import pytest
 import torch
-from sklearn.base import clone
 from skorch.callbacks import Callback
 
-from sklearn_nce import InfoNCEAnchorMI, NCEDensityRatio, NoisierNCEClassifier
-from sklearn_nce._core import graphs, training
+from sklearn_nce._core import training
 from sklearn_nce._core.critics import MLPCritic
 from sklearn_nce._core.graphs import EagerCapture, GraphedSteps, graph_safe, step_body
 from sklearn_nce._core.losses import LOSSES
@@ -146,49 +143,3 @@ def test_build_net_replays_graphs_on_cuda_only():
         return training.build_net(critic, objective, device=device, verbose=0, **common)
 
     assert build("cuda").cuda_graphs and not build("cpu").cuda_graphs
-
-
-class _CountingCapture(EagerCapture):
-    total = 0
-
-    def capture(self, body, reset):
-        type(self).total += 1
-        return super().capture(body, reset)
-
-
-@pytest.mark.parametrize(
-    "estimator",
-    [
-        NCEDensityRatio(),
-        NCEDensityRatio(architecture="residual"),
-        InfoNCEAnchorMI(cv=2),
-        NoisierNCEClassifier(),
-    ],
-    ids=["mlp", "residual", "mi", "noisier"],
-)
-def test_a_fit_on_the_gpu_path_is_the_eager_fit(estimator, monkeypatch):
-    # The whole GPU path on the CPU: losses read once per epoch and steps
-    # replayed by the stand-in capture. The same histories and weights;
-    # the noise-drawing density model is not graph-safe and steps eagerly.
-    rng = np.random.RandomState(0)
-    X = rng.standard_normal((600, 2))
-    y = np.arange(600) % 2 if isinstance(estimator, NCEDensityRatio) else None
-    if isinstance(estimator, InfoNCEAnchorMI):
-        y = X + rng.standard_normal((600, 2))
-    estimator.set_params(max_epochs=4, early_stopping=True, random_state=0)
-    eager = clone(estimator).fit(X, y)
-    monkeypatch.setattr(training, "_defers_loss_reads", lambda device: True)
-    monkeypatch.setattr(training, "_captures_steps", lambda device: True)
-    monkeypatch.setattr(graphs, "CudaGraphCapture", _CountingCapture)
-    _CountingCapture.total = 0
-    graphed = clone(estimator).fit(X, y)
-    assert (_CountingCapture.total > 0) == (not isinstance(estimator, NoisierNCEClassifier))
-    eager_nets = getattr(eager, "nets_", None) or [eager.net_]
-    graphed_nets = getattr(graphed, "nets_", None) or [graphed.net_]
-    for eager_net, graphed_net in zip(eager_nets, graphed_nets, strict=True):
-        assert graphed_net.cuda_graphs
-        drop = ("dur",)
-        assert [
-            {k: v for k, v in row.items() if k not in drop} for row in graphed_net.history
-        ] == [{k: v for k, v in row.items() if k not in drop} for row in eager_net.history]
-        _assert_same(_parameters(graphed_net), _parameters(eager_net))
