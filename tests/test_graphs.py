@@ -1,6 +1,9 @@
 """The CUDA-graph training step, exercised on the CPU with an eager stand-in for the capture."""
 
+import pickle
+
 import numpy as np
+import pytest
 import torch
 from skorch.callbacks import Callback
 
@@ -78,15 +81,39 @@ def test_graphed_steps_warm_up_capture_each_shape_and_replay_it():
     _assert_same(_parameters(graphed), _parameters(eager))
 
 
-def test_a_changed_learning_rate_leaves_the_rest_of_the_fit_eager():
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda net: net.optimizer_.param_groups[0].update(lr=1e-3),  # a scheduler
+        lambda net: setattr(net.criterion_, "noise_weight", 2.0),  # an annealing callback
+        lambda net: setattr(
+            net.module_.layers[0], "weight", torch.nn.Parameter(torch.zeros(8, 3))
+        ),
+    ],
+    ids=["lr", "noise_weight", "storage"],
+)
+def test_a_changed_setting_or_storage_leaves_the_rest_of_the_fit_eager(change):
     net = _net()
     steps = GraphedSteps(net, EagerCapture())
     batches = _batches([32] * 5)
     for batch in batches[:4]:
         assert steps(batch) is not None
-    net.optimizer_.param_groups[0]["lr"] = 1e-3  # as a scheduler would
+    change(net)
     assert steps(batches[4]) is None
-    assert steps.failure == "the learning rate changed" and not steps.graphs
+    assert steps.failure == "a setting or a tensor the graphs read changed" and not steps.graphs
+
+
+def test_graphed_steps_train_under_no_grad_and_leave_picklable_nets():
+    # As the eager step, gradients even when fit is called under no_grad; a
+    # net pickled mid-fit (a checkpoint) leaves its graphs behind.
+    net, eager = _net(), _net()
+    with torch.no_grad():
+        for batch in _batches([32] * 5):
+            assert net._graphed_step(batch, capture=EagerCapture()) is not None
+            eager.train_step(batch)
+    _assert_same(_parameters(net), _parameters(eager))
+    assert net._graphed_steps.graphs
+    assert pickle.loads(pickle.dumps(net))._graphed_steps is None
 
 
 class _WrongReplay(EagerCapture):
@@ -125,6 +152,8 @@ def test_only_steps_without_host_work_are_graph_safe():
     assert not graph_safe(_net(optimizer="sgd"))  # not the fused update
     assert not graph_safe(_net(callbacks=[("clip", _ClipGradients())]))
     net = _net()
+    net.criterion_ = TwoSampleObjective(LOSSES["brier"], 1.0)  # splits the batch by label
+    assert not graph_safe(net)
     net.criterion_ = InBatchMIObjective(nu=None, scoring="log")
     assert graph_safe(net)
     net.criterion_.report_estimate = True  # a progress bar reads a float per step

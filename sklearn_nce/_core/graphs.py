@@ -25,6 +25,7 @@ tests with an eager stand-in for the capture (:class:`EagerCapture`).
 
 import torch
 
+from .losses import logistic_loss, noisier_nce_loss
 from .objectives import InBatchMIObjective, TwoSampleObjective
 from .optim import _direct_call_matches_torch, _fused_adam_state, clear_grads, optimizer_step
 
@@ -36,7 +37,8 @@ __all__ = ["CudaGraphCapture", "EagerCapture", "GraphedSteps", "graph_safe", "st
 _WARMUP_STEPS = 3
 # The first replay of a shape must agree with the eager step from the same
 # state: the same kernels, so it should to the bit; this allows for a
-# different cuBLAS algorithm choice inside the capture.
+# different cuBLAS algorithm choice inside the capture (atol relative to the
+# tensor's largest entry).
 _CHECK_RTOL = 1e-5
 _CHECK_ATOL = 1e-6
 
@@ -58,7 +60,8 @@ def graph_safe(net):
     """Whether every step of ``net`` could be one captured graph (see the module docstring)."""
     objective = net.criterion_
     if isinstance(objective, TwoSampleObjective):
-        safe_objective = True
+        # The other losses split the batch by label, a shape only the host knows.
+        safe_objective = objective.loss in (logistic_loss, noisier_nce_loss)
     elif isinstance(objective, InBatchMIObjective):
         # MINE's running mean branches on the host; a progress bar reads floats.
         safe_objective = objective.bound != "mine" and not objective.report_estimate
@@ -91,16 +94,30 @@ class CudaGraphCapture:
     later capture could place its own tensors there.
     """
 
+    def __init__(self, device):
+        self.device = torch.device(device)
+
     def capture(self, body, reset):
         """Record ``body()``; return ``(replay, output)``: calling ``replay()`` reruns it.
 
         ``reset`` (clear the gradients) is for the eager stand-in: a replayed
         graph writes its gradients afresh, where an eager backward would add.
+        Captured on a fresh stream of the net's device (torch's default
+        capture stream belongs to the current device); the current stream is
+        put back whatever happens, since a capture that fails in
+        ``capture_end`` leaves torch on its capture stream. Thread-local
+        error mode: other threads' CUDA calls are not the capture's business.
         """
         del reset
+        previous = torch.cuda.current_stream(self.device)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            output = body()
+        try:
+            with torch.cuda.device(self.device):
+                stream = torch.cuda.Stream(self.device)
+                with torch.cuda.graph(graph, stream=stream, capture_error_mode="thread_local"):
+                    output = body()
+        finally:
+            torch.cuda.set_stream(previous)
         return graph.replay, output
 
     @staticmethod
@@ -116,7 +133,8 @@ class EagerCapture:
     orchestration around a capture is the same.
     """
 
-    def __init__(self):
+    def __init__(self, device="cpu"):
+        del device
         self.captured = 0
 
     def capture(self, body, reset):
@@ -154,18 +172,18 @@ class GraphedSteps:
 
     def __init__(self, net, capture=None):
         self.net = net
-        self.capturer = CudaGraphCapture() if capture is None else capture
+        self.capturer = CudaGraphCapture(net.device) if capture is None else capture
         self.failure = None if graph_safe(net) else "not graph-safe"
         self.graphs = {}  # batch signature -> _Graph
         self.warmups = {}  # batch signature -> eager steps taken
-        self.lr = None
+        self.fingerprint = None
 
     def __call__(self, batch):
         """Take the step on ``batch``; return its loss, or None to have the caller step eagerly."""
         if self.failure is not None:
             return None
-        if self._lr_changed():
-            return self._fail("the learning rate changed")
+        if self.fingerprint is not None and _fingerprint(self.net) != self.fingerprint:
+            return self._fail("a setting or a tensor the graphs read changed")
         key = _signature(batch)
         if key in self.graphs:
             return self.graphs[key].run(batch)
@@ -198,11 +216,8 @@ class GraphedSteps:
         if not (eager.close_to(_TrainingState(net)) and _close(loss, eager.loss)):
             return self._fail("the replay differed from the eager step", eager)
         self.graphs[key] = static
-        self.lr = _learning_rates(net.optimizer_)
+        self.fingerprint = _fingerprint(net)
         return loss
-
-    def _lr_changed(self):
-        return self.lr is not None and _learning_rates(self.net.optimizer_) != self.lr
 
     def _fail(self, reason, state=None):
         """Stop capturing for this fit; with ``state``, leave the net in it (the eager step's)."""
@@ -249,7 +264,8 @@ class _TrainingState:
     def __init__(self, net, loss=None):
         self.net = net
         self.loss = loss
-        self.tensors = [param for param in net.module_.parameters()]
+        # Buffers too: a BatchNorm's running statistics move with each step.
+        self.tensors = [*net.module_.parameters(), *net.module_.buffers()]
         for param_state in net.optimizer_.state.values():
             self.tensors += [value for value in param_state.values() if torch.is_tensor(value)]
         self.values = [tensor.detach().clone() for tensor in self.tensors]
@@ -266,9 +282,13 @@ class _TrainingState:
 
 
 def _close(a, b):
-    return a.shape == b.shape and torch.allclose(
-        a.float(), b.float(), rtol=_CHECK_RTOL, atol=_CHECK_ATOL, equal_nan=True
-    )
+    # The absolute tolerance scales with the tensor: Adam's second moments
+    # are ~1e-8, where a fixed 1e-6 would check nothing.
+    if a.shape != b.shape:
+        return False
+    a, b = a.double(), b.double()
+    scale = float(b.abs().max()) if b.numel() else 0.0
+    return torch.allclose(a, b, rtol=_CHECK_RTOL, atol=_CHECK_ATOL * scale, equal_nan=True)
 
 
 def _signature(batch):
@@ -302,8 +322,24 @@ def _copy_into(static, part):
     static.copy_(part)
 
 
-def _learning_rates(optimizer):
-    return [float(group["lr"]) for group in optimizer.param_groups]
+def _fingerprint(net):
+    """What a captured step fixed: the optimizer's settings, the objective's weight, the storage.
+
+    The learning rate, betas, weight decay, the noise weight and the anchor
+    weight ``nu`` are Python numbers baked into the graph; the parameters and the optimizer's state
+    are read and written at fixed addresses. A scheduler, an annealing
+    callback, ``load_state_dict`` or ``param.data = ...`` changes one of them.
+    """
+    optimizer = net.optimizer_
+    settings = [
+        repr(sorted((key, value) for key, value in group.items() if key != "params"))
+        for group in optimizer.param_groups
+    ]
+    addresses = [param.data_ptr() for param in net.module_.parameters()]
+    for param_state in optimizer.state.values():
+        addresses += [value.data_ptr() for value in param_state.values() if torch.is_tensor(value)]
+    scalars = [getattr(net.criterion_, name, None) for name in ("noise_weight", "nu")]
+    return settings, scalars, addresses
 
 
 class _SideStream:

@@ -95,7 +95,21 @@ class ContrastiveNet(NeuralNet):
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
         super().on_train_end(net, X=X, y=y, **kwargs)
-        self._graphed_steps = None  # graphs hold device memory and do not pickle
+        if self._graphed_steps is not None:
+            # Graphs hold device memory and do not pickle; the gradients a
+            # replay left would keep their memory pools alive in the model.
+            self._graphed_steps = None
+            clear_grads(self.optimizer_)
+
+    def __getstate__(self):
+        # A fit that raised never reached on_train_end: its graphs stay out.
+        state = super().__getstate__()
+        state.pop("_graphed_steps", None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self._graphed_steps = None
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         """skorch's epoch; with ``defer_loss_reads``, the batch losses are read at its end.
@@ -136,7 +150,7 @@ class ContrastiveNet(NeuralNet):
         # (see optim), ~0.1 ms of a ~0.6 ms step of the default critic.
         if isinstance(self.optimizer_, torch.optim.LBFGS):
             return super().train_step(batch, **fit_params)
-        if self.cuda_graphs:
+        if getattr(self, "cuda_graphs", False):  # absent from older pickles
             loss = self._graphed_step(batch)
             if loss is not None:
                 return {"loss": loss, "y_pred": loss}
@@ -159,7 +173,9 @@ class ContrastiveNet(NeuralNet):
         if self._graphed_steps is None:
             self._graphed_steps = GraphedSteps(self, capture)
         self._ensure_mode(training=True)
-        return self._graphed_steps(batch)
+        # As train_step: gradients even when fit is called under no_grad.
+        with torch.enable_grad():
+            return self._graphed_steps(batch)
 
     def train_step_single(self, batch, **fit_params):
         self._ensure_mode(training=True)
