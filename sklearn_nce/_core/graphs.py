@@ -10,17 +10,18 @@ shape and replays it for every later batch of that shape.
 
 Capture is attempted only where nothing in the step reads a value on the
 host or changes between steps outside the graph (:func:`graph_safe`): the
-two-sample objective of ``NCEDensityRatio`` without telescoping, or the
-in-batch objective of ``InfoNCEAnchorMI``; fused Adam or AdamW; no callback
-that acts between backward and the update. Not verified on a GPU yet (none
-was lent since this was written): ``benchmarks/gpu_check.py`` compares the
-GPU's answers with the CPU's. Each shape's first steps run
-eagerly on a side stream (the warm-up torch's graph recipe asks for, and
-real training steps); the first replay is checked against the eager step it
-replaces, from the same state, and any failure -- an error in capture, a
-mismatch, a learning rate changed by a scheduler -- restores the state and
-leaves the rest of the fit eager. The orchestration runs on the CPU in the
-tests with an eager stand-in for the capture (:class:`EagerCapture`).
+two-sample objective of ``NCEDensityRatio`` without telescoping (logistic or
+noisier loss), or the in-batch objective of ``InfoNCEAnchorMI``; fused Adam
+or AdamW; no callback that acts between backward and the update. Each
+shape's first steps run eagerly on a side stream (the warm-up torch's graph
+recipe asks for, and real training steps); the first replay is checked
+against the eager step it replaces, from the same state, and any failure --
+an error in capture, a mismatch, a setting changed mid-fit (a scheduler's
+learning rate) -- restores the state and leaves the rest of the fit eager.
+Not verified on a GPU yet (none was lent since this was written):
+``benchmarks/gpu_check.py`` compares the GPU's answers with the CPU's. The
+orchestration runs on the CPU in the tests, with an eager stand-in for the
+capture (:class:`EagerCapture`).
 """
 
 import torch
