@@ -3,7 +3,9 @@
 One prepared script for a session lent a device machine (about 15 minutes of
 device time in all). For each estimator at its defaults it fits the same rows
 with the same ``random_state`` on the CPU and on ``--device``, in this
-process, and reports both fit times and how far the answers differ:
+process, and reports both fit times, how far the answers differ and what the
+fits' CUDA graphs did (batch shapes captured, steps replayed, or why a fit
+stepped eagerly):
 
 * ``NCEDensityRatio()`` on two samples of ``n`` rows (20-d mean shift, KL 2.5):
   the largest difference of the log ratio on 2000 new rows;
@@ -57,8 +59,10 @@ def main():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 tic = time.perf_counter()
-                answers[where] = np.asarray(fit_and_read(where), dtype=float)
+                answer, model = fit_and_read(where)
                 row[f"fit_s_{where}"] = time.perf_counter() - tic
+                answers[where] = np.asarray(answer, dtype=float)
+                row[f"graphs_{where}"] = _graph_summary(model)
         row["max_abs_difference"] = float(np.max(np.abs(answers["cpu"] - answers[args.device])))
         row["answer_cpu"] = float(np.mean(answers["cpu"]))
         print(json.dumps(row), flush=True)
@@ -68,7 +72,7 @@ def main():
 
 
 def _checks(n, large):
-    """``{name: fit_and_read(device) -> answer array}``, each fit at the defaults."""
+    """``{name: fit_and_read(device) -> (answer array, model)}``, each fit at the defaults."""
     from sklearn_nce import CNCEEnergyModel, InfoNCEAnchorMI, NCEDensityRatio, NoisierNCEClassifier
     from sklearn_nce.datasets import make_mean_shift
 
@@ -79,16 +83,21 @@ def _checks(n, large):
 
     def ratio(device):
         model = NCEDensityRatio(device=device, random_state=0).fit(X_ratio, y_ratio)
-        return model.predict_log_ratio(X_ratio_new)
+        return model.predict_log_ratio(X_ratio_new), model
 
     def mutual_info(n_pairs):
         x, y = _pairs(n_pairs)
-        return lambda device: [InfoNCEAnchorMI(device=device, random_state=0).fit(x, y).mi_]
+
+        def fit_and_read(device):
+            model = InfoNCEAnchorMI(device=device, random_state=0).fit(x, y)
+            return [model.mi_], model
+
+        return fit_and_read
 
     def density(estimator_class):
         def fit_and_read(device):
             model = estimator_class(device=device, random_state=0).fit(X_density)
-            return [model.score_samples(X_density_new).mean()]
+            return [model.score_samples(X_density_new).mean()], model
 
         return fit_and_read
 
@@ -101,6 +110,19 @@ def _checks(n, large):
     if large:
         checks[f"InfoNCEAnchorMI() on {n:,} pairs"] = mutual_info(n)
     return checks
+
+
+def _graph_summary(model):
+    """What the fit's CUDA graphs did, from its nets' ``cuda_graph_report_`` ("-": none tried)."""
+    nets = getattr(model, "nets_", None) or [model.net_]
+    reports = [getattr(net, "cuda_graph_report_", None) for net in nets]
+    if all(report is None for report in reports):
+        return "-"
+    parts = []
+    for report in filter(None, reports):
+        failure = f", eager: {report['failure']}" if report["failure"] else ""
+        parts.append(f"{report['shapes']} shapes, {report['replays']} replays{failure}")
+    return "; ".join(dict.fromkeys(parts))
 
 
 def _mixture(n, seed):
@@ -126,14 +148,16 @@ def _markdown(rows, meta):
         f"package's fit policy). torch {meta['torch']}; {meta['machine']}; commit "
         f"{meta['git_commit'][:10]}.",
         "",
-        f"| fit | CPU (s) | {device} (s) | CPU / {device} | answer (CPU) | largest difference |",
-        "|---|---|---|---|---|---|",
+        f"| fit | CPU (s) | {device} (s) | CPU / {device} | answer (CPU) | largest difference "
+        f"| CUDA graphs on {device} |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         cpu, other = row["fit_s_cpu"], row[f"fit_s_{device}"]
         lines.append(
             f"| {row['check']} | {cpu:.2f} | {other:.2f} | {cpu / other:.2f} | "
-            f"{row['answer_cpu']:.4g} | {row['max_abs_difference']:.2g} |"
+            f"{row['answer_cpu']:.4g} | {row['max_abs_difference']:.2g} | "
+            f"{row[f'graphs_{device}']} |"
         )
     return "\n".join(lines) + "\n"
 

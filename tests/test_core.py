@@ -319,6 +319,10 @@ def test_deferred_loss_reads_record_the_same_history_and_fit(estimator, with_gra
     for eager_net, deferred_net in zip(_nets(eager), _nets(deferred), strict=True):
         assert deferred_net.defer_loss_reads and not eager_net.defer_loss_reads
         assert deferred_net.cuda_graphs == with_graphs
+        if with_graphs:
+            report = deferred_net.cuda_graph_report_
+            replayed = report["replays"] > 0 and report["failure"] is None
+            assert replayed if graph_safe else report["failure"] == "not graph-safe"
         assert _timeless(deferred_net.history) == _timeless(eager_net.history)
         for eager_param, deferred_param in zip(
             eager_net.module_.parameters(), deferred_net.module_.parameters(), strict=True

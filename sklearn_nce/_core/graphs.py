@@ -169,6 +169,8 @@ class GraphedSteps:
     ----------
     failure : str or None
         Why the net fell back to eager steps for the rest of the fit, if it did.
+    replays : int
+        Steps taken by replaying a graph.
     """
 
     def __init__(self, net, capture=None):
@@ -178,6 +180,7 @@ class GraphedSteps:
         self.graphs = {}  # batch signature -> _Graph
         self.warmups = {}  # batch signature -> eager steps taken
         self.fingerprint = None
+        self.replays = 0
 
     def __call__(self, batch):
         """Take the step on ``batch``; return its loss, or None to have the caller step eagerly."""
@@ -187,6 +190,7 @@ class GraphedSteps:
             return self._fail("a setting or a tensor the graphs read changed")
         key = _signature(batch)
         if key in self.graphs:
+            self.replays += 1
             return self.graphs[key].run(batch)
         warmed = self.warmups.get(key, 0)
         if warmed < _WARMUP_STEPS:
@@ -218,7 +222,12 @@ class GraphedSteps:
             return self._fail("the replay differed from the eager step", eager)
         self.graphs[key] = static
         self.fingerprint = _fingerprint(net)
+        self.replays += 1
         return loss
+
+    def report(self):
+        """``{"shapes": graphs in use, "replays": steps replayed, "failure": reason or None}``."""
+        return {"shapes": len(self.graphs), "replays": self.replays, "failure": self.failure}
 
     def _fail(self, reason, state=None):
         """Stop capturing for this fit; with ``state``, leave the net in it (the eager step's)."""

@@ -96,6 +96,7 @@ class ContrastiveNet(NeuralNet):
     def on_train_end(self, net, X=None, y=None, **kwargs):
         super().on_train_end(net, X=X, y=y, **kwargs)
         if self._graphed_steps is not None:
+            self.cuda_graph_report_ = self._graphed_steps.report()
             # Graphs hold device memory and do not pickle; the gradients a
             # replay left would keep their memory pools alive in the model.
             self._graphed_steps = None
