@@ -185,12 +185,13 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         seeds, against 118 for a single MLP). "auto" is "residual" for
         ``loss="logistic"`` from 4000 rows given to ``fit`` (both samples)
         and "mlp" otherwise: on the benchmark's KL <= 2.5 problems (d = 2
-        and 5, four seeds) the residual critic's log-ratio MSE was 1.7-3.6
-        times lower than the MLP's on the mean shifts and the mixture at 2000
-        and 5000 rows per sample and within 8% on the Student-t, but at 1000
-        rows per sample or fewer it was worse on the Student-t (2.4 against
-        1.3) and sinh-warped pairs (see the User Guide). ``architecture_``
-        says which was fitted.
+        and 5, four seeds, 2000 and 5000 rows per sample) the residual
+        critic's log-ratio MSE was 1.7-5 times lower than the MLP's on the
+        mean shifts and the mixture, within 5% on the scale change and the
+        Student-t, and 8-19% higher on the sinh-warped pair; at 1000 rows
+        per sample or fewer it lost on the Student-t (2.4 against 1.3) and
+        the sinh-warped pair (see the User Guide). ``architecture_`` says
+        which was fitted.
     bridge_chasm : bool, default=True
         Cross a density chasm without being asked. With ``telescoping_steps=1``
         and ``critic=None``, when the held-out rows (200 per sample at least:
