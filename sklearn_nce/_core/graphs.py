@@ -79,11 +79,10 @@ def graph_safe(net):
 
 def _acts_on_gradients(net):
     """Whether a callback overrides ``on_grad_computed`` (e.g. gradient clipping)."""
-    from skorch.callbacks import Callback
+    from .training import overridden_hook  # training imports this module
 
     return any(
-        getattr(type(callback), "on_grad_computed", None) is not Callback.on_grad_computed
-        for _, callback in net.callbacks_
+        overridden_hook(callback, "on_grad_computed") is not None for _, callback in net.callbacks_
     )
 
 

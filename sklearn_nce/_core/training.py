@@ -111,6 +111,9 @@ class ContrastiveNet(NeuralNet):
     def __setstate__(self, state):
         super().__setstate__(state)
         self._graphed_steps = None
+        # Absent from pickles of older versions (a warm start trains them).
+        self.__dict__.setdefault("defer_loss_reads", False)
+        self.__dict__.setdefault("cuda_graphs", False)
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         """skorch's epoch; with ``defer_loss_reads``, the batch losses are read at its end.
@@ -151,7 +154,7 @@ class ContrastiveNet(NeuralNet):
         # (see optim), ~0.1 ms of a ~0.6 ms step of the default critic.
         if isinstance(self.optimizer_, torch.optim.LBFGS):
             return super().train_step(batch, **fit_params)
-        if getattr(self, "cuda_graphs", False):  # absent from older pickles
+        if self.cuda_graphs:
             loss = self._graphed_step(batch)
             if loss is not None:
                 return {"loss": loss, "y_pred": loss}
@@ -201,8 +204,8 @@ class ContrastiveNet(NeuralNet):
         # hooks keep the history, so they always run.)
         getattr(self, method_name)(self, **cb_kwargs)
         for _, callback in self.callbacks_:
-            hook = getattr(callback, method_name)
-            if getattr(hook, "__func__", None) is not getattr(Callback, method_name):
+            hook = overridden_hook(callback, method_name)
+            if hook is not None:
                 hook(self, **cb_kwargs)
 
     def _ensure_mode(self, training):
@@ -236,6 +239,12 @@ class ContrastiveNet(NeuralNet):
         # Batches come from get_iterator, as tensors on the net's device.
         Xi, yi = batch
         return self.criterion_(self.module_, Xi, yi)
+
+
+def overridden_hook(callback, method_name):
+    """The callback's hook ``method_name`` where it overrides skorch's empty one, else None."""
+    hook = getattr(callback, method_name)
+    return None if getattr(hook, "__func__", None) is getattr(Callback, method_name) else hook
 
 
 class StratifiedBatchSampler:
