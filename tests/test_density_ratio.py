@@ -633,7 +633,7 @@ def test_below_the_gap_the_default_is_the_single_classifier():
     X, y = make_mean_shift(2, 2.5).sample(2000, 2000, random_state=0)
     default = NCEDensityRatio(max_epochs=5, random_state=0).fit(X, y)
     single = NCEDensityRatio(max_epochs=5, random_state=0, bridge_chasm=False).fit(X, y)
-    # 13% of the held-out rows misclassified: a 2.5-nat gap, under the 5 nats
+    # 13% of the held-out rows misclassified: a 2.5-nat gap, under the 4 nats
     # that bridge.
     assert default.validation_error_ > 0.1
     # 4000 rows: architecture="auto" is the residual critic.
