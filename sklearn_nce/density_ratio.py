@@ -86,7 +86,8 @@ _AUTO_EARLY_STOPPING_MIN_ROWS = 50
 # mends only with enough rows. On the KL = 8 and 20 problems both bridge the
 # chasm to the same residual + TRE critic; the step counts read from the two
 # first fits differ on some seeds (log-ratio MSE within the seed spread:
-# mean d=10 0.050 -> 0.058, scale d=20 0.32 -> 0.37, t3 d=20 5.9 -> 5.6).
+# mean d=10 0.050 -> 0.058, t3 d=20 5.9 -> 5.6; scale d=20 0.32 -> 0.37 at
+# the former 5-nat bridge, 0.27 for both at 4 nats).
 # Longer patience (400 steps) did not rescue the residual critic below 2000
 # rows per sample, nor did clipping its linear stage's inputs to the 0.5% or
 # 2% quantiles (1000 rows: Student-t 2.43 -> 1.73 / 1.65 but mean shift d=5
