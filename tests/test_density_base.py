@@ -64,13 +64,33 @@ def test_the_network_is_kept_only_as_far_as_held_out_rows_support_it():
     X_test = rng.randint(1, 6, size=(400, 3)).astype(float)
     model = CNCEEnergyModel(lr=1e-2, max_epochs=300, n_iter_no_change=300, random_state=0)
     model.fit(X)
-    base_alone = copy.deepcopy(model)
-    base_alone.net_.module_.network_scale.fill_(0.0)
-    base_alone._normalise()
     # The rule picks the scale on the validation rows; on new rows it may
     # lose a little, never the hundreds of nats an unchecked network lost
     # (0.5 nats is ~10% of the base's own -4.8 per row).
-    assert model.score(X_test) > base_alone.score(X_test) - 0.5
+    assert model.score(X_test) > model.base_score_samples(X_test).mean() - 0.5
+
+
+def test_base_score_samples_is_the_model_with_its_network_switched_off():
+    rng = np.random.RandomState(0)
+    X, X_new = _ring(300, rng), _ring(50, rng)
+    model = CNCEEnergyModel(max_epochs=20, random_state=0).fit(X)
+    switched_off = copy.deepcopy(model)
+    switched_off.net_.module_.network_scale.fill_(0.0)
+    switched_off._normalise()  # log Z of the base alone: 0 up to float error
+    np.testing.assert_allclose(
+        model.base_score_samples(X_new), switched_off.score_samples(X_new), atol=1e-5
+    )
+    # The network moved the density (the base does not see the network).
+    assert not np.allclose(model.score_samples(X_new), model.base_score_samples(X_new))
+
+
+def test_base_score_samples_needs_a_base():
+    X = np.random.RandomState(0).normal(size=(200, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # two epochs from scratch: log Z is poor, not the point
+        model = CNCEEnergyModel(base=None, max_epochs=2, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="without a base density"):
+        model.base_score_samples(X)
 
 
 @pytest.mark.parametrize("Estimator", DENSITY_MODELS)
@@ -83,11 +103,12 @@ def test_density_models_do_not_depend_on_units(Estimator):
     plain = Estimator(max_epochs=5, random_state=0).fit(X)
     moved = Estimator(max_epochs=5, random_state=0).fit(X * scale + shift)
     # Log densities differ by the log-Jacobian exactly; sampling maps through.
-    np.testing.assert_allclose(
-        plain.score_samples(X_new) - moved.score_samples(X_new * scale + shift),
-        np.log(scale).sum(),
-        rtol=1e-5,
-    )
+    for method in ("score_samples", "base_score_samples"):
+        np.testing.assert_allclose(
+            getattr(plain, method)(X_new) - getattr(moved, method)(X_new * scale + shift),
+            np.log(scale).sum(),
+            rtol=1e-5,
+        )
     np.testing.assert_allclose(
         plain.sample(5, random_state=0) * scale + shift,
         moved.sample(5, random_state=0),
@@ -128,6 +149,8 @@ def test_constant_columns_are_accepted(Estimator):
     # model has no mass: the most anomalous score there is.
     assert np.all(np.isfinite(scores[:2]))
     assert scores[2] == -np.inf
+    base_scores = model.base_score_samples(np.r_[on_plane, off_plane])
+    assert np.all(np.isfinite(base_scores[:2])) and base_scores[2] == -np.inf
     assert np.all(model.sample(4, random_state=0)[:, 2] == 4.0)
     if Estimator is NoisierNCEClassifier:
         assert model.predict(off_plane)[0] == -1

@@ -337,21 +337,25 @@ class _BaseEnergyNCE(_BaseNCE):
         )
 
     # -- inference ---------------------------------------------------------
-    def _log_phi(self, X):
-        """``log phi`` in the user's units: ``-inf`` where a constant column moved."""
+    def _log_phi(self, X, function=log_density):
+        """``log phi`` in the user's units: ``-inf`` where a constant column moved.
+
+        ``function(critic, rows)`` gives ``log phi`` in the model's own units
+        (the critic's log density by default).
+        """
         Z = validate_X(self, X, reset=False)
         varying = self._varying
         if varying.all():
-            return self._log_phi_standard(Z)
+            return self._log_phi_standard(Z, function)
         # The training rows lie on a hyperplane: off it the model has no mass.
         on_plane = np.all(Z[:, ~varying] == 0, axis=1)
         log_phi = np.full(len(Z), -np.inf)
-        log_phi[on_plane] = self._log_phi_standard(Z[on_plane][:, varying])
+        log_phi[on_plane] = self._log_phi_standard(Z[on_plane][:, varying], function)
         return log_phi
 
-    def _log_phi_standard(self, Z):
+    def _log_phi_standard(self, Z, function=log_density):
         """``log phi`` of rows in the model's own units, shifted by the log-Jacobian."""
-        return self._apply_critic(log_density, Z) - self._standardiser.log_scale
+        return self._apply_critic(function, Z) - self._standardiser.log_scale
 
     def _log_density_standard(self, Z):
         """Normalised log density (user's units) of rows in the model's own units."""
@@ -388,6 +392,35 @@ class _BaseEnergyNCE(_BaseNCE):
         """
         check_is_fitted(self, "log_partition_")
         return self._log_phi(X) - self.log_partition_
+
+    def base_score_samples(self, X):
+        """Log density of each row under the fitted base alone, the network switched off.
+
+        The base (``base_``) is the density the network corrects, fitted on
+        the same training rows; ``score_samples(X) - base_score_samples(X)``
+        is what the network adds at each row, and its mean over held-out rows
+        says whether the correction helps out of sample (``network_gain_``
+        reads it on the rows early stopping held out, which also chose the
+        network, so it is optimistic).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points to evaluate.
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+            Log density in nats, in the user's units (``-inf`` where a
+            feature constant in training moved).
+        """
+        check_is_fitted(self, "log_partition_")
+        if self.base_ is None:
+            raise ValueError(
+                f"This {type(self).__name__} was fitted without a base density (base=None: "
+                "the network is the whole energy), so there is no base to score."
+            )
+        return self._log_phi(X, _base_log_density)
 
     def score(self, X, y=None):
         """Mean log-likelihood of ``X`` (higher is better), as sklearn's density models.
@@ -461,6 +494,11 @@ class _BaseEnergyNCE(_BaseNCE):
         full = np.zeros((len(Z), len(self._varying)))
         full[:, self._varying] = Z
         return self._standardiser.inverse_transform(full)
+
+
+def _base_log_density(critic, X):
+    """``log b(X)``: the base density of a :class:`BaseCorrectedDensity` critic, alone."""
+    return critic.base.log_prob(X)
 
 
 def _can_propose(density):
