@@ -251,6 +251,19 @@ def _detector(method, dataset, seed, config):
     raise ValueError(method)
 
 
+def _ranked(score):
+    """Anomaly scores with the non-finite ones ranked, not dropped.
+
+    A -inf log density (a row off a training-constant feature's value) is
+    the most anomalous possible: +inf and NaN rank above every finite score,
+    -inf below.
+    """
+    finite = score[np.isfinite(score)]
+    high, low = (finite.max() + 1, finite.min() - 1) if len(finite) else (1.0, -1.0)
+    score = np.where(np.isnan(score) | (score == np.inf), high, score)
+    return np.where(score == -np.inf, low, score)
+
+
 def _anomaly_score(method, pipeline, X):
     """Higher = more anomalous, for every method."""
     if method.startswith("PyOD"):
@@ -303,11 +316,8 @@ def _run_job(dataset, anomaly, seed, method, config):
     if row["error"] is not None:
         return row
     row["n_features_kept"] = int(pipeline[0].get_support().sum())
-    finite = np.isfinite(score)
-    row["non_finite_scores"] = int((~finite).sum())
-    # A -inf log density is the most anomalous possible: rank it last, not drop it.
-    score = np.where(np.isnan(score) | (score == np.inf), np.nanmax(score[finite]) + 1, score)
-    score = np.where(score == -np.inf, np.nanmin(score[finite]) - 1, score)
+    row["non_finite_scores"] = int((~np.isfinite(score)).sum())
+    score = _ranked(score)
     row["auprc"] = float(average_precision_score(is_anomaly, score))
     row["auroc"] = float(roc_auc_score(is_anomaly, score))
     detector = pipeline[-1]
@@ -315,8 +325,7 @@ def _run_job(dataset, anomaly, seed, method, config):
         row["best_params"] = {k: float(v) for k, v in detector.best_params_.items()}
     if method == OURS:
         # The same fit scored by its base alone (the network switched off).
-        off = -detector.base_score_samples(pipeline[:-1].transform(X[test]))
-        off = np.where(off == np.inf, np.nanmax(off[np.isfinite(off)]) + 1, off)
+        off = _ranked(-detector.base_score_samples(pipeline[:-1].transform(X[test])))
         row["auprc_network_off"] = float(average_precision_score(is_anomaly, off))
     if method in OURS_ALL:
         row.update(

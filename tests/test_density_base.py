@@ -70,10 +70,11 @@ def test_the_network_is_kept_only_as_far_as_held_out_rows_support_it():
     assert model.score(X_test) > model.base_score_samples(X_test).mean() - 0.5
 
 
-def test_base_score_samples_is_the_model_with_its_network_switched_off():
+@pytest.mark.parametrize("Estimator", DENSITY_MODELS)
+def test_base_score_samples_is_the_model_with_its_network_switched_off(Estimator):
     rng = np.random.RandomState(0)
     X, X_new = _ring(300, rng), _ring(50, rng)
-    model = CNCEEnergyModel(max_epochs=20, random_state=0).fit(X)
+    model = Estimator(max_epochs=20, random_state=0).fit(X)
     switched_off = copy.deepcopy(model)
     switched_off.net_.module_.network_scale.fill_(0.0)
     switched_off._normalise()  # log Z of the base alone: 0 up to float error

@@ -397,7 +397,8 @@ class _BaseEnergyNCE(_BaseNCE):
         """Log density of each row under the fitted base alone, the network switched off.
 
         The base (``base_``) is the density the network corrects, fitted on
-        the same training rows; ``score_samples(X) - base_score_samples(X)``
+        the same rows as the network (the training rows less those early
+        stopping holds out); ``score_samples(X) - base_score_samples(X)``
         is what the network adds at each row, and its mean over held-out rows
         says whether the correction helps out of sample (``network_gain_``
         reads it on the rows early stopping held out, which also chose the
