@@ -441,22 +441,30 @@ def _verdict(summary, dataset, methods):
             f"{_pm(block[OURS]['auprc'])} against {_pm(k['auprc'])} (paired difference per "
             f"seed {diff.mean():+.3f}; higher in {wins} of {len(runs)} held-out-class runs)."
         )
-    if "auprc" in block.get(NOISE_ALONE, {}):
-        alone = block[NOISE_ALONE]["auprc"]
-        diff = np.subtract(block[OURS]["auprc"]["values"], alone["values"]).mean()
-        lines.append(
-            f"- **{dataset}, what the network adds:** the chosen base alone (s = 0, "
-            f"refitted on all the training rows) scores {_pm(alone)}; the trained default "
-            f"changes mean AUPRC by {diff:+.3f}."
-        )
-    if "auprc_network_off" in block[OURS]:
-        off = block[OURS]["auprc_network_off"]
-        diff = np.subtract(block[OURS]["auprc"]["values"], off["values"]).mean()
-        lines.append(
-            f"- **{dataset}, the network against its own base:** the default fit scored by "
-            f"its base alone (`base_score_samples`: the network switched off, the base fitted "
-            f"on the same rows) reads {_pm(off)}; the network changes mean AUPRC by {diff:+.3f}."
-        )
+    # (base scores, verdict title, what they are, who changes them): the base
+    # selection refitted on all rows, and the default's own fit, network off.
+    bases = [
+        (
+            block.get(NOISE_ALONE, {}).get("auprc"),
+            "what the network adds",
+            "the chosen base alone (s = 0, refitted on all the training rows) scores",
+            "the trained default",
+        ),
+        (
+            block[OURS].get("auprc_network_off"),
+            "the network against its own base",
+            "the default fit scored by its base alone (`base_score_samples`: the network "
+            "switched off, the base fitted on the same rows) reads",
+            "the network",
+        ),
+    ]
+    for base, title, what, changer in bases:
+        if base is not None:
+            diff = np.subtract(block[OURS]["auprc"]["values"], base["values"]).mean()
+            lines.append(
+                f"- **{dataset}, {title}:** {what} {_pm(base)}; {changer} changes mean AUPRC "
+                f"by {diff:+.3f}."
+            )
     return lines
 
 

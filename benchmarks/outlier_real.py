@@ -151,8 +151,7 @@ def _run_set(name, path, seed):
             set=name,
             seed=seed,
             method=method,
-            auprc=float(average_precision_score(is_anomaly, anomaly_score)),
-            auroc=float(roc_auc_score(is_anomaly, anomaly_score)),
+            **_ranking(is_anomaly, anomaly_score),
             fit_s=fit_s,
             package_warnings=[str(w.message)[:120] for w in caught if _ours(w)],
         )
@@ -168,15 +167,7 @@ def _run_set(name, path, seed):
         print(name, seed, method, f"{row['auprc']:.3f}", f"{fit_s:.1f}s", flush=True)
         if method == OURS:
             off = -detector.base_score_samples(X_test)
-            rows.append(
-                dict(
-                    set=name,
-                    seed=seed,
-                    method=OURS_OFF,
-                    auprc=float(average_precision_score(is_anomaly, off)),
-                    auroc=float(roc_auc_score(is_anomaly, off)),
-                )
-            )
+            rows.append(dict(set=name, seed=seed, method=OURS_OFF, **_ranking(is_anomaly, off)))
     energy = CNCEEnergyModel(random_state=seed)
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
@@ -206,6 +197,14 @@ def _run_set(name, path, seed):
     )
     print(name, seed, ENERGY, f"{rows[-2]['normal_loglik']:.2f}", flush=True)
     return rows
+
+
+def _ranking(is_anomaly, anomaly_score):
+    """AUPRC and AUROC of an anomaly score (higher = more anomalous)."""
+    return dict(
+        auprc=float(average_precision_score(is_anomaly, anomaly_score)),
+        auroc=float(roc_auc_score(is_anomaly, anomaly_score)),
+    )
 
 
 def _ours(warning):
