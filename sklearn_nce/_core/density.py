@@ -414,6 +414,17 @@ class _BaseEnergyNCE(_BaseNCE):
         log_density : ndarray of shape (n_samples,)
             Log density in nats, in the user's units (``-inf`` where a
             feature constant in training moved).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_nce import CNCEEnergyModel
+        >>> rng = np.random.RandomState(0)
+        >>> X, X_new = rng.normal(size=(300, 2)), rng.normal(size=(100, 2))
+        >>> model = CNCEEnergyModel(max_epochs=5, random_state=0).fit(X)
+        >>> added = model.score(X_new) - model.base_score_samples(X_new).mean()
+        >>> bool(np.isfinite(added))
+        True
         """
         check_is_fitted(self, "log_partition_")
         if self.base_ is None:
