@@ -60,7 +60,8 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
         "auto" fits the BIC search's Gaussian mixtures (each covariance type,
         counts within a factor 2 of its best), a Gaussian KDE with its
         bandwidth by leave-one-out likelihood and a full-covariance Gaussian
-        on 80% of the training rows (5 folds up to 2000 rows), and stacks
+        with rows held out (each row once in 3 folds up to 2000 rows, a fifth
+        above), and stacks
         them: the mixture of them with the highest log-likelihood on the rows
         held out, refitted on all rows (``base_.weights_``; ``base_family_``
         names the family with most weight).

@@ -23,6 +23,7 @@ from sklearn_nce._core.noise import (
     MixedJumps,
     SelectedDensity,
     StackedDensity,
+    _pooled_mixtures,
     auto_jump_scale,
     cv_bandwidth,
     fit_gaussian_mixture,
@@ -258,6 +259,39 @@ def test_stacked_density_is_normalised_and_samples_by_weight():
     draws = stacked.sample(20_000, torch.Generator().manual_seed(0))
     # The share drawn from the right part (near 6): 0.75 +- 3 SDs (0.003).
     assert float((draws[:, 0] > 3).float().mean()) == pytest.approx(0.75, abs=0.01)
+
+
+def test_stacked_mixtures_pool_into_one_mixture_per_layout():
+    # sum_p w_p sum_k pi_pk N_pk is one mixture: the pooled parts must give
+    # the stack's log density exactly (float32 rounding) and sklearn's own
+    # score_samples on the merged mixture must agree.
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.randn(200, 3), rng.randn(200, 3) * 0.5 + 4])
+    kinds = [("spherical", 2), ("diag", 3), ("full", 2), ("full", 1)]
+    parts = [GaussianMixtureNoise(k, kind, random_state=0).fit(X) for kind, k in kinds]
+    parts.append(GaussianNoise().fit(X))
+    weights = np.array([0.1, 0.2, 0.3, 0.15, 0.25])
+    pooled, pooled_weights = _pooled_mixtures(parts, weights)
+    # The Gaussian stays apart; the diagonal and the full mixtures pool.
+    assert [type(part).__name__ for part in pooled] == [
+        "GaussianNoise",
+        "GaussianMixtureNoise",
+        "GaussianMixtureNoise",
+    ]
+    assert [part.mixture_.n_components for part in pooled[1:]] == [5, 3]
+    np.testing.assert_allclose(pooled_weights, [0.25, 0.3, 0.45])
+    grid = torch.as_tensor(rng.randn(50, 3) * 3, dtype=torch.float32)
+    expected = StackedDensity(parts, weights).log_prob(grid)
+    np.testing.assert_allclose(
+        StackedDensity(pooled, pooled_weights).log_prob(grid), expected, rtol=1e-5, atol=1e-4
+    )
+    for merged in pooled[1:]:
+        np.testing.assert_allclose(
+            merged.mixture_.score_samples(grid.double().numpy()),
+            merged.log_prob(grid).double().numpy(),
+            rtol=1e-5,
+            atol=1e-4,
+        )
 
 
 def test_make_noise_rejects_unknown_name():
