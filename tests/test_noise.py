@@ -32,7 +32,13 @@ from sklearn_nce._core.noise import (
     stacking_weights,
 )
 from sklearn_nce._core.objectives import log_ratio_to_noise
-from sklearn_nce._core.sampling import importance_log_partition, langevin, pareto_k, resample
+from sklearn_nce._core.sampling import (
+    importance_draws,
+    importance_log_partition,
+    langevin,
+    pareto_k,
+    resample,
+)
 from sklearn_nce.datasets import IsotropicMixture
 
 
@@ -332,6 +338,29 @@ def test_importance_log_partition_of_a_normalised_density_is_zero():
     assert log_z == pytest.approx(0.0, abs=1e-5)
     assert ess == pytest.approx(1000, rel=1e-4)
     assert log_z_std == pytest.approx(0.0, abs=1e-3)
+
+
+def test_importance_draws_against_the_base_read_its_density_once():
+    # With the base as proposal, log phi = correction + log q: the shortcut
+    # (log q read once, the weights the correction itself) must give the same
+    # draws, log densities and weights as the general path.
+    X = np.random.RandomState(0).randn(300, 3)
+    base = GaussianMixtureNoise(3, "diag", random_state=0).fit(X)
+    torch.manual_seed(0)
+    network = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    critic = BaseCorrectedDensity(network, base).eval()
+    critic.network_scale.fill_(0.7)
+
+    def run(**shortcut):
+        return importance_draws(critic, base, 3000, torch.Generator().manual_seed(1), **shortcut)
+
+    draws, log_phi, log_weights = run()
+    fast_draws, fast_log_phi, fast_log_weights = run(correction=critic.correction)
+    torch.testing.assert_close(fast_draws, draws, rtol=0, atol=0)
+    np.testing.assert_allclose(fast_log_phi, log_phi, rtol=0, atol=0)
+    # float32: (f + log q) - log q rounds to f within a few ulps of log q.
+    np.testing.assert_allclose(fast_log_weights, log_weights, rtol=0, atol=1e-5)
+    assert np.ptp(fast_log_weights) > 0.1  # the network is not flat
 
 
 @pytest.mark.parametrize("shape", [0.3, 0.9])

@@ -329,11 +329,14 @@ class _BaseEnergyNCE(_BaseNCE):
         the weights ``log_partition_`` rests on.
         """
         generator = torch.Generator().manual_seed(self._proposal_seed)
+        proposal = self.proposal_.to(device)
+        to_base = isinstance(module, BaseCorrectedDensity) and module.base is self.proposal_
         return importance_draws(
             lambda x: log_density(module, x),
-            self.proposal_.to(device),
+            proposal,
             self.n_importance_samples,
             generator,
+            correction=module.correction if to_base else None,
         )
 
     # -- inference ---------------------------------------------------------

@@ -57,11 +57,15 @@ def importance_log_partition(log_phi, proposal, n_samples, generator=None):
     return log_partition_statistics(log_weights)
 
 
-def importance_draws(log_phi, proposal, n_samples, generator=None):
+def importance_draws(log_phi, proposal, n_samples, generator=None, correction=None):
     """Draws ``s ~ q`` with ``log phi(s)`` and the log weights ``log phi(s) - log q(s)``.
 
     The one loop over proposal draws (in batches that bound memory) behind
-    ``log Z``, resampling and the density models' thresholds.
+    ``log Z``, resampling and the density models' thresholds. Where
+    ``log phi = correction + log q`` (the proposal is the model's base), pass
+    ``correction``: the log weights are then ``correction(s)`` and ``log q``
+    is read once per draw, not twice (half of a 0.18 s normaliser on digits'
+    61 columns went to the second read).
 
     Returns
     -------
@@ -75,10 +79,15 @@ def importance_draws(log_phi, proposal, n_samples, generator=None):
         count = min(_BATCH_SIZE, n_samples - start)
         with torch.no_grad():
             batch = proposal.sample(count, generator)
-            values = log_phi(batch)
+            if correction is None:
+                values = log_phi(batch)
+                weights = values - proposal.log_prob(batch)
+            else:
+                weights = correction(batch)
+                values = weights + proposal.log_prob(batch)
             draws.append(batch)
             log_phi_values.append(values.double().cpu())
-            log_weights.append((values - proposal.log_prob(batch)).double().cpu())
+            log_weights.append(weights.double().cpu())
     return torch.cat(draws), torch.cat(log_phi_values).numpy(), torch.cat(log_weights).numpy()
 
 
