@@ -330,7 +330,13 @@ class _BaseEnergyNCE(_BaseNCE):
         """
         generator = torch.Generator().manual_seed(self._proposal_seed)
         proposal = self.proposal_.to(device)
-        to_base = isinstance(module, BaseCorrectedDensity) and module.base is self.proposal_
+        # The critic holds the base (a copy of it once the model is pickled or
+        # copied, skorch saving its module apart): log phi = correction + log q.
+        to_base = (
+            isinstance(module, BaseCorrectedDensity)
+            and module.base is not None
+            and self.proposal_ is self.base_
+        )
         return importance_draws(
             lambda x: log_density(module, x),
             proposal,
