@@ -300,6 +300,28 @@ def test_stacked_mixtures_pool_into_one_mixture_per_layout():
         )
 
 
+@pytest.mark.parametrize("n_rows, warm", [(4000, False), (6000, True)])
+def test_mixtures_searched_on_a_subsample_continue_from_it(monkeypatch, n_rows, warm):
+    # Above 5000 rows the held-out split leaves more fit rows than the BIC
+    # search reads (4000): the refits on all rows start from the searched
+    # mixtures. Below, the candidates saw every fit row and EM starts afresh.
+    from sklearn_nce._core import noise as noise_module
+
+    starts = []
+    em_mixture = noise_module._em_mixture
+
+    def recorded(X, *args, start=None):
+        if len(X) == n_rows:
+            starts.append(start)
+        return em_mixture(X, *args, start=start)
+
+    monkeypatch.setattr(noise_module, "_em_mixture", recorded)
+    X = np.random.RandomState(0).randn(n_rows, 2)
+    selected = SelectedDensity(families=("gmm",), random_state=0).fit(X)
+    assert len(starts) == len(selected.weights_) > 0
+    assert all((start is not None) is warm for start in starts)
+
+
 def test_make_noise_rejects_unknown_name():
     with pytest.raises(ValueError, match="Unknown noise"):
         make_noise("uniform")

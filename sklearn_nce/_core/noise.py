@@ -485,7 +485,10 @@ class SelectedDensity(Noise):
         self.scores_["stack"] = float(stack.mean())
         self.weights_ = dict(zip(kept, weights.tolist(), strict=True))
         self.family_ = max(self.families, key=self._family_weight)
-        parts = [self._refit(fitted[name], X, searched) for name in kept]
+        # Mixtures searched on a subsample of the fit rows continue from there
+        # on all the rows (see _refit).
+        from_subsample = len(splits) == 1 and len(splits[0][0]) > _BIC_SEARCH_ROWS
+        parts = [self._refit(fitted[name], X, searched, from_subsample) for name in kept]
         parts, weights = _pooled_mixtures(parts, weights)
         stacked = parts[0] if len(parts) == 1 else StackedDensity(parts, weights)
         self.density = self._defended(stacked, self._wide(X))
@@ -595,11 +598,33 @@ class SelectedDensity(Noise):
         n_held = round(self.held_out_fraction * n_samples)
         return [(order[n_held:], order[:n_held])]
 
-    def _refit(self, density, X, searched=None):
-        """A candidate refitted on all rows ``X`` (``searched``'s mixtures were fitted on them)."""
+    def _refit(self, density, X, searched=None, from_subsample=False):
+        """A candidate refitted on all rows ``X`` (``searched``'s mixtures were fitted on them).
+
+        With ``from_subsample`` a mixture's EM starts from the candidate (which
+        the BIC search fitted on a subsample of the rows) instead of k-means.
+        Measured against k-means on all rows, base alone: shuttle (10 000
+        rows, seeds 0-2) held-out log-likelihood 10.67 -> 10.86 and AUPRC
+        0.9865 -> 0.9872, base fit 22.3 -> 16.5 s; the energy benchmark's 20-d
+        mixture (10 000 rows, seeds 0-2) excess NLL 0.083 / 0.178 / 0.094 ->
+        0.083 / 0.079 / 0.094. Not where the candidates saw every fit row
+        (satimage2's 2751 of 3439, seeds 0-2: AUPRC 0.938 -> 0.927 warm):
+        there k-means on all rows found the better optimum.
+        """
         if isinstance(density, GaussianMixtureNoise):
-            key = (density.mixture_.covariance_type, density.mixture_.n_components)
-            mixture = searched[key] if searched is not None else self._fit_mixture(X, *key)
+            fitted = density.mixture_
+            key = (fitted.covariance_type, fitted.n_components)
+            if searched is not None:
+                mixture = searched[key]
+            else:
+                mixture = _em_mixture(
+                    X,
+                    fitted.n_components,
+                    fitted.covariance_type,
+                    _BASE_REG_COVAR,
+                    self.random_state,
+                    start=fitted if from_subsample else None,
+                )
             return GaussianMixtureNoise().set_mixture(mixture)
         if isinstance(density, KernelDensityNoise):
             # Keep the chosen bandwidth, scaled to the larger sample by the
@@ -1008,15 +1033,23 @@ def _bic_search(X, random_state, reg_covar):
     return searched
 
 
-def _em_mixture(X, n_components, covariance_type, reg_covar, random_state):
+def _em_mixture(X, n_components, covariance_type, reg_covar, random_state, start=None):
     """sklearn's ``GaussianMixture`` fitted by EM, without its ConvergenceWarning.
 
     EM stopped at ``max_iter`` still leaves a proper density, and every
     mixture fitted here is judged as a density (by BIC, then by held-out
     likelihood against the other families), so the warning would speak of a
     candidate the user never chose: on digits it fired in 1 of 30 default
-    ``NoisierNCEClassifier`` fits.
+    ``NoisierNCEClassifier`` fits. ``start``, a fitted mixture of the same
+    shape, is where EM starts instead of k-means.
     """
+    warm = {}
+    if start is not None:
+        warm = dict(
+            weights_init=start.weights_,
+            means_init=start.means_,
+            precisions_init=start.precisions_,
+        )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=ConvergenceWarning)
         return GaussianMixture(
@@ -1024,6 +1057,7 @@ def _em_mixture(X, n_components, covariance_type, reg_covar, random_state):
             covariance_type=covariance_type,
             reg_covar=reg_covar,
             random_state=random_state,
+            **warm,
         ).fit(X)
 
 
