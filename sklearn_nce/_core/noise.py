@@ -439,7 +439,9 @@ class SelectedDensity(Noise):
     scores_ : dict
         Held-out mean log density of each candidate and of the ``"stack"``.
     density : Noise
-        The stack refitted on all the rows, with its defensive part.
+        The stack refitted on all the rows, with its defensive part; its
+        Gaussian mixtures are pooled into one mixture per covariance layout
+        (diagonal, full), which is the same density.
     """
 
     def __init__(
