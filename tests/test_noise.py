@@ -383,6 +383,12 @@ def test_importance_draws_against_the_base_read_its_density_once():
     # float32: (f + log q) - log q rounds to f within a few ulps of log q.
     np.testing.assert_allclose(fast_log_weights, log_weights, rtol=0, atol=1e-5)
     assert np.ptp(fast_log_weights) > 0.1  # the network is not flat
+    # Resampling (sample()'s first stage) takes the same shortcut.
+    picks = [
+        resample(critic, base, 200, 3000, torch.Generator().manual_seed(2), **shortcut)
+        for shortcut in ({}, {"correction": critic.correction})
+    ]
+    torch.testing.assert_close(picks[1], picks[0], rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("shape", [0.3, 0.9])

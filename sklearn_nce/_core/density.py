@@ -329,21 +329,27 @@ class _BaseEnergyNCE(_BaseNCE):
         the weights ``log_partition_`` rests on.
         """
         generator = torch.Generator().manual_seed(self._proposal_seed)
-        proposal = self.proposal_.to(device)
-        # The critic holds the base (a copy of it once the model is pickled or
-        # copied, skorch saving its module apart): log phi = correction + log q.
+        return importance_draws(
+            lambda x: log_density(module, x),
+            self.proposal_.to(device),
+            self.n_importance_samples,
+            generator,
+            correction=self._proposal_correction(module),
+        )
+
+    def _proposal_correction(self, module):
+        """``module.correction`` where ``log phi = correction + log proposal``, else None.
+
+        That holds when the proposal is the base: the critic holds it (a copy
+        of it once the model is pickled or copied, skorch saving its module
+        apart), so the test is on the estimator's own attributes.
+        """
         to_base = (
             isinstance(module, BaseCorrectedDensity)
             and module.base is not None
             and self.proposal_ is self.base_
         )
-        return importance_draws(
-            lambda x: log_density(module, x),
-            proposal,
-            self.n_importance_samples,
-            generator,
-            correction=module.correction if to_base else None,
-        )
+        return module.correction if to_base else None
 
     # -- inference ---------------------------------------------------------
     def _log_phi(self, X, function=log_density):
@@ -491,7 +497,12 @@ class _BaseEnergyNCE(_BaseNCE):
             return log_density(module, x)
 
         start = resample(
-            log_phi, proposal, int(n_samples), _RESAMPLE_CANDIDATES * int(n_samples), generator
+            log_phi,
+            proposal,
+            int(n_samples),
+            _RESAMPLE_CANDIDATES * int(n_samples),
+            generator,
+            self._proposal_correction(module),
         )
         # A first step well inside the data's finest scale; adaptation tunes it.
         # The interquartile range, not the variance: the base's defensive

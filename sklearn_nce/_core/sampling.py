@@ -170,14 +170,17 @@ def _generalised_pareto_shape(exceedances):
     return (n * shape + 10 * 0.5) / (n + 10)
 
 
-def resample(log_phi, proposal, n_samples, n_candidates, generator=None):
+def resample(log_phi, proposal, n_samples, n_candidates, generator=None, correction=None):
     """Sampling-importance-resampling: ``n_samples`` of ``n_candidates`` draws from ``q``.
 
     Candidates are kept with probability proportional to ``phi / q``, so the
     result follows ``phi`` as ``n_candidates`` grows, including the relative
     weight of separated modes, which local moves cannot correct.
+    ``correction`` is :func:`importance_draws`'s.
     """
-    candidates, _, log_weights = importance_draws(log_phi, proposal, n_candidates, generator)
+    candidates, _, log_weights = importance_draws(
+        log_phi, proposal, n_candidates, generator, correction
+    )
     probs = torch.softmax(torch.from_numpy(log_weights), dim=0)
     rows = torch.multinomial(probs, n_samples, replacement=True, generator=generator)
     return candidates[rows.to(candidates.device)]
