@@ -607,7 +607,7 @@ class SelectedDensity(Noise):
         the BIC search fitted on a subsample of the rows) instead of k-means.
         Measured against k-means on all rows, base alone: shuttle (10 000
         rows, seeds 0-2) held-out log-likelihood 10.67 -> 10.86 and AUPRC
-        0.9865 -> 0.9872, base fit 22.3 -> 16.5 s; the energy benchmark's 20-d
+        0.9865 -> 0.9872, base fit 22.3 -> 15.4 s; the energy benchmark's 20-d
         mixture (10 000 rows, seeds 0-2) excess NLL 0.083 / 0.178 / 0.094 ->
         0.083 / 0.079 / 0.094. Not where the candidates saw every fit row
         (satimage2's 2751 of 3439, seeds 0-2: AUPRC 0.938 -> 0.927 warm):
