@@ -78,9 +78,10 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         mixtures (each covariance type, counts within a factor 2 of its best),
         a Gaussian KDE with its bandwidth by leave-one-out likelihood and a
         full-covariance Gaussian with rows held out (each row once in 3 folds
-        up to 2000 rows, a fifth above), stacks them with the weights that maximise the held-out
-        log-likelihood (``base_.weights_``; ``base_family_`` names the family
-        with most weight) and refits them on all rows, with a 0.1%
+        up to 2000 rows, a fifth above), stacks them with the weights that
+        maximise the held-out log-likelihood (``base_.weights_``;
+        ``base_family_`` names the family with most weight) and refits them
+        on all rows, with a 0.1%
         heavy-tailed (Cauchy) component mixed in so that no new row scores
         thousands of nats below the data. "gmm" is the BIC
         mixture alone (1 to 64 components). The base also serves as the

@@ -273,11 +273,7 @@ class GaussianMixtureNoise(Noise):
         self.mixture_ = mixture
         self._drop_covariance_buffers()
         if mixture.covariance_type in _DIAGONAL_TYPES:
-            variances = np.broadcast_to(
-                np.reshape(mixture.covariances_, (len(mixture.means_), -1)),
-                mixture.means_.shape,
-            )
-            covariance_buffers = {"scales": np.sqrt(variances)}
+            covariance_buffers = {"scales": np.sqrt(_diagonal_variances(mixture))}
         else:
             scale_trils = np.linalg.cholesky(_full_covariances(mixture))
             covariance_buffers = {
@@ -574,9 +570,14 @@ class SelectedDensity(Noise):
             X = X[chosen]
         return bic_neighbourhood(X, self.random_state, _BASE_REG_COVAR)
 
-    def _fit_mixture(self, X, covariance_type, n_components):
-        return fit_gaussian_mixture(
-            X, n_components, covariance_type, self.random_state, _BASE_REG_COVAR
+    def _fit_mixture(self, X, covariance_type, n_components, start=None):
+        return _em_mixture(
+            np.asarray(X, dtype=np.float64),
+            n_components,
+            covariance_type,
+            _BASE_REG_COVAR,
+            self.random_state,
+            start=start,
         )
 
     def _wide(self, X):
@@ -619,14 +620,7 @@ class SelectedDensity(Noise):
             if searched is not None:
                 mixture = searched[key]
             else:
-                mixture = _em_mixture(
-                    X,
-                    fitted.n_components,
-                    fitted.covariance_type,
-                    _BASE_REG_COVAR,
-                    self.random_state,
-                    start=fitted if from_subsample else None,
-                )
+                mixture = self._fit_mixture(X, *key, start=fitted if from_subsample else None)
             return GaussianMixtureNoise().set_mixture(mixture)
         if isinstance(density, KernelDensityNoise):
             # Keep the chosen bandwidth, scaled to the larger sample by the
@@ -711,32 +705,24 @@ def _pooled_mixtures(parts, weights):
             kept_weights.append(weight)
     for layout, members in pooled.items():
         mixtures, member_weights = zip(*members, strict=True)
-        total = float(np.sum(member_weights))
         kept.append(
-            GaussianMixtureNoise().set_mixture(
-                _merged_mixture(mixtures, np.asarray(member_weights) / total, layout)
-            )
+            GaussianMixtureNoise().set_mixture(_merged_mixture(mixtures, member_weights, layout))
         )
-        kept_weights.append(total)
+        kept_weights.append(float(np.sum(member_weights)))
     return kept, np.asarray(kept_weights)
 
 
 def _merged_mixture(mixtures, weights, layout):
-    """One fitted sklearn ``GaussianMixture`` equal to ``sum_p weights[p] mixtures[p]``."""
+    """One fitted sklearn ``GaussianMixture`` equal to ``sum_p weights[p] mixtures[p]``.
+
+    ``weights`` need not sum to 1: the merged mixture's are normalised.
+    """
     means = np.concatenate([mixture.means_ for mixture in mixtures])
     component_weights = np.concatenate(
         [weight * mixture.weights_ for mixture, weight in zip(mixtures, weights, strict=True)]
     )
     if layout == "diag":
-        covariances = np.concatenate(
-            [
-                np.broadcast_to(
-                    np.reshape(mixture.covariances_, (len(mixture.means_), -1)),
-                    mixture.means_.shape,
-                )
-                for mixture in mixtures
-            ]
-        )
+        covariances = np.concatenate([_diagonal_variances(mixture) for mixture in mixtures])
         precisions_cholesky = 1.0 / np.sqrt(covariances)
     else:
         covariances = np.concatenate([_full_covariances(mixture) for mixture in mixtures])
@@ -1177,6 +1163,13 @@ def _rows_by_group(group, n_groups, device):
     """
     counts = torch.bincount(group, minlength=n_groups).tolist()
     return torch.split(torch.argsort(group, stable=True).to(device), counts)
+
+
+def _diagonal_variances(mixture):
+    """A spherical or diagonal mixture's variances as an ``(n_components, d)`` array."""
+    return np.broadcast_to(
+        np.reshape(mixture.covariances_, (len(mixture.means_), -1)), mixture.means_.shape
+    )
 
 
 def _full_covariances(mixture):
