@@ -76,7 +76,8 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
             default="auto"
         Fitted base density ``b``. "auto" fits the BIC search's Gaussian
         mixtures (each covariance type, counts within a factor 2 of its best),
-        a Gaussian KDE with its bandwidth by leave-one-out likelihood and a
+        two Gaussian KDEs (a fixed kernel and kernels that widen where the
+        rows thin out) with their bandwidths by leave-one-out likelihood and a
         full-covariance Gaussian with rows held out (each row once in 3 folds
         up to 2000 rows, a fifth above), stacks them with the weights that
         maximise the held-out log-likelihood (``base_.weights_``;

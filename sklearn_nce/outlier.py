@@ -58,8 +58,9 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
     noise : {"auto", "gmm", "gaussian", "kde"} or Noise, default="auto"
         Noise density ``q``, which is also the base the network corrects.
         "auto" fits the BIC search's Gaussian mixtures (each covariance type,
-        counts within a factor 2 of its best), a Gaussian KDE with its
-        bandwidth by leave-one-out likelihood and a full-covariance Gaussian
+        counts within a factor 2 of its best), two Gaussian KDEs (a fixed
+        kernel and kernels that widen where the rows thin out) with their
+        bandwidths by leave-one-out likelihood and a full-covariance Gaussian
         with rows held out (each row once in 3 folds up to 2000 rows, a fifth
         above), and stacks
         them: the mixture of them with the highest log-likelihood on the rows

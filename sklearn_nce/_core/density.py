@@ -22,6 +22,7 @@ from ..exceptions import UnreliableEstimateWarning
 from .base import _BaseNCE, apply_critic
 from .critics import BaseCorrectedDensity
 from .noise import (
+    AdaptiveKernelDensityNoise,
     GaussianMixtureNoise,
     GaussianNoise,
     KernelDensityNoise,
@@ -552,7 +553,12 @@ def _family(density):
     """The name of a fitted base's family ("gmm", "kde", "gaussian"), or None."""
     if isinstance(density, SelectedDensity):
         return density.family_
-    names = {GaussianMixtureNoise: "gmm", KernelDensityNoise: "kde", GaussianNoise: "gaussian"}
+    names = {
+        GaussianMixtureNoise: "gmm",
+        KernelDensityNoise: "kde",
+        AdaptiveKernelDensityNoise: "kde",
+        GaussianNoise: "gaussian",
+    }
     return names.get(type(density), None if density is None else type(density).__name__)
 
 

@@ -35,6 +35,7 @@ from torch import nn
 
 __all__ = [
     "DENSITY_FAMILIES",
+    "AdaptiveKernelDensityNoise",
     "CauchyNoise",
     "DefensiveMixture",
     "StackedDensity",
@@ -387,6 +388,98 @@ class KernelDensityNoise(Noise):
         return log_density.reshape(x.shape[:-1])
 
 
+class AdaptiveKernelDensityNoise(KernelDensityNoise):
+    """A Gaussian KDE whose kernels widen where the rows thin out.
+
+    Centre ``i`` has bandwidth ``h * lambda_i``, with ``lambda_i`` its
+    distance to its ``n_neighbors``-th nearest row over the geometric mean of
+    those distances: a variable kernel estimate (Breiman, Meisel and Purcell
+    1977). Narrow kernels keep dense regions sharp, wide ones cover sparse
+    regions and the tails, where one fixed bandwidth has to trade the two.
+
+    Parameters
+    ----------
+    bandwidth : float or "cv", default="cv"
+        The global bandwidth ``h``; ``"cv"`` maximises the leave-one-out
+        log-likelihood on at most 1000 rows (as :func:`cv_bandwidth` does for
+        the fixed kernel), then scales it to the sample by the same rate.
+    n_neighbors : int, default=10
+        Which neighbour's distance sets a centre's width.
+    max_rows : int, default=1000
+        Kernel centres kept (a random subset beyond it).
+    random_state : int or None, default=None
+        Chooses the subsets.
+    """
+
+    def __init__(self, bandwidth="cv", n_neighbors=10, max_rows=1000, random_state=None):
+        super().__init__(bandwidth, max_rows, random_state)
+        self.n_neighbors = n_neighbors
+
+    def fit(self, X):
+        X = np.asarray(X, dtype=np.float64)
+        if len(X) > self.max_rows:
+            rows = np.random.RandomState(self.random_state).choice(len(X), self.max_rows, False)
+            X = X[rows]
+        if self.bandwidth == "cv":
+            bandwidth = self._cv_bandwidth(X)
+        else:
+            bandwidth = float(self.bandwidth)
+        self.bandwidth_ = bandwidth
+        widths = bandwidth * _relative_widths(X, self.n_neighbors)
+        _set_buffers(
+            self,
+            centres=X,
+            squared_norms=np.square(X).sum(axis=1),
+            bandwidth_value=np.asarray(bandwidth),
+            widths=widths,
+        )
+        return self
+
+    def _cv_bandwidth(self, X):
+        """``h`` by leave-one-out likelihood, read on <= 1000 rows as :func:`cv_bandwidth`."""
+        n_samples, n_features = X.shape
+        if n_samples > _CV_BANDWIDTH_ROWS:
+            rows = np.random.RandomState(self.random_state).choice(
+                n_samples, _CV_BANDWIDTH_ROWS, False
+            )
+            X = X[rows]
+        scott = scott_bandwidth(X)
+        relative = _relative_widths(X, self.n_neighbors)
+        distances = torch.as_tensor(euclidean_distances(X, squared=True) / relative**2)
+        distances.fill_diagonal_(math.inf)  # leave each row out of its own density
+        log_relative = torch.as_tensor(n_features * np.log(relative))
+        best, best_score = scott, -np.inf
+        for bandwidth in scott * _CV_BANDWIDTH_FACTORS:
+            # torch's log-sum-exp: scipy's took 0.4 s of this search on 1000 digits rows.
+            log_kernels = (-0.5 / bandwidth**2) * distances - log_relative
+            score = torch.logsumexp(log_kernels, dim=1).mean().item()
+            score -= n_features * math.log(bandwidth)
+            if score > best_score:
+                best, best_score = bandwidth, score
+        return float(rate_scaled(best, len(X), n_samples, X))
+
+    def sample(self, n_samples, generator=None):
+        device = self._device()
+        rows = torch.randint(len(self.centres), (n_samples,), generator=generator).to(device)
+        eps = standard_normal((n_samples, self.centres.shape[1]), generator, device)
+        return self.centres[rows] + self.widths[rows, None] * eps
+
+    def log_prob(self, x):
+        flat = x.reshape(-1, x.shape[-1])
+        n_centres, n_features = self.centres.shape
+        precisions = 1.0 / self.widths**2
+        # log k_i(x) = p_i (x.c_i - |c_i|^2 / 2 - |x|^2 / 2) - d log w_i + const,
+        # p_i = 1 / w_i^2: one matrix product and one outer-product update.
+        log_kernels = torch.addmm(
+            -0.5 * precisions * self.squared_norms - n_features * torch.log(self.widths),
+            flat,
+            (self.centres * precisions[:, None]).T,
+        )
+        log_kernels.addr_(flat.square().sum(-1), precisions, alpha=-0.5)
+        log_norm = 0.5 * n_features * _LOG_2PI + math.log(n_centres)
+        return (torch.logsumexp(log_kernels, dim=-1) - log_norm).reshape(x.shape[:-1])
+
+
 class SelectedDensity(Noise):
     """Density families stacked by held-out log-likelihood.
 
@@ -397,9 +490,17 @@ class SelectedDensity(Noise):
     estimation, Smyth and Wolpert 1999); candidates under 1% of the weight
     are dropped and the rest refitted on all the rows. The candidates are
     the Gaussian mixtures of the BIC search within a factor 2 of each
-    covariance type's best count, a Gaussian KDE with its bandwidth by
-    leave-one-out likelihood and a full Gaussian: what a user would otherwise
-    compare by hand, without having to pick one.
+    covariance type's best count, two Gaussian KDEs with their bandwidths by
+    leave-one-out likelihood (one fixed kernel, and kernels that widen with
+    each row's 10th-neighbour distance: :class:`AdaptiveKernelDensityNoise`)
+    and a full Gaussian: what a user would otherwise compare by hand, without
+    having to pick one.
+
+    The adaptive KDE, measured on the ODDS sets (base alone, seeds 0-2): the
+    held-out log-likelihood rose on ionosphere (-5.79 -> -5.19 nats per row),
+    newthyroid (-4.03 -> -3.98) and breastw (11.07 -> 11.08), and newthyroid's
+    AUPRC 0.903 -> 0.915; satimage2, shuttle, vertebral and digits gave it
+    under 1% of the weight (unchanged).
 
     Stacking, not picking the best candidate: on the six ODDS anomaly sets
     (3 seeds) the stack's held-out log-likelihood of unseen normal rows was
@@ -411,7 +512,7 @@ class SelectedDensity(Noise):
     Parameters
     ----------
     families : tuple of {"gmm", "kde", "gaussian"}, default=("gmm", "kde", "gaussian")
-        The candidate families.
+        The candidate families ("kde" brings both KDEs).
     held_out_fraction : float, default=0.2
         Rows held out to weigh the candidates (above 2000 rows; below, each
         row is held out once in 3 folds).
@@ -431,7 +532,8 @@ class SelectedDensity(Noise):
     family_ : str
         The family with the largest total weight.
     weights_ : dict
-        Weight of each candidate kept, e.g. ``{"gmm (full, 4)": 0.6, "kde": 0.4}``.
+        Weight of each candidate kept, e.g.
+        ``{"gmm (full, 4)": 0.6, "kde": 0.3, "kde (adaptive)": 0.1}``.
     scores_ : dict
         Held-out mean log density of each candidate and of the ``"stack"``.
     density : Noise
@@ -460,16 +562,16 @@ class SelectedDensity(Noise):
         # search on all rows (each fold refits with them: the bandwidth search
         # per fold took 2.3 of a 7.7 s fit on 1000 digits rows); with one
         # split, from the search on its fit rows.
-        searched, bandwidth = None, None
+        searched, bandwidths = None, {}
         if len(splits) > 1:
             searched = self._mixtures(X)
-            bandwidth = cv_bandwidth(X, random_state=self.random_state)
+            bandwidths = self._bandwidths(X)
         blocks = []
         for rest, held in splits:
             fitted = self._candidates(
                 X[rest],
                 searched,
-                None if bandwidth is None else rate_scaled(bandwidth, len(X), len(rest), X),
+                {name: rate_scaled(h, len(X), len(rest), X) for name, h in bandwidths.items()},
             )
             blocks.append(self._held_out_log_densities(fitted, X[rest], X[held]))
         log_densities = np.vstack(blocks)
@@ -524,12 +626,13 @@ class SelectedDensity(Noise):
             columns = [self._defended(d, wide).log_prob(held) for d in fitted.values()]
         return torch.stack(columns, dim=1).double().numpy()
 
-    def _candidates(self, X, searched=None, bandwidth=None):
+    def _candidates(self, X, searched=None, bandwidths=None):
         """Each candidate fitted on ``X``, by name.
 
         The mixtures are ``searched``'s (covariance type, count) pairs refitted
         on ``X``, or without it the BIC neighbourhood searched on ``X``; the
-        KDE has ``bandwidth``, or without it one chosen on ``X``.
+        two KDEs (fixed and adaptive kernels) have their ``bandwidths``
+        (by name), or without them ones chosen on ``X``.
         Held-out likelihood, not BIC, then weighs the covariance types: on
         breastw BIC chose 24 diagonal components, whose held-out
         log-likelihood was below a full-covariance mixture's.
@@ -547,11 +650,12 @@ class SelectedDensity(Noise):
                         mixture
                     )
             elif family == "kde":
-                candidates["kde"] = KernelDensityNoise(
-                    "cv" if bandwidth is None else bandwidth,
-                    max_rows=_KDE_BASE_ROWS,
-                    random_state=self.random_state,
-                ).fit(X)
+                for name, kind in _KERNEL_DENSITIES.items():
+                    candidates[name] = kind(
+                        bandwidth=(bandwidths or {}).get(name, "cv"),
+                        max_rows=_KDE_BASE_ROWS,
+                        random_state=self.random_state,
+                    ).fit(X)
             elif family == "gaussian":
                 candidates["gaussian"] = GaussianNoise().fit(X)
             else:
@@ -559,6 +663,15 @@ class SelectedDensity(Noise):
                     f"Unknown density family {family!r}; choose from {DENSITY_FAMILIES}."
                 )
         return candidates
+
+    def _bandwidths(self, X):
+        """Each KDE candidate's bandwidth chosen on ``X``, by name."""
+        return {
+            "kde": cv_bandwidth(X, random_state=self.random_state),
+            "kde (adaptive)": AdaptiveKernelDensityNoise(
+                random_state=self.random_state
+            )._cv_bandwidth(X),
+        }
 
     def _mixtures(self, X):
         """The BIC neighbourhood ``{(type, count): mixture}``, searched on <= 4000 of the rows."""
@@ -628,8 +741,8 @@ class SelectedDensity(Noise):
             bandwidth = rate_scaled(
                 density.bandwidth_, len(density.centres), min(len(X), _KDE_BASE_ROWS), X
             )
-            return KernelDensityNoise(
-                bandwidth, max_rows=_KDE_BASE_ROWS, random_state=self.random_state
+            return type(density)(
+                bandwidth=bandwidth, max_rows=_KDE_BASE_ROWS, random_state=self.random_state
             ).fit(X)
         return type(density)().fit(X)
 
@@ -638,6 +751,10 @@ class SelectedDensity(Noise):
 
     def log_prob(self, x):
         return self.density.log_prob(x)
+
+
+# SelectedDensity's "kde" family: its two candidates, by name.
+_KERNEL_DENSITIES = {"kde": KernelDensityNoise, "kde (adaptive)": AdaptiveKernelDensityNoise}
 
 
 class StackedDensity(Noise):
@@ -1109,6 +1226,23 @@ def cv_bandwidth(X, random_state=None):
         if score > best_score:
             best, best_score = bandwidth, score
     return float(rate_scaled(best, n_used, n_samples, X))
+
+
+def _relative_widths(X, n_neighbors):
+    """Each row's distance to its ``n_neighbors``-th neighbour over their geometric mean.
+
+    Distances of 0 (repeated rows: breastw's columns are integers) are raised
+    to the 10th percentile of the positive ones, so that no kernel is a point.
+    """
+    k = min(n_neighbors, len(X) - 1)
+    if k < 1:
+        return np.ones(len(X))
+    distances = NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(X)[0][:, -1]
+    positive = distances[distances > 0]
+    if not len(positive):
+        return np.ones(len(X))
+    distances = np.maximum(distances, np.percentile(positive, 10))
+    return distances / np.exp(np.mean(np.log(distances)))
 
 
 def rate_scaled(bandwidth, n_from, n_to, X):
