@@ -39,6 +39,7 @@ from ._core.critics import (
     SeparableCritic,
 )
 from ._core.noise import (
+    AdaptiveKernelDensityNoise,
     CauchyNoise,
     GaussianMixtureNoise,
     GaussianNoise,
@@ -51,6 +52,7 @@ from ._core.noise import (
 )
 
 __all__ = [
+    "AdaptiveKernelDensityNoise",
     "CauchyNoise",
     "GaussianMixtureNoise",
     "GaussianNoise",
