@@ -426,12 +426,20 @@ class AdaptiveKernelDensityNoise(KernelDensityNoise):
             bandwidth = float(self.bandwidth)
         self.bandwidth_ = bandwidth
         widths = bandwidth * _relative_widths(X, self.n_neighbors)
+        precisions = 1.0 / widths**2
+        n_features = X.shape[1]
+        # log k_i(x) = p_i x.c_i - p_i |x|^2 / 2 - p_i |c_i|^2 / 2 - d log w_i
+        # (+ const), p_i = 1 / w_i^2: a product of [x, |x|^2] with the columns
+        # [p_i c_i, -p_i / 2], plus a per-centre offset. One matrix product:
+        # with the |x|^2 term as a separate outer-product pass, the normaliser's
+        # 100 000 draws cost 2.3 s more than the fixed kernel's.
         _set_buffers(
             self,
             centres=X,
-            squared_norms=np.square(X).sum(axis=1),
             bandwidth_value=np.asarray(bandwidth),
             widths=widths,
+            weights=np.c_[X * precisions[:, None], -0.5 * precisions].T,
+            offsets=-0.5 * precisions * np.square(X).sum(axis=1) - n_features * np.log(widths),
         )
         return self
 
@@ -467,15 +475,8 @@ class AdaptiveKernelDensityNoise(KernelDensityNoise):
     def log_prob(self, x):
         flat = x.reshape(-1, x.shape[-1])
         n_centres, n_features = self.centres.shape
-        precisions = 1.0 / self.widths**2
-        # log k_i(x) = p_i (x.c_i - |c_i|^2 / 2 - |x|^2 / 2) - d log w_i + const,
-        # p_i = 1 / w_i^2: one matrix product and one outer-product update.
-        log_kernels = torch.addmm(
-            -0.5 * precisions * self.squared_norms - n_features * torch.log(self.widths),
-            flat,
-            (self.centres * precisions[:, None]).T,
-        )
-        log_kernels.addr_(flat.square().sum(-1), precisions, alpha=-0.5)
+        augmented = torch.cat([flat, flat.square().sum(-1, keepdim=True)], dim=1)
+        log_kernels = torch.addmm(self.offsets, augmented, self.weights)
         log_norm = 0.5 * n_features * _LOG_2PI + math.log(n_centres)
         return (torch.logsumexp(log_kernels, dim=-1) - log_norm).reshape(x.shape[:-1])
 
