@@ -336,7 +336,7 @@ def _base_summary(density):
     """
     weights = getattr(density, "weights_", None)
     if weights:
-        heaviest = max(weights, key=weights.get)  # "gmm (diag, 40)", "kde" or "gaussian"
+        heaviest = max(weights, key=weights.get)  # "gmm (diag, 40)", "kde (adaptive)", ...
         kind, _, count = heaviest.partition("(")[2].rstrip(")").partition(", ")
         return (int(count), kind) if count else ("-", heaviest)
     inner = density

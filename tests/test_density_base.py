@@ -24,8 +24,9 @@ def _ring(n, rng):
 def test_base_selection_picks_the_family_that_fits():
     rng = np.random.RandomState(0)
     # A thin ring: a KDE follows it, a mixture needs many components, a
-    # Gaussian is 2 nats per row worse (measured: KDE -2.20, best mixture
-    # -2.16, stack -2.13, Gaussian -4.35). The stack blends the first two.
+    # Gaussian is 2 nats per row worse (measured: KDE -2.25, best mixture
+    # -2.20, stack -2.15, Gaussian -4.35; the adaptive KDE -2.26, dropped).
+    # The stack blends the first two.
     ring = SelectedDensity(random_state=0).fit(_ring(600, rng))
     assert ring.scores_["gaussian"] < ring.scores_["stack"] - 1.5
     assert ring.weights_.get("kde", 0.0) > 0.05
