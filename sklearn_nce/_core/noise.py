@@ -347,17 +347,8 @@ class KernelDensityNoise(Noise):
         self.random_state = random_state
 
     def fit(self, X):
-        X = np.asarray(X, dtype=np.float64)
-        if len(X) > self.max_rows:
-            rows = np.random.RandomState(self.random_state).choice(len(X), self.max_rows, False)
-            X = X[rows]
-        if self.bandwidth == "scott":
-            bandwidth = scott_bandwidth(X)
-        elif self.bandwidth == "cv":
-            bandwidth = self._cv_bandwidth(X)
-        else:
-            bandwidth = float(self.bandwidth)
-        self.bandwidth_ = bandwidth
+        X = self._kept_rows(X)
+        self.bandwidth_ = bandwidth = self._chosen_bandwidth(X)
         _set_buffers(
             self,
             centres=X,
@@ -365,6 +356,21 @@ class KernelDensityNoise(Noise):
             bandwidth_value=np.asarray(bandwidth),
         )
         return self
+
+    def _kept_rows(self, X):
+        """The kernel centres: ``X``, or a random ``max_rows`` of its rows."""
+        X = np.asarray(X, dtype=np.float64)
+        if len(X) > self.max_rows:
+            rows = np.random.RandomState(self.random_state).choice(len(X), self.max_rows, False)
+            X = X[rows]
+        return X
+
+    def _chosen_bandwidth(self, X):
+        if self.bandwidth == "scott":
+            return scott_bandwidth(X)
+        if self.bandwidth == "cv":
+            return self._cv_bandwidth(X)
+        return float(self.bandwidth)
 
     def _cv_bandwidth(self, X):
         """The bandwidth by leave-one-out likelihood (:func:`cv_bandwidth`)."""
@@ -432,17 +438,8 @@ class AdaptiveKernelDensityNoise(KernelDensityNoise):
     def fit(self, X):
         if self.n_neighbors < 1:
             raise ValueError(f"n_neighbors must be at least 1; got {self.n_neighbors}.")
-        X = np.asarray(X, dtype=np.float64)
-        if len(X) > self.max_rows:
-            rows = np.random.RandomState(self.random_state).choice(len(X), self.max_rows, False)
-            X = X[rows]
-        if self.bandwidth == "cv":
-            bandwidth = self._cv_bandwidth(X)
-        elif self.bandwidth == "scott":
-            bandwidth = scott_bandwidth(X)
-        else:
-            bandwidth = float(self.bandwidth)
-        self.bandwidth_ = bandwidth
+        X = self._kept_rows(X)
+        self.bandwidth_ = bandwidth = self._chosen_bandwidth(X)
         widths = bandwidth * _relative_widths(X, self.n_neighbors)
         precisions = 1.0 / widths**2
         n_features = X.shape[1]
@@ -472,11 +469,7 @@ class AdaptiveKernelDensityNoise(KernelDensityNoise):
     def _cv_bandwidth(self, X):
         """``h`` by leave-one-out likelihood, read on <= 1000 rows as :func:`cv_bandwidth`."""
         n_samples, n_features = X.shape
-        if n_samples > _CV_BANDWIDTH_ROWS:
-            rows = np.random.RandomState(self.random_state).choice(
-                n_samples, _CV_BANDWIDTH_ROWS, False
-            )
-            X = X[rows]
+        X = _cv_rows(X, self.random_state)
         scott = scott_bandwidth(X)
         # Each row's own width counts its held-out neighbour among the k: a
         # leak of order k / n into the bandwidth, as in the fixed kernel's
@@ -1235,9 +1228,7 @@ def cv_bandwidth(X, random_state=None):
     """
     X = np.asarray(X, dtype=np.float64)
     n_samples, n_features = X.shape
-    if n_samples > _CV_BANDWIDTH_ROWS:
-        rows = np.random.RandomState(random_state).choice(n_samples, _CV_BANDWIDTH_ROWS, False)
-        X = X[rows]
+    X = _cv_rows(X, random_state)
     n_used = len(X)
     scott = scott_bandwidth(X)
     distances = euclidean_distances(X, squared=True)
@@ -1271,6 +1262,14 @@ def _relative_widths(X, n_neighbors):
         return np.ones(len(X))
     distances = np.maximum(distances, np.percentile(positive, 10))
     return distances / np.exp(np.mean(np.log(distances)))
+
+
+def _cv_rows(X, random_state):
+    """The rows a leave-one-out bandwidth search reads: at most 1000, a random subset."""
+    if len(X) > _CV_BANDWIDTH_ROWS:
+        rows = np.random.RandomState(random_state).choice(len(X), _CV_BANDWIDTH_ROWS, False)
+        X = X[rows]
+    return X
 
 
 def rate_scaled(bandwidth, n_from, n_to, X):
