@@ -309,7 +309,7 @@ def test_selected_density_is_a_normalised_density():
     density = selected.log_prob(grid).exp().numpy()
     assert trapezoid(density, grid[:, 0].numpy()) == pytest.approx(1.0, abs=1e-3)
     candidates = set(selected.scores_) - {"stack"}
-    assert {"kde", "gaussian"} <= candidates
+    assert {"kde", "kde (adaptive)", "gaussian"} <= candidates
     assert {name.partition(", ")[0] for name in candidates if name.startswith("gmm")} == {
         "gmm (spherical",
         "gmm (diag",
