@@ -305,7 +305,9 @@ def test_the_stacked_kdes_keep_the_bandwidths_chosen_on_all_rows():
 def test_selected_density_is_a_normalised_density():
     X = np.random.RandomState(0).randn(300, 1) * 2 + 1
     selected = SelectedDensity(random_state=0).fit(X)
-    grid = torch.linspace(-400, 400, 800_001)[:, None]
+    # Spacing 0.004: the narrowest kernel here (0.097 wide) spans 24 steps (the
+    # integral agreed to 1e-6 with 0.001, at a quarter of the time).
+    grid = torch.linspace(-400, 400, 200_001)[:, None]
     density = selected.log_prob(grid).exp().numpy()
     assert trapezoid(density, grid[:, 0].numpy()) == pytest.approx(1.0, abs=1e-3)
     candidates = set(selected.scores_) - {"stack"}
