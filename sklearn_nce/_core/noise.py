@@ -380,7 +380,11 @@ class KernelDensityNoise(Noise):
         device = self._device()
         rows = torch.randint(len(self.centres), (n_samples,), generator=generator).to(device)
         eps = standard_normal((n_samples, self.centres.shape[1]), generator, device)
-        return self.centres[rows] + self.bandwidth_value * eps
+        return self.centres[rows] + self._kernel_widths(rows) * eps
+
+    def _kernel_widths(self, rows):
+        """The kernel standard deviation of the centres ``rows`` (broadcast over features)."""
+        return self.bandwidth_value
 
     def log_prob(self, x):
         flat = x.reshape(-1, x.shape[-1])
@@ -457,7 +461,6 @@ class AdaptiveKernelDensityNoise(KernelDensityNoise):
             self,
             centres=X,
             shift=shift,
-            bandwidth_value=np.asarray(bandwidth),
             widths=widths,
             weights=np.c_[centred * precisions[:, None], -0.5 * precisions].T,
             offsets=(
@@ -488,11 +491,8 @@ class AdaptiveKernelDensityNoise(KernelDensityNoise):
                 best, best_score = bandwidth, score
         return float(rate_scaled(best, len(X), n_samples, X))
 
-    def sample(self, n_samples, generator=None):
-        device = self._device()
-        rows = torch.randint(len(self.centres), (n_samples,), generator=generator).to(device)
-        eps = standard_normal((n_samples, self.centres.shape[1]), generator, device)
-        return self.centres[rows] + self.widths[rows, None] * eps
+    def _kernel_widths(self, rows):
+        return self.widths[rows, None]
 
     def log_prob(self, x):
         flat = x.reshape(-1, x.shape[-1]) - self.shift
