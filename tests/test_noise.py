@@ -219,6 +219,22 @@ def test_adaptive_kde_keeps_repeated_rows_apart_and_checks_its_parameters():
         AdaptiveKernelDensityNoise(n_neighbors=0).fit(X)
 
 
+def test_kde_copied_with_another_bandwidth_keeps_its_other_settings():
+    # SelectedDensity refits its kernel candidates on all rows this way: an
+    # adaptive kernel's n_neighbors must survive, not fall back to the default.
+    adaptive = AdaptiveKernelDensityNoise(n_neighbors=3, max_rows=50, random_state=4)
+    copied = adaptive._with_bandwidth(0.7)
+    assert type(copied) is AdaptiveKernelDensityNoise
+    assert (copied.bandwidth, copied.n_neighbors, copied.max_rows, copied.random_state) == (
+        0.7,
+        3,
+        50,
+        4,
+    )
+    fixed = KernelDensityNoise(max_rows=20)._with_bandwidth("cv")
+    assert (type(fixed), fixed.bandwidth, fixed.max_rows) == (KernelDensityNoise, "cv", 20)
+
+
 def test_kde_scott_bandwidth_rule(data):
     noise = KernelDensityNoise().fit(data)
     expected = data.std(axis=0).mean() * len(data) ** (-1 / 7)

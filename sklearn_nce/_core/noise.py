@@ -338,6 +338,23 @@ class KernelDensityNoise(Noise):
         serves as well.
     random_state : int or None, default=None
         Chooses the subset.
+
+    Attributes
+    ----------
+    bandwidth_ : float
+        The kernel standard deviation used.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from sklearn_nce.modules import KernelDensityNoise
+    >>> X = np.random.RandomState(0).standard_normal((500, 2))
+    >>> kde = KernelDensityNoise(bandwidth="cv", random_state=0).fit(X)
+    >>> kde.log_prob(torch.zeros(3, 2)).shape
+    torch.Size([3])
+    >>> kde.sample(4, torch.Generator().manual_seed(0)).shape
+    torch.Size([4, 2])
     """
 
     def __init__(self, bandwidth="scott", max_rows=1000, random_state=None):
@@ -356,6 +373,14 @@ class KernelDensityNoise(Noise):
             bandwidth_value=np.asarray(bandwidth),
         )
         return self
+
+    def _with_bandwidth(self, bandwidth):
+        """An unfitted copy of this density's settings with another ``bandwidth``."""
+        params = {name: getattr(self, name) for name in self._param_names()}
+        return type(self)(**{**params, "bandwidth": bandwidth})
+
+    def _param_names(self):
+        return ("bandwidth", "max_rows", "random_state")
 
     def _kept_rows(self, X):
         """The kernel centres: ``X``, or a random ``max_rows`` of its rows."""
@@ -433,11 +458,27 @@ class AdaptiveKernelDensityNoise(KernelDensityNoise):
         The global bandwidth ``h``.
     widths : torch.Tensor of shape (n_centres,)
         Each centre's kernel standard deviation, ``h * lambda_i``.
+
+    Examples
+    --------
+    A narrow cluster beside a wide one: the kernels in the narrow one are
+    the narrower.
+
+    >>> import numpy as np
+    >>> from sklearn_nce.modules import AdaptiveKernelDensityNoise
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.r_[0.1 * rng.standard_normal((200, 1)), 5 + rng.standard_normal((200, 1))]
+    >>> kde = AdaptiveKernelDensityNoise(random_state=0).fit(X)
+    >>> bool(kde.widths[:200].median() < kde.widths[200:].median())
+    True
     """
 
     def __init__(self, bandwidth="cv", n_neighbors=10, max_rows=1000, random_state=None):
         super().__init__(bandwidth, max_rows, random_state)
         self.n_neighbors = n_neighbors
+
+    def _param_names(self):
+        return (*super()._param_names(), "n_neighbors")
 
     def fit(self, X):
         if self.n_neighbors < 1:
@@ -762,9 +803,7 @@ class SelectedDensity(Noise):
             bandwidth = rate_scaled(
                 density.bandwidth_, len(density.centres), min(len(X), _KDE_BASE_ROWS), X
             )
-            return type(density)(
-                bandwidth=bandwidth, max_rows=_KDE_BASE_ROWS, random_state=self.random_state
-            ).fit(X)
+            return density._with_bandwidth(bandwidth).fit(X)
         return type(density)().fit(X)
 
     def sample(self, n_samples, generator=None):
