@@ -26,7 +26,7 @@ with 8 steps and with ``telescoping_steps="auto"``. The default (with
 and without its clipped weights), the MLP critic (the default before
 ``architecture="auto"``), the residual critic with automatic TRE and
 MLPClassifier are also re-run over data and model seeds 1-23 where d <= 5 and
-1-7 elsewhere (``seeds`` in the JSON; mean and range of the log-ratio MSE,
+1-7 elsewhere (``seeds`` in the JSON; mean, standard error and range of the log-ratio MSE,
 weight error, weight ESS and fit time in the Markdown: one seed's fit time is
 mostly how many epochs early stopping happened to run).
 Peers: logistic regression on quadratic features (the exact family for these
@@ -134,10 +134,11 @@ OURS = {
 # per-seed values spread by a factor of 2-3 (0.16-0.41 on the d = 5 mixture
 # over seeds 0-3).
 SEEDS = tuple(range(8))  # 0 first: the main run
-# Twenty-four where a fit takes under a second (d <= 5): over seeds 0-7 the
-# d = 5 mixture's weight error read 0.246 (standard error 0.036; two seeds at
-# 0.41-0.42, each from one row holding a quarter of the true weight mass)
-# against MLPClassifier's 0.235 (0.012), a ranking eight seeds cannot make.
+# Twenty-four where the default's fit takes under a second on average (d <= 5):
+# over seeds 0-7 the d = 5 mixture's weight error read 0.246 (standard error
+# 0.038; two seeds at 0.41-0.42, each from one row holding a quarter of the
+# true weight mass) against MLPClassifier's 0.235 (0.012), a ranking eight
+# seeds cannot make.
 CHEAP_SEEDS = tuple(range(24))
 CHEAP_MAX_FEATURES = 5
 SEED_METHODS = [
@@ -220,7 +221,7 @@ def _warm_up():
 
 
 def _seed_rows(ladder, n, main_rows):
-    """SEED_METRICS of SEED_METHODS over SEEDS: data seed 10 s, test rows 10 s + 1, model s.
+    """SEED_METRICS of SEED_METHODS over each rung's seeds: data 10 s, test rows 10 s + 1, model s.
 
     Seed 0 is the main run's data and model seed: its rows are taken from there.
     The true ratio's weight ESS is kept as the method "truth".
@@ -294,11 +295,9 @@ def _seed_markdown(rows):
                     for r in rows
                     if (r["shift"], r["n_features"], r["kl"], r["method"]) == key
                 ]
-                n_seeds = len(values)
-                error = np.std(values, ddof=1) / np.sqrt(n_seeds) if n_seeds > 1 else np.nan
-                cells.append(
-                    f"{np.mean(values):.3g} ±{error:.2g} ({min(values):.3g}-{max(values):.3g})"
-                )
+                n_seeds = len(values)  # the same for every method of a rung
+                error = f" ±{np.std(values, ddof=1) / np.sqrt(n_seeds):.2g}" if n_seeds > 1 else ""
+                cells.append(f"{np.mean(values):.3g}{error} ({min(values):.3g}-{max(values):.3g})")
             lines.append(f"| {shift} d={d} KL={kl:g} | {n_seeds} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -233,6 +233,13 @@ def test_kde_copied_with_another_bandwidth_keeps_its_other_settings():
     )
     fixed = KernelDensityNoise(max_rows=20)._with_bandwidth("cv")
     assert (type(fixed), fixed.bandwidth, fixed.max_rows) == (KernelDensityNoise, "cv", 20)
+    X = np.random.RandomState(0).standard_normal((60, 2))
+    refitted = SelectedDensity(random_state=0)._refit(adaptive.fit(X[:40]), X)
+    assert (type(refitted), refitted.n_neighbors, len(refitted.centres)) == (
+        AdaptiveKernelDensityNoise,
+        3,
+        50,
+    )
 
 
 def test_kde_scott_bandwidth_rule(data):
