@@ -235,7 +235,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         booleans; with any other labels (e.g. "test"/"train", where sorting
         decides) it also warns, because a swapped direction silently inverts
         the ratio: set this parameter to say which sample is which.
-    hidden_layer_sizes : tuple of int, default=(64, 64)
+    hidden_layer_sizes : tuple of int or int, default=(64, 64)
         Widths of the MLP critic's hidden layers.
     activation : {"silu", "relu", "tanh", "elu"}, default="silu"
         Hidden-layer non-linearity of the MLP critic.
@@ -833,7 +833,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         is_neg = y == self.classes_[self.classes_ != self.numerator_label_][0]
         if not (is_pos.any() and is_neg.any()) or not (is_pos | is_neg).all():
             raise ValueError(
-                f"score needs rows of both samples labelled with classes_ {self.classes_!r}."
+                "score needs rows of both samples labelled with classes_ "
+                f"{self.classes_.tolist()}."
             )
         score = float(
             balanced_log_likelihood(

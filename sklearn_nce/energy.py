@@ -91,7 +91,7 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
     n_importance_samples : int >= 100, default=10000
         Proposal draws for ``log Z``; its standard error is
         ``log_partition_std_``.
-    hidden_layer_sizes : tuple of int, default=(64, 64)
+    hidden_layer_sizes : tuple of int or int, default=(64, 64)
         Widths of the energy network's hidden layers.
     activation : {"silu", "relu", "tanh", "elu"}, default="silu"
         Hidden-layer non-linearity (smooth ones give a smooth energy, which

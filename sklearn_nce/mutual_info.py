@@ -895,9 +895,9 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         (d = 40, 20 000 pairs, cv=2) a (64, 64) classifier read 16.8 at
         20 nats, a (256, 256) one 19.9.
         """
-        if self.saturated_ and tuple(self.hidden_layer_sizes) == _DEFAULT_HIDDEN:
+        if self.saturated_ and self._hidden_widths() == _DEFAULT_HIDDEN:
             return _SATURATED_HIDDEN
-        return self.hidden_layer_sizes
+        return self._hidden_widths()
 
     def _fold_progress_label(self, fold):
         """What a fold's progress bar is called, e.g. "InfoNCEAnchorMI fold 2/5"."""
@@ -990,10 +990,14 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
             f"ratio), and the DV bound ({self.diagnostics_['dv']:.2f}) disagrees with the "
             f"plug-in estimate ({self.mi_:.2f}). Treat mi_ as unreliable: use more data, "
             "fewer epochs (max_epochs), a smaller critic (hidden_layer_sizes)"
-            + (", or the default nu='auto'." if self._telescoping() == 1 else "."),
+            + (", or the default nu='auto'." if self._suggests_default_nu() else "."),
             UnreliableEstimateWarning,
             stacklevel=stacklevel_to_user(),
         )
+
+    def _suggests_default_nu(self):
+        """Whether the advice may name nu='auto': an in-batch fit with nu set by hand."""
+        return self._telescoping() == 1 and not (isinstance(self.nu, str) and self.nu == "auto")
 
     def _validate_pairs(self, X, y, *, reset):
         """X standardised, and y standardised or one-hot encoded (both float32, 2-D).
@@ -1045,7 +1049,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
 
     def _default_critic(self, X, n_outputs):
         x_features, y_features = X["x"].shape[1], X["y"].shape[1]
-        hidden = tuple(int(width) for width in self.hidden_layer_sizes)
+        hidden = self._hidden_widths()
         activation = ACTIVATIONS[self.activation]
         if self.architecture == "separable":
             return SeparableCritic(x_features, y_features, self.embedding_dim, hidden, activation)
@@ -1416,7 +1420,8 @@ def _warn_if_small(n_samples, cv):
     warnings.warn(
         f"InfoNCEAnchorMI holds out {n_samples // cv} pairs per fold ({n_samples} pairs, "
         f"cv={cv}): too few for a meaningful estimate or interval. Use at least "
-        f"{_MIN_PAIRS_PER_FOLD * cv} pairs ({_MIN_PAIRS_PER_FOLD} per fold), or fewer folds.",
+        f"{_MIN_PAIRS_PER_FOLD * cv} pairs ({_MIN_PAIRS_PER_FOLD} per fold)"
+        + (", or fewer folds." if cv > 2 else "."),
         SmallSampleWarning,
         stacklevel=stacklevel_to_user(),
     )
@@ -1515,8 +1520,8 @@ def _class_order(labels, previous=None):
         ) from None
     if len(classes) < 2:
         raise ValueError(
-            f"y has only one class ({classes[0]!r}): a constant carries no information about "
-            "X, so its MI is 0."
+            f"y takes one value only ({classes.tolist()[0]!r}): a constant carries no "
+            "information about X, so its MI is 0."
         )
     if previous is not None and set(previous.tolist()) == set(classes.tolist()):
         return previous

@@ -88,11 +88,13 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
         ``IsolationForest``. With neither (a fixed noise family and no
         held-out rows) it is the training quantile. "auto" sets
         ``offset_`` to the log density below which the model itself puts 1%
-        of its mass (estimated from the importance draws), a threshold that
-        does not depend on how many outliers the training data hold.
+        of its mass (estimated from the importance draws): a threshold for
+        clean training data. Outliers among the training rows become part of
+        the fitted density and fall mostly above it; with contaminated
+        training data, set the expected share, as for ``IsolationForest``.
     n_importance_samples : int >= 100, default=10000
         Noise draws for ``log Z`` and the "auto" threshold.
-    hidden_layer_sizes : tuple of int, default=(64, 64)
+    hidden_layer_sizes : tuple of int or int, default=(64, 64)
         Widths of the network's hidden layers.
     activation : {"silu", "relu", "tanh", "elu"}, default="silu"
         Hidden-layer non-linearity.

@@ -190,7 +190,7 @@ def test_unnormalised_critic_is_reported_and_warned():
     # x and y, of SD 0.59 and 0.78, before they were).
     X, y, truth = make_noisy_relation(2000, "sine", random_state=0)
     model = InfoNCEAnchorMI(nu=1.0, batch_size=128, lr=1e-3, max_epochs=100, cv=2, random_state=0)
-    with pytest.warns(UnreliableEstimateWarning, match="not normalised"):
+    with pytest.warns(UnreliableEstimateWarning, match="not normalised.*the default nu='auto'"):
         model.fit(X, y)
     assert model.diagnostics_["log_normaliser"] > 1.0
     assert model.mi_ > 1.5 * truth
@@ -295,8 +295,11 @@ def test_interval_adds_the_bias_the_folds_share():
 
 def test_small_data_warns_and_too_small_raises():
     X, Y, _ = make_correlated_gaussian(40, 1, 1.0, random_state=0)
-    with pytest.warns(SmallSampleWarning, match="at least 100 pairs"):
+    with pytest.warns(SmallSampleWarning, match="at least 100 pairs.*, or fewer folds"):
         _fast().fit(X, Y)
+    # At cv=2, already the fewest folds, the advice is more data only.
+    with pytest.warns(SmallSampleWarning, match=r"at least 40 pairs \(20 per fold\)\.$"):
+        _fast(cv=2).fit(X[:30], Y[:30])
     with warnings.catch_warnings():
         warnings.simplefilter("error", SmallSampleWarning)
         _fast(cv=2).fit(X, Y)  # 20 pairs per fold: enough

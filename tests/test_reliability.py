@@ -432,3 +432,23 @@ def test_warm_start_keeps_the_folds_of_the_first_fit(random_state):
     model.set_params(warm_start=False).fit(X, TARGETS["InfoNCEAnchorMI"])
     other = clone(model).fit(X, TARGETS["InfoNCEAnchorMI"])
     assert other._fit_seed != first_seed or model._fit_seed != first_seed
+
+
+@pytest.mark.parametrize(
+    "estimator", [NCEDensityRatio(), InfoNCEAnchorMI(), CNCEEnergyModel(), NoisierNCEClassifier()]
+)
+def test_an_int_hidden_layer_sizes_is_one_layer_as_in_mlp_classifier(estimator):
+    # MLPClassifier(hidden_layer_sizes=64) is one layer of 64; so here.
+    assert clone(estimator).set_params(hidden_layer_sizes=8)._hidden_widths() == (8,)
+    assert clone(estimator).set_params(hidden_layer_sizes=[8, 4])._hidden_widths() == (8, 4)
+
+
+def test_an_int_hidden_layer_sizes_fits_the_same_critic_as_a_one_tuple():
+    X2, y2 = make_mean_shift(2, 0.5).sample(100, 100, random_state=0)
+    fits = [
+        NCEDensityRatio(hidden_layer_sizes=sizes, max_epochs=3, random_state=0).fit(X2, y2)
+        for sizes in (8, (8,))
+    ]
+    np.testing.assert_array_equal(*(fit.predict_log_ratio(X2) for fit in fits))
+    with pytest.raises(ValueError, match="hidden_layer_sizes"):
+        NCEDensityRatio(hidden_layer_sizes=0).fit(X2, y2)

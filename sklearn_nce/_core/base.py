@@ -87,7 +87,7 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
     _auto_optimizer_steps = _AUTO_OPTIMIZER_STEPS
 
     _parameter_constraints: dict = {
-        "hidden_layer_sizes": ["array-like"],
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "critic": [HasMethods(["forward"]), None],
         "optimizer": [StrOptions(set(OPTIMIZERS))],
@@ -411,12 +411,17 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
         net = getattr(self, "net_", None)
         return [] if net is None else [net.module_]
 
+    def _hidden_widths(self):
+        """``hidden_layer_sizes`` as a tuple of ints (an int is one layer, as in MLPClassifier)."""
+        sizes = self.hidden_layer_sizes
+        return (int(sizes),) if isinstance(sizes, Integral) else tuple(int(w) for w in sizes)
+
     def _default_critic(self, X, n_outputs):
         """The critic built when ``critic=None``; estimators with other inputs override it."""
         return MLPCritic(
             X.shape[1],
             n_outputs,
-            hidden_features=tuple(int(width) for width in self.hidden_layer_sizes),
+            hidden_features=self._hidden_widths(),
             activation=ACTIVATIONS[self.activation],
         )
 

@@ -442,7 +442,7 @@ def check_binary_target(y, *, min_per_class=2):
     classes, encoded = np.unique(y, return_inverse=True)
     if len(classes) < 2:
         raise ValueError(
-            f"y has only one class ({classes[0]!r}); a density ratio needs samples from "
+            f"y has only one class ({classes.tolist()[0]!r}); a density ratio needs samples from "
             "two distributions, labelled 1 (numerator) and 0 (denominator)."
         )
     if type_of_target(y, input_name="y") != "binary":
