@@ -1161,7 +1161,7 @@ def mutual_info_nce(
         return InfoNCEAnchorMI(random_state=random_state, **params).fit(X, y).mi_
     # float64 kept: each fit standardises its column, in float64 (X + 1e8 keeps its digits).
     with explained_conversion_errors("X"):
-        X = check_array(X, dtype=(np.float64, np.float32), ensure_min_samples=2)
+        X = check_array(X, dtype=(np.float64, np.float32), ensure_min_samples=2, input_name="X")
     seeds = check_random_state(random_state).randint(np.iinfo(np.int32).max, size=X.shape[1])
     verbose = params.get("verbose", 0)
     # The column bar replaces the folds' bars (65 for 13 columns at cv=5); a

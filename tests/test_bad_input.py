@@ -330,3 +330,10 @@ def test_mutual_info_nce_checks_its_input(case):
     bad, (error, pattern), _ = CASES[case]
     with pytest.raises(error, match=pattern):
         mutual_info_nce(bad, _rows(Y_MI, bad), **FAST)
+
+
+def test_mutual_info_nce_per_feature_names_x_in_its_nan_error():
+    bad = X.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        mutual_info_nce(bad, _rows(Y_MI, bad), per_feature=True, **FAST)
