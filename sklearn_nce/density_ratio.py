@@ -33,7 +33,7 @@ from ._core.validation import (
     validate_X_y,
     warn_if_few_rows,
 )
-from .exceptions import UnreliableEstimateWarning
+from .exceptions import SmallSampleWarning, UnreliableEstimateWarning
 
 __all__ = ["NCEDensityRatio", "make_two_sample"]
 
@@ -279,8 +279,9 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         restore the best weights. "auto" enables it from 50 rows: on small
         samples it is what keeps the critic from learning the rows (one
         sample split in two reads log ratios near 0 instead of several nats
-        apart). The validation loss is the class-balanced log loss whatever
-        ``loss`` is.
+        apart); below 50 rows "auto" warns (``SmallSampleWarning``) that
+        nothing checks the training. The validation loss is the
+        class-balanced log loss whatever ``loss`` is.
     validation_fraction : float in (0, 1), default=0.1
         Fraction held out for early stopping.
     n_iter_no_change : int, default=10
@@ -556,6 +557,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         n_pos = int(labels.sum())
         n_neg = len(labels) - n_pos
         warn_if_few_rows(min(n_pos, n_neg), X.shape[1], "rows in the smaller sample")
+        self._warn_if_unchecked(len(labels))
         self.log_prior_ratio_ = float(np.log(n_pos / n_neg))
         self.noise_weight_ = self._resolve_noise_weight(n_pos, n_neg)
         return X, labels
@@ -628,6 +630,27 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         if steps > 1:
             self._refit(X, labels, steps, progress_label)
         return steps
+
+    def _warn_if_unchecked(self, n_samples):
+        """Warn when early_stopping="auto" has too few rows to hold any out.
+
+        Then the critic trains for ``max_epochs`` with nothing to stop it: on
+        a 2-d mean shift (KL 0.25) at 10-24 rows per sample the log-ratio MSE
+        on new denominator rows was 0.66-7.1 over seeds 0-2, against 0.57 for
+        a log ratio of 0 everywhere, and 0.22-0.41 at 25 rows per sample,
+        where rows are held out.
+        """
+        if self.early_stopping != "auto" or n_samples >= self._auto_early_stopping_min_rows:
+            return
+        warnings.warn(
+            f"{n_samples} rows in all: too few for early_stopping='auto' to hold any out "
+            f"(it does from {self._auto_early_stopping_min_rows}), so the critic trains for "
+            "max_epochs unchecked and is likely to overfit. Use more rows, or fewer epochs "
+            "(max_epochs) and a smaller critic (hidden_layer_sizes); early_stopping=False "
+            "silences this.",
+            SmallSampleWarning,
+            stacklevel=stacklevel_to_user(),
+        )
 
     def _resolve_architecture(self, n_samples):
         """``architecture``, with "auto" resolved from the loss and the rows given to ``fit``."""

@@ -17,7 +17,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn_nce import NCEDensityRatio, make_two_sample
 from sklearn_nce._core.critics import ResidualCritic
 from sklearn_nce.datasets import make_mean_shift, make_student_t_shift
-from sklearn_nce.exceptions import UnreliableEstimateWarning
+from sklearn_nce.exceptions import SmallSampleWarning, UnreliableEstimateWarning
 
 
 def _small_problem(n_numerator=150, n_denominator=150, random_state=0):
@@ -708,3 +708,18 @@ def test_a_few_held_out_rows_bridge_a_chasm_only_when_their_error_bound_shows_it
     # an upper bound of 12%, which vouches for no 4-nat gap.
     X, y = make_mean_shift(2, 4.0).sample(300, 300, random_state=0)
     assert not NCEDensityRatio(random_state=0).fit(X, y).bridged_chasm_
+
+
+def test_too_few_rows_to_hold_out_warns_that_the_fit_is_unchecked():
+    # 2 x 20 rows: early_stopping="auto" holds out from 50 rows in all, so
+    # nothing checks the 100 epochs (at 20 rows per sample a 2-d mean shift
+    # read log-ratio MSEs of 0.83-5.99 over seeds 0-2, worse than a log ratio
+    # of 0's 0.57).
+    X, y = make_mean_shift(2, 0.25).sample(20, 20, random_state=0)
+    with pytest.warns(SmallSampleWarning, match="40 rows in all.*max_epochs unchecked"):
+        NCEDensityRatio(max_epochs=2, random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SmallSampleWarning)
+        NCEDensityRatio(max_epochs=2, early_stopping=False, random_state=0).fit(X, y)
+        X, y = make_mean_shift(2, 0.25).sample(25, 25, random_state=0)
+        NCEDensityRatio(max_epochs=2, random_state=0).fit(X, y)
