@@ -60,7 +60,7 @@ _BRIDGE_MIN_KL = 4.0
 # sample (50 held out each, none misclassified) kept the single classifier:
 # log-ratio MSE 10-18 on a grid over both samples (seeds 0-2), against 0.26-1.7
 # refitted; 1000 rows per sample, 7.6-11.5 against 0.07-0.70. Zero errors in
-# 30 held-out rows per sample bound the error at 4.9% (a 6.7-nat gap).
+# 30 held-out rows per sample bound the error at 4.9% (a 5.5-nat gap).
 _GAP_MIN_ROWS = 20
 _GAP_CONFIDENCE = 0.95
 # telescoping_steps="auto": one step per this many nats of the first fit's
@@ -177,9 +177,11 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         ``k + 1`` on the path ``x_k = c_k x_nu + sqrt(1 - c_k^2) x_de``, and the
         log ratio is their sum. 1 trains a single classifier. "auto" fits a
         single classifier first and reads the gap from its class-balanced
-        error ``e`` (held out from 200 rows per sample, else on all the rows
-        given to ``fit``): one step per nat of ``gap_kl_ = 2 * Phi^-1(e)^2``, the KL of a
-        Gaussian mean shift with that error, up to 12 steps; below 1 nat the
+        error ``e`` (on the held-out rows where they are 200 or more per
+        sample, 2000 rows per sample at the default ``validation_fraction``,
+        else on all the rows given to ``fit``): one step per nat of
+        ``gap_kl_ = 2 * Phi^-1(e)^2``, the KL of a Gaussian mean shift with
+        that error, up to 12 steps; below 1 nat the
         first fit is kept. Measured with ``architecture="residual"``, where
         it was tuned (see the User Guide).
     architecture : {"auto", "mlp", "quadratic", "residual"}, default="auto"
@@ -213,8 +215,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         more (from the single classifier's class-balanced error: 7.9%
         misclassified or fewer; on fewer than 200 held-out rows per sample,
         2000 rows per sample at the default ``validation_fraction``, the
-        error's one-sided 95% upper bound must be, and below 20 held-out rows
-        per sample no gap is read), the critic is
+        error's one-sided 95% upper bound must be 7.9% or less, and below 20
+        held-out rows per sample no gap is read), the critic is
         refitted with telescoping steps chosen from the gap as
         ``telescoping_steps="auto"`` chooses them, and with
         ``architecture="residual"`` in place of "mlp". ``bridged_chasm_``
@@ -351,7 +353,9 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
     gap_kl_ : float or None
         With ``telescoping_steps="auto"`` or a bridged chasm, the
         Gaussian-equivalent KL, in nats, of the first fit's class-balanced
-        error, from which the steps were chosen; None otherwise.
+        error, from which the steps were chosen (on the held-out rows where
+        they are 200 or more per sample, else on all the rows, which reads a
+        wider gap); None otherwise.
     validation_error_ : float or None
         Class-balanced share of held-out rows (the early-stopping split) on
         the wrong side of ``log r = 0``; None without that split or with fewer
@@ -936,7 +940,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         self._bridge_error = (
             self.validation_error_
             if _can_judge(valid)
-            else _error_upper_bound(log_ratio, valid[1], _GAP_CONFIDENCE)
+            else _balanced_error_bound(self.validation_error_, valid[1], _GAP_CONFIDENCE)
         )
         if not _can_judge(valid):
             return  # 1% is not measurable on these rows: no chasm warning
@@ -1008,10 +1012,18 @@ def _can_judge(valid, min_rows=_CHASM_MIN_ROWS):
     return valid is not None and min(np.bincount(valid[1], minlength=2)) >= min_rows
 
 
-def _error_upper_bound(log_ratio, labels, confidence):
-    """One-sided Clopper-Pearson upper bound of the share of rows on the wrong side of 0."""
-    wrong = int(np.where(labels == 1, log_ratio < 0, log_ratio > 0).sum())
-    return float(beta.ppf(confidence, wrong + 1, len(labels) - wrong))
+def _balanced_error_bound(error, labels, confidence):
+    """One-sided Clopper-Pearson upper bound of a class-balanced ``error`` on ``labels``' rows.
+
+    Read on an effective ``2 * min(n_0, n_1)`` rows (the smaller sample
+    limits what the balanced error can show; with equal samples this is the
+    plain bound on the pooled count), and never below ``error`` itself.
+    """
+    n_effective = 2 * int(min(np.bincount(labels, minlength=2)))
+    wrong = error * n_effective
+    if wrong >= n_effective:
+        return 1.0
+    return max(float(beta.ppf(confidence, wrong + 1, n_effective - wrong)), error)
 
 
 def _gaussian_gap(error):

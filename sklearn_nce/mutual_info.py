@@ -1409,7 +1409,8 @@ def _check_n_pairs(n_pairs, cv, objective):
     if n_pairs < min_per_fold * cv:
         raise ValueError(
             f"cv={cv} folds of at least {min_per_fold} pairs need "
-            f"{min_per_fold * cv} pairs; got {n_pairs}. Lower cv or use more data."
+            f"{min_per_fold * cv} pairs; got {n_pairs}. "
+            + ("Lower cv or use more data." if cv > 2 else "Use more data.")
         )
     _warn_if_small(n_pairs, cv)
 

@@ -17,6 +17,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn_nce import NCEDensityRatio, make_two_sample
 from sklearn_nce._core.critics import ResidualCritic
 from sklearn_nce.datasets import make_mean_shift, make_student_t_shift
+from sklearn_nce.density_ratio import _balanced_error_bound
 from sklearn_nce.exceptions import SmallSampleWarning, UnreliableEstimateWarning
 
 
@@ -675,7 +676,7 @@ def test_auto_architecture_follows_the_rows_and_the_loss(n_per_sample, params, e
         )
 
 
-def test_no_chasm_check_without_a_held_out_split():
+def test_no_chasm_check_on_fewer_than_20_held_out_rows_per_sample():
     # 150 rows per sample: early stopping holds out 15 of each, under the 20
     # the gap is read from.
     X, y = make_mean_shift(5, 20.0).sample(150, 150, random_state=0)
@@ -700,14 +701,28 @@ def test_a_few_held_out_rows_bridge_a_chasm_only_when_their_error_bound_shows_it
         warnings.simplefilter("error", UnreliableEstimateWarning)
         bridged = NCEDensityRatio(random_state=0).fit(X, y)
         single = NCEDensityRatio(random_state=0, bridge_chasm=False).fit(X, y)
-    assert bridged.bridged_chasm_ and bridged.validation_error_ == 0.0
+    # (validation_error_ is the bridged refit's; the single classifier's was 0 too.)
+    assert bridged.bridged_chasm_ and single.validation_error_ == 0.0
     mse = [np.mean((m.predict_log_ratio(grid) - truth) ** 2) for m in (bridged, single)]
     assert mse[0] < 2.0 and mse[1] > 3 * mse[0]
     # A 2-d shift of KL 4 (Bayes error 7.9%, the bridge's threshold) at 300
     # rows per sample: 5% of its 30 held-out rows per sample misclassified,
     # an upper bound of 12%, which vouches for no 4-nat gap.
     X, y = make_mean_shift(2, 4.0).sample(300, 300, random_state=0)
-    assert not NCEDensityRatio(random_state=0).fit(X, y).bridged_chasm_
+    moderate = NCEDensityRatio(random_state=0).fit(X, y)
+    # The error itself (5%) would read a 5.4-nat gap and bridge; its bound does not.
+    assert moderate.validation_error_ < 0.079 and not moderate.bridged_chasm_
+
+
+def test_the_bridge_bounds_a_balanced_error_by_the_smaller_sample():
+    balanced = np.r_[np.zeros(50, int), np.ones(50, int)]
+    # Equal samples: the plain bound on the pooled count (0 of 100: 3.0%).
+    assert _balanced_error_bound(0.0, balanced, 0.95) == pytest.approx(1 - 0.05 ** (1 / 100))
+    # 2 of 20 numerator rows wrong, none of 500 denominator rows: a balanced
+    # error of 5%, which 500 right rows of the other sample must not hide.
+    unequal = np.r_[np.zeros(500, int), np.ones(20, int)]
+    assert _balanced_error_bound(0.05, unequal, 0.95) > 0.079
+    assert _balanced_error_bound(1.0, balanced, 0.95) == 1.0
 
 
 def test_too_few_rows_to_hold_out_warns_that_the_fit_is_unchecked():
