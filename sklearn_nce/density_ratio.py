@@ -582,7 +582,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         valid = self._fit_critic(
             X, labels, objective, n_outputs=steps, progress_label=progress_label
         )
-        if steps == 1 and self._bridges_chasm() and self._held_out_gap() >= _BRIDGE_MIN_KL:
+        if steps == 1 and self._bridges_chasm() and self._held_out_gap(valid) >= _BRIDGE_MIN_KL:
             return self._bridge(X, labels, valid, progress_label)
         return steps
 
@@ -644,7 +644,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         a log ratio of 0 everywhere, and 0.22-0.41 at 25 rows per sample,
         where rows are held out.
         """
-        if self.early_stopping != "auto" or n_samples >= self._auto_early_stopping_min_rows:
+        if self.early_stopping != "auto" or self._uses_early_stopping(n_samples):
             return
         warnings.warn(
             f"{n_samples} rows in all: too few for early_stopping='auto' to hold any out "
@@ -667,13 +667,19 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         """Whether a single classifier that meets the density chasm is refitted."""
         return self.bridge_chasm and self.critic is None
 
-    def _held_out_gap(self):
-        """The single classifier's held-out gap: ``2 * Phi^-1(e)^2`` nats (0 without one).
+    def _held_out_gap(self, valid):
+        """The single classifier's gap on the held-out rows ``valid``: ``2 * Phi^-1(e)^2`` nats.
 
-        ``e`` is the held-out error, or on fewer than ``_CHASM_MIN_ROWS`` rows
-        per sample its upper confidence bound (see ``_GAP_MIN_ROWS``).
+        ``e`` is ``validation_error_``, or on fewer than ``_CHASM_MIN_ROWS``
+        rows per sample its upper confidence bound (see ``_GAP_MIN_ROWS``);
+        0 without one.
         """
-        return 0.0 if self._bridge_error is None else _gaussian_gap(self._bridge_error)
+        if self.validation_error_ is None:
+            return 0.0
+        error = self.validation_error_
+        if not _can_judge(valid):
+            error = _balanced_error_bound(error, valid[1], _GAP_CONFIDENCE)
+        return _gaussian_gap(error)
 
     def _in_chasm(self):
         """Whether the held-out rows show the density chasm (see ``_check_training``)."""
@@ -931,17 +937,11 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         # the benchmark's Gaussian ladder (5000 rows per sample): 2-3% at
         # KL = 8 (log-ratio MSE 2.5-4.4, fine), 0.8% at KL = 12 (MSE 23, as
         # bad as predicting the mean), 0.1% at KL = 20 (MSE 120).
-        self.validation_error_ = self._bridge_error = None
+        self.validation_error_ = None
         if not _can_judge(valid, _GAP_MIN_ROWS):
             return
         log_ratio = _log_ratio_of(net.module_, net.device, valid[0])
         self.validation_error_ = _balanced_error(log_ratio, valid[1])
-        # What bridge_chasm reads: the error, or on few rows its upper bound.
-        self._bridge_error = (
-            self.validation_error_
-            if _can_judge(valid)
-            else _balanced_error_bound(self.validation_error_, valid[1], _GAP_CONFIDENCE)
-        )
         if not _can_judge(valid):
             return  # 1% is not measurable on these rows: no chasm warning
         if self.telescoping_steps == 1 and self._in_chasm() and not self._bridges_chasm():

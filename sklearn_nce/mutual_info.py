@@ -997,7 +997,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
 
     def _suggests_default_nu(self):
         """Whether the advice may name nu='auto': an in-batch fit with nu set by hand."""
-        return self._telescoping() == 1 and not (isinstance(self.nu, str) and self.nu == "auto")
+        return self._telescoping() == 1 and self.nu != "auto"
 
     def _validate_pairs(self, X, y, *, reset):
         """X standardised, and y standardised or one-hot encoded (both float32, 2-D).

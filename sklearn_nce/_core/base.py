@@ -343,12 +343,15 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
         steps_per_epoch = max(1, n_train // batch_size)
         return max(1, math.ceil(self._auto_optimizer_steps / steps_per_epoch))
 
+    def _uses_early_stopping(self, n_samples):
+        """Whether a fit on ``n_samples`` rows holds some out for early stopping."""
+        return self.early_stopping is True or (
+            self.early_stopping == "auto" and n_samples >= self._auto_early_stopping_min_rows
+        )
+
     def _split(self, X, labels, rng):
         """Hold out ``validation_fraction`` (stratified by label) when early stopping is on."""
-        use_early_stopping = self.early_stopping is True or (
-            self.early_stopping == "auto" and n_rows(X) >= self._auto_early_stopping_min_rows
-        )
-        if not use_early_stopping:
+        if not self._uses_early_stopping(n_rows(X)):
             return (X, labels), None
         n_total = n_rows(X)
         n_classes = 1 if labels is None else len(np.unique(labels))
