@@ -85,6 +85,9 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
     _auto_early_stopping_min_rows = _AUTO_EARLY_STOPPING_MIN_SAMPLES
     # Optimiser steps of max_epochs="auto" (an estimator may set its own).
     _auto_optimizer_steps = _AUTO_OPTIMIZER_STEPS
+    # Most passes over the data max_epochs="auto" makes (None: no cap). On a
+    # small sample the step budget is many passes that refit the same rows.
+    _auto_max_passes = None
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
@@ -336,12 +339,14 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
         """``max_epochs``, or with "auto" the epochs that make ``_auto_optimizer_steps`` steps.
 
         A budget of steps rather than passes: a small data set then gets as
-        many updates as a large one instead of a fraction of them.
+        many updates as a large one instead of a fraction of them, up to
+        ``_auto_max_passes`` passes where an estimator sets one.
         """
         if self.max_epochs != "auto":
             return self.max_epochs
         steps_per_epoch = max(1, n_train // batch_size)
-        return max(1, math.ceil(self._auto_optimizer_steps / steps_per_epoch))
+        epochs = max(1, math.ceil(self._auto_optimizer_steps / steps_per_epoch))
+        return epochs if self._auto_max_passes is None else min(epochs, self._auto_max_passes)
 
     def _uses_early_stopping(self, n_samples):
         """Whether a fit on ``n_samples`` rows holds some out for early stopping."""

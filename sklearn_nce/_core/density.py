@@ -93,6 +93,8 @@ class _BaseEnergyNCE(_BaseNCE):
     """Shared base of the density models (mixins first in subclasses, as sklearn does)."""
 
     _auto_early_stopping_min_rows = _AUTO_EARLY_STOPPING_MIN_ROWS
+    # max_epochs="auto": the shared 2000 steps, but at most 300 passes.
+    _auto_max_passes = _MAX_AUTO_EPOCHS
     # What the low-ESS warning suggests besides more draws (per estimator).
     _low_ess_remedy = "add weight_decay or lower max_epochs (the network has overfitted)"
 
@@ -218,11 +220,6 @@ class _BaseEnergyNCE(_BaseNCE):
         if self.base == "gaussian":
             return GaussianNoise().fit(X_train)
         return copy.deepcopy(self.base).fit(X_train)
-
-    def _max_epochs(self, n_train, batch_size):
-        """``max_epochs``; "auto" buys 2000 optimiser steps but at most 300 passes."""
-        epochs = super()._max_epochs(n_train, batch_size)
-        return min(epochs, _MAX_AUTO_EPOCHS) if self.max_epochs == "auto" else epochs
 
     def _patience(self, n_train, batch_size):
         """``n_iter_no_change`` epochs, but never fewer than 400 optimiser steps.
