@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from scipy.special import expit
+from scipy.stats import norm
 from sklearn.base import clone, is_classifier
 from sklearn.datasets import load_wine
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, check_cv
@@ -17,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn_nce import NCEDensityRatio, make_two_sample
 from sklearn_nce._core.critics import ResidualCritic
 from sklearn_nce.datasets import make_mean_shift, make_student_t_shift
-from sklearn_nce.density_ratio import _balanced_error_bound
+from sklearn_nce.density_ratio import _balanced_error_bound, _linear_gap
 from sklearn_nce.exceptions import SmallSampleWarning, UnreliableEstimateWarning
 
 
@@ -676,14 +677,37 @@ def test_auto_architecture_follows_the_rows_and_the_loss(n_per_sample, params, e
         )
 
 
-def test_no_chasm_check_on_fewer_than_20_held_out_rows_per_sample():
+def test_under_20_held_out_rows_per_sample_a_linear_classifier_reads_the_gap():
     # 150 rows per sample: early stopping holds out 15 of each, under the 20
-    # the gap is read from.
-    X, y = make_mean_shift(5, 20.0).sample(150, 150, random_state=0)
+    # the held-out gap is read from, so no validation_error_ and no chasm
+    # warning; a 5-fold logistic regression on all 300 rows separates the
+    # KL 20 shift (0 of 300 wrong: a 1.0% bound, a 10.7-nat gap), so the
+    # default bridges. A KL 2.5 shift (Bayes error 13%) is not bridged, and
+    # under 60 rows per sample no gap is read.
+    chasm = make_mean_shift(5, 20.0)
+    X, y = chasm.sample(150, 150, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", UnreliableEstimateWarning)
         model = NCEDensityRatio(max_epochs=5, random_state=0).fit(X, y)
-    assert model.validation_error_ is None and not model.bridged_chasm_
+    assert model.validation_error_ is None and model.bridged_chasm_
+    assert model.gap_kl_ > 4.0
+    X, y = make_mean_shift(5, 2.5).sample(150, 150, random_state=0)
+    assert not NCEDensityRatio(max_epochs=5, random_state=0).fit(X, y).bridged_chasm_
+    X, y = chasm.sample(59, 59, random_state=0)
+    assert not NCEDensityRatio(max_epochs=5, random_state=0).fit(X, y).bridged_chasm_
+
+
+def test_the_linear_gap_is_a_bound_read_on_cross_validated_errors():
+    # Separable samples: 0 of 120 rows wrong, a 95% bound of 2.5%, a 7.8-nat
+    # gap; identical samples: about half wrong, a gap near 0; and under 60
+    # rows in the smaller sample none is read.
+    rng = np.random.default_rng(0)
+    far = np.r_[rng.normal(size=(60, 2)), rng.normal(10.0, size=(60, 2))]
+    labels = np.repeat([0, 1], 60)
+    bound = 1 - 0.05 ** (1 / 120)
+    assert _linear_gap(far, labels) == pytest.approx(2 * norm.ppf(bound) ** 2)
+    assert _linear_gap(rng.normal(size=(120, 2)), labels) < 0.5
+    assert _linear_gap(far[1:], labels[1:]) == 0.0
 
 
 def test_a_few_held_out_rows_bridge_a_chasm_only_when_their_error_bound_shows_it():
