@@ -571,7 +571,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         Parameters
         ----------
         alpha : float in (0, 1), default=0.05
-            One minus the coverage.
+            One minus the coverage (0.05: a 95% interval). Above 0.5 it warns:
+            ``confidence_interval(0.95)`` gives a 5% interval.
         include_bias : bool, default=True
             Whether to widen the interval by ``mi_bias_bounds_``, the bias
             every fold's critic shares. False gives the sampling interval
@@ -585,6 +586,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
             The interval's ends, in nats.
         """
         check_is_fitted(self)
+        _check_alpha(alpha)
         half_width = student_t.ppf(1 - alpha / 2, df=self.cv - 1) * self.mi_std_
         below, above = self.mi_bias_bounds_ if include_bias else (0.0, 0.0)
         return self.mi_ - half_width - below, self.mi_ + half_width + above
@@ -1234,11 +1236,13 @@ def _feature_mi(column, y, seed, params):
 
 def _warn_per_feature(fits):
     """One warning per kind for all columns, naming the columns, instead of one per column."""
-    inconsistent, others = [], {}
+    inconsistent, problems, others = [], [], {}
     for column, fit in enumerate(fits):
         if fit.get("anchor", False):
             args = (fit["mi"], fit["mi_std"], fit["fold_estimates"], fit["fold_std_errors"])
-            if _consistency_problems(*args):
+            column_problems = _consistency_problems(*args)
+            problems += column_problems
+            if column_problems:
                 inconsistent.append(
                     f"column {column}: {fit['mi']:.3f} nats, folds "
                     f"{_folds_text(fit['fold_estimates'], fit['fold_std_errors'])}"
@@ -1254,7 +1258,7 @@ def _warn_per_feature(fits):
             "or fold estimates that disagree beyond their sampling errors): "
             + "; ".join(inconsistent)
             + ". "
-            + _INCONSISTENT_ADVICE.replace("fold_estimates_", "InfoNCEAnchorMI's fold_estimates_"),
+            + _inconsistency_advice(problems, owner="InfoNCEAnchorMI's "),
             UnreliableEstimateWarning,
             stacklevel=stacklevel_to_user(),
         )
@@ -1262,6 +1266,23 @@ def _warn_per_feature(fits):
         warnings.warn(
             f"mutual_info_nce(per_feature=True), column(s) {columns}: {message}",
             category,
+            stacklevel=stacklevel_to_user(),
+        )
+
+
+def _check_alpha(alpha):
+    """``confidence_interval``'s ``alpha``: in (0, 1), and a warning above 0.5."""
+    if not (isinstance(alpha, Real) and 0 < alpha < 1):
+        raise ValueError(
+            f"alpha is one minus the interval's coverage, in (0, 1) (0.05 for a 95% "
+            f"interval); got {alpha!r}."
+        )
+    if alpha > 0.5:
+        # confidence_interval(0.95) for "95%" is the likely mistake.
+        warnings.warn(
+            f"alpha={alpha} gives a {1 - alpha:.0%} interval: alpha is one minus the "
+            f"coverage (for {alpha:.0%} coverage pass alpha={1 - alpha:.2g}).",
+            UserWarning,
             stacklevel=stacklevel_to_user(),
         )
 
@@ -1291,13 +1312,28 @@ def _folds_text(fold_estimates, fold_std_errors):
 
 
 _INCONSISTENT_PREFIX = "InfoNCEAnchorMI's estimate"
-# What to do about an estimate that fails the fold checks.
-_INCONSISTENT_ADVICE = (
+# What to do about an estimate that fails the fold checks, by problem.
+_NEGATIVE_ADVICE = (
+    "A plug-in below 0 means the critics score new pairs lower than the pairs they "
+    "trained on: too few pairs for the critic. Use more pairs, more folds (cv; each "
+    "critic then trains on more of them) or a smaller critic (hidden_layer_sizes)."
+)
+_DISAGREE_ADVICE = (
     "The folds' critics differ more than their held-out pairs explain: too few pairs "
     "for the critic, or too little training. Use more pairs, more folds (cv; each "
-    "critic then trains on more of them) or the default max_epochs; the fold "
-    "estimates are in fold_estimates_. The estimate is not clipped at 0."
+    "critic then trains on more of them) or, if max_epochs was lowered, the default."
 )
+_FOLDS_NOTE = "The fold estimates are in fold_estimates_; the estimate is not clipped at 0."
+
+
+def _inconsistency_advice(problems, owner=""):
+    """The advice for ``_consistency_problems``' list: each problem's, then where the folds are."""
+    advice = []
+    if any(problem.startswith("it is negative") for problem in problems):
+        advice.append(_NEGATIVE_ADVICE)
+    if any("fold estimates disagree" in problem for problem in problems):
+        advice.append(_DISAGREE_ADVICE)
+    return " ".join([*advice, _FOLDS_NOTE.replace("fold_estimates_", owner + "fold_estimates_")])
 
 
 def _warn_if_inconsistent(mi, mi_std, fold_estimates, fold_std_errors):
@@ -1308,7 +1344,7 @@ def _warn_if_inconsistent(mi, mi_std, fold_estimates, fold_std_errors):
         f"{_INCONSISTENT_PREFIX} {mi:.3f} nats is not trustworthy: "
         + "; and ".join(problems)
         + f" (fold estimates +- their standard errors: "
-        f"{_folds_text(fold_estimates, fold_std_errors)}). " + _INCONSISTENT_ADVICE,
+        f"{_folds_text(fold_estimates, fold_std_errors)}). " + _inconsistency_advice(problems),
         UnreliableEstimateWarning,
         stacklevel=stacklevel_to_user(),
     )

@@ -619,6 +619,9 @@ def test_resolve_device():
         for device in ("cuda", "cuda:0"):
             with pytest.raises(ValueError, match="no CUDA device"):
                 resolve_device(device)
+    # Not a torch device at all: our message, not torch's list of 20 backends.
+    with pytest.raises(ValueError, match="device='gpu' is not a torch device; use 'cpu'"):
+        resolve_device("gpu")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")

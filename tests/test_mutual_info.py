@@ -26,7 +26,12 @@ from sklearn_nce._core.objectives import (
 )
 from sklearn_nce.datasets import make_correlated_gaussian, make_noisy_relation
 from sklearn_nce.exceptions import SmallSampleWarning, UnreliableEstimateWarning
-from sklearn_nce.mutual_info import _consistency_problems, _fold_dispersion, _warn_per_feature
+from sklearn_nce.mutual_info import (
+    _consistency_problems,
+    _fold_dispersion,
+    _inconsistency_advice,
+    _warn_per_feature,
+)
 
 FAST = dict(batch_size=32, max_epochs=10, lr=3e-3, random_state=0)
 
@@ -287,6 +292,15 @@ def test_interval_adds_the_bias_the_folds_share():
     # plug-in): the interval leans up.
     assert high - model.mi_ > model.mi_ - low
     assert low <= 0.0 <= high
+    # alpha is one minus the coverage: outside (0, 1) an error, above 0.5
+    # (the coverage passed instead) a warning.
+    for alpha in (0.0, 1.0, 95):
+        with pytest.raises(ValueError, match="alpha is one minus the interval's coverage"):
+            model.confidence_interval(alpha)
+    with pytest.warns(UserWarning, match=r"alpha=0.95 gives a 5% interval.*alpha=0.05"):
+        assert model.confidence_interval(0.95) == pytest.approx(
+            model.confidence_interval(0.95 - 1e-12)
+        )
     # The bound objectives report a bound: no bias terms.
     bound = _fast(cv=2, objective="dv").fit(X, Y)
     assert bound.mi_bias_bounds_ == (0.0, 0.0)
@@ -448,10 +462,16 @@ def test_fold_checks_flag_negative_and_disagreeing_folds():
     # Below 0 by more than _MAX_NEGATIVE_STD standard errors.
     (negative,) = _consistency_problems(-0.3, 0.1, [-0.3, -0.3], [0.2, 0.2])
     assert "negative by 3.0 standard errors" in negative
+    # Each problem brings its own advice (a negative estimate alone says
+    # nothing of disagreeing folds).
+    advice = _inconsistency_advice([negative])
+    assert "smaller critic" in advice and "differ more" not in advice
     # The issue's wine column (magnesium, cv=2): folds 0.10 and -1.50, each
     # +-0.2 by sampling error: the folds' spread is far beyond what it allows.
     (disagree,) = _consistency_problems(-0.70, 0.80, [0.10, -1.50], [0.2, 0.2])
     assert "2 fold estimates disagree" in disagree
+    advice = _inconsistency_advice([disagree])
+    assert "differ more" in advice and "below 0" not in advice
     assert _fold_dispersion([0.10, -1.50], [0.2, 0.2]) == pytest.approx(1.6**2 / 0.08)
 
 

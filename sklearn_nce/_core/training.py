@@ -619,6 +619,13 @@ def resolve_device(device):
     """Map ``"auto"``/``"cpu"``/``"cuda[:k]"`` to a torch device string, failing clearly."""
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        torch.device(device)
+    except RuntimeError:
+        raise ValueError(
+            f"device={device!r} is not a torch device; use 'cpu', 'cuda' (or 'cuda:0', ...) "
+            "or 'auto'."
+        ) from None
     if str(device).startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(
             f"device={device!r} was requested but torch sees no CUDA device; "
