@@ -324,6 +324,13 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         held-out pairs, but never less than the latter alone. The folds'
         critics share most of their training rows, so variability common to
         all of them is not seen.
+    pointwise_mi_ : ndarray of shape (n_samples,)
+        Each training pair's ``s(x_i, y_i)`` from the critic of the fold that
+        held it out (cross-fitted, as ``cross_val_predict`` would); its mean
+        is ``mi_`` for "anchor". Use it, not ``pointwise_mi(X, y)``, for the
+        training pairs: the averaged critics trained on most of them and read
+        high (300 pairs of a 0.35-nat relation, cv=3, seeds 0-2: ``mi_``
+        0.08-0.13, the averaged critics on the same pairs 0.41-0.43).
     fold_estimates_ : ndarray of shape (cv,)
         The estimate of each fold on its held-out pairs.
     fold_train_estimates_ : ndarray of shape (cv,)
@@ -594,7 +601,9 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
     def pointwise_mi(self, X, y):
         """The critic ``s(x_i, y_i) ~ log p(x_i, y_i) / (p(x_i) p(y_i))`` per pair.
 
-        On new data the folds' critics are averaged.
+        The folds' critics averaged: for new pairs. On the training pairs it
+        reads high (each critic trained on ``(cv - 1) / cv`` of them); their
+        cross-fitted values are ``pointwise_mi_``.
 
         Parameters
         ----------
@@ -613,6 +622,9 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
 
     def estimate(self, X, y):
         """Plug-in MI estimate (nats) on new joint pairs: the mean of :meth:`pointwise_mi`.
+
+        Not for the training pairs, where it reads high: ``mi_`` is their
+        cross-fitted estimate.
 
         Parameters
         ----------
@@ -835,6 +847,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         pointwise = np.empty(n_pairs)
         for fold in folds:
             pointwise[fold.held_idx] = fold.pointwise
+        self.pointwise_mi_ = pointwise
         anchor = self.objective == "anchor"
         self.mi_ = float(pointwise.mean() if anchor else self.fold_estimates_.mean())
         self.mi_std_ = _cross_fit_std(self.fold_estimates_, pointwise)
