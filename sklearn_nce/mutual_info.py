@@ -46,6 +46,7 @@ from ._core.validation import (
     _fit_context,
     available_if,
     check_feature_scale,
+    check_float32_range,
     check_is_fitted,
     check_not_constant,
     check_warm_start_features,
@@ -1048,7 +1049,10 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
                 )
             if self.discrete_target_:
                 return X, _one_hot(y[:, 0], self.target_classes_)
-            return X, self._target_standardiser.transform(_numeric_target(y, self.discrete_target))
+            y = _numeric_target(y, self.discrete_target)
+            encoded = self._target_standardiser.transform(y)
+            check_float32_range(encoded, y, "y")
+            return X, encoded
         discrete = _resolve_discrete_target(self.discrete_target, y)
         if discrete:
             # A warm start keeps the previous fit's column order for the same classes.

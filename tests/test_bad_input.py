@@ -337,3 +337,13 @@ def test_mutual_info_nce_per_feature_names_x_in_its_nan_error():
     bad[3, 1] = np.nan
     with pytest.raises(ValueError, match="Input X contains NaN"):
         mutual_info_nce(bad, _rows(Y_MI, bad), per_feature=True, **FAST)
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_a_value_beyond_float32_after_fit_is_refused(fitted, name):
+    # 1e39 is finite in float64 but inf in the critics' float32: the answer
+    # was NaN, with a "inf training ranges outside" warning.
+    bad = np.r_[X[:5], [[1e39, 0.0]]]
+    for method in _methods(name, fitted[name]).values():
+        with pytest.raises(ValueError, match=r"too large for the critics' float32.*row 5"):
+            method(bad)

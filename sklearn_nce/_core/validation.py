@@ -37,6 +37,7 @@ __all__ = [
     "check_binary_target",
     "check_features",
     "check_feature_scale",
+    "check_float32_range",
     "check_is_fitted",
     "check_not_constant",
     "check_warm_start_features",
@@ -214,13 +215,15 @@ class FeatureStandardiser:
         return self
 
     def transform(self, X):
-        """X in standard units, as float32 (a new array)."""
+        """X in standard units, as float32 (a new array; beyond float32's range, inf)."""
         X = np.asarray(X)
         out = np.empty(X.shape, dtype=np.float32)
         start = 0
-        for block in _row_blocks(X):
-            out[start : start + len(block)] = (block - self.mean_) / self.scale_
-            start += len(block)
+        # An overflow is reported by the caller's range check, with the value.
+        with np.errstate(over="ignore"):
+            for block in _row_blocks(X):
+                out[start : start + len(block)] = (block - self.mean_) / self.scale_
+                start += len(block)
         return out
 
     def inverse_transform(self, Z):
@@ -254,12 +257,26 @@ def _standardise(estimator, X, name, reset):
     if reset:
         estimator._standardiser = FeatureStandardiser().fit(X)
     Z = estimator._standardiser.transform(X)
+    check_float32_range(Z, X, name)
     if reset:
         check_feature_scale(Z, name)
         estimator._training_bounds = _bounds(Z)
     else:
         _warn_if_far_outside(Z, getattr(estimator, "_training_bounds", None), estimator)
     return Z
+
+
+def check_float32_range(Z, X, name):
+    """Refuse finite values that overflow float32 once standardised (a NaN answer otherwise)."""
+    finite = np.isfinite(Z)
+    if finite.all():
+        return
+    row, column = np.argwhere(~finite)[0]
+    raise ValueError(
+        f"{name} has a value too large for the critics' float32 once standardised "
+        f"(row {row}, column {column}: {float(np.asarray(X)[row, column]):.3g}). Check its "
+        "units, or scale it first."
+    )
 
 
 def warn_if_few_rows(n_rows, n_features, what):
