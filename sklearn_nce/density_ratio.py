@@ -1122,7 +1122,8 @@ def make_two_sample(X_numerator, X_denominator):
     -------
     X : ndarray or DataFrame of shape (n_numerator + n_denominator, n_features)
         The samples stacked; a DataFrame with their columns when both are
-        DataFrames with the same columns.
+        DataFrames with the same columns (the denominator's put in the
+        numerator's order, as ``pandas.concat`` aligns them).
     y : ndarray of shape (n_numerator + n_denominator,)
         1 for numerator rows, 0 for denominator rows.
 
@@ -1134,6 +1135,8 @@ def make_two_sample(X_numerator, X_denominator):
     ((5, 1), [1, 1, 0, 0, 0])
     """
     columns = _column_names(X_numerator, X_denominator)
+    if columns is not None:
+        X_denominator = X_denominator[columns]
     X_numerator = check_features(X_numerator, "X_numerator")
     X_denominator = check_features(X_denominator, "X_denominator")
     if X_numerator.shape[1] != X_denominator.shape[1]:
@@ -1160,7 +1163,8 @@ def _column_names(X_numerator, X_denominator):
     ]
     if names[0] is None or names[1] is None:
         return None
-    if list(names[0]) != list(names[1]):
+    same = len(set(names[0])) == len(names[0]) and set(names[0]) == set(names[1])
+    if not (same and len(names[0]) == len(names[1])):
         raise ValueError(
             "The two samples have different columns: "
             f"{list(names[0])} (numerator) and {list(names[1])} (denominator)."

@@ -122,6 +122,9 @@ def test_make_two_sample_keeps_dataframe_columns():
     np.testing.assert_array_equal(model.feature_names_in_, ["age", "income"])
     with pytest.raises(ValueError, match="different columns"):
         make_two_sample(frame[:20], frame[20:].rename(columns={"age": "years"}))
+    # The same columns in another order are aligned by name, as pandas.concat does.
+    swapped, _ = make_two_sample(frame[:20], frame[20:][["income", "age"]])
+    pd.testing.assert_frame_equal(swapped, X_both)
 
 
 def test_pandas_nullable_numeric_columns_are_numeric():
