@@ -19,19 +19,6 @@ __all__ = ["CNCEEnergyModel"]
 
 # Noises that exist only as jumps from a point (no unconditional density).
 _CONDITIONAL_NOISES = {"local", "mix"}
-# Up to this many rows the base (and the noise and proposal fitted with it)
-# also reads the rows early stopping holds out: the network is still trained
-# and judged as before, against a base fitted on a tenth more rows. On the
-# ODDS sets (benchmark splits, seeds 0-2) the held-out log-likelihood of
-# unseen normal rows rose on ionosphere (135 rows) -6.14 -> -5.78, breastw
-# (266) 10.74 -> 11.07 and newthyroid (108) -4.01 -> -3.94; vertebral (126)
-# -0.454 -> -0.469. (The stack is sensitive to the rows' order, through its
-# folds: with the held-out rows in their original places ionosphere read
-# -5.13 and breastw 11.64.) Not above: satimage2 (3439 rows) rose 0.29 ->
-# 0.61, but shuttle (10 000) fell 11.96 -> 10.37, every seed down (the
-# single-split stack found other mixtures); the bound is where the base
-# selection's cross-fitting stops (2000 rows).
-_BASE_MAX_ROWS_WITH_HELD_OUT = 2000
 
 
 class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
@@ -227,8 +214,6 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
     (3, 2)
     """
 
-    _base_max_rows_with_held_out = _BASE_MAX_ROWS_WITH_HELD_OUT
-
     _parameter_constraints: dict = {
         **_BaseEnergyNCE._parameter_constraints,
         "noise": [StrOptions(set(NOISES)), HasMethods(["fit"])],
@@ -327,8 +312,8 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
     def _noise_options(self):
         return {"scale": self.noise_scale, "local_proportion": self.local_proportion}
 
-    def _prepare_training(self, X_train, objective, rng, X_held_out=None):
-        super()._prepare_training(X_train, objective, rng, X_held_out)
+    def _prepare_training(self, X_train, objective, rng):
+        super()._prepare_training(X_train, objective, rng)
         if objective.noise is not self.proposal_ and not isinstance(
             objective.noise, SelectedDensity
         ):

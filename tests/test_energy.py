@@ -181,21 +181,3 @@ def test_low_effective_sample_size_warns(train):
     with pytest.warns(UnreliableEstimateWarning, match="effective sample size"):
         model.fit(train[:300])
     assert model.importance_ess_ < 100
-
-
-def test_the_base_reads_the_held_out_rows_up_to_2000_rows():
-    # Early stopping holds out 20 of 200 rows; the base (a stack fitted on
-    # every row it reads) sees all 200 in the energy model, 180 in the
-    # outlier detector (whose AUPRC it did not help), and above 2000 rows
-    # only the training rows.
-    from sklearn_nce import NoisierNCEClassifier
-
-    X = np.random.default_rng(0).normal(size=(200, 2))
-    energy = CNCEEnergyModel(max_epochs=2, random_state=0).fit(X)
-    assert len(energy.base_.in_sample_log_density_) == 200
-    detector = NoisierNCEClassifier(max_epochs=2, random_state=0).fit(X)
-    assert len(detector.base_.in_sample_log_density_) == 180
-    train, held_out = np.zeros((1900, 2)), np.ones((190, 2))
-    assert len(energy._base_rows(train, held_out)) == 1900
-    assert len(energy._base_rows(train[:1800], held_out)) == 1990
-    assert len(energy._base_rows(train, None)) == 1900

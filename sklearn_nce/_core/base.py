@@ -62,10 +62,9 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
     these hooks, in this order, each with its inputs as arguments; the
     defaults here suit an estimator with one MLP critic:
 
-    ``_prepare_training(X_train, objective, rng, X_held_out)``
+    ``_prepare_training(X_train, objective, rng)``
         Fit data-dependent parts (a noise, a base density) on the training
-        rows, after the validation split (``X_held_out``: its held-out rows,
-        or None). No-op here.
+        rows, after the validation split. No-op here.
     ``_make_critic(X, n_outputs, critic_index)`` / ``_default_critic(X, n_outputs)``
         The module to train: a warm start's previous critic, a copy of the
         user's ``critic``, or ``_default_critic`` (an MLP here).
@@ -260,7 +259,7 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
         """
         seed = int(rng.randint(np.iinfo(np.int32).max))
         train, valid = self._split(X, labels, rng)
-        self._prepare_training(train[0], objective, rng, None if valid is None else valid[0])
+        self._prepare_training(train[0], objective, rng)
         label = progress_label or self._progress_label()
         # Seed torch inside a forked RNG state: reproducible fits without
         # touching the user's global torch seed.
@@ -390,13 +389,11 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
         """Hook: extra ``(name, skorch callback)`` pairs for the net (none here)."""
         return []
 
-    def _prepare_training(self, X_train, objective, rng, X_held_out=None):
-        """Hook: fit data-dependent parts (noise, base density) on the training rows.
+    def _prepare_training(self, X_train, objective, rng):
+        """Hook: fit data-dependent parts (noise, base density) on the training rows only.
 
-        Called after the validation split and before the critic is built.
-        ``X_held_out`` are the held-out rows (None without early stopping):
-        what is fitted here should not see them, unless, as for the energy
-        model's base on small data, measurements say otherwise. A no-op here.
+        Called after the validation split and before the critic is built, so
+        that nothing fitted here has seen a validation row. A no-op here.
         """
 
     def _make_critic(self, X, n_outputs, critic_index=0):

@@ -95,9 +95,6 @@ class _BaseEnergyNCE(_BaseNCE):
     _auto_early_stopping_min_rows = _AUTO_EARLY_STOPPING_MIN_ROWS
     # max_epochs="auto": the shared 2000 steps, but at most 300 passes.
     _auto_max_passes = _MAX_AUTO_EPOCHS
-    # Fit the noise, base and proposal on the held-out rows too, on at most
-    # this many rows in all (None: never; see CNCEEnergyModel).
-    _base_max_rows_with_held_out = None
     # What the low-ESS warning suggests besides more draws (per estimator).
     _low_ess_remedy = "add weight_decay or lower max_epochs (the network has overfitted)"
 
@@ -177,10 +174,9 @@ class _BaseEnergyNCE(_BaseNCE):
         """Keyword arguments of ``make_noise`` from the estimator's parameters (none here)."""
         return {}
 
-    def _prepare_training(self, X_train, objective, rng, X_held_out=None):
+    def _prepare_training(self, X_train, objective, rng):
         # One Gaussian mixture (BIC) serves as the base, the "gmm" noise and
         # the importance-sampling proposal: it is the costliest fit here.
-        X_train = self._base_rows(X_train, X_held_out)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         mixture = None
 
@@ -206,18 +202,6 @@ class _BaseEnergyNCE(_BaseNCE):
             else GaussianMixtureNoise().set_mixture(shared_mixture())
         )
         self._proposal_seed = int(rng.randint(np.iinfo(np.int32).max))
-
-    def _base_rows(self, X_train, X_held_out):
-        """The rows the noise, the base and the proposal are fitted on.
-
-        The training rows, and with ``_base_max_rows_with_held_out`` (not
-        None) the held-out rows too when there are at most that many rows in
-        all (see :class:`~sklearn_nce.CNCEEnergyModel`).
-        """
-        limit = self._base_max_rows_with_held_out
-        if limit is None or X_held_out is None or len(X_train) + len(X_held_out) > limit:
-            return X_train
-        return np.vstack([X_train, X_held_out])
 
     def _fit_base(self, X_train, noise, shared_mixture, seed):
         """The fitted base density ``b`` of ``log phi = f + log b`` (None: no base).
