@@ -128,9 +128,10 @@ _IN_BATCH_STEPS = 3000
 # pairs 0.78 / 0.83 / 0.81 -> 0.77 / 0.83 / 0.81, independent pairs -0.06 /
 # -0.13 / -0.14 (two warn) -> -0.05 / -0.07 / -0.09. 100 passes read closer
 # at 20-40 pairs, where the warning fires either way, but lower on the sine
-# at 100 pairs (0.62 / 0.58 / 0.62 against 0.79 / 0.86 / 0.72). From 400
-# pairs (320 training pairs per fold, cv=5) the step budget ends training
-# first: the MI benchmarks (500 pairs and up) are unchanged.
+# at 100 pairs (0.62 / 0.58 / 0.62 against 0.79 / 0.86 / 0.72). From 320
+# training pairs per fold (400 pairs at cv=5, 640 at cv=2) the step budget
+# ends training first: the MI benchmarks (500 pairs and up, cv=5) are
+# unchanged.
 _IN_BATCH_MAX_EPOCHS = 300
 # Distinct values up to which discrete_target="auto" reads an integer-valued
 # y (sklearn's type_of_target "binary" or "multiclass") as class labels. Label
@@ -1289,16 +1290,20 @@ def _warn_per_feature(fits):
 
 def _check_alpha(alpha):
     """``confidence_interval``'s ``alpha``: in (0, 1), and a warning above 0.5."""
-    if not (isinstance(alpha, Real) and 0 < alpha < 1):
+    try:
+        value = np.nan if isinstance(alpha, str | bool) else float(alpha)
+    except (TypeError, ValueError):
+        value = np.nan
+    if not 0 < value < 1:
         raise ValueError(
             f"alpha is one minus the interval's coverage, in (0, 1) (0.05 for a 95% "
             f"interval); got {alpha!r}."
         )
-    if alpha > 0.5:
+    if value > 0.5:
         # confidence_interval(0.95) for "95%" is the likely mistake.
         warnings.warn(
-            f"alpha={alpha} gives a {1 - alpha:.0%} interval: alpha is one minus the "
-            f"coverage (for {alpha:.0%} coverage pass alpha={1 - alpha:.2g}).",
+            f"alpha={value:g} gives a {100 * (1 - value):.3g}% interval: alpha is one minus "
+            f"the coverage (for {100 * value:.3g}% coverage pass alpha={1 - value:.3g}).",
             UserWarning,
             stacklevel=stacklevel_to_user(),
         )
@@ -1338,7 +1343,7 @@ _NEGATIVE_ADVICE = (
 _DISAGREE_ADVICE = (
     "The folds' critics differ more than their held-out pairs explain: too few pairs "
     "for the critic, or too little training. Use more pairs, more folds (cv; each "
-    "critic then trains on more of them) or, if max_epochs was lowered, the default."
+    "critic then trains on more of them) or, if max_epochs was changed, the default."
 )
 _FOLDS_NOTE = "The fold estimates are in fold_estimates_; the estimate is not clipped at 0."
 

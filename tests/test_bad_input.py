@@ -321,6 +321,9 @@ def test_make_two_sample_refuses_mismatched_samples():
         make_two_sample(X, X[:, :1])
     with pytest.raises(ValueError, match="different columns"):
         make_two_sample(pd.DataFrame(X, columns=["a", "b"]), pd.DataFrame(X, columns=["c", "d"]))
+    twice = pd.DataFrame(X, columns=["a", "a"])
+    with pytest.raises(ValueError, match=r"numerator sample repeats column\(s\) \['a'\]"):
+        make_two_sample(twice, twice)
 
 
 @pytest.mark.parametrize(

@@ -695,6 +695,10 @@ def test_under_20_held_out_rows_per_sample_a_linear_classifier_reads_the_gap():
     assert not NCEDensityRatio(max_epochs=5, random_state=0).fit(X, y).bridged_chasm_
     X, y = chasm.sample(59, 59, random_state=0)
     assert not NCEDensityRatio(max_epochs=5, random_state=0).fit(X, y).bridged_chasm_
+    # Without held-out rows (early stopping off) no gap is read, as before.
+    X, y = chasm.sample(150, 150, random_state=0)
+    off = NCEDensityRatio(max_epochs=5, early_stopping=False, random_state=0).fit(X, y)
+    assert not off.bridged_chasm_
 
 
 def test_the_linear_gap_is_a_bound_read_on_cross_validated_errors():

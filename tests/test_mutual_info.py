@@ -299,13 +299,13 @@ def test_interval_adds_the_bias_the_folds_share():
     assert low <= 0.0 <= high
     # alpha is one minus the coverage: outside (0, 1) an error, above 0.5
     # (the coverage passed instead) a warning.
-    for alpha in (0.0, 1.0, 95):
+    for alpha in (0.0, 1.0, 95, "0.05", None):
         with pytest.raises(ValueError, match="alpha is one minus the interval's coverage"):
             model.confidence_interval(alpha)
     with pytest.warns(UserWarning, match=r"alpha=0.95 gives a 5% interval.*alpha=0.05"):
-        assert model.confidence_interval(0.95) == pytest.approx(
-            model.confidence_interval(0.95 - 1e-12)
-        )
+        narrow = model.confidence_interval(0.95)
+    assert low < narrow[0] < narrow[1] < high  # a 5% interval inside the 95% one
+    assert model.confidence_interval(np.array(0.05)) == pytest.approx((low, high))
     # The bound objectives report a bound: no bias terms.
     bound = _fast(cv=2, objective="dv").fit(X, Y)
     assert bound.mi_bias_bounds_ == (0.0, 0.0)
