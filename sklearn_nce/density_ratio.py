@@ -1172,7 +1172,7 @@ def _column_names(X_numerator, X_denominator):
     if names[0] is None or names[1] is None:
         return None
     for which, sample_names in zip(("numerator", "denominator"), names, strict=True):
-        repeated = sorted({str(n) for n in sample_names if list(sample_names).count(n) > 1})
+        repeated = sorted({str(name) for name in sample_names[sample_names.duplicated()]})
         if repeated:
             raise ValueError(f"The {which} sample repeats column(s) {repeated}: rename them.")
     if set(names[0]) != set(names[1]) or len(names[0]) != len(names[1]):

@@ -46,7 +46,6 @@ from ._core.validation import (
     _fit_context,
     available_if,
     check_feature_scale,
-    check_float32_range,
     check_is_fitted,
     check_not_constant,
     check_warm_start_features,
@@ -1051,9 +1050,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
             if self.discrete_target_:
                 return X, _one_hot(y[:, 0], self.target_classes_)
             y = _numeric_target(y, self.discrete_target)
-            encoded = self._target_standardiser.transform(y)
-            check_float32_range(encoded, y, "y")
-            return X, encoded
+            return X, self._target_standardiser.transform(y, "y")
         discrete = _resolve_discrete_target(self.discrete_target, y)
         if discrete:
             # A warm start keeps the previous fit's column order for the same classes.
@@ -1064,7 +1061,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
             y = _numeric_target(y, self.discrete_target)
             standardiser = FeatureStandardiser().fit(y)
             check_not_constant(standardiser.varying_, "y", _CONSTANT_CARRIES_NOTHING)
-            encoded = standardiser.transform(y)
+            encoded = standardiser.transform(y, "y")
             check_feature_scale(encoded, "y")
         # Checked before anything is stored: a refused warm start keeps describing
         # the critics it has.
@@ -1309,18 +1306,23 @@ def _check_alpha(alpha):
         )
 
 
+# The two problems' phrases, which _inconsistency_advice reads back.
+_NEGATIVE_PROBLEM = "it is negative"
+_DISAGREE_PROBLEM = "fold estimates disagree"
+
+
 def _consistency_problems(mi, mi_std, fold_estimates, fold_std_errors):
     """Why a plug-in estimate cannot be trusted ([] when it can): see ``fit``'s Warns."""
     problems = []
     if mi < -max(_MAX_NEGATIVE_STD * mi_std, _NEGLIGIBLE_NEGATIVE):
         problems.append(
-            f"it is negative by {-mi / mi_std:.1f} standard errors (mi_std_ {mi_std:.3f}), "
-            "while a mutual information is never below 0"
+            f"{_NEGATIVE_PROBLEM} by {-mi / mi_std:.1f} standard errors "
+            f"(mi_std_ {mi_std:.3f}), while a mutual information is never below 0"
         )
     dispersion = _fold_dispersion(fold_estimates, fold_std_errors)
     if dispersion > _MAX_FOLD_DISPERSION:
         problems.append(
-            f"its {len(fold_estimates)} fold estimates disagree: their spread is "
+            f"its {len(fold_estimates)} {_DISAGREE_PROBLEM}: their spread is "
             f"{dispersion:.1f}x the variance their sampling errors allow"
         )
     return problems
@@ -1350,11 +1352,14 @@ _FOLDS_NOTE = "The fold estimates are in fold_estimates_; the estimate is not cl
 
 def _inconsistency_advice(problems, owner=""):
     """The advice for ``_consistency_problems``' list: each problem's, then where the folds are."""
-    advice = []
-    if any(problem.startswith("it is negative") for problem in problems):
-        advice.append(_NEGATIVE_ADVICE)
-    if any("fold estimates disagree" in problem for problem in problems):
-        advice.append(_DISAGREE_ADVICE)
+    advice = [
+        text
+        for phrase, text in (
+            (_NEGATIVE_PROBLEM, _NEGATIVE_ADVICE),
+            (_DISAGREE_PROBLEM, _DISAGREE_ADVICE),
+        )
+        if any(phrase in problem for problem in problems)
+    ]
     return " ".join([*advice, _FOLDS_NOTE.replace("fold_estimates_", owner + "fold_estimates_")])
 
 

@@ -37,7 +37,6 @@ __all__ = [
     "check_binary_target",
     "check_features",
     "check_feature_scale",
-    "check_float32_range",
     "check_is_fitted",
     "check_not_constant",
     "check_warm_start_features",
@@ -214,16 +213,21 @@ class FeatureStandardiser:
             )
         return self
 
-    def transform(self, X):
-        """X in standard units, as float32 (a new array; beyond float32's range, inf)."""
+    def transform(self, X, name="X"):
+        """X in standard units, as float32 (a new array).
+
+        A finite value beyond float32's range once standardised raises a
+        ``ValueError`` naming ``name``, its row and column (it would give a
+        NaN answer).
+        """
         X = np.asarray(X)
         out = np.empty(X.shape, dtype=np.float32)
         start = 0
-        # An overflow is reported by the caller's range check, with the value.
-        with np.errstate(over="ignore"):
+        with np.errstate(over="ignore"):  # reported below, with the value
             for block in _row_blocks(X):
                 out[start : start + len(block)] = (block - self.mean_) / self.scale_
                 start += len(block)
+        _check_float32_range(out, X, name)
         return out
 
     def inverse_transform(self, Z):
@@ -256,8 +260,7 @@ def _standardise(estimator, X, name, reset):
     """X in the standard units fitted at ``reset`` (kept as ``estimator._standardiser``)."""
     if reset:
         estimator._standardiser = FeatureStandardiser().fit(X)
-    Z = estimator._standardiser.transform(X)
-    check_float32_range(Z, X, name)
+    Z = estimator._standardiser.transform(X, name)
     if reset:
         check_feature_scale(Z, name)
         estimator._training_bounds = _bounds(Z)
@@ -266,7 +269,7 @@ def _standardise(estimator, X, name, reset):
     return Z
 
 
-def check_float32_range(Z, X, name):
+def _check_float32_range(Z, X, name):
     """Refuse finite values that overflow float32 once standardised (a NaN answer otherwise)."""
     finite = np.isfinite(Z)
     if finite.all():
