@@ -552,6 +552,25 @@ def test_lbfgs_trains_on_fixed_waymarks_and_leaves_the_objective_resampling():
     assert adam.criterion is objective and objective.resample_pairs is True
 
 
+def test_lbfgs_penalty_spares_the_biases():
+    # l2_penalty / 2 * ||W||^2 over weight matrices only: a log ratio's
+    # intercept can be many nats, and shrinking it would bias every ratio
+    # (sklearn's LogisticRegression and MLPClassifier leave intercepts free).
+    torch.manual_seed(0)
+    critic = nn.Linear(3, 1)
+    with torch.no_grad():
+        critic.bias.fill_(5.0)
+    objective = TwoSampleObjective(LOSSES["logistic"], noise_weight=1.0)
+    common = dict(max_epochs=1, batch_size=8, lr=1.0, device="cpu", verbose=0)
+    net = build_net(critic, objective, optimizer="lbfgs", weight_decay=0.5, **common).initialize()
+    X, y = _random_batch()
+    with torch.no_grad():
+        plain = float(objective(critic, X, y))
+    penalised = float(net.train_step_single((X, y))["loss"])
+    expected = plain + 0.5 * 0.5 * float(critic.weight.pow(2).sum())
+    assert penalised == pytest.approx(expected, rel=1e-6)
+
+
 def test_lbfgs_fit_is_full_batch_and_penalised():
     pair = make_mean_shift(n_features=2, kl=1.0)
     X, y = pair.sample(100, 100, random_state=0)

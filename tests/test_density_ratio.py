@@ -16,6 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_nce import NCEDensityRatio, make_two_sample
+from sklearn_nce._core import base as base_module
 from sklearn_nce._core.critics import ResidualCritic
 from sklearn_nce.datasets import make_mean_shift, make_student_t_shift
 from sklearn_nce.density_ratio import _balanced_error_bound, _linear_gap
@@ -304,9 +305,10 @@ def test_residual_fit_trains_the_linear_base_first_then_freezes_it():
 
 def test_residual_base_goes_back_to_zero_where_held_out_rows_reject_it():
     # Wine split at random into two samples (89 rows each, 13 features): the
-    # true log ratio is 0, and the unpenalised linear stage fits noise (log
-    # ratios with an SD of 0.65 over 10 splits). Its held-out loss is above
-    # the constant ratio's, so it is reset to zero (all 10 splits; SD 0.06).
+    # true log ratio is 0, and the linear stage fits noise (log ratios with
+    # an SD of 0.63 over 10 splits; its penalty, 1 / (10 n), barely shrinks
+    # it). Its held-out loss is above the constant ratio's, so it is reset to
+    # zero (all 10 splits; SD 0.04).
     X = load_wine().data
     y = np.random.RandomState(0).permutation(np.arange(len(X)) % 2)
     model = NCEDensityRatio(architecture="residual", max_epochs=20, random_state=0).fit(X, y)
@@ -316,6 +318,39 @@ def test_residual_base_goes_back_to_zero_where_held_out_rows_reject_it():
     # What is left is the early-stopped MLP from zero: log ratios well under
     # the 0.65 nats of the kept linear stage.
     assert model.predict_log_ratio(X).std() < 0.3
+
+
+def test_residual_base_has_an_optimum_on_separable_samples():
+    # A 1-d mean shift of KL 12.5 (log ratio 5x - 12.5) at 40 rows per
+    # sample: a point separates the samples, so the unpenalised logistic
+    # regression had no optimum and LBFGS ran its slope up (fitted slope
+    # 16-62 on seeds 0-2, log-ratio MSE on the grid 1056-21840). Penalised as
+    # LogisticRegression(C=10) it has one: at this seed slope 5.2 and MSE
+    # 1.2 (seeds 0-2: 4.4-5.4, 1.2-15); asserted with a margin.
+    rng = np.random.default_rng(0)
+    X, y = make_two_sample(rng.normal(5.0, size=(40, 1)), rng.normal(size=(40, 1)))
+    model = NCEDensityRatio(architecture="residual", random_state=0).fit(X, y)
+    grid = np.linspace(-2.0, 7.0, 200)[:, None]
+    log_ratio = model.predict_log_ratio(grid)
+    assert 3.0 < np.polyfit(grid[:, 0], log_ratio, 1)[0] < 8.0
+    assert np.mean((log_ratio - (5.0 * grid[:, 0] - 12.5)) ** 2) < 10.0
+
+
+def test_a_bridged_refit_keeps_its_linear_base(monkeypatch):
+    # The refit that bridges a measured gap does not ask the held-out rows
+    # whether its linear base beats a constant ratio (the gap has ruled the
+    # constant out): with a rule that rejects every base, the bridged base
+    # is still fitted, where an unbridged residual fit's goes back to zero.
+    monkeypatch.setattr(base_module, "_beats_start", lambda *args: False)
+    rng = np.random.default_rng(0)
+    X, y = make_two_sample(rng.normal(5.0, size=(100, 1)), rng.normal(size=(100, 1)))
+    bridged = NCEDensityRatio(max_epochs=5, random_state=0).fit(X, y)
+    assert bridged.bridged_chasm_ and bridged.architecture_ == "residual"
+    assert torch.count_nonzero(bridged.net_.module_.base.weight) > 0
+    plain = NCEDensityRatio(
+        architecture="residual", bridge_chasm=False, max_epochs=5, random_state=0
+    ).fit(X, y)
+    assert torch.count_nonzero(plain.net_.module_.base.weight) == 0
 
 
 def test_telescoping_runs_and_sums_heads():
