@@ -181,18 +181,20 @@ def test_density_ratio_does_not_depend_on_units():
 @pytest.mark.parametrize("Estimator", DENSITY_MODELS)
 def test_constant_columns_are_accepted(Estimator):
     rng = np.random.RandomState(0)
-    X = np.c_[rng.normal(size=(300, 2)), np.full(300, 4.0)]
+    X = np.c_[rng.normal(size=(300, 2)), np.full(300, 0.3)]
     model = Estimator(max_epochs=5, random_state=0).fit(X)
-    on_plane = np.array([[0.0, 0.0, 4.0], [0.5, -0.5, 4.0]])
-    off_plane = np.array([[0.0, 0.0, 4.5]])
+    # The training value, also read back from float32 and computed another
+    # way (0.1 + 0.2 is not 0.3 in floats): rounding does not move a row.
+    on_plane = np.array([[0.0, 0.0, 0.3], [0.5, -0.5, np.float32(0.3)], [0.0, 0.0, 0.1 + 0.2]])
+    off_plane = np.array([[0.0, 0.0, 0.31]])
     scores = model.score_samples(np.r_[on_plane, off_plane])
     # On the training value the density of the varying columns; off it the
     # model has no mass: the most anomalous score there is.
-    assert np.all(np.isfinite(scores[:2]))
-    assert scores[2] == -np.inf
+    assert np.all(np.isfinite(scores[:3])) and scores[2] == pytest.approx(scores[0])
+    assert scores[3] == -np.inf
     base_scores = model.base_score_samples(np.r_[on_plane, off_plane])
-    assert np.all(np.isfinite(base_scores[:2])) and base_scores[2] == -np.inf
-    assert np.all(model.sample(4, random_state=0)[:, 2] == 4.0)
+    assert np.all(np.isfinite(base_scores[:3])) and base_scores[3] == -np.inf
+    assert np.all(model.sample(4, random_state=0)[:, 2] == 0.3)
     if Estimator is NoisierNCEClassifier:
         assert model.predict(off_plane)[0] == -1
 

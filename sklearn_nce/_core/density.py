@@ -53,6 +53,12 @@ _MIN_ESS_FRACTION = 0.01
 _RESAMPLE_CANDIDATES = 20
 _MALA_ADAPT_STEPS = 50
 _MALA_STEPS = 50
+# A constant column's value counts as its training value within this relative
+# tolerance (about 8 float32 steps), or this absolute one around a zero value:
+# compared exactly, the training value read back from float32 (0.3 ->
+# 0.30000001) or computed another way (0.1 + 0.2) scored every row -inf.
+_CONSTANT_RTOL = 1e-6
+_CONSTANT_ATOL = 1e-12
 # Interquartile range of a unit normal: turns an IQR into a standard deviation.
 _IQR_PER_SD = 1.349
 # The network reads rows clamped to the training range widened by this many
@@ -361,7 +367,7 @@ class _BaseEnergyNCE(_BaseNCE):
         if varying.all():
             return self._log_phi_standard(Z, function)
         # The training rows lie on a hyperplane: off it the model has no mass.
-        on_plane = np.all(Z[:, ~varying] == 0, axis=1)
+        on_plane = _on_training_values(Z[:, ~varying], self._standardiser.mean_[~varying])
         log_phi = np.full(len(Z), -np.inf)
         log_phi[on_plane] = self._log_phi_standard(Z[on_plane][:, varying], function)
         return log_phi
@@ -567,3 +573,13 @@ def _seed_unseeded(noise, seed):
     for part in noise.modules() if hasattr(noise, "modules") else [noise]:
         if getattr(part, "random_state", 0) is None:
             part.random_state = seed
+
+
+def _on_training_values(offsets, values):
+    """Rows whose constant columns hold their training ``values``, within rounding.
+
+    ``offsets`` are the rows' constant columns in standard units (the value
+    minus the training value: those columns keep scale 1).
+    """
+    tolerance = _CONSTANT_RTOL * np.abs(values) + _CONSTANT_ATOL
+    return np.all(np.abs(offsets) <= tolerance, axis=1)
