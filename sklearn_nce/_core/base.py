@@ -498,11 +498,11 @@ def _beats_start(net, start, valid):
     penalised full-batch fit (``_BASE_STAGE_C``): on a wine sample split at
     random into two (89 rows each, 13 features, true log ratio 0) its linear
     log ratios had a standard deviation of 0.65 nats over 10 splits; reset
-    where they lost to zero
-    (every split), 0.06. Of 60 fits on shifted pairs (mean shifts, Student-t
-    and a mixture, d = 2 or 5, 100 to 1000 rows per sample, 5 seeds) none was
-    reset; at 50 rows per sample 4 of 20 were, where 10 held-out rows judge,
-    and read worse (mean shift d = 2: MSE 0.51 against 0.39 over 5 seeds).
+    where they lost to zero (every split), 0.06. Of 60 fits on shifted pairs
+    (mean shifts, Student-t and a mixture, d = 2 or 5, 100 to 1000 rows per
+    sample, 5 seeds) none was reset; at 50 rows per sample 4 of 20 were,
+    where 10 held-out rows judge, and read worse (mean shift d = 2: MSE 0.51
+    against 0.39 over 5 seeds).
     """
     module, criterion = net.module_, net.criterion_
     X = torch.as_tensor(valid[0], dtype=torch.float32, device=net.device)
