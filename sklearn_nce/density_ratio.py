@@ -571,6 +571,11 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
                 f"fit_weights labels the target rows 1 itself; numerator_label="
                 f"{self.numerator_label!r} would invert the ratio. Leave numerator_label=None."
             )
+        columns = _column_names(X_source, X_target, roles=("source", "target"))
+        if columns is not None:
+            # The weights are the source rows': the fit keeps their column
+            # order, so that predict_weights(X_source) reads them as given.
+            X_target = X_target[columns]
         self.fit(*make_two_sample(X_target, X_source))
         return self.predict_weights()
 
@@ -1143,9 +1148,10 @@ def make_two_sample(X_numerator, X_denominator):
     Returns
     -------
     X : ndarray or DataFrame of shape (n_numerator + n_denominator, n_features)
-        The samples stacked; a DataFrame with their columns when both are
-        DataFrames with the same columns (the denominator's put in the
-        numerator's order, as ``pandas.concat`` aligns them).
+        The samples stacked; when both are DataFrames with the same columns,
+        a DataFrame of them with their dtypes (text and categorical columns
+        too, for an encoder in a Pipeline), the denominator's columns put in
+        the numerator's order, as ``pandas.concat`` aligns them.
     y : ndarray of shape (n_numerator + n_denominator,)
         1 for numerator rows, 0 for denominator rows.
 
@@ -1157,8 +1163,15 @@ def make_two_sample(X_numerator, X_denominator):
     ((5, 1), [1, 1, 0, 0, 0])
     """
     columns = _column_names(X_numerator, X_denominator)
-    if columns is not None and list(X_denominator.columns) != columns:
-        X_denominator = X_denominator[columns]
+    if columns is not None:
+        # Stacked as they are, dtypes and all: a text or categorical column
+        # is for the encoder of a Pipeline that this (X, y) is fitted with
+        # (make_pipeline(ColumnTransformer(...), NCEDensityRatio())), not an
+        # error here, where its advice could not be followed.
+        import pandas as pd
+
+        X = pd.concat([X_numerator, X_denominator[columns]], ignore_index=True)
+        return X, _sample_labels(len(X_numerator), len(X_denominator))
     X_numerator = check_features(X_numerator, "X_numerator")
     X_denominator = check_features(X_denominator, "X_denominator")
     if X_numerator.shape[1] != X_denominator.shape[1]:
@@ -1167,32 +1180,33 @@ def make_two_sample(X_numerator, X_denominator):
             f"(numerator) and {X_denominator.shape[1]} (denominator)."
         )
     X = np.vstack([X_numerator, X_denominator])
-    y = np.r_[np.ones(len(X_numerator), dtype=int), np.zeros(len(X_denominator), dtype=int)]
-    if columns is not None:
-        # Keep the column names that feature_names_in_ (and a ColumnTransformer
-        # before the estimator) rely on.
-        import pandas as pd
-
-        X = pd.DataFrame(X, columns=columns)
-    return X, y
+    return X, _sample_labels(len(X_numerator), len(X_denominator))
 
 
-def _column_names(X_numerator, X_denominator):
-    """The shared pandas column names of the two samples (None unless both are DataFrames)."""
+def _sample_labels(n_numerator, n_denominator):
+    """``make_two_sample``'s y: 1 for the numerator rows, then 0 for the denominator's."""
+    return np.r_[np.ones(n_numerator, dtype=int), np.zeros(n_denominator, dtype=int)]
+
+
+def _column_names(X_first, X_second, roles=("numerator", "denominator")):
+    """The shared pandas column names of two samples (None unless both are DataFrames).
+
+    ``roles`` names the samples in the messages.
+    """
     names = [
         sample.columns if hasattr(sample, "columns") and hasattr(sample, "iloc") else None
-        for sample in (X_numerator, X_denominator)
+        for sample in (X_first, X_second)
     ]
     if names[0] is None or names[1] is None:
         return None
-    for which, sample_names in zip(("numerator", "denominator"), names, strict=True):
+    for role, sample_names in zip(roles, names, strict=True):
         repeated = sorted({str(name) for name in sample_names[sample_names.duplicated()]})
         if repeated:
-            raise ValueError(f"The {which} sample repeats column(s) {repeated}: rename them.")
+            raise ValueError(f"The {role} sample repeats column(s) {repeated}: rename them.")
     if set(names[0]) != set(names[1]) or len(names[0]) != len(names[1]):
         raise ValueError(
             "The two samples have different columns: "
-            f"{list(names[0])} (numerator) and {list(names[1])} (denominator)."
+            f"{list(names[0])} ({roles[0]}) and {list(names[1])} ({roles[1]})."
         )
     return list(names[0])
 

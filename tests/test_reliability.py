@@ -127,6 +127,23 @@ def test_make_two_sample_keeps_dataframe_columns():
     pd.testing.assert_frame_equal(swapped, X_both)
 
 
+def test_make_two_sample_leaves_text_columns_to_a_pipelines_encoder():
+    from sklearn.compose import make_column_transformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    from sklearn_nce import make_two_sample
+
+    frame = pd.DataFrame({"x": X[:, 0], "city": np.where(X[:, 1] > 0, "Oslo", "Rome")})
+    X_both, y = make_two_sample(frame[:20], frame[20:])
+    pd.testing.assert_frame_equal(X_both, frame.reset_index(drop=True))
+    encode = make_column_transformer(
+        (OneHotEncoder(sparse_output=False), ["city"]), remainder="passthrough"
+    )
+    model = make_pipeline(encode, NCEDensityRatio(max_epochs=2, random_state=0)).fit(X_both, y)
+    assert model[-1].predict_log_ratio(model[0].transform(frame)).shape == (len(frame),)
+
+
 def test_pandas_nullable_numeric_columns_are_numeric():
     frame = pd.DataFrame(
         {"count": pd.array(np.arange(60) % 7, dtype="Int64"), "x": pd.array(X[:, 0], "Float64")}
@@ -381,6 +398,15 @@ def test_fit_weights_takes_the_direction_by_name():
     assert weights.shape == (300,)
     with pytest.raises(TypeError):
         model.fit_weights(X_source, X_target)  # positional: the swap it prevents
+    # The fit keeps the source's column order (the weights are its rows'),
+    # whatever the target's.
+    source = pd.DataFrame(X_source, columns=["a", "b"])
+    target = pd.DataFrame(X_target, columns=["a", "b"])[["b", "a"]]
+    weights = model.fit_weights(X_source=source, X_target=target)
+    np.testing.assert_array_equal(model.feature_names_in_, ["a", "b"])
+    np.testing.assert_allclose(model.predict_weights(source), weights, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"\['a', 'b'\] \(source\) and \['c', 'a'\] \(target\)"):
+        model.fit_weights(X_source=source, X_target=target.rename(columns={"b": "c"}))
     with pytest.raises(ValueError, match="numerator_label=0 would invert"):
         model.set_params(numerator_label=0).fit_weights(X_source=X_source, X_target=X_target)
 
