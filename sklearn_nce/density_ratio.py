@@ -150,8 +150,18 @@ _WEIGHT_CLIP_QUANTILE = 0.005
 _WEIGHT_CLIP_ROWS = 100_000
 # score() of a critic that knows nothing (log r = 0 everywhere): log(1/2).
 _CHANCE_SCORE = -float(np.log(2.0))
-# score() warns below chance by more than this, or by two standard errors.
-_CHANCE_MARGIN = 0.005
+# score() warns below chance by more than this and by this many standard
+# errors of the score (from its per-row terms, which leave out the critic's
+# own fitting noise): a broken fit, not a noisy one. Log ratios spread with an
+# SD of s nats on samples from one distribution score about s^2 / 8 below
+# chance, so 0.05 nats is an SD of 0.63. The former rule (0.005 nats or two
+# errors) warned in cross_val_score at the defaults on such samples: 2-d and
+# 5-d, 100 to 1000 rows per sample, seeds 0-5, shuffled folds: 7 of 120
+# folds, deficits 0.003-0.05 nats; a 5-d fold on 100 rows per sample read
+# 0.36 +- 0.14 (2.5 errors). This rule warned in none; a critic scored on
+# swapped labels stays tens of errors below.
+_CHANCE_MARGIN = 0.05
+_CHANCE_STD_ERRORS = 3.0
 
 
 class NCEDensityRatio(ClassifierMixin, _BaseNCE):
@@ -947,12 +957,12 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
             )
         )
         noise = _score_standard_error(log_ratio[is_pos], log_ratio[is_neg])
-        margin = max(_CHANCE_MARGIN, 2.0 * noise)
+        margin = max(_CHANCE_MARGIN, _CHANCE_STD_ERRORS * noise)
         if score < _CHANCE_SCORE - margin:
             # A GridSearchCV cell that scores below chance is a broken fit,
             # not merely a weak one: say so instead of ranking it quietly.
-            # The margin keeps a critic that is merely flat (a score of
-            # -0.6932 against -0.6931) out of it: sampling noise, not a fault.
+            # The margin keeps a critic that merely fits a little noise out
+            # of it (see _CHANCE_MARGIN): ordinary, not a fault.
             warnings.warn(
                 f"The held-out score {score:.4g} is below chance ({_CHANCE_SCORE:.4g}, a "
                 "constant ratio of 1): the critic is confidently wrong on these rows, which "
