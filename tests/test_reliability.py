@@ -498,3 +498,9 @@ def test_an_int_hidden_layer_sizes_fits_the_same_critic_as_a_one_tuple():
     np.testing.assert_array_equal(*(fit.predict_log_ratio(X2) for fit in fits))
     with pytest.raises(ValueError, match="hidden_layer_sizes"):
         NCEDensityRatio(hidden_layer_sizes=0).fit(X2, y2)
+    # Entries too, as MLPClassifier checks them (a layer of 0 built a
+    # constant critic; 2.5 a layer of 2).
+    for sizes in ((0,), (64, -1), (2.5,)):
+        with pytest.raises(ValueError, match="must hold positive integers"):
+            NCEDensityRatio(hidden_layer_sizes=sizes).fit(X2, y2)
+    assert NCEDensityRatio(hidden_layer_sizes=(np.int64(8),))._hidden_widths() == (8,)

@@ -459,7 +459,15 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
     def _hidden_widths(self):
         """``hidden_layer_sizes`` as a tuple of ints (an int is one layer, as in MLPClassifier)."""
         sizes = self.hidden_layer_sizes
-        return (int(sizes),) if isinstance(sizes, Integral) else tuple(int(w) for w in sizes)
+        widths = (sizes,) if isinstance(sizes, Integral) else tuple(sizes)
+        # As MLPClassifier checks the entries that its array-like constraint
+        # leaves open: (0,) built an empty layer (a constant critic, with only
+        # torch's warning) and (2.5,) a layer of 2.
+        if not all(isinstance(w, Integral) and w > 0 for w in widths):
+            raise ValueError(
+                f"hidden_layer_sizes must hold positive integers, got {self.hidden_layer_sizes}."
+            )
+        return tuple(int(w) for w in widths)
 
     def _default_critic(self, X, n_outputs):
         """The critic built when ``critic=None``; estimators with other inputs override it."""
