@@ -68,17 +68,24 @@ _BRIDGE_MIN_KL = 4.0
 _GAP_MIN_ROWS = 20
 _GAP_CONFIDENCE = 0.95
 # Below _GAP_MIN_ROWS held-out rows per sample the bridge reads the gap from a
-# cross-validated logistic regression on all the rows (_linear_gap), from
-# this many rows in the smaller sample. Mean shifts, seeds 0-4, median
-# log-ratio MSE single classifier -> bridged: at 60 rows per sample
-# KL 12.5 (d = 1) 58.5 -> 0.72, KL 12.5 (d = 5) 56.9 -> 15.4, KL 8 (d = 2)
-# 10.8 -> 1.6, KL 8 (d = 5) 9.8 -> 6.8; at 100 rows 60.3 -> 1.5, 53.5 -> 2.5,
-# 10.4 -> 3.4, 8.8 -> 1.2. At 50 rows the KL 8 shift in d = 5 read worse
-# bridged (9.6 -> 12.5), and at 25-40 rows most d = 2 and 5 cases did. Mean
-# shifts of KL 2.5 and 4 (d = 1, 2, 5), a Student-t shift (KL 2.5) and a
-# scale change (KL 4) at 60-190 rows per sample: 1 of 36 fits bridged
-# (MSE 1.26 -> 0.11).
-_LINEAR_GAP_MIN_ROWS = 60
+# cross-validated logistic regression on all the rows (_linear_gap), and
+# bridges from _BRIDGE_MIN_ROWS rows in the smaller sample. Mean shifts, seeds
+# 0-4, median log-ratio MSE single classifier -> bridged: at 60 rows per
+# sample KL 12.5 (d = 1) 58.5 -> 0.72, KL 12.5 (d = 5) 56.9 -> 15.4, KL 8
+# (d = 2) 10.8 -> 1.6, KL 8 (d = 5) 9.8 -> 6.8; at 100 rows 60.3 -> 1.5,
+# 53.5 -> 2.5, 10.4 -> 3.4, 8.8 -> 1.2. At 50 rows, since the residual
+# critic's linear stage is penalised (_base.py's _BASE_STAGE_C), 57.4 ->
+# 3.8, 54.4 -> 23.4, 11.3 -> 5.8 and 9.6 -> 11.5 (before it, bridging lost
+# at 50 rows); at 40 rows KL 8 read worse in d = 2 and 5 (8.9 -> 9.7, 12.1
+# -> 15.1) and a KL 4 shift in d = 5 bridged once (1.9 -> 18.6), at 25 rows
+# two fits bridged into MSEs of 108 and 244. Mean shifts of KL 2.5 and 4
+# (d = 1, 2, 5), a Student-t shift (KL 2.5) and a scale change (KL 4) at
+# 50-190 rows per sample: 1 of 56 fits bridged (MSE 1.26 -> 0.11). From
+# _LINEAR_GAP_MIN_ROWS rows the gap is read anyway: a gap the fit cannot
+# bridge warns (zero errors in 20 rows per sample bound the error at 7.2%,
+# a 4.2-nat gap, so fewer rows never show one).
+_BRIDGE_MIN_ROWS = 50
+_LINEAR_GAP_MIN_ROWS = 20
 _LINEAR_GAP_FOLD_SEED = 0
 # telescoping_steps="auto": one step per this many nats of the first fit's
 # Gaussian-equivalent KL (from its class-balanced error), at most
@@ -247,7 +254,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         2000 rows per sample at the default ``validation_fraction``, the
         error's one-sided 95% upper bound must be 7.9% or less; below 20
         held-out rows per sample, the bound of a cross-validated logistic
-        regression's error on all the rows, from 60 rows per sample; without
+        regression's error on all the rows, from 50 rows per sample; without
         held-out rows, ``early_stopping=False``, none), the critic is
         refitted with telescoping steps chosen from the gap as
         ``telescoping_steps="auto"`` chooses them, and with
@@ -622,7 +629,9 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         )
         bridges = steps == 1 and self._bridges_chasm()
         if bridges and self._chasm_gap(X, labels, valid) >= _BRIDGE_MIN_KL:
-            return self._bridge(X, labels, valid, progress_label)
+            if _smaller_sample(labels) >= _BRIDGE_MIN_ROWS:
+                return self._bridge(X, labels, valid, progress_label)
+            _warn_unbridged_chasm(_smaller_sample(labels))
         return steps
 
     def _set_weights(self, X, labels):
@@ -1107,8 +1116,7 @@ def _linear_gap(X, labels):
     MSE 52-57 (seeds 0-2) on a grid over both samples, against 0.16-8.4
     bridged.
     """
-    n_smaller = int(min(np.bincount(labels, minlength=2)))
-    if n_smaller < _LINEAR_GAP_MIN_ROWS:
+    if _smaller_sample(labels) < _LINEAR_GAP_MIN_ROWS:
         return 0.0
     classifier = make_pipeline(StandardScaler(), LogisticRegression())
     scores = cross_val_predict(
@@ -1120,6 +1128,26 @@ def _linear_gap(X, labels):
     )
     error = _balanced_error(scores, labels)
     return _gaussian_gap(_balanced_error_bound(error, labels, _GAP_CONFIDENCE))
+
+
+def _smaller_sample(labels):
+    """Rows in the smaller of the two samples (``labels`` 0 and 1)."""
+    return int(min(np.bincount(labels, minlength=2)))
+
+
+def _warn_unbridged_chasm(n_smaller):
+    """Warn that the samples are almost separable, on too few rows to bridge the gap."""
+    warnings.warn(
+        f"The two samples are almost separable (a cross-validated logistic regression "
+        f"bounds the gap between them at {_BRIDGE_MIN_KL:g} nats or more), and with "
+        f"{n_smaller} rows in the smaller sample (the bridge across such a gap needs "
+        f"{_BRIDGE_MIN_ROWS}) the critic's log ratios understate it: on a 1-d mean shift of "
+        "KL 12.5 at 30-49 rows per sample they had under half the true slope, and weights "
+        "from them look more even than they are. Use more rows, and read these log ratios as "
+        "lower bounds in size.",
+        UnreliableEstimateWarning,
+        stacklevel=stacklevel_to_user(),
+    )
 
 
 def _gaussian_gap(error):

@@ -718,7 +718,7 @@ def test_under_20_held_out_rows_per_sample_a_linear_classifier_reads_the_gap():
     # warning; a 5-fold logistic regression on all 300 rows separates the
     # KL 20 shift (0 of 300 wrong: a 1.0% bound, a 10.7-nat gap), so the
     # default bridges. A KL 2.5 shift (Bayes error 13%) is not bridged, and
-    # under 60 rows per sample no gap is read.
+    # under 50 rows per sample the gap is not bridged but warns.
     chasm = make_mean_shift(5, 20.0)
     X, y = chasm.sample(150, 150, random_state=0)
     with warnings.catch_warnings():
@@ -728,8 +728,13 @@ def test_under_20_held_out_rows_per_sample_a_linear_classifier_reads_the_gap():
     assert model.gap_kl_ > 4.0
     X, y = make_mean_shift(5, 2.5).sample(150, 150, random_state=0)
     assert not NCEDensityRatio(max_epochs=5, random_state=0).fit(X, y).bridged_chasm_
-    X, y = chasm.sample(59, 59, random_state=0)
-    assert not NCEDensityRatio(max_epochs=5, random_state=0).fit(X, y).bridged_chasm_
+    X, y = chasm.sample(49, 49, random_state=0)
+    with pytest.warns(UnreliableEstimateWarning, match="almost separable.*49 rows"):
+        assert not NCEDensityRatio(max_epochs=5, random_state=0).fit(X, y).bridged_chasm_
+    X, y = make_mean_shift(5, 2.5).sample(30, 30, random_state=0)  # overlapping: silent
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnreliableEstimateWarning)
+        NCEDensityRatio(max_epochs=5, random_state=0).fit(X, y)
     # Without held-out rows (early stopping off) no gap is read, as before.
     X, y = chasm.sample(150, 150, random_state=0)
     off = NCEDensityRatio(max_epochs=5, early_stopping=False, random_state=0).fit(X, y)
@@ -738,7 +743,7 @@ def test_under_20_held_out_rows_per_sample_a_linear_classifier_reads_the_gap():
 
 def test_the_linear_gap_is_a_bound_read_on_cross_validated_errors():
     # Separable samples: 0 of 120 rows wrong, a 95% bound of 2.5%, a 7.8-nat
-    # gap; identical samples: about half wrong, a gap near 0; and under 60
+    # gap; identical samples: about half wrong, a gap near 0; and under 20
     # rows in the smaller sample none is read.
     rng = np.random.default_rng(0)
     far = np.r_[rng.normal(size=(60, 2)), rng.normal(10.0, size=(60, 2))]
@@ -746,7 +751,8 @@ def test_the_linear_gap_is_a_bound_read_on_cross_validated_errors():
     bound = 1 - 0.05 ** (1 / 120)
     assert _linear_gap(far, labels) == pytest.approx(2 * norm.ppf(bound) ** 2)
     assert _linear_gap(rng.normal(size=(120, 2)), labels) < 0.5
-    assert _linear_gap(far[1:], labels[1:]) == 0.0
+    assert _linear_gap(far[41:], labels[41:]) == 0.0  # 19 rows in the smaller sample
+    assert _linear_gap(far[40:], labels[40:]) > 4.0
 
 
 def test_a_few_held_out_rows_bridge_a_chasm_only_when_their_error_bound_shows_it():
