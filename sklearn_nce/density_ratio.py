@@ -290,7 +290,9 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         decides) it also warns, because a swapped direction silently inverts
         the ratio: set this parameter to say which sample is which.
     hidden_layer_sizes : tuple of int or int, default=(64, 64)
-        Widths of the MLP critic's hidden layers.
+        Widths of the MLP critic's hidden layers; ``()`` is a linear log
+        ratio, best fitted with ``optimizer="lbfgs"`` (Adam's default budget
+        takes small steps on few rows: ~100 at 200 rows per sample).
     activation : {"silu", "relu", "tanh", "elu"}, default="silu"
         Hidden-layer non-linearity of the MLP critic.
     critic : torch.nn.Module, default=None
