@@ -11,7 +11,7 @@ from sklearn.datasets import load_breast_cancer, load_iris, load_wine
 
 from sklearn_nce import CNCEEnergyModel, NCEDensityRatio, NoisierNCEClassifier
 from sklearn_nce._core.noise import SelectedDensity
-from sklearn_nce.exceptions import SmallSampleWarning
+from sklearn_nce.exceptions import SmallSampleWarning, UnreliableEstimateWarning
 
 DENSITY_MODELS = [CNCEEnergyModel, NoisierNCEClassifier]
 
@@ -197,6 +197,20 @@ def test_constant_columns_are_accepted(Estimator):
     assert np.all(model.sample(4, random_state=0)[:, 2] == 0.3)
     if Estimator is NoisierNCEClassifier:
         assert model.predict(off_plane)[0] == -1
+
+
+def test_a_row_far_outside_the_data_scores_as_an_outlier_and_says_so():
+    # The network reads it at the edge of its box and the base density has
+    # tails there: a far row is an answer (the lowest score), not a critic's
+    # extrapolation; the warning still asks about preprocessing, the likelier cause.
+    X = np.random.RandomState(0).normal(size=(300, 2))
+    model = NoisierNCEClassifier(max_epochs=2, random_state=0).fit(X)
+    rows = np.array([[0.0, 0.0], [1e4, 0.0]])
+    with pytest.warns(UnreliableEstimateWarning, match="as far outliers; if they are not"):
+        scores = model.score_samples(rows)
+    assert np.isfinite(scores[1]) and scores[1] < model.score_samples(X).min()
+    with pytest.warns(UnreliableEstimateWarning, match="far outliers"):
+        assert model.predict(rows[1:])[0] == -1
 
 
 def test_all_constant_columns_are_refused():

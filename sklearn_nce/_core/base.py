@@ -103,6 +103,12 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
     # Most passes over the data max_epochs="auto" makes (None: no cap). On a
     # small sample the step budget is many passes that refit the same rows.
     _auto_max_passes = None
+    # What an answer on rows far outside the training data is worth, and what
+    # to check (the warning about such rows says it).
+    _far_rows_advice = (
+        "The critic extrapolates there and its output is meaningless: check that X is "
+        "preprocessed as the training data was."
+    )
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],

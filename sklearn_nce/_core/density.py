@@ -101,6 +101,13 @@ class _BaseEnergyNCE(_BaseNCE):
     _auto_early_stopping_min_rows = _AUTO_EARLY_STOPPING_MIN_ROWS
     # max_epochs="auto": the shared 2000 steps, but at most 300 passes.
     _auto_max_passes = _MAX_AUTO_EPOCHS
+    # The network reads far rows at the edge of its box (_BOX_MARGIN) and the
+    # base is a density out there: a far row's low score is an answer (an
+    # outlier detector's job), not an extrapolation.
+    _far_rows_advice = (
+        "The model scores them from its base density's tails, as far outliers; if they are "
+        "not, check that X is preprocessed as the training data was."
+    )
     # What the low-ESS warning suggests besides more draws (per estimator).
     _low_ess_remedy = "add weight_decay or lower max_epochs (the network has overfitted)"
 

@@ -358,8 +358,11 @@ def _warn_if_far_outside(X, bounds, estimator):
     """Warn when rows lie many training ranges outside the training data.
 
     A critic is a neural network: far outside the data it extrapolates
-    linearly, so a log ratio or log density there means nothing (X * 1e8 at
-    predict time gave log ratios past 700, whose exponential overflows).
+    linearly, so a log ratio there means nothing (X * 1e8 at predict time
+    gave log ratios past 700, whose exponential overflows). The density
+    models read such rows from their base's tails instead, and say so
+    (``estimator._far_rows_advice``): both warn, since the likeliest cause is
+    X in other units than at fit.
     """
     if bounds is None or len(X) == 0 or X.shape[1] != len(bounds[0]):
         return
@@ -371,9 +374,8 @@ def _warn_if_far_outside(X, bounds, estimator):
     if distance[worst] > _FAR_OUTSIDE_RANGES:
         warnings.warn(
             f"X has values {distance[worst]:.3g} training ranges outside the data "
-            f"{type(estimator).__name__} was fitted on (column {worst}). The critic "
-            "extrapolates there and its output is meaningless: check that X is "
-            "preprocessed as the training data was.",
+            f"{type(estimator).__name__} was fitted on (column {worst}). "
+            f"{estimator._far_rows_advice}",
             UnreliableEstimateWarning,
             stacklevel=stacklevel_to_user(),
         )
