@@ -675,7 +675,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         # sees instead of a bare "has no attribute 'transform'".
         if not self._has_embedding():
             raise AttributeError(
-                "transform needs the separable critic's embedding of x: set "
+                "the embedding of x that transform returns needs the separable critic: set "
                 "architecture='separable' (and critic=None). The joint critic scores (x, y) "
                 "pairs together and has no embedding of x alone."
             )

@@ -1,7 +1,7 @@
 """Input checks shared by every estimator; the one place importing sklearn's private helpers.
 
-scikit-learn keeps ``Interval``, ``StrOptions``, ``_fit_context`` and ``available_if`` in
-private modules. Importing them here only means a change in scikit-learn is a one-line fix.
+scikit-learn keeps ``Interval``, ``StrOptions`` and ``_fit_context`` in private modules.
+Importing them here only means a change in scikit-learn is a one-line fix.
 """
 
 import contextlib
@@ -9,6 +9,7 @@ import functools
 import os
 import re
 import sys
+import types
 import warnings
 from numbers import Integral, Real
 
@@ -16,7 +17,6 @@ import numpy as np
 import scipy.sparse
 import torch
 from sklearn.base import _fit_context as _sklearn_fit_context
-from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import _num_features, check_array, check_is_fitted, validate_data
@@ -531,3 +531,36 @@ def _kind(dtype):
     report their kind like numpy's; "category" and "string" report "O".
     """
     return getattr(dtype, "kind", "O")
+
+
+def available_if(check):
+    """Like sklearn's ``available_if``, with the check's reason in the error itself.
+
+    ``check(estimator)`` returns whether the method exists, or raises an
+    ``AttributeError`` saying why not. sklearn's descriptor raises "This
+    'X' has no attribute 'transform'" and chains that reason as the cause,
+    above it in the traceback, where a user reading the last line misses the
+    fix it names; here the message carries both.
+    """
+    return lambda method: _AvailableIf(method, check)
+
+
+class _AvailableIf:
+    """The descriptor of :func:`available_if`: ``method`` where ``check`` allows it."""
+
+    def __init__(self, method, check):
+        self.method = method
+        self.check = check
+        functools.update_wrapper(self, method)
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self.method  # on the class: the function, for docs and introspection
+        missing = f"This {type(obj).__name__!r} has no attribute {self.method.__name__!r}"
+        try:
+            available = self.check(obj)
+        except AttributeError as reason:
+            raise AttributeError(f"{missing}: {reason}") from None
+        if not available:
+            raise AttributeError(missing)
+        return types.MethodType(self.method, obj)
