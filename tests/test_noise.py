@@ -347,6 +347,33 @@ def test_selected_density_is_a_normalised_density():
     assert selected.scores_["stack"] >= max(selected.scores_[name] for name in candidates) - 0.01
 
 
+def test_selection_on_many_rows_reads_capped_subsets(monkeypatch):
+    # On many rows the candidates are weighed on at most _SELECTION_MAX_HELD_OUT
+    # held-out rows, the kept mixtures refitted on at most _REFIT_MAX_ROWS and
+    # the in-sample log densities read on at most _IN_SAMPLE_ROWS (each cap
+    # shrunk here so that 3000 rows exceed it).
+    from sklearn_nce._core import noise
+
+    monkeypatch.setattr(noise, "_SELECTION_MAX_HELD_OUT", 300)
+    monkeypatch.setattr(noise, "_REFIT_MAX_ROWS", 800)
+    monkeypatch.setattr(noise, "_IN_SAMPLE_ROWS", 500)
+    rows = []
+    em = noise._em_mixture
+
+    def spy(X, *args, **kwargs):
+        rows.append(len(X))
+        return em(X, *args, **kwargs)
+
+    monkeypatch.setattr(noise, "_em_mixture", spy)
+    X = np.random.RandomState(0).randn(3000, 2)
+    selected = SelectedDensity(families=("gmm", "gaussian"), random_state=0).fit(X)
+    assert len(selected.held_out_log_density_) == 300
+    assert len(selected.in_sample_log_density_) == 500
+    # The search fits on the 2700 rows not held out; the refits on 800 of all 3000.
+    assert set(rows) == {2700, 800}
+    assert np.isfinite(selected.tail_optimism(0.05))
+
+
 def test_stacking_weights_recover_a_known_mixture():
     # Rows from 0.3 N(-3, 1) + 0.7 N(3, 1), scored under the two parts: the
     # weights' sampling SD at 5000 rows is sqrt(0.21 / 5000) = 0.0065.

@@ -90,6 +90,24 @@ _SELECTION_KFOLD_MAX_ROWS = 2000
 # ODDS sets by under 0.002 and 0.07 nats (seeds 0-2).
 _SELECTION_FOLDS = 3
 _BIC_SEARCH_ROWS = 4000
+# Above _SELECTION_KFOLD_MAX_ROWS, rows held out to weigh the candidates
+# (held_out_fraction of them, at most this many: a mean log density over
+# 5000 rows is known to ~0.02 nats), and rows whose in-sample log density
+# sets tail_optimism (a random subset beyond). Every held-out row is scored by
+# every candidate, a KDE's through its 10 000 centres: at 100 000 rows (10-d)
+# the 20 000 held out took 8.6 of a 12 s selection, and the in-sample pass
+# over all the rows would have built a 100 000 x 10 000 matrix; no benchmark
+# set has more than 25 000 rows, so none changes.
+_SELECTION_MAX_HELD_OUT = 5000
+_IN_SAMPLE_ROWS = 25_000
+# The kept mixtures are refitted (EM) on at most this many of the rows (a
+# random subset beyond): with at most 112 components that is ~900 rows or
+# more per component. On 10^6 rows (10-d) the refit on every row took 32 of
+# a 39 s selection.
+_REFIT_MAX_ROWS = 100_000
+# Rows per block when a density scores many rows (a KDE's log_prob builds a
+# rows x centres matrix).
+_SCORE_BLOCK_ROWS = 4096
 _BASE_REG_COVAR = 1e-4
 # Share of "mix"'s global jumps drawn at Scott's bandwidth (the rest at the
 # leave-one-out one); see make_noise.
@@ -384,11 +402,7 @@ class KernelDensityNoise(Noise):
 
     def _kept_rows(self, X):
         """The kernel centres: ``X``, or a random ``max_rows`` of its rows."""
-        X = np.asarray(X, dtype=np.float64)
-        if len(X) > self.max_rows:
-            rows = np.random.RandomState(self.random_state).choice(len(X), self.max_rows, False)
-            X = X[rows]
-        return X
+        return _random_rows(np.asarray(X, dtype=np.float64), self.max_rows, self.random_state)
 
     def _chosen_bandwidth(self, X):
         if self.bandwidth == "scott":
@@ -578,8 +592,8 @@ class SelectedDensity(Noise):
     families : tuple of {"gmm", "kde", "gaussian"}, default=("gmm", "kde", "gaussian")
         The candidate families ("kde" brings both KDEs).
     held_out_fraction : float, default=0.2
-        Rows held out to weigh the candidates (above 2000 rows; below, each
-        row is held out once in 3 folds).
+        Rows held out to weigh the candidates (above 2000 rows, at most 5000
+        of them; below, each row is held out once in 3 folds).
     defensive_weight : float, default=0.001
         Weight of a heavy-tailed density (:class:`CauchyNoise`) mixed into
         every candidate and the stack: a "defensive" mixture that costs at
@@ -659,9 +673,9 @@ class SelectedDensity(Noise):
         # The rows' log densities held out (cross-fitted) and in sample: how
         # much the fit flatters its own rows, quantile by quantile.
         self.held_out_log_density_ = stack
-        with torch.no_grad():
-            in_sample = self.log_prob(torch.as_tensor(X, dtype=torch.float32))
-        self.in_sample_log_density_ = in_sample.double().numpy()
+        self.in_sample_log_density_ = _log_prob_by_blocks(
+            self, _random_rows(X, _IN_SAMPLE_ROWS, self.random_state)
+        )
         return self
 
     def tail_optimism(self, level):
@@ -685,10 +699,8 @@ class SelectedDensity(Noise):
     def _held_out_log_densities(self, fitted, X_rest, X_held):
         """Held-out log densities ``(n_held, n_candidates)``, each candidate defended."""
         wide = self._wide(X_rest)
-        held = torch.as_tensor(X_held, dtype=torch.float32)
-        with torch.no_grad():
-            columns = [self._defended(d, wide).log_prob(held) for d in fitted.values()]
-        return torch.stack(columns, dim=1).double().numpy()
+        columns = [_log_prob_by_blocks(self._defended(d, wide), X_held) for d in fitted.values()]
+        return np.stack(columns, axis=1)
 
     def _candidates(self, X, searched=None, bandwidths=None):
         """Each candidate fitted on ``X``, by name.
@@ -737,12 +749,8 @@ class SelectedDensity(Noise):
 
     def _mixtures(self, X):
         """The BIC neighbourhood ``{(type, count): mixture}``, searched on <= 4000 of the rows."""
-        if len(X) > _BIC_SEARCH_ROWS:
-            # On shuttle (10 000 rows, 9-d) the search on every row took 45 s.
-            chosen = np.random.RandomState(self.random_state).choice(
-                len(X), _BIC_SEARCH_ROWS, replace=False
-            )
-            X = X[chosen]
+        # On shuttle (10 000 rows, 9-d) the search on every row took 45 s.
+        X = _random_rows(X, _BIC_SEARCH_ROWS, self.random_state)
         return bic_neighbourhood(X, self.random_state, _BASE_REG_COVAR)
 
     def _fit_mixture(self, X, covariance_type, n_components, start=None):
@@ -773,7 +781,7 @@ class SelectedDensity(Noise):
                 KFold(_SELECTION_FOLDS, shuffle=True, random_state=rng).split(np.arange(n_samples))
             )
         order = rng.permutation(n_samples)
-        n_held = round(self.held_out_fraction * n_samples)
+        n_held = min(round(self.held_out_fraction * n_samples), _SELECTION_MAX_HELD_OUT)
         return [(order[n_held:], order[:n_held])]
 
     def _refit(self, density, X, searched=None, from_subsample=False):
@@ -795,7 +803,11 @@ class SelectedDensity(Noise):
             if searched is not None:
                 mixture = searched[key]
             else:
-                mixture = self._fit_mixture(X, *key, start=fitted if from_subsample else None)
+                mixture = self._fit_mixture(
+                    _random_rows(X, _REFIT_MAX_ROWS, self.random_state),
+                    *key,
+                    start=fitted if from_subsample else None,
+                )
             return GaussianMixtureNoise().set_mixture(mixture)
         if isinstance(density, KernelDensityNoise):
             # Keep the chosen bandwidth, scaled to the larger sample by the
@@ -811,6 +823,14 @@ class SelectedDensity(Noise):
 
     def log_prob(self, x):
         return self.density.log_prob(x)
+
+
+def _log_prob_by_blocks(density, X):
+    """``density.log_prob`` of the rows ``X`` (float64 array), in blocks of rows."""
+    X = torch.as_tensor(np.asarray(X), dtype=torch.float32)
+    with torch.no_grad():
+        blocks = [density.log_prob(block) for block in torch.split(X, _SCORE_BLOCK_ROWS)]
+    return torch.cat(blocks).double().numpy() if blocks else np.zeros(0)
 
 
 # SelectedDensity's "kde" family: its two candidates, by name.
@@ -1305,10 +1325,14 @@ def _relative_widths(X, n_neighbors):
 
 def _cv_rows(X, random_state):
     """The rows a leave-one-out bandwidth search reads: at most 1000, a random subset."""
-    if len(X) > _CV_BANDWIDTH_ROWS:
-        rows = np.random.RandomState(random_state).choice(len(X), _CV_BANDWIDTH_ROWS, False)
-        X = X[rows]
-    return X
+    return _random_rows(X, _CV_BANDWIDTH_ROWS, random_state)
+
+
+def _random_rows(X, max_rows, random_state):
+    """``X``, or a random ``max_rows`` of its rows (distinct, drawn by ``random_state``)."""
+    if len(X) <= max_rows:
+        return X
+    return X[np.random.RandomState(random_state).choice(len(X), max_rows, replace=False)]
 
 
 def rate_scaled(bandwidth, n_from, n_to, X):
