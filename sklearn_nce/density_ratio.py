@@ -74,7 +74,7 @@ _GAP_CONFIDENCE = 0.95
 # sample KL 12.5 (d = 1) 58.5 -> 0.72, KL 12.5 (d = 5) 56.9 -> 15.4, KL 8
 # (d = 2) 10.8 -> 1.6, KL 8 (d = 5) 9.8 -> 6.8; at 100 rows 60.3 -> 1.5,
 # 53.5 -> 2.5, 10.4 -> 3.4, 8.8 -> 1.2. At 50 rows, since the residual
-# critic's linear stage is penalised (_base.py's _BASE_STAGE_C), 57.4 ->
+# critic's linear stage is penalised (_core.base._BASE_STAGE_C), 57.4 ->
 # 3.8, 54.4 -> 23.4, 11.3 -> 5.8 and 9.6 -> 11.5 (before it, bridging lost
 # at 50 rows); at 40 rows KL 8 read worse in d = 2 and 5 (8.9 -> 9.7, 12.1
 # -> 15.1) and a KL 4 shift in d = 5 bridged once (1.9 -> 18.6), at 25 rows
@@ -254,8 +254,9 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         2000 rows per sample at the default ``validation_fraction``, the
         error's one-sided 95% upper bound must be 7.9% or less; below 20
         held-out rows per sample, the bound of a cross-validated logistic
-        regression's error on all the rows, from 50 rows per sample; without
-        held-out rows, ``early_stopping=False``, none), the critic is
+        regression's error on all the rows, from 50 rows per sample, while
+        from 20 to 49 such a gap warns instead; without held-out rows,
+        ``early_stopping=False``, none), the critic is
         refitted with telescoping steps chosen from the gap as
         ``telescoping_steps="auto"`` chooses them, and with
         ``architecture="residual"`` in place of "mlp". ``bridged_chasm_``

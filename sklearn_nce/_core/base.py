@@ -28,7 +28,15 @@ from .training import (
     take_rows,
     warn_if_interrupted,
 )
-from .validation import HasMethods, Integral, Interval, Real, StrOptions, check_is_fitted
+from .validation import (
+    EXTRAPOLATION_ADVICE,
+    HasMethods,
+    Integral,
+    Interval,
+    Real,
+    StrOptions,
+    check_is_fitted,
+)
 
 __all__ = ["_BaseNCE", "apply_critic", "iter_critic"]
 
@@ -105,10 +113,7 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
     _auto_max_passes = None
     # What an answer on rows far outside the training data is worth, and what
     # to check (the warning about such rows says it).
-    _far_rows_advice = (
-        "The critic extrapolates there and its output is meaningless: check that X is "
-        "preprocessed as the training data was."
-    )
+    _far_rows_advice = EXTRAPOLATION_ADVICE
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],

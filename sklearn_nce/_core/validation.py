@@ -25,6 +25,7 @@ from threadpoolctl import threadpool_limits
 from ..exceptions import SmallSampleWarning, UnreliableEstimateWarning
 
 __all__ = [
+    "EXTRAPOLATION_ADVICE",
     "HasMethods",
     "Integral",
     "Interval",
@@ -354,6 +355,14 @@ def _bounds(X):
     return X.min(axis=0).astype(np.float64), X.max(axis=0).astype(np.float64)
 
 
+# What the far-outside warning says of a critic's answer there (the density
+# models say otherwise: their _far_rows_advice).
+EXTRAPOLATION_ADVICE = (
+    "The critic extrapolates there and its output is meaningless: check that X is "
+    "preprocessed as the training data was."
+)
+
+
 def _warn_if_far_outside(X, bounds, estimator):
     """Warn when rows lie many training ranges outside the training data.
 
@@ -375,7 +384,7 @@ def _warn_if_far_outside(X, bounds, estimator):
         warnings.warn(
             f"X has values {distance[worst]:.3g} training ranges outside the data "
             f"{type(estimator).__name__} was fitted on (column {worst}). "
-            f"{estimator._far_rows_advice}",
+            f"{getattr(estimator, '_far_rows_advice', EXTRAPOLATION_ADVICE)}",
             UnreliableEstimateWarning,
             stacklevel=stacklevel_to_user(),
         )
