@@ -32,6 +32,7 @@ from ._core.validation import (
     check_binary_target,
     check_features,
     check_is_fitted,
+    non_numeric_columns,
     stacklevel_to_user,
     validate_X,
     validate_X_y,
@@ -81,9 +82,9 @@ _GAP_CONFIDENCE = 0.95
 # two fits bridged into MSEs of 108 and 244. Mean shifts of KL 2.5 and 4
 # (d = 1, 2, 5), a Student-t shift (KL 2.5) and a scale change (KL 4) at
 # 50-190 rows per sample: 1 of 56 fits bridged (MSE 1.26 -> 0.11). From
-# _LINEAR_GAP_MIN_ROWS rows the gap is read anyway: a gap the fit cannot
-# bridge warns (zero errors in 20 rows per sample bound the error at 7.2%,
-# a 4.2-nat gap, so fewer rows never show one).
+# _LINEAR_GAP_MIN_ROWS rows the gap is read anyway, and one the fit cannot
+# bridge warns (zero errors in 20 rows per sample bound the gap at 4.2
+# nats, just above the bridge's 4: fewer rows can barely show one).
 _BRIDGE_MIN_ROWS = 50
 _LINEAR_GAP_MIN_ROWS = 20
 _LINEAR_GAP_FOLD_SEED = 0
@@ -164,9 +165,9 @@ _CHANCE_SCORE = -float(np.log(2.0))
 # chance, so 0.05 nats is an SD of 0.63. The former rule (0.005 nats or two
 # errors) warned in cross_val_score at the defaults on such samples: 2-d and
 # 5-d, 100 to 1000 rows per sample, seeds 0-5, shuffled folds: 7 of 120
-# folds, deficits 0.003-0.05 nats; a 5-d fold on 100 rows per sample read
-# 0.36 +- 0.14 (2.5 errors). This rule warned in none; a critic scored on
-# swapped labels stays tens of errors below.
+# folds, 0.003 to 0.36 nats below chance (that one a 5-d fold on 100 rows
+# per sample, 0.36 +- 0.14: 2.5 errors). This rule warned in none; a critic
+# scored on swapped labels stays tens of errors below.
 _CHANCE_MARGIN = 0.05
 _CHANCE_STD_ERRORS = 3.0
 
@@ -233,7 +234,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         below the constant ratio's (except in the refit that bridges a
         chasm, whose measured gap rules the constant out): on wine split at
         random into two samples it fitted noise (log ratios with an SD of
-        0.65 nats; reset, 0.06). The linear part carries the ratio's trend
+        0.63 nats; reset, 0.04). The linear part carries the ratio's trend
         across a density chasm, where an MLP alone saturates; with ``telescoping_steps="auto"``
         it crossed the benchmark's KL = 20 chasm (log-ratio MSE 0.26 over four
         seeds, against 118 for a single MLP). "auto" is "residual" for
@@ -310,7 +311,10 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
     lr : float, default=1e-3
         Learning rate (ignored by "lbfgs").
     weight_decay : float, default=0.0
-        L2 penalty on the critic's weights.
+        L2 penalty on the critic's weights: the optimizer's weight decay
+        (Adam's decays every parameter), or with ``optimizer="lbfgs"`` the
+        term ``weight_decay / 2 * ||W||^2`` in the loss, biases left free as
+        ``MLPClassifier`` leaves its intercepts.
     max_epochs : int, default=100
         Maximum number of passes over the data.
     batch_size : int or "auto", default="auto"
@@ -632,7 +636,9 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         )
         bridges = steps == 1 and self._bridges_chasm()
         if bridges and self._chasm_gap(X, labels, valid) >= _BRIDGE_MIN_KL:
-            if _smaller_sample(labels) >= _BRIDGE_MIN_ROWS:
+            # The row minimum is the linear classifier's (held-out rows that
+            # read a gap themselves always bridge it).
+            if _can_judge(valid, _GAP_MIN_ROWS) or _smaller_sample(labels) >= _BRIDGE_MIN_ROWS:
                 return self._bridge(X, labels, valid, progress_label)
             _warn_unbridged_chasm(_smaller_sample(labels))
         return steps
@@ -748,15 +754,15 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         return _linear_gap(X, labels)
 
     def _judges_base_against_start(self):
-        # The refit after a gap was measured (gap_kl_ set) keeps its linear
-        # base: the gap has ruled out the constant ratio the base would go
+        # The refit that bridges the chasm keeps its linear base: its
+        # measured gap has ruled out the constant ratio the base would go
         # back to, and on a refit's 10-20 held-out rows per sample, over up
         # to 12 heads that each see a ~1-nat step, the check mostly read
         # noise. Mean shifts bridged at 60 and 100 rows per sample, seeds
         # 0-4: 1-d KL 12.5 at 100 rows, one seed's base went back to zero
         # (log-ratio MSE 75.2 -> 31.8 kept); at 60 rows 5-d KL 8, 46.4 ->
         # 16.7 and 5-d KL 12.5, 96.8 -> 32.9; every other fit unchanged.
-        return self.gap_kl_ is None
+        return not self.bridged_chasm_
 
     def _in_chasm(self):
         """Whether the held-out rows show the density chasm (see ``_check_training``)."""
@@ -1086,7 +1092,7 @@ def _clip_bounds(X, quantile):
 
 def _can_judge(valid, min_rows=_CHASM_MIN_ROWS):
     """Whether the held-out split has ``min_rows`` rows of each sample to read an error from."""
-    return valid is not None and min(np.bincount(valid[1], minlength=2)) >= min_rows
+    return valid is not None and _smaller_sample(valid[1]) >= min_rows
 
 
 def _balanced_error_bound(error, labels, confidence):
@@ -1096,7 +1102,7 @@ def _balanced_error_bound(error, labels, confidence):
     limits what the balanced error can show; with equal samples this is the
     plain bound on the pooled count), and never below ``error`` itself.
     """
-    n_effective = 2 * int(min(np.bincount(labels, minlength=2)))
+    n_effective = 2 * _smaller_sample(labels)
     wrong = error * n_effective
     if wrong >= n_effective:
         return 1.0
@@ -1190,9 +1196,10 @@ def make_two_sample(X_numerator, X_denominator):
     -------
     X : ndarray or DataFrame of shape (n_numerator + n_denominator, n_features)
         The samples stacked; when both are DataFrames with the same columns,
-        a DataFrame of them with their dtypes (text and categorical columns
-        too, for an encoder in a Pipeline), the denominator's columns put in
-        the numerator's order, as ``pandas.concat`` aligns them.
+        a DataFrame of them, the denominator's columns put in the numerator's
+        order, as ``pandas.concat`` aligns them. Numeric columns are checked
+        and stacked as float64; if any column is text or categorical, the
+        frames are stacked as they are, for an encoder in a Pipeline.
     y : ndarray of shape (n_numerator + n_denominator,)
         1 for numerator rows, 0 for denominator rows.
 
@@ -1205,14 +1212,16 @@ def make_two_sample(X_numerator, X_denominator):
     """
     columns = _column_names(X_numerator, X_denominator)
     if columns is not None:
-        # Stacked as they are, dtypes and all: a text or categorical column
-        # is for the encoder of a Pipeline that this (X, y) is fitted with
-        # (make_pipeline(ColumnTransformer(...), NCEDensityRatio())), not an
-        # error here, where its advice could not be followed.
         import pandas as pd
 
-        X = pd.concat([X_numerator, X_denominator[columns]], ignore_index=True)
-        return X, _sample_labels(len(X_numerator), len(X_denominator))
+        X_denominator = X_denominator[columns]
+        if non_numeric_columns(X_numerator) or non_numeric_columns(X_denominator):
+            # Stacked as they are: a text or categorical column is for the
+            # encoder of the Pipeline this (X, y) is fitted with
+            # (make_pipeline(ColumnTransformer(...), NCEDensityRatio())), not
+            # an error here, where that advice could not be followed.
+            X = pd.concat([X_numerator, X_denominator], ignore_index=True)
+            return X, _sample_labels(len(X_numerator), len(X_denominator))
     X_numerator = check_features(X_numerator, "X_numerator")
     X_denominator = check_features(X_denominator, "X_denominator")
     if X_numerator.shape[1] != X_denominator.shape[1]:
@@ -1221,6 +1230,10 @@ def make_two_sample(X_numerator, X_denominator):
             f"(numerator) and {X_denominator.shape[1]} (denominator)."
         )
     X = np.vstack([X_numerator, X_denominator])
+    if columns is not None:
+        # Keep the column names that feature_names_in_ (and a ColumnTransformer
+        # before the estimator) rely on.
+        X = pd.DataFrame(X, columns=columns)
     return X, _sample_labels(len(X_numerator), len(X_denominator))
 
 

@@ -194,6 +194,13 @@ def test_constant_columns_are_accepted(Estimator):
     assert scores[3] == -np.inf
     base_scores = model.base_score_samples(np.r_[on_plane, off_plane])
     assert np.all(np.isfinite(base_scores[:3])) and base_scores[3] == -np.inf
+    # Around a constant 0 the tolerance follows the data's units: 1e-9 is
+    # rounding beside columns of spread 1, and a whole spread beside 1e-9.
+    zero = np.c_[X[:, :2], np.zeros(len(X))]
+    for scale, rounding in ((1.0, True), (1e-9, False)):
+        fitted = Estimator(max_epochs=2, random_state=0).fit(scale * zero)
+        score = fitted.score_samples(np.array([[0.0, 0.0, 1e-9]]))[0]
+        assert np.isfinite(score) == rounding
     assert np.all(model.sample(4, random_state=0)[:, 2] == 0.3)
     if Estimator is NoisierNCEClassifier:
         assert model.predict(off_plane)[0] == -1
@@ -211,6 +218,10 @@ def test_a_row_far_outside_the_data_scores_as_an_outlier_and_says_so():
     assert np.isfinite(scores[1]) and scores[1] < model.score_samples(X).min()
     with pytest.warns(UnreliableEstimateWarning, match="far outliers"):
         assert model.predict(rows[1:])[0] == -1
+    # Without a base the network alone reads the row at the data's edge: no outlier claim.
+    bare = CNCEEnergyModel(base=None, max_epochs=2, random_state=0).fit(X)
+    with pytest.warns(UnreliableEstimateWarning, match="no base density.*edge of the data"):
+        bare.score_samples(rows)
 
 
 def test_all_constant_columns_are_refused():

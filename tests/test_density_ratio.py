@@ -731,6 +731,13 @@ def test_under_20_held_out_rows_per_sample_a_linear_classifier_reads_the_gap():
     X, y = chasm.sample(49, 49, random_state=0)
     with pytest.warns(UnreliableEstimateWarning, match="almost separable.*49 rows"):
         assert not NCEDensityRatio(max_epochs=5, random_state=0).fit(X, y).bridged_chasm_
+    # Held-out rows that read the gap themselves (20 or more per sample) bridge
+    # it at any size: the 50-row minimum is the linear classifier's.
+    X, y = make_mean_shift(1, 50.0).sample(45, 45, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnreliableEstimateWarning)
+        held = NCEDensityRatio(validation_fraction=0.5, max_epochs=5, random_state=0).fit(X, y)
+    assert held.bridged_chasm_
     X, y = make_mean_shift(5, 2.5).sample(30, 30, random_state=0)  # overlapping: silent
     with warnings.catch_warnings():
         warnings.simplefilter("error", UnreliableEstimateWarning)

@@ -372,6 +372,11 @@ def test_selection_on_many_rows_reads_capped_subsets(monkeypatch):
     # The search fits on the 2700 rows not held out; the refits on 800 of all 3000.
     assert set(rows) == {2700, 800}
     assert np.isfinite(selected.tail_optimism(0.05))
+    # Scores in blocks are the scores at once.
+    monkeypatch.setattr(noise, "_SCORE_BLOCK_ROWS", 128)
+    rows = torch.as_tensor(X[:1000], dtype=torch.float32)
+    at_once = selected.log_prob(rows).double().numpy()
+    np.testing.assert_allclose(noise._log_prob_by_blocks(selected, X[:1000]), at_once, rtol=1e-6)
 
 
 def test_stacking_weights_recover_a_known_mixture():

@@ -87,6 +87,8 @@ def test_transform_of_a_joint_critic_names_the_separable_architecture():
     for method in ("transform", "set_output", "get_feature_names_out", "fit_transform"):
         with pytest.raises(AttributeError, match=f"no attribute '{method}': .*'separable'"):
             getattr(model, method)
+    with pytest.raises(AttributeError, match="no attribute 'transform': .*'separable'"):
+        InfoNCEAnchorMI.transform(model, X)  # through the class, checked all the same
     separable = InfoNCEAnchorMI(architecture="separable", cv=2, batch_size=16, max_epochs=1)
     assert separable.fit(X, TARGETS["InfoNCEAnchorMI"]).transform(X).shape[0] == len(X)
 
@@ -143,6 +145,11 @@ def test_make_two_sample_keeps_dataframe_columns():
     # The same columns in another order are aligned by name, as pandas.concat does.
     swapped, _ = make_two_sample(frame[:20], frame[20:][["income", "age"]])
     pd.testing.assert_frame_equal(swapped, X_both)
+    # Numeric columns of different dtypes in the two samples stack as numbers
+    # (pandas.concat of a bool and a float column would give objects).
+    flagged = frame.assign(flag=frame["age"] > 0)
+    mixed, _ = make_two_sample(flagged[:20], flagged[20:].astype({"flag": float}))
+    assert (mixed.dtypes == np.float64).all()
 
 
 def test_make_two_sample_leaves_text_columns_to_a_pipelines_encoder():
@@ -501,7 +508,7 @@ def test_an_int_hidden_layer_sizes_fits_the_same_critic_as_a_one_tuple():
         NCEDensityRatio(hidden_layer_sizes=0).fit(X2, y2)
     # Entries too, as MLPClassifier checks them (a layer of 0 built a
     # constant critic; 2.5 a layer of 2).
-    for sizes in ((0,), (64, -1), (2.5,)):
+    for sizes in ((0,), (64, -1), (2.5,), (True, 3)):
         with pytest.raises(ValueError, match="must hold positive integers"):
             NCEDensityRatio(hidden_layer_sizes=sizes).fit(X2, y2)
     assert NCEDensityRatio(hidden_layer_sizes=(np.int64(8),))._hidden_widths() == (8,)

@@ -53,12 +53,12 @@ _MIN_ESS_FRACTION = 0.01
 _RESAMPLE_CANDIDATES = 20
 _MALA_ADAPT_STEPS = 50
 _MALA_STEPS = 50
-# A constant column's value counts as its training value within this relative
-# tolerance (about 8 float32 steps), or this absolute one around a zero value:
+# A constant column's value counts as its training value within this much of
+# the value (about 8 float32 steps) plus as much of the varying columns'
+# median standard deviation (for values at 0, in the data's own units):
 # compared exactly, the training value read back from float32 (0.3 ->
 # 0.30000001) or computed another way (0.1 + 0.2) scored every row -inf.
 _CONSTANT_RTOL = 1e-6
-_CONSTANT_ATOL = 1e-12
 # Interquartile range of a unit normal: turns an IQR into a standard deviation.
 _IQR_PER_SD = 1.349
 # The network reads rows clamped to the training range widened by this many
@@ -101,13 +101,6 @@ class _BaseEnergyNCE(_BaseNCE):
     _auto_early_stopping_min_rows = _AUTO_EARLY_STOPPING_MIN_ROWS
     # max_epochs="auto": the shared 2000 steps, but at most 300 passes.
     _auto_max_passes = _MAX_AUTO_EPOCHS
-    # The network reads far rows at the edge of its box (_BOX_MARGIN) and the
-    # base is a density out there: a far row's low score is an answer (an
-    # outlier detector's job), not an extrapolation.
-    _far_rows_advice = (
-        "The model scores them from its base density's tails, as far outliers; if they are "
-        "not, check that X is preprocessed as the training data was."
-    )
     # What the low-ESS warning suggests besides more draws (per estimator).
     _low_ess_remedy = "add weight_decay or lower max_epochs (the network has overfitted)"
 
@@ -362,6 +355,23 @@ class _BaseEnergyNCE(_BaseNCE):
         )
         return module.correction if to_base else None
 
+    @property
+    def _far_rows_advice(self):
+        # The network reads far rows at the edge of its box (_BOX_MARGIN) and
+        # the base is a density out there: a far row's low score is an answer
+        # (an outlier detector's job), not an extrapolation. Without a base
+        # (base=None) such a row scores as the box's edge does.
+        if getattr(self, "base_", None) is None:
+            return (
+                "The model has no base density (base=None) and reads them at the edge of the "
+                "data, so they score as that edge does: check that X is preprocessed as the "
+                "training data was."
+            )
+        return (
+            "The model scores them from its base density's tails, as far outliers; if they "
+            "are not, check that X is preprocessed as the training data was."
+        )
+
     # -- inference ---------------------------------------------------------
     def _log_phi(self, X, function=log_density):
         """``log phi`` in the user's units: ``-inf`` where a constant column moved.
@@ -374,7 +384,10 @@ class _BaseEnergyNCE(_BaseNCE):
         if varying.all():
             return self._log_phi_standard(Z, function)
         # The training rows lie on a hyperplane: off it the model has no mass.
-        on_plane = _on_training_values(Z[:, ~varying], self._standardiser.mean_[~varying])
+        standardiser = self._standardiser
+        on_plane = _on_training_values(
+            Z[:, ~varying], standardiser.mean_[~varying], np.median(standardiser.scale_[varying])
+        )
         log_phi = np.full(len(Z), -np.inf)
         log_phi[on_plane] = self._log_phi_standard(Z[on_plane][:, varying], function)
         return log_phi
@@ -582,11 +595,12 @@ def _seed_unseeded(noise, seed):
             part.random_state = seed
 
 
-def _on_training_values(offsets, values):
+def _on_training_values(offsets, values, spread):
     """Rows whose constant columns hold their training ``values``, within rounding.
 
     ``offsets`` are the rows' constant columns in standard units (the value
-    minus the training value: those columns keep scale 1).
+    minus the training value: those columns keep scale 1); ``spread`` is the
+    data's typical standard deviation, which sets the tolerance around 0.
     """
-    tolerance = _CONSTANT_RTOL * np.abs(values) + _CONSTANT_ATOL
+    tolerance = _CONSTANT_RTOL * (np.abs(values) + spread)
     return np.all(np.abs(offsets) <= tolerance, axis=1)

@@ -566,7 +566,8 @@ class SelectedDensity(Noise):
     candidates to maximise the held-out log-likelihood of their mixture
     ``sum_k w_k p_k`` (EM on the held-out log densities: stacked density
     estimation, Smyth and Wolpert 1999); candidates under 1% of the weight
-    are dropped and the rest refitted on all the rows. The candidates are
+    are dropped and the rest refitted on all the rows (mixtures on at most
+    100 000 of them, KDEs keep at most 10 000 centres). The candidates are
     the Gaussian mixtures of the BIC search within a factor 2 of each
     covariance type's best count, two Gaussian KDEs with their bandwidths by
     leave-one-out likelihood (one fixed kernel, and kernels that widen with
@@ -786,6 +787,8 @@ class SelectedDensity(Noise):
 
     def _refit(self, density, X, searched=None, from_subsample=False):
         """A candidate refitted on all rows ``X`` (``searched``'s mixtures were fitted on them).
+
+        Mixtures are refitted on at most ``_REFIT_MAX_ROWS`` of the rows.
 
         With ``from_subsample`` a mixture's EM starts from the candidate (which
         the BIC search fitted on a subsample of the rows) instead of k-means.
@@ -1352,9 +1355,7 @@ def auto_jump_scale(X):
     data resolve, whatever the dimension (per-coordinate steps shrink with
     ``sqrt(d)``). Computed on at most 2000 rows.
     """
-    X = np.asarray(X, dtype=np.float64)
-    if len(X) > _SCALE_RULE_ROWS:
-        X = X[np.random.RandomState(0).choice(len(X), _SCALE_RULE_ROWS, replace=False)]
+    X = _random_rows(np.asarray(X, dtype=np.float64), _SCALE_RULE_ROWS, 0)
     distances, _ = NearestNeighbors(n_neighbors=2).fit(X).kneighbors(X)
     nearest = np.median(distances[:, 1])
     if not nearest > 0:

@@ -64,10 +64,11 @@ class ContrastiveNet(NeuralNet):
     per-class mean inside a loss is never taken over an empty set.
 
     ``l2_penalty`` adds ``l2_penalty / 2 * ||W||^2`` to the training loss,
-    for optimizers that take no ``weight_decay`` (LBFGS), ``W`` being the
-    weight matrices: biases go unpenalised, as sklearn's ``LogisticRegression``
-    and ``MLPClassifier`` leave intercepts free (a log ratio's offset can be
-    many nats, and shrinking it toward 0 would bias every ratio).
+    for optimizers that take no ``weight_decay`` (LBFGS), ``W`` being every
+    parameter but those named ``bias``: biases go unpenalised, as sklearn's
+    ``LogisticRegression`` and ``MLPClassifier`` leave intercepts free (a log
+    ratio's offset can be many nats, and shrinking it toward 0 would bias
+    every ratio).
 
     ``defer_loss_reads=True`` reads the batch losses once per epoch instead of
     once per batch (see :meth:`run_single_epoch`); :func:`build_net` sets it
@@ -189,7 +190,9 @@ class ContrastiveNet(NeuralNet):
         loss = self._objective_loss(batch)
         if self.l2_penalty:
             squared_norm = sum(
-                param.pow(2).sum() for param in self.module_.parameters() if param.ndim > 1
+                param.pow(2).sum()
+                for name, param in self.module_.named_parameters()
+                if not name.endswith("bias")
             )
             loss = loss + 0.5 * self.l2_penalty * squared_norm
         loss.backward()

@@ -39,6 +39,7 @@ __all__ = [
     "check_features",
     "check_feature_scale",
     "check_is_fitted",
+    "non_numeric_columns",
     "check_not_constant",
     "check_warm_start_features",
     "FeatureStandardiser",
@@ -500,6 +501,14 @@ def check_features(X, name):
         return check_array(X, input_name=name)
 
 
+def non_numeric_columns(X):
+    """The names of a DataFrame's non-numeric columns (text, categories), as strings."""
+    dtypes = getattr(X, "dtypes", None)
+    if not hasattr(dtypes, "items"):
+        return []
+    return [str(column) for column, dtype in dtypes.items() if _kind(dtype) not in "biuf"]
+
+
 def _check_shape_and_columns(X, name="X"):
     """Refuse 1-D input and non-numeric DataFrame columns with messages that say the fix.
 
@@ -507,15 +516,13 @@ def _check_shape_and_columns(X, name="X"):
     string column fails as "could not convert string to float" without
     naming the column.
     """
-    dtypes = getattr(X, "dtypes", None)
-    if hasattr(dtypes, "items"):
-        text = [str(column) for column, dtype in dtypes.items() if _kind(dtype) not in "biuf"]
-        if text:
-            raise ValueError(
-                f"{name} has non-numeric columns {text}: encode them first, e.g. with "
-                "OneHotEncoder or OrdinalEncoder in a ColumnTransformer placed before this "
-                "estimator in a Pipeline."
-            )
+    text = non_numeric_columns(X)
+    if text:
+        raise ValueError(
+            f"{name} has non-numeric columns {text}: encode them first, e.g. with "
+            "OneHotEncoder or OrdinalEncoder in a ColumnTransformer placed before this "
+            "estimator in a Pipeline."
+        )
     # Arrays, DataFrames and Series know their ndim; nested lists are
     # measured; anything else (e.g. array-likes that refuse numpy functions)
     # is left to validate_data.
@@ -564,11 +571,17 @@ class _AvailableIf:
 
     def __get__(self, obj, owner=None):
         if obj is None:
-            return self.method  # on the class: the function, for docs and introspection
+            # On the class: the function (docs and introspection see it), still
+            # checked when called as Class.method(instance, ...).
+            @functools.wraps(self.method)
+            def checked(instance, *args, **kwargs):
+                return self.__get__(instance)(*args, **kwargs)
+
+            return checked
         missing = f"This {type(obj).__name__!r} has no attribute {self.method.__name__!r}"
         try:
             available = self.check(obj)
-        except AttributeError as reason:
+        except Exception as reason:  # as sklearn's: any failed check hides the method
             raise AttributeError(f"{missing}: {reason}") from None
         if not available:
             raise AttributeError(missing)
