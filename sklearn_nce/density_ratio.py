@@ -638,9 +638,10 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         if bridges and self._chasm_gap(X, labels, valid) >= _BRIDGE_MIN_KL:
             # The row minimum is the linear classifier's (held-out rows that
             # read a gap themselves always bridge it).
-            if _can_judge(valid, _GAP_MIN_ROWS) or _smaller_sample(labels) >= _BRIDGE_MIN_ROWS:
+            n_smaller = _smaller_sample(labels)
+            if _can_judge(valid, _GAP_MIN_ROWS) or n_smaller >= _BRIDGE_MIN_ROWS:
                 return self._bridge(X, labels, valid, progress_label)
-            _warn_unbridged_chasm(_smaller_sample(labels))
+            _warn_unbridged_chasm(n_smaller)
         return steps
 
     def _set_weights(self, X, labels):
@@ -1117,8 +1118,8 @@ def _linear_gap(X, labels):
     error, so its gap never overstates the chasm. 5 stratified folds of a
     fixed shuffle: rows sorted by a feature would otherwise put each fold
     outside the others' range (a KL 8 shift at 60 rows per sample read 2.8
-    nats sorted, 5.3 as drawn), and the fit's random stream is left alone. This is the bridge's
-    evidence where the held-out rows are too few (fewer than
+    nats sorted, 5.3 as drawn), and the fit's random stream is left alone.
+    This is the bridge's evidence where the held-out rows are too few (fewer than
     ``_GAP_MIN_ROWS`` per sample), from ``_LINEAR_GAP_MIN_ROWS`` rows in the
     smaller sample (0 below): without it a 1-d mean shift of KL 12.5 at 100
     rows per sample (10 held out each) kept the single classifier, log-ratio

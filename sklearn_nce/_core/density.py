@@ -33,6 +33,7 @@ from .noise import (
 from .objectives import log_density
 from .sampling import importance_draws, langevin, log_partition_statistics, pareto_k, resample
 from .validation import (
+    CHECK_PREPROCESSING,
     Integral,
     Interval,
     StrOptions,
@@ -364,12 +365,11 @@ class _BaseEnergyNCE(_BaseNCE):
         if getattr(self, "base_", None) is None:
             return (
                 "The model has no base density (base=None) and reads them at the edge of the "
-                "data, so they score as that edge does: check that X is preprocessed as the "
-                "training data was."
+                f"data, so they score as that edge does: {CHECK_PREPROCESSING}"
             )
         return (
             "The model scores them from its base density's tails, as far outliers; if they "
-            "are not, check that X is preprocessed as the training data was."
+            f"are not, {CHECK_PREPROCESSING}"
         )
 
     # -- inference ---------------------------------------------------------

@@ -25,6 +25,7 @@ from threadpoolctl import threadpool_limits
 from ..exceptions import SmallSampleWarning, UnreliableEstimateWarning
 
 __all__ = [
+    "CHECK_PREPROCESSING",
     "EXTRAPOLATION_ADVICE",
     "HasMethods",
     "Integral",
@@ -358,9 +359,9 @@ def _bounds(X):
 
 # What the far-outside warning says of a critic's answer there (the density
 # models say otherwise: their _far_rows_advice).
+CHECK_PREPROCESSING = "check that X is preprocessed as the training data was."
 EXTRAPOLATION_ADVICE = (
-    "The critic extrapolates there and its output is meaningless: check that X is "
-    "preprocessed as the training data was."
+    f"The critic extrapolates there and its output is meaningless: {CHECK_PREPROCESSING}"
 )
 
 
