@@ -36,7 +36,7 @@ from ._core.critics import (
 )
 from ._core.losses import SCORING_RULES, dv_loss, infonce_loss, log_mean_exp, nwj_loss
 from ._core.objectives import InBatchMIObjective, in_batch_tuples
-from ._core.training import resolve_device, take_rows
+from ._core.training import HoldThenDecay, resolve_device, take_rows
 from ._core.validation import (
     FeatureStandardiser,
     Integral,
@@ -92,19 +92,35 @@ _MAX_FOLD_DISPERSION = 6.0
 # batch, so noisier) the d = 20 staircase read 1.21 at 6 nats and 1.22 at
 # 10 (estimates 0.38 low and 0.35 high): the warning fires on both.
 _NORMALISER_TOLERANCE = 1.0
-# Pairs per batch, learning rate and optimiser steps of the in-batch
-# objectives with batch_size="auto", lr="auto" and max_epochs="auto". A step
-# scores B^2 pairs: 32 pairs for 3000 steps take about half as long as 64
-# for 2000 (1.0 against 3.0 ms per step; whole default fits on 5000 pairs,
-# one thread, 19-20 against 36-40 s) and see 3/4 of the joint pairs. Measured on
-# benchmarks/mutual_info.py against 64 / 2000: five small non-Gaussian
-# relations, 3 seeds, at 500 / 2000 / 8000 pairs: mean relative error
-# 2.0 / 2.5 / 2.0% against 2.2 / 2.5 / 1.9%, interval coverage 15, 13, 10
-# of 15 against 15, 14, 11; 12 tasks: MAE 0.636 against 0.594, 0.355
-# against 0.366 without the 20-nat task, where the in-batch route stalls
-# either way (16.3 against 16.9; use telescoping there). 2500 steps of 32
-# were less accurate (small relations, seeds 0-1: 3.0 / 2.2 / 2.3%), and so
-# was lr 3e-3 (the d = 20, 2-nat staircase read -0.27).
+# Pairs per batch, learning rate, optimiser steps and the share of them over
+# which the rate decays (HoldThenDecay) of the in-batch objectives with
+# batch_size="auto", lr="auto" and max_epochs="auto".
+# 1500 steps at 4e-3, held for 60% of them and then decayed linearly to 0,
+# replaced 3000 steps at a constant 2e-3 (issue 32): a default fit on 5000
+# sine pairs took 8.6 s instead of 16.8 (one thread, idle, warm process;
+# 9.7 against 17.6 s as a process's first fit). Estimates, 5000 pairs, fit
+# seeds 0-1, bias in nats (3000 constant steps in brackets): the five noisy
+# relations -0.029..0.001 (-0.028..0.001), every one within 0.013 of before;
+# Gaussian d = 5 at 4 nats -0.11 / -0.03 (-0.12 / -0.04); the d = 20
+# staircase at 2 nats -0.15 / -0.18 (-0.20 / -0.24) and at 6 nats -0.35 /
+# -0.34 (-0.49 / -0.44), where 3000 steps overfit 4000 pairs; the cubed
+# Gaussian at 4 nats -1.18 / -1.14 (-1.10 / -1.08), which every setting
+# reads ~1.1 nats low. The MI benchmark's 12 tasks (2000 pairs, seed 0):
+# MAE 0.307 against 0.330, the 2-nat staircase 1.40 against 1.10. At 1500
+# steps a constant 2e-3 read lower (sine -0.013 / -0.019, the staircase
+# -0.16 / -0.18 and -0.38 / -0.38), and so did a cosine decay from 2e-3
+# (sine -0.031 / -0.044); a cosine from 4e-3 or 6e-3 was close to this.
+# The history before: a step scores B^2 pairs: 32 pairs for 3000 steps take
+# about half as long as 64 for 2000 (1.0 against 3.0 ms per step; whole
+# default fits on 5000 pairs, one thread, 19-20 against 36-40 s) and see 3/4
+# of the joint pairs. Measured on benchmarks/mutual_info.py against 64 /
+# 2000: five small non-Gaussian relations, 3 seeds, at 500 / 2000 / 8000
+# pairs: mean relative error 2.0 / 2.5 / 2.0% against 2.2 / 2.5 / 1.9%,
+# interval coverage 15, 13, 10 of 15 against 15, 14, 11; 12 tasks: MAE 0.636
+# against 0.594, 0.355 against 0.366 without the 20-nat task, where the in-
+# batch route stalls either way (16.3 against 16.9; use telescoping there).
+# 2500 steps of 32 were less accurate (small relations, seeds 0-1: 3.0 / 2.2
+# / 2.3%), and so was lr 3e-3 (the d = 20, 2-nat staircase read -0.27).
 # What a step costs on one CPU thread (AVX-512, torch 2.13; 32 pairs, so the
 # (64, 64) joint critic runs on 1024 rows): a bare torch loop of the same
 # step takes 0.72 ms, of which the 64 x 64 layer's forward and backward are
@@ -115,8 +131,9 @@ _NORMALISER_TOLERANCE = 1.0
 # than the 3x faster product saves), and so did the five folds' critics
 # batched into one bmm-MLP (0.74 ms per critic-step).
 _IN_BATCH_SIZE = 32
-_IN_BATCH_LR = 2e-3
-_IN_BATCH_STEPS = 3000
+_IN_BATCH_LR = 4e-3
+_IN_BATCH_STEPS = 1500
+_IN_BATCH_DECAY_FRACTION = 0.4
 # ... but at most this many passes over a fold's training pairs: on a small
 # sample the rest of the 3000 steps memorise its pairs, and the held-out
 # plug-in falls far below zero. Correlated Gaussian (rho 0.8, 0.511 nats),
@@ -127,10 +144,16 @@ _IN_BATCH_STEPS = 3000
 # pairs 0.78 / 0.83 / 0.81 -> 0.77 / 0.83 / 0.81, independent pairs -0.06 /
 # -0.13 / -0.14 (two warn) -> -0.05 / -0.07 / -0.09. 100 passes read closer
 # at 20-40 pairs, where the warning fires either way, but lower on the sine
-# at 100 pairs (0.62 / 0.58 / 0.62 against 0.79 / 0.86 / 0.72). From 320
-# training pairs per fold (400 pairs at cv=5, 640 at cv=2) the step budget
-# ends training first: the MI benchmarks (500 pairs and up, cv=5) are
-# unchanged.
+# at 100 pairs (0.62 / 0.58 / 0.62 against 0.79 / 0.86 / 0.72). With 1500
+# decayed steps the cap binds below 160 training pairs per fold (200 pairs
+# at cv=5). Re-measured then (seeds 0-2, other draws than above; 3000
+# constant steps capped at 300 passes in brackets): correlated Gaussian 20
+# pairs -5.67 / -0.08 / -1.46 (-2.34 / 0.11 / -0.51; all warn), 60 pairs
+# 0.46 / 0.45 / 0.42 (0.49 / 0.48 / 0.46; all warn), 100 pairs 0.56 / 0.49
+# / 0.46 (0.53 / 0.50 / 0.48), 300 pairs 0.52 / 0.41 / 0.45 either way; the
+# sine at 100 pairs 0.75 / 0.69 / 0.68 (0.73 / 0.69 / 0.70), at 300 0.81 /
+# 0.79 / 0.81 (0.80 / 0.78 / 0.81); independent pairs (300) -0.12 / -0.09 /
+# -0.09 (-0.11 / -0.07 / -0.07; the first warns in both).
 _IN_BATCH_MAX_EPOCHS = 300
 # Distinct values up to which discrete_target="auto" reads an integer-valued
 # y (sklearn's type_of_target "binary" or "multiclass") as class labels. Label
@@ -277,13 +300,15 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         fold's training rows (with telescoping, of its joint and shuffled
         pairs).
     lr : float or "auto", default="auto"
-        Learning rate of the optimizer. "auto" is 2e-3 for the in-batch
-        critic and 1e-3 with telescoping (at 40 nats, d = 40, 2e-3 stopped
-        at 31.5 nats and 1e-3 reached 38.0).
+        Learning rate of the optimizer. "auto" for the in-batch critic is
+        4e-3, held for the first 60% of the fit's steps and then decayed
+        linearly to 0 (the last iterates settle instead of jittering); with
+        telescoping it is a constant 1e-3 (at 40 nats, d = 40, 2e-3 stopped
+        at 31.5 nats and 1e-3 reached 38.0). A number is used as it is, constant.
     max_epochs : int or "auto", default="auto"
-        Passes over each fold's training rows. "auto" trains for 3000
-        optimiser steps but at most 300 passes (e.g. 300 epochs of 320
-        training pairs, or 17 epochs of 5760; 300 epochs of 80 pairs are
+        Passes over each fold's training rows. "auto" trains for 1500
+        optimiser steps but at most 300 passes (e.g. 300 epochs of 160
+        training pairs, or 9 epochs of 5760; 300 epochs of 80 pairs are
         600 steps); with telescoping, at most 100
         epochs (as :class:`~sklearn_nce.NCEDensityRatio`; early stopping
         usually ends it sooner).
@@ -959,6 +984,12 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
 
     def _learning_rate(self):
         return _IN_BATCH_LR if self.lr == "auto" else self.lr
+
+    def _training_callbacks(self):
+        # The in-batch critics only: telescoping fits its own classifiers.
+        if self.lr != "auto":
+            return []
+        return [("lr_decay", HoldThenDecay(_IN_BATCH_DECAY_FRACTION))]
 
     def _batch_size(self, n_train):
         # The in-batch objectives: the batch is the candidate set.

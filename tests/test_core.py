@@ -150,6 +150,67 @@ def test_optimizer_step_is_torchs_step(monkeypatch, optimizer_class):
     assert len(direct_calls) == 5
 
 
+def test_optimizer_step_takes_a_learning_rate_held_as_a_tensor(monkeypatch):
+    # HoldThenDecay holds the rate as a 0-d tensor it writes in place: the
+    # direct call reads it there, and steps as torch's own step does.
+    assert optim._direct_call_matches_torch()
+    direct_calls = []
+    update = optim._fused_adam_update
+    monkeypatch.setattr(
+        optim, "_fused_adam_update", lambda *args: direct_calls.append(1) or update(*args)
+    )
+    (ours, theirs), (opt_ours, opt_theirs) = _twin_adams(torch.optim.Adam, lr=0.05)
+    rates = [opt.param_groups[0] for opt in (opt_ours, opt_theirs)]
+    rates[0]["lr"] = torch.tensor(0.05)
+    X = torch.randn(16, 4)
+    for step in range(5):
+        rates[0]["lr"].fill_(0.05 / (step + 1))
+        rates[1]["lr"] = float(rates[0]["lr"])
+        clear_grads(opt_ours)
+        opt_theirs.zero_grad()
+        _backward(ours, X)
+        _backward(theirs, X)
+        optimizer_step(opt_ours)
+        opt_theirs.step()
+    for mine, torchs in zip(ours.parameters(), theirs.parameters(), strict=True):
+        assert torch.equal(mine, torchs)
+    assert len(direct_calls) == 4
+    # A rate that needs a gradient is not the kernel's: torch's path takes it.
+    assert not optim._plain_lr(torch.tensor(0.05, requires_grad=True))
+
+
+def test_hold_then_decay_holds_then_decays_linearly_and_puts_the_float_back():
+    # 50 rows in batches of 8: 6 full steps per epoch (_FullBatchSampler), 5
+    # epochs, so 30 planned steps; with decay_fraction 0.4 the last 12 decay.
+    rates = []
+
+    class Record(Callback):
+        def on_batch_begin(self, net, training=False, **kwargs):
+            if training:
+                rates.append(float(net.optimizer_.param_groups[0]["lr"]))
+
+    torch.manual_seed(0)
+    net = training.build_net(
+        JointCritic(2, 2, hidden_features=(8,)),
+        InBatchMIObjective(nu=None, scoring="log"),
+        max_epochs=5,
+        batch_size=8,
+        lr=0.01,
+        optimizer="adam",
+        weight_decay=0.0,
+        device="cpu",
+        verbose=0,
+        extra_callbacks=[("decay", training.HoldThenDecay(0.4)), ("record", Record())],
+    )
+    X = torch.randn(50, 2)
+    net.fit({"x": X, "y": X + torch.randn(50, 2)}, None)
+    expected = [0.01 * min(1.0, (30 - t) / 12) for t in range(30)]
+    np.testing.assert_allclose(rates, expected, rtol=1e-6)
+    assert rates[17] == pytest.approx(0.01) and rates[-1] == pytest.approx(0.01 / 12)
+    # The fitted net keeps a plain float, as skorch and a warm start expect.
+    assert net.optimizer_.param_groups[0]["lr"] == 0.01
+
+
 def test_optimizer_step_leaves_hooks_and_schedulers_to_torch(monkeypatch):
     assert optim._direct_call_matches_torch()  # cached before the patch below
     monkeypatch.setattr(optim, "_fused_adam_update", None)  # any direct call would fail

@@ -17,6 +17,8 @@ layout, and its defensive part drawn only for the rows that pick it (issue
 30: fit time). The two telescoping fits' when the residual critic's linear
 stage came to carry LogisticRegression(C=10)'s penalty (log ratios up to
 0.8% lower on the KL 30 shift; the MI's first fold moved in the 4th digit).
+The two in-batch MI fits' when lr="auto" came to hold 4e-3 and then decay it
+(HoldThenDecay, issue 32: half the steps).
 
 The tolerance is float32's: the critics compute in float32 (about 7
 significant digits), and a CPU with other vector kernels may round the last
@@ -116,17 +118,17 @@ RECORDED = {
         17.230791844070783,
     ],
     _mi_anchor: [
-        0.26594308167696,
-        0.08031279129286606,
-        0.3462558729698261,
-        0.18563029038409393,
-        0.009676933288574219,
-        0.009676933288574219,
-        0.31077390869458515,
-        0.21084574533005557,
-        -0.1140664592385292,
-        0.3530578315258026,
-        -0.050322361290454865,
+        0.34874686821674306,
+        0.08599806413675348,
+        0.43474493235349654,
+        0.2627488040799896,
+        0.050026893615722656,
+        0.055495453216135526,
+        0.4131343461945653,
+        0.29529650943974656,
+        -0.23487608134746552,
+        0.5611008405685425,
+        -0.11399383842945099,
     ],
     _mi_telescoping: [
         0.0045025582780363034,
@@ -138,14 +140,14 @@ RECORDED = {
         -0.014759032987058163,
     ],
     _mi_separable_nwj: [
-        0.27399992197752,
-        0.02782651448947188,
-        0.2643713802099228,
-        0.2836284637451172,
-        0.07221114635467529,
-        0.03995973989367485,
-        0.11959396302700043,
-        -0.12714296579360962,
+        0.2784313037991524,
+        0.04281451553106307,
+        0.2356167882680893,
+        0.32124581933021545,
+        0.031541939824819565,
+        0.023127371445298195,
+        0.09259993582963943,
+        -0.12593917548656464,
     ],
     _energy: [
         1.528242960259007,

@@ -103,6 +103,22 @@ def test_a_changed_setting_or_storage_leaves_the_rest_of_the_fit_eager(change):
     assert steps.failure == "a setting or a tensor the graphs read changed" and not steps.graphs
 
 
+def test_a_learning_rate_held_as_a_tensor_may_move_between_replays():
+    # HoldThenDecay writes its tensor in place: the graphs read it at its
+    # address, so they stay in use, and every step is the eager loop's.
+    eager, graphed = _net(), _net()
+    for net in (eager, graphed):
+        net.optimizer_.param_groups[0]["lr"] = torch.tensor(1e-2)
+    steps = GraphedSteps(graphed, EagerCapture())
+    for step, batch in enumerate(_batches([32] * 8)):
+        for net in (eager, graphed):
+            net.optimizer_.param_groups[0]["lr"].fill_(1e-2 / (step + 1))
+        eager_loss = eager.train_step(batch)["loss"]
+        assert torch.equal(steps(batch), eager_loss.detach())
+    assert steps.failure is None and steps.replays == 5
+    _assert_same(_parameters(graphed), _parameters(eager))
+
+
 def test_graphed_steps_train_under_no_grad_and_leave_picklable_nets():
     # As the eager step, gradients even when fit is called under no_grad; a
     # net pickled mid-fit (a checkpoint) leaves its graphs behind.

@@ -333,11 +333,11 @@ def test_small_data_warns_and_too_small_raises():
 
 
 def test_the_auto_budget_caps_passes_on_small_samples():
-    # 3000 steps of 32 pairs, but at most 300 passes over a fold's pairs: 80
-    # training pairs (2 steps a pass) get 300 passes; from 320 the step
+    # 1500 steps of 32 pairs, but at most 300 passes over a fold's pairs: 80
+    # training pairs (2 steps a pass) get 300 passes; from 160 the step
     # budget ends first; an explicit max_epochs is never capped.
     assert InfoNCEAnchorMI()._max_epochs(80, 32) == 300
-    assert InfoNCEAnchorMI()._max_epochs(352, 32) == 273
+    assert InfoNCEAnchorMI()._max_epochs(352, 32) == 137
     assert InfoNCEAnchorMI(max_epochs=1000)._max_epochs(80, 32) == 1000
     # 20 pairs per fold: 3000 steps memorised them and the held-out plug-in
     # read -21.9 nats (seeds 1, 2: -13.9, -36.7) for a true 0.5; 300 passes
@@ -348,6 +348,17 @@ def test_the_auto_budget_caps_passes_on_small_samples():
         model = InfoNCEAnchorMI(cv=2, random_state=0).fit(X, Y)
     assert model.max_epochs_ == 300
     assert abs(model.mi_ - true_mi) < 1.0
+
+
+def test_the_auto_learning_rate_holds_then_decays_and_a_number_stays_constant():
+    X, Y, _ = make_correlated_gaussian(200, 1, 1.0, random_state=0)
+    auto = _fast(cv=2, max_epochs=3, lr="auto").fit(X, Y)
+    callbacks = dict(auto.nets_[0].callbacks_)
+    assert auto.lr_ == 4e-3 and callbacks["lr_decay"].decay_fraction == 0.4
+    # The fitted optimizer keeps the plain float, for a warm start or a pickle.
+    assert auto.nets_[0].optimizer_.param_groups[0]["lr"] == 4e-3
+    constant = _fast(cv=2, max_epochs=3, lr=2e-3).fit(X, Y)
+    assert "lr_decay" not in dict(constant.nets_[0].callbacks_)
 
 
 def test_progress_bar_names_the_estimator_and_shows_the_estimate(capsys):
@@ -516,13 +527,15 @@ def test_per_feature_reports_untrustworthy_columns_in_one_warning():
 
 
 def test_fit_warns_when_its_folds_disagree():
-    # Undertrained critics (20 epochs, cv=2) on y = x + 0.3 e: the folds read
-    # 1.09 +- 0.05 and 1.32 +- 0.08 (dispersion 6.1), which fit reports.
+    # Undertrained critics (20 epochs at a constant lr 2e-3, cv=2) on
+    # y = x + 0.3 e: the folds read 1.09 +- 0.05 and 1.32 +- 0.08 (dispersion
+    # 6.1), which fit reports. (lr="auto" decays its rate and reaches both
+    # folds' answer within those 20 epochs.)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(400, 3))
     y = X[:, 1] + 0.3 * rng.normal(size=400)
     seed = int(np.random.RandomState(0).randint(np.iinfo(np.int32).max, size=4)[1])
-    model = InfoNCEAnchorMI(cv=2, max_epochs=20, random_state=seed)
+    model = InfoNCEAnchorMI(cv=2, max_epochs=20, lr=2e-3, random_state=seed)
     with pytest.warns(UnreliableEstimateWarning, match="2 fold estimates disagree"):
         model.fit(X[:, [1]], y)
     assert model.fold_std_errors_.shape == (2,)

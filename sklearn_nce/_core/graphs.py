@@ -338,10 +338,12 @@ def _fingerprint(net):
     weight ``nu`` are Python numbers baked into the graph; the parameters and the optimizer's state
     are read and written at fixed addresses. A scheduler, an annealing
     callback, ``load_state_dict`` or ``param.data = ...`` changes one of them.
+    A learning rate held as a tensor (:class:`~sklearn_nce._core.training.HoldThenDecay`)
+    is read at its address, so its value may move between replays.
     """
     optimizer = net.optimizer_
     settings = [
-        repr(sorted((key, value) for key, value in group.items() if key != "params"))
+        repr(sorted((key, _setting(value)) for key, value in group.items() if key != "params"))
         for group in optimizer.param_groups
     ]
     addresses = [param.data_ptr() for param in net.module_.parameters()]
@@ -349,6 +351,13 @@ def _fingerprint(net):
         addresses += [value.data_ptr() for value in param_state.values() if torch.is_tensor(value)]
     scalars = [getattr(net.criterion_, name, None) for name in ("noise_weight", "nu")]
     return settings, scalars, addresses
+
+
+def _setting(value):
+    """An optimizer setting as the graph fixed it: a tensor by its address, a number by value."""
+    if isinstance(value, torch.Tensor):
+        return ("tensor", value.data_ptr(), value.device.type)
+    return value
 
 
 class _SideStream:

@@ -15,6 +15,7 @@ a private torch op, so a future torch may change it).
 """
 
 import functools
+import itertools
 
 import torch
 from torch.optim import optimizer as torch_optimizer
@@ -52,7 +53,7 @@ def _plain_fused_adam_state(optimizer):
     group = optimizer.param_groups[0]
     if not group["fused"] or group["amsgrad"] or group["maximize"] or group["capturable"]:
         return None
-    if group["differentiable"] or isinstance(group["lr"], torch.Tensor):
+    if group["differentiable"] or not _plain_lr(group["lr"]):
         return None
     params, grads, exp_avgs, exp_avg_sqs, steps = [], [], [], [], []
     for param in group["params"]:
@@ -75,6 +76,18 @@ def _plain_fused_adam_state(optimizer):
     if len({(param.device, param.dtype) for param in params}) != 1:
         return None
     return params, grads, exp_avgs, exp_avg_sqs, steps
+
+
+def _plain_lr(lr):
+    """Whether the kernel takes ``lr`` as it is: a float, or a float32 scalar tensor.
+
+    A scheduled rate (:class:`~sklearn_nce._core.training.HoldThenDecay`) is a
+    0-d tensor the kernel reads where it lies, as a CUDA graph needs; a rate
+    that requires a gradient (a learnt or differentiable one) is not plain.
+    """
+    if not isinstance(lr, torch.Tensor):
+        return True
+    return lr.dim() == 0 and lr.dtype == torch.float32 and not lr.requires_grad
 
 
 def _has_step_hooks(optimizer):
@@ -104,7 +117,7 @@ def _fused_adam_update(optimizer, params, grads, exp_avgs, exp_avg_sqs, steps):
         [],
         steps,
         amsgrad=False,
-        lr=float(group["lr"]),
+        lr=group["lr"] if isinstance(group["lr"], torch.Tensor) else float(group["lr"]),
         beta1=float(beta1),
         beta2=float(beta2),
         weight_decay=float(group["weight_decay"]),
@@ -117,17 +130,20 @@ def _fused_adam_update(optimizer, params, grads, exp_avgs, exp_avg_sqs, steps):
 def _direct_call_matches_torch():
     """Whether the direct kernel call gives torch's own Adam and AdamW steps, to the bit.
 
-    On the CPU, once per process; the state lists are built without the hook
-    test, so that hooks registered at that moment cannot skip the comparison.
+    On the CPU, once per process, with a float and with a tensor learning
+    rate; the state lists are built without the hook test, so that hooks
+    registered at that moment cannot skip the comparison.
     """
     try:
-        for optimizer_class in (torch.optim.Adam, torch.optim.AdamW):
+        for optimizer_class, lr in itertools.product(
+            (torch.optim.Adam, torch.optim.AdamW), (0.1, torch.tensor(0.1))
+        ):
             generator = torch.Generator().manual_seed(0)
             start = torch.randn(3, 2, generator=generator)
             grads = [torch.randn(3, 2, generator=generator) for _ in range(3)]
             ours, theirs = (torch.nn.Parameter(start.clone()) for _ in range(2))
             optimizers = [
-                optimizer_class([param], lr=0.1, weight_decay=0.01, fused=True)
+                optimizer_class([param], lr=lr, weight_decay=0.01, fused=True)
                 for param in (ours, theirs)
             ]
             for step, grad in enumerate(grads):

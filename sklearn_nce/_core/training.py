@@ -30,6 +30,7 @@ __all__ = [
     "ContrastiveNet",
     "EpochProgressBar",
     "FiniteLossGuard",
+    "HoldThenDecay",
     "as_tensor",
     "n_rows",
     "resolve_device",
@@ -234,14 +235,22 @@ class ContrastiveNet(NeuralNet):
     def _batches(self, dataset, training, device):
         """The iterator of :meth:`get_iterator`, with its data on ``device``."""
         labels = getattr(dataset, "y", None)
+        sampler = self._sampler(dataset.X, labels, training)
+        if labels is not None:
+            labels = as_tensor(np.asarray(labels)).to(device)
+        return _SlicedBatches(_to_device(_as_tensors(dataset.X), device), labels, sampler, device)
+
+    def batches_per_epoch(self, X, y=None):
+        """Training steps in one epoch over ``(X, y)``: the length of its training iterator."""
+        return len(self._sampler(X, y, training=True))
+
+    def _sampler(self, X, labels, training):
+        """Index batches of ``X``: full-sized without labels, stratified with them."""
         prefix = "iterator_train" if training else "iterator_valid"
         batch_size = self.get_params_for(prefix).get("batch_size", self.batch_size)
         if labels is None:
-            sampler = _FullBatchSampler(n_rows(dataset.X), batch_size, shuffle=training)
-        else:
-            sampler = StratifiedBatchSampler(labels, batch_size=batch_size, shuffle=training)
-            labels = as_tensor(np.asarray(labels)).to(device)
-        return _SlicedBatches(_to_device(_as_tensors(dataset.X), device), labels, sampler, device)
+            return _FullBatchSampler(n_rows(X), batch_size, shuffle=training)
+        return StratifiedBatchSampler(labels, batch_size=batch_size, shuffle=training)
 
     def _objective_loss(self, batch):
         # Batches come from get_iterator, as tensors on the net's device.
@@ -576,6 +585,58 @@ class NoiseWeightAnnealing(Callback):
         progress = (len(net.history) - 1) / max(net.max_epochs - 1, 1)
         progress = min(max(progress, 0.0), 1.0)
         net.criterion_.noise_weight = self.start ** (1 - progress) * self.end**progress
+
+
+class HoldThenDecay(Callback):
+    """Hold the learning rate, then decay it linearly to 0 over the last steps of the fit.
+
+    Of the ``T`` steps a fit plans (``net.max_epochs`` epochs of
+    :meth:`ContrastiveNet.batches_per_epoch`), the first ``1 - decay_fraction``
+    run at the optimizer's learning rate ``lr`` and step ``t`` after them at
+    ``lr * (T - t) / (decay_fraction * T)`` (a "warmup-stable-decay"
+    schedule without the warm-up): the held rate learns fast, and the decay
+    lets the last iterates settle instead of jittering at the held rate's
+    noise level. Early stopping may end the fit before the decay.
+
+    The rate is a 0-d tensor on the parameters' device for the fit, written
+    in place after each step, so that a captured CUDA graph (which reads it
+    at a fixed address) stays valid as it moves; ``on_train_end`` puts the
+    plain float back.
+
+    Parameters
+    ----------
+    decay_fraction : float in (0, 1], default=0.4
+        Share of the planned steps over which the rate decays.
+    """
+
+    def __init__(self, decay_fraction=0.4):
+        self.decay_fraction = float(decay_fraction)
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        groups = net.optimizer_.param_groups
+        self.base_lrs_ = [float(group["lr"]) for group in groups]
+        self.total_steps_ = net.max_epochs * net.batches_per_epoch(X, y)
+        self.steps_ = 0
+        for group, base in zip(groups, self.base_lrs_, strict=True):
+            device = group["params"][0].device
+            group["lr"] = torch.tensor(base, dtype=torch.float32, device=device)
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if not training:
+            return
+        self.steps_ += 1
+        factor = self.factor(self.steps_, self.total_steps_)
+        for group, base in zip(net.optimizer_.param_groups, self.base_lrs_, strict=True):
+            group["lr"].fill_(base * factor)
+
+    def on_train_end(self, net, **kwargs):
+        for group, base in zip(net.optimizer_.param_groups, self.base_lrs_, strict=True):
+            group["lr"] = base
+
+    def factor(self, step, total_steps):
+        """The share of ``lr`` that step ``step + 1`` of ``total_steps`` runs at."""
+        decay_steps = self.decay_fraction * total_steps
+        return min(1.0, max(0.0, (total_steps - step) / decay_steps))
 
 
 class EpochProgressBar(Callback):
