@@ -153,7 +153,7 @@ def test_optimizer_step_is_torchs_step(monkeypatch, optimizer_class):
 def test_optimizer_step_takes_a_learning_rate_held_as_a_tensor(monkeypatch):
     # HoldThenDecay holds the rate as a 0-d tensor it writes in place: the
     # direct call reads it there, and steps as torch's own step does.
-    assert optim._direct_call_matches_torch()
+    assert optim._direct_call_matches_torch(tensor_lr=True)
     direct_calls = []
     update = optim._fused_adam_update
     monkeypatch.setattr(
@@ -175,19 +175,28 @@ def test_optimizer_step_takes_a_learning_rate_held_as_a_tensor(monkeypatch):
     for mine, torchs in zip(ours.parameters(), theirs.parameters(), strict=True):
         assert torch.equal(mine, torchs)
     assert len(direct_calls) == 4
-    # A rate that needs a gradient is not the kernel's: torch's path takes it.
-    assert not optim._plain_lr(torch.tensor(0.05, requires_grad=True))
+    # A rate that needs a gradient, or lies on another device than the
+    # parameters (which a CUDA kernel would read once), takes torch's path.
+    cpu = torch.device("cpu")
+    assert optim._plain_lr(torch.tensor(0.05), cpu)
+    assert not optim._plain_lr(torch.tensor(0.05, requires_grad=True), cpu)
+    assert not optim._plain_lr(torch.tensor(0.05, device="meta"), cpu)
 
 
-def test_hold_then_decay_holds_then_decays_linearly_and_puts_the_float_back():
+@pytest.mark.parametrize("optimizer, held_as", [("adam", torch.Tensor), ("sgd", float)])
+def test_hold_then_decay_holds_then_decays_linearly_and_puts_the_float_back(optimizer, held_as):
     # 50 rows in batches of 8: 6 full steps per epoch (_FullBatchSampler), 5
-    # epochs, so 30 planned steps; with decay_fraction 0.4 the last 12 decay.
+    # epochs, so 30 planned steps; with decay_fraction 0.4, step t (from 0)
+    # runs at min(1, (30 - t) / 12): below the held rate from step 19 on.
+    # Fused Adam reads a tensor (a CUDA graph needs its address), SGD a float.
     rates = []
 
     class Record(Callback):
         def on_batch_begin(self, net, training=False, **kwargs):
             if training:
-                rates.append(float(net.optimizer_.param_groups[0]["lr"]))
+                rate = net.optimizer_.param_groups[0]["lr"]
+                assert isinstance(rate, held_as)
+                rates.append(float(rate))
 
     torch.manual_seed(0)
     net = training.build_net(
@@ -196,7 +205,7 @@ def test_hold_then_decay_holds_then_decays_linearly_and_puts_the_float_back():
         max_epochs=5,
         batch_size=8,
         lr=0.01,
-        optimizer="adam",
+        optimizer=optimizer,
         weight_decay=0.0,
         device="cpu",
         verbose=0,
@@ -944,8 +953,8 @@ def test_what_auto_resolved_to_is_a_fitted_attribute():
     # batch_size="auto" on 1080 training rows: the 256-row floor.
     assert (ratio.lr_, ratio.batch_size_, ratio.max_epochs_) == (1e-3, 256, 2)
     mi = InfoNCEAnchorMI(cv=2, max_epochs=1, random_state=0).fit(X[:, :1], X[:, 1])
-    # The in-batch critic's own "auto" batch and learning rate.
-    assert (mi.lr_, mi.batch_size_, mi.max_epochs_) == (2e-3, 32, 1)
+    # The in-batch critic's own "auto" batch and learning rate (its held rate).
+    assert (mi.lr_, mi.batch_size_, mi.max_epochs_) == (4e-3, 32, 1)
 
 
 @pytest.mark.filterwarnings("ignore:InfoNCEAnchorMI's estimate")  # one epoch: not the point

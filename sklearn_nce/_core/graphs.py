@@ -28,7 +28,7 @@ import torch
 
 from .losses import logistic_loss, noisier_nce_loss
 from .objectives import InBatchMIObjective, TwoSampleObjective
-from .optim import _direct_call_matches_torch, _fused_adam_state, clear_grads, optimizer_step
+from .optim import _fused_adam_state, clear_grads, optimizer_step
 
 __all__ = ["CudaGraphCapture", "EagerCapture", "GraphedSteps", "graph_safe", "step_body"]
 
@@ -207,7 +207,7 @@ class GraphedSteps:
         loss = step_body(net, *batch)
         # Read with the gradients in place: the graph must hold the direct
         # fused update, which needs no host decision.
-        direct = _fused_adam_state(net.optimizer_) is not None and _direct_call_matches_torch()
+        direct = _fused_adam_state(net.optimizer_) is not None
         eager = _TrainingState(net, loss=loss.clone())
         if not direct:
             return self._fail("the update is not the fused kernel", eager)

@@ -15,7 +15,6 @@ a private torch op, so a future torch may change it).
 """
 
 import functools
-import itertools
 
 import torch
 from torch.optim import optimizer as torch_optimizer
@@ -33,17 +32,25 @@ def clear_grads(optimizer):
 def optimizer_step(optimizer):
     """``optimizer.step()``, by the fused Adam kernel directly where that is the same update."""
     state = _fused_adam_state(optimizer)
-    if state is None or not _direct_call_matches_torch():
+    if state is None:
         optimizer.step()
         return
     _fused_adam_update(optimizer, *state)
 
 
 def _fused_adam_state(optimizer):
-    """``(params, grads, exp_avgs, exp_avg_sqs, steps)`` if the direct call applies, else None."""
+    """``(params, grads, exp_avgs, exp_avg_sqs, steps)`` if the direct call applies, else None.
+
+    It applies to the plain configuration, where the one-time check found the
+    direct call to be torch's step for this kind of learning rate.
+    """
     if type(optimizer) not in (torch.optim.Adam, torch.optim.AdamW) or _has_step_hooks(optimizer):
         return None
-    return _plain_fused_adam_state(optimizer)
+    state = _plain_fused_adam_state(optimizer)
+    tensor_lr = isinstance(optimizer.param_groups[0]["lr"], torch.Tensor)
+    if state is None or not _direct_call_matches_torch(tensor_lr):
+        return None
+    return state
 
 
 def _plain_fused_adam_state(optimizer):
@@ -53,7 +60,7 @@ def _plain_fused_adam_state(optimizer):
     group = optimizer.param_groups[0]
     if not group["fused"] or group["amsgrad"] or group["maximize"] or group["capturable"]:
         return None
-    if group["differentiable"] or not _plain_lr(group["lr"]):
+    if group["differentiable"]:
         return None
     params, grads, exp_avgs, exp_avg_sqs, steps = [], [], [], [], []
     for param in group["params"]:
@@ -75,19 +82,24 @@ def _plain_fused_adam_state(optimizer):
         return None
     if len({(param.device, param.dtype) for param in params}) != 1:
         return None
+    if not _plain_lr(group["lr"], params[0].device):
+        return None
     return params, grads, exp_avgs, exp_avg_sqs, steps
 
 
-def _plain_lr(lr):
-    """Whether the kernel takes ``lr`` as it is: a float, or a float32 scalar tensor.
+def _plain_lr(lr, device):
+    """Whether the kernel takes ``lr`` as it is: a float, or a float32 0-d tensor on ``device``.
 
     A scheduled rate (:class:`~sklearn_nce._core.training.HoldThenDecay`) is a
-    0-d tensor the kernel reads where it lies, as a CUDA graph needs; a rate
-    that requires a gradient (a learnt or differentiable one) is not plain.
+    0-d tensor on the parameters' device, which the kernel reads where it
+    lies, as a CUDA graph needs (a CUDA kernel reads a CPU tensor's value
+    once, on the host, and a graph would keep that value); a rate that
+    requires a gradient (a learnt or differentiable one) is not plain.
     """
     if not isinstance(lr, torch.Tensor):
         return True
-    return lr.dim() == 0 and lr.dtype == torch.float32 and not lr.requires_grad
+    plain = lr.dim() == 0 and lr.dtype == torch.float32 and not lr.requires_grad
+    return plain and lr.device == device
 
 
 def _has_step_hooks(optimizer):
@@ -126,18 +138,23 @@ def _fused_adam_update(optimizer, params, grads, exp_avgs, exp_avg_sqs, steps):
     )
 
 
-@functools.cache
-def _direct_call_matches_torch():
+def _direct_call_matches_torch(tensor_lr=False):
     """Whether the direct kernel call gives torch's own Adam and AdamW steps, to the bit.
 
-    On the CPU, once per process, with a float and with a tensor learning
-    rate; the state lists are built without the hook test, so that hooks
-    registered at that moment cannot skip the comparison.
+    On the CPU, once per process and kind of learning rate (a float, or with
+    ``tensor_lr`` a 0-d tensor: a failure with one kind keeps the other's
+    direct call); the state lists are built without the hook test, so that
+    hooks registered at that moment cannot skip the comparison.
     """
+    return _checked_direct_call(bool(tensor_lr))
+
+
+@functools.cache
+def _checked_direct_call(tensor_lr):
+    # Cached by the one normalised argument: f() and f(False) are one entry.
     try:
-        for optimizer_class, lr in itertools.product(
-            (torch.optim.Adam, torch.optim.AdamW), (0.1, torch.tensor(0.1))
-        ):
+        for optimizer_class in (torch.optim.Adam, torch.optim.AdamW):
+            lr = torch.tensor(0.1) if tensor_lr else 0.1
             generator = torch.Generator().manual_seed(0)
             start = torch.randn(3, 2, generator=generator)
             grads = [torch.randn(3, 2, generator=generator) for _ in range(3)]

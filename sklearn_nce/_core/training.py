@@ -592,16 +592,20 @@ class HoldThenDecay(Callback):
 
     Of the ``T`` steps a fit plans (``net.max_epochs`` epochs of
     :meth:`ContrastiveNet.batches_per_epoch`), the first ``1 - decay_fraction``
-    run at the optimizer's learning rate ``lr`` and step ``t`` after them at
+    run at the net's ``lr`` and step ``t`` after them at
     ``lr * (T - t) / (decay_fraction * T)`` (a "warmup-stable-decay"
     schedule without the warm-up): the held rate learns fast, and the decay
     lets the last iterates settle instead of jittering at the held rate's
-    noise level. Early stopping may end the fit before the decay.
+    noise level. Early stopping may end the fit before the decay; every fit
+    (a warm start's too) starts again from ``lr``, which ``set_params(lr=...)``
+    moves. For step-based optimizers (not LBFGS, whose ``lr`` is a first
+    trial step).
 
-    The rate is a 0-d tensor on the parameters' device for the fit, written
-    in place after each step, so that a captured CUDA graph (which reads it
-    at a fixed address) stays valid as it moves; ``on_train_end`` puts the
-    plain float back.
+    Where the fused Adam or AdamW kernel reads the rate, it is a 0-d tensor on
+    the parameters' device, written in place when it changes, so that a
+    captured CUDA graph (which reads it at a fixed address) stays valid as it
+    moves; other optimizers get a float (torch's SGD would read a tensor back
+    to the host at every step). ``on_train_end`` puts the plain float back.
 
     Parameters
     ----------
@@ -610,33 +614,43 @@ class HoldThenDecay(Callback):
     """
 
     def __init__(self, decay_fraction=0.4):
-        self.decay_fraction = float(decay_fraction)
+        self.decay_fraction = decay_fraction
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
-        groups = net.optimizer_.param_groups
-        self.base_lrs_ = [float(group["lr"]) for group in groups]
+        if not 0 < self.decay_fraction <= 1:
+            raise ValueError(f"decay_fraction must be in (0, 1]; got {self.decay_fraction!r}.")
         self.total_steps_ = net.max_epochs * net.batches_per_epoch(X, y)
         self.steps_ = 0
-        for group, base in zip(groups, self.base_lrs_, strict=True):
-            device = group["params"][0].device
-            group["lr"] = torch.tensor(base, dtype=torch.float32, device=device)
+        # Unknown: a fit that raised, or a checkpoint, may have left a decayed tensor.
+        self._rate = None
+        self._set_rate(net, float(net.lr))
 
     def on_batch_end(self, net, training=False, **kwargs):
         if not training:
             return
         self.steps_ += 1
-        factor = self.factor(self.steps_, self.total_steps_)
-        for group, base in zip(net.optimizer_.param_groups, self.base_lrs_, strict=True):
-            group["lr"].fill_(base * factor)
+        self._set_rate(net, float(net.lr) * self.factor(self.steps_, self.total_steps_))
 
     def on_train_end(self, net, **kwargs):
-        for group, base in zip(net.optimizer_.param_groups, self.base_lrs_, strict=True):
-            group["lr"] = base
+        for group in net.optimizer_.param_groups:
+            group["lr"] = float(net.lr)
 
     def factor(self, step, total_steps):
         """The share of ``lr`` that step ``step + 1`` of ``total_steps`` runs at."""
         decay_steps = self.decay_fraction * total_steps
         return min(1.0, max(0.0, (total_steps - step) / decay_steps))
+
+    def _set_rate(self, net, rate):
+        for group in net.optimizer_.param_groups:
+            if not group.get("fused"):
+                group["lr"] = rate
+            elif not isinstance(group["lr"], torch.Tensor):
+                # First step, or set_params(lr=...) put a float there mid-fit.
+                device = group["params"][0].device
+                group["lr"] = torch.tensor(rate, dtype=torch.float32, device=device)
+            elif rate != self._rate:
+                group["lr"].fill_(rate)
+        self._rate = rate
 
 
 class EpochProgressBar(Callback):
