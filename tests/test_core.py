@@ -117,16 +117,32 @@ def _backward(model, X):
     model(X).square().mean().backward()
 
 
+def _count_direct_calls(monkeypatch):
+    """A list that grows by one at each direct fused-Adam call."""
+    calls = []
+    update = optim._fused_adam_update
+    monkeypatch.setattr(
+        optim, "_fused_adam_update", lambda *args: calls.append(1) or update(*args)
+    )
+    return calls
+
+
+def _step_both(models, optimizers, X):
+    """One step of each twin: ours by optimizer_step, torch's by its own step()."""
+    clear_grads(optimizers[0])
+    optimizers[1].zero_grad()
+    for model in models:
+        _backward(model, X)
+    optimizer_step(optimizers[0])
+    optimizers[1].step()
+
+
 @pytest.mark.parametrize("optimizer_class", [torch.optim.Adam, torch.optim.AdamW])
 def test_optimizer_step_is_torchs_step(monkeypatch, optimizer_class):
     # The one-time self-check passes on this torch (else every step would
     # take torch's path and this test would not test the direct call).
     assert optim._direct_call_matches_torch()
-    direct_calls = []
-    update = optim._fused_adam_update
-    monkeypatch.setattr(
-        optim, "_fused_adam_update", lambda *args: direct_calls.append(1) or update(*args)
-    )
+    direct_calls = _count_direct_calls(monkeypatch)
     (ours, theirs), (opt_ours, opt_theirs) = _twin_adams(
         optimizer_class, lr=0.05, weight_decay=0.1
     )
@@ -138,12 +154,7 @@ def test_optimizer_step_is_torchs_step(monkeypatch, optimizer_class):
         if step == 4:  # a frozen parameter has no gradient: both skip it
             for model in (ours, theirs):
                 model.bias.requires_grad_(False)
-        clear_grads(opt_ours)
-        opt_theirs.zero_grad()
-        _backward(ours, X)
-        _backward(theirs, X)
-        optimizer_step(opt_ours)
-        opt_theirs.step()
+        _step_both((ours, theirs), (opt_ours, opt_theirs), X)
     # Bit for bit; the first step (which creates the state) is torch's own.
     for mine, torchs in zip(ours.parameters(), theirs.parameters(), strict=True):
         assert torch.equal(mine, torchs)
@@ -154,11 +165,7 @@ def test_optimizer_step_takes_a_learning_rate_held_as_a_tensor(monkeypatch):
     # HoldThenDecay holds the rate as a 0-d tensor it writes in place: the
     # direct call reads it there, and steps as torch's own step does.
     assert optim._direct_call_matches_torch(tensor_lr=True)
-    direct_calls = []
-    update = optim._fused_adam_update
-    monkeypatch.setattr(
-        optim, "_fused_adam_update", lambda *args: direct_calls.append(1) or update(*args)
-    )
+    direct_calls = _count_direct_calls(monkeypatch)
     (ours, theirs), (opt_ours, opt_theirs) = _twin_adams(torch.optim.Adam, lr=0.05)
     rates = [opt.param_groups[0] for opt in (opt_ours, opt_theirs)]
     rates[0]["lr"] = torch.tensor(0.05)
@@ -166,12 +173,7 @@ def test_optimizer_step_takes_a_learning_rate_held_as_a_tensor(monkeypatch):
     for step in range(5):
         rates[0]["lr"].fill_(0.05 / (step + 1))
         rates[1]["lr"] = float(rates[0]["lr"])
-        clear_grads(opt_ours)
-        opt_theirs.zero_grad()
-        _backward(ours, X)
-        _backward(theirs, X)
-        optimizer_step(opt_ours)
-        opt_theirs.step()
+        _step_both((ours, theirs), (opt_ours, opt_theirs), X)
     for mine, torchs in zip(ours.parameters(), theirs.parameters(), strict=True):
         assert torch.equal(mine, torchs)
     assert len(direct_calls) == 4
