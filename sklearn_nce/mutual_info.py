@@ -15,6 +15,7 @@ import warnings
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import joblib
 import numpy as np
 import torch
 from joblib import Parallel, delayed
@@ -24,6 +25,7 @@ from sklearn.model_selection import KFold
 from sklearn.utils import TransformerTags, check_array, check_random_state
 from sklearn.utils._set_output import _SetOutputMixin
 from sklearn.utils.multiclass import type_of_target
+from skorch.callbacks import LRScheduler
 from tqdm.auto import tqdm
 
 from ._core.base import _BaseNCE, apply_critic, iter_critic
@@ -308,8 +310,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         linearly to 0 (the last iterates settle instead of jittering); with
         telescoping it is a constant 1e-3 (at 40 nats, d = 40, 2e-3 stopped
         at 31.5 nats and 1e-3 reached 38.0). A number is used as it is,
-        constant (set one to drive the rate with a scheduler of your own in
-        ``callbacks``: "auto" would overwrite it after every step).
+        constant. With a skorch ``LRScheduler`` of your own in ``callbacks``,
+        "auto" starts it from 4e-3 and leaves the schedule to it.
     max_epochs : int or "auto", default="auto"
         Passes over each fold's training rows. "auto" trains for 1500
         optimiser steps but at most 300 passes (e.g. 300 epochs of 160
@@ -330,7 +332,10 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
     warm_start : bool, default=False
         When True, a new ``fit`` starts from the critics of every fold of the previous fit
         (same parameters, same number of features) instead of a fresh
-        initialisation, and trains ``max_epochs`` more epochs; the optimiser
+        initialisation, and trains ``max_epochs`` more epochs. It must be given
+        the same X and y (same rows, in the same order) and the same ``cv``:
+        the folds are replayed, so that each critic is still scored on pairs
+        it never trained on; other pairs raise a ``ValueError``. The optimiser
         state starts afresh, as in :class:`~sklearn.neural_network.MLPClassifier`
         (and ``lr="auto"``'s schedule starts again from its held rate).
         Everything fitted on the data (the folds' offsets and ``mi_``) is fitted again.
@@ -586,6 +591,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
             The fitted estimator.
         """
         self._check_telescoping_params()
+        folds_key = self._check_warm_folds(X, y)
         X, y = self._validate_pairs(X, y, reset=True)
         _check_n_pairs(len(X), self.cv, self.objective)
         self.device_ = resolve_device(self.device)
@@ -594,6 +600,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         if self._refits_saturated():
             self.saturated_ = True
             held_out_matrices = self._cross_fit(X, y)
+        self._folds_key = folds_key
         self._warn_if_unreliable(held_out_matrices)
         return self
 
@@ -809,6 +816,27 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         self.mi_bias_bounds_ = self._bias_bounds(_n_product_pairs(held_out_matrices))
         return held_out_matrices
 
+    def _check_warm_folds(self, X, y):
+        """The key of this fit's folds; a warm start on other folds than the last fit's raises.
+
+        A warm start replays the last fit's fold split, so that each critic
+        goes on training on its own rows and is scored on the rows it never
+        saw. Other rows, another order of them or another ``cv`` split
+        differently: a continued critic would be scored on rows it trained on
+        (independent pairs then read up to +0.5 nats), so that is refused,
+        before anything fitted is touched. Read from the pairs as given.
+        """
+        key = (self.cv, joblib.hash((np.asarray(X), np.asarray(y))))
+        previous = getattr(self, "_folds_key", None)
+        if self.warm_start and self._previous_critics() and previous not in (None, key):
+            raise ValueError(
+                "warm_start=True continues each fold's critic and scores it on the rows that "
+                "fold held out, which needs the previous fit's X, y (same rows, same order) "
+                "and cv; these differ, so a critic would be scored on rows it trained on. Fit "
+                "the same data with the same cv, or set warm_start=False to start afresh."
+            )
+        return key
+
     def _telescoping(self):
         """The fit's telescoping setting: ``telescoping_steps``, or "auto" once saturated."""
         return "auto" if self.saturated_ else self.telescoping_steps
@@ -992,8 +1020,9 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         return _IN_BATCH_LR if self.lr == "auto" else self.lr
 
     def _training_callbacks(self):
-        # The in-batch critics only: telescoping fits its own classifiers.
-        if self.lr != "auto":
+        # The in-batch critics only: telescoping fits its own classifiers. A
+        # scheduler of the user's drives the rate alone (two would fight).
+        if self.lr != "auto" or _has_lr_scheduler(self.callbacks):
             return []
         return [("lr_decay", HoldThenDecay(_IN_BATCH_DECAY_FRACTION))]
 
@@ -1320,6 +1349,12 @@ def _warn_per_feature(fits):
             category,
             stacklevel=stacklevel_to_user(),
         )
+
+
+def _has_lr_scheduler(callbacks):
+    """Whether the user's ``callbacks`` hold a skorch ``LRScheduler`` (bare or as a pair)."""
+    entries = [entry[1] if isinstance(entry, tuple) else entry for entry in callbacks or []]
+    return any(isinstance(entry, LRScheduler) for entry in entries)
 
 
 def _check_alpha(alpha):

@@ -143,12 +143,22 @@ def test_mutual_info_nce_reads_labels_as_classes(iris):
     assert mutual_info_nce(X, y, discrete_target=False, **IRIS_FAST) != joint
 
 
-def test_warm_start_keeps_the_column_order_of_the_classes(iris):
+def test_warm_start_continues_only_on_the_same_pairs_and_cv(iris):
+    # A warm refit replays the folds: other rows, another order of them or
+    # another cv would score a continued critic on rows it trained on (on
+    # independent pairs a cv 2 -> 4 refit read one fold at +0.54 nats).
     X, y, _ = iris
     model = InfoNCEAnchorMI(warm_start=True, **{**IRIS_FAST, "max_epochs": 5}).fit(X, y)
-    # The same classes, now most frequent in a different order.
-    rows = np.r_[0:20, 50:150]
-    model.fit(X[rows], y[rows])
+    first = model.fold_estimates_.copy()
+    model.fit(X, y)  # the same pairs: the critics go on training
     assert model.target_classes_.tolist() == [0, 1, 2]
-    with pytest.raises(ValueError, match="warm_start=True.*y had 3 features"):
-        model.fit(X[50:], y[50:])  # two classes: a different critic input
+    assert not np.array_equal(model.fold_estimates_, first)
+    continued = model.fold_estimates_.copy()
+    rows = np.r_[0:20, 50:150]
+    refused = [(X[rows], y[rows], 2), (X[::-1], y[::-1], 2), (X, y, 3)]  # rows, order, cv
+    for X_new, y_new, cv in refused:
+        with pytest.raises(ValueError, match="scored on rows it trained on"):
+            model.set_params(cv=cv).fit(X_new, y_new)
+    # Each refused fit left the fitted model as it was.
+    np.testing.assert_array_equal(model.fold_estimates_, continued)
+    assert model.n_features_in_ == X.shape[1] and model.target_classes_.tolist() == [0, 1, 2]

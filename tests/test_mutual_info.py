@@ -16,6 +16,8 @@ from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from skorch.callbacks import LRScheduler
+from torch.optim.lr_scheduler import StepLR
 
 from sklearn_nce import InfoNCEAnchorMI, mutual_info, mutual_info_nce
 from sklearn_nce._core.critics import CriticEnsemble, SeparableCritic
@@ -359,6 +361,12 @@ def test_the_auto_learning_rate_holds_then_decays_and_a_number_stays_constant():
     assert auto.nets_[0].optimizer_.param_groups[0]["lr"] == 4e-3
     constant = _fast(cv=2, max_epochs=3, lr=2e-3).fit(X, Y)
     assert "lr_decay" not in dict(constant.nets_[0].callbacks_)
+    # A scheduler of the user's drives the rate alone: two would fight (a
+    # StepLR's cuts were undone by the decay's next write).
+    own = LRScheduler(StepLR, step_size=1, gamma=0.5)
+    scheduled = _fast(cv=2, max_epochs=3, lr="auto", callbacks=[own]).fit(X, Y)
+    assert "lr_decay" not in dict(scheduled.nets_[0].callbacks_)
+    assert scheduled.nets_[0].optimizer_.param_groups[0]["lr"] == pytest.approx(4e-3 * 0.5**3)
 
 
 def test_progress_bar_names_the_estimator_and_shows_the_estimate(capsys):

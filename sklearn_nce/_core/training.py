@@ -562,10 +562,8 @@ def _raise_diverged(net, what):
     # The objective may name its own remedy (e.g. a bounded loss).
     objective = getattr(net, "criterion_", None)
     hint = getattr(objective, "divergence_hint", "add weight_decay")
-    raise ValueError(
-        f"{what} Lower `lr` (currently {net.lr}), standardise X (e.g. with StandardScaler), "
-        f"or {hint}."
-    )
+    # No "standardise X": every estimator standardises its inputs itself.
+    raise ValueError(f"{what} Lower `lr` (currently {net.lr}) or {hint}.")
 
 
 class NoiseWeightAnnealing(Callback):
