@@ -345,7 +345,9 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         ``skorch.callbacks.Checkpoint(monitor="train_loss_best")`` to save the
         critic of long fits (its default monitor, ``"valid_loss_best"``, needs
         early stopping); see the user guide's "Persistence and checkpoints".
-        Each net gets its own copy (callbacks that cannot be copied are shared).
+        Each net gets its own copy (callbacks that cannot be copied are shared):
+        a ``Checkpoint`` writes the same files for every fold, so the last
+        fold's remain (the fitted folds are in ``nets_``).
 
     Attributes
     ----------
