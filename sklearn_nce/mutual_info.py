@@ -834,7 +834,11 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         (independent pairs then read up to +0.5 nats), so that is refused,
         before anything fitted is touched. Read from the pairs as given.
         """
-        key = (self.cv, joblib.hash((np.asarray(X), np.asarray(y))))
+        try:
+            data = (np.asarray(X), np.asarray(y))  # a list or a frame as its array
+        except (TypeError, ValueError):
+            data = (X, y)  # e.g. ragged: validation refuses it next, in its own words
+        key = (self.cv, joblib.hash(data))
         previous = getattr(self, "_folds_key", None)
         if self.warm_start and self._previous_critics() and previous not in (None, key):
             raise ValueError(
