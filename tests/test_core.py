@@ -959,6 +959,20 @@ def test_what_auto_resolved_to_is_a_fitted_attribute():
     assert (mi.lr_, mi.batch_size_, mi.max_epochs_) == (4e-3, 32, 1)
 
 
+@pytest.mark.filterwarnings("ignore:InfoNCEAnchorMI's estimate")  # two epochs: not the point
+def test_a_batch_size_above_the_training_rows_is_clipped_with_a_warning():
+    # As MLPClassifier: cut to the rows, and said. For the MI the batch is the
+    # candidate set, so it also sets nu="auto" and the InfoNCE cap.
+    X, y = make_mean_shift(n_features=2, kl=1.0).sample(100, 100, random_state=0)
+    with pytest.warns(UserWarning, match="batch_size=500 is larger than the 100 rows"):
+        mi = InfoNCEAnchorMI(cv=2, batch_size=500, max_epochs=2, random_state=0)
+        mi.fit(X[:, :1], X[:, 1])
+    assert mi.batch_size_ == 100 and mi.nu_ == 99
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # "auto" is never clipped aloud
+        NCEDensityRatio(max_epochs=1, random_state=0).fit(X, y)
+
+
 @pytest.mark.filterwarnings("ignore:InfoNCEAnchorMI's estimate")  # one epoch: not the point
 def test_a_telescoping_fold_gets_the_estimators_shared_parameters():
     X, y = make_mean_shift(n_features=2, kl=1.0).sample(200, 200, random_state=0)

@@ -6,9 +6,11 @@ net and batched inference all happen here once.
 """
 
 import copy
+import inspect
 import io
 import math
 import numbers
+import warnings
 from abc import ABCMeta
 
 import numpy as np
@@ -36,6 +38,7 @@ from .validation import (
     Real,
     StrOptions,
     check_is_fitted,
+    stacklevel_to_user,
 )
 
 __all__ = ["_BaseNCE", "apply_critic", "iter_critic"]
@@ -335,7 +338,11 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
         # cap the batch at the number of rows so that one batch always exists.
         # LBFGS is a full-batch method: its line search needs the exact loss.
         n_train = n_rows(train[0])
-        batch_size = n_train if optimizer == "lbfgs" else min(self._batch_size(n_train), n_train)
+        if optimizer == "lbfgs":
+            batch_size = n_train
+        else:
+            batch_size = min(self._batch_size(n_train), n_train)
+            _warn_if_clipped(self.batch_size, n_train, _default_of(type(self), "batch_size"))
         valid_batch_size = None if valid is None else min(batch_size, n_rows(valid[0]))
         net = build_net(
             critic,
@@ -545,6 +552,29 @@ def _beats_start(net, start, valid):
         module.load_state_dict(fitted)
         criterion.train(was_training)
     return fitted_loss < start_loss
+
+
+def _warn_if_clipped(requested, n_train, default):
+    """Warn where a ``batch_size`` the user set exceeds a critic's training rows.
+
+    The batch is cut to the rows, as MLPClassifier does (and warns); where it
+    is the candidate set (InfoNCEAnchorMI), it also sets ``nu="auto"`` and the
+    InfoNCE cap ``log(batch_size)``, so the user should know. The default
+    (256 rows for the density models) is cut silently on small data, as
+    MLPClassifier's ``min(200, n_samples)``.
+    """
+    if requested not in ("auto", default) and requested > n_train:
+        warnings.warn(
+            f"batch_size={requested} is larger than the {n_train} rows a critic trains on; "
+            f"it is clipped to {n_train}.",
+            UserWarning,
+            stacklevel=stacklevel_to_user(),
+        )
+
+
+def _default_of(estimator_class, name):
+    """The default of ``__init__`` parameter ``name`` of ``estimator_class``."""
+    return inspect.signature(estimator_class.__init__).parameters[name].default
 
 
 def _user_callbacks(callbacks):
