@@ -310,8 +310,9 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         linearly to 0 (the last iterates settle instead of jittering); with
         telescoping it is a constant 1e-3 (at 40 nats, d = 40, 2e-3 stopped
         at 31.5 nats and 1e-3 reached 38.0). A number is used as it is,
-        constant. With a skorch ``LRScheduler`` of your own in ``callbacks``,
-        "auto" starts it from 4e-3 and leaves the schedule to it.
+        constant unless a scheduler of yours in ``callbacks`` moves it. With a
+        skorch ``LRScheduler`` in ``callbacks``, "auto" starts it from 4e-3 and
+        leaves the schedule to it.
     max_epochs : int or "auto", default="auto"
         Passes over each fold's training rows. "auto" trains for 1500
         optimiser steps but at most 300 passes (e.g. 300 epochs of 160
@@ -324,7 +325,9 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         candidates. "auto" is 32 (a step scores ``batch_size**2`` pairs,
         so its cost grows with the square). With telescoping, rows (joint and shuffled
         pairs) per batch of the classifier, "auto" as in
-        :class:`~sklearn_nce.NCEDensityRatio`.
+        :class:`~sklearn_nce.NCEDensityRatio`. A number above a fold's
+        training pairs is cut to them with a ``SmallSampleWarning``; ``nu="auto"``
+        and the InfoNCE cap then follow the size used (``batch_size_``).
     verbose : int, default=0
         1 shows a progress bar per fold, with the loss and the running MI
         estimate of the training batches; 2 prints skorch's epoch table.
@@ -333,7 +336,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         When True, a new ``fit`` starts from the critics of every fold of the previous fit
         (same parameters, same number of features) instead of a fresh
         initialisation, and trains ``max_epochs`` more epochs. It must be given
-        the same X and y (same rows, in the same order) and the same ``cv``:
+        the same X and y (same rows, in the same order), ``cv`` and
+        ``random_state``:
         the folds are replayed, so that each critic is still scored on pairs
         it never trained on; other pairs raise a ``ValueError``. The optimiser
         state starts afresh, as in :class:`~sklearn.neural_network.MLPClassifier`
@@ -602,7 +606,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         if self._refits_saturated():
             self.saturated_ = True
             held_out_matrices = self._cross_fit(X, y)
-        self._folds_key = folds_key
+        # The seed part as this fit resolved it (without an int seed, a cold fit draws one).
+        self._folds_key = (folds_key[0], self._folds_seed(), folds_key[2])
         self._warn_if_unreliable(held_out_matrices)
         return self
 
@@ -829,25 +834,31 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
 
         A warm start replays the last fit's fold split, so that each critic
         goes on training on its own rows and is scored on the rows it never
-        saw. Other rows, another order of them or another ``cv`` split
-        differently: a continued critic would be scored on rows it trained on
-        (independent pairs then read up to +0.5 nats), so that is refused,
-        before anything fitted is touched. Read from the pairs as given.
+        saw. Other pairs, another order of them, another ``cv`` or another
+        seed split differently: a continued critic would be scored on rows it
+        trained on (independent pairs then read up to +0.5 nats), so that is
+        refused, before anything fitted is touched. The key holds the pairs'
+        values (as float64, or objects for text: not their container or
+        memory layout), ``cv`` and the seed the folds come from.
         """
-        try:
-            data = (np.asarray(X), np.asarray(y))  # a list or a frame as its array
-        except (TypeError, ValueError):
-            data = (X, y)  # e.g. ragged: validation refuses it next, in its own words
-        key = (self.cv, joblib.hash(data))
+        key = (self.cv, self._folds_seed(), _pairs_hash(X, y))
         previous = getattr(self, "_folds_key", None)
-        if self.warm_start and self._previous_critics() and previous not in (None, key):
+        comparable = previous is not None and key[2] is not None
+        if self.warm_start and self._previous_critics() and comparable and previous != key:
             raise ValueError(
                 "warm_start=True continues each fold's critic and scores it on the rows that "
-                "fold held out, which needs the previous fit's X, y (same rows, same order) "
-                "and cv; these differ, so a critic would be scored on rows it trained on. Fit "
-                "the same data with the same cv, or set warm_start=False to start afresh."
+                "fold held out, which needs the previous fit's X, y (same rows, same order), "
+                "cv and random_state; these differ, so a critic would be scored on rows it "
+                "trained on. Fit the same data with the same settings, or set warm_start=False "
+                "to start afresh."
             )
         return key
+
+    def _folds_seed(self):
+        """What the fold split's randomness comes from: an int seed, or the kept drawn one."""
+        if isinstance(self.random_state, Integral):
+            return int(self.random_state)
+        return ("drawn", getattr(self, "_fit_seed", None))
 
     def _telescoping(self):
         """The fit's telescoping setting: ``telescoping_steps``, or "auto" once saturated."""
@@ -1366,9 +1377,33 @@ def _warn_per_feature(fits):
 
 
 def _has_lr_scheduler(callbacks):
-    """Whether the user's ``callbacks`` hold a skorch ``LRScheduler`` (bare or as a pair)."""
+    """Whether the user's ``callbacks`` hold a skorch ``LRScheduler`` (instance, class or pair)."""
     entries = [entry[1] if isinstance(entry, tuple) else entry for entry in callbacks or []]
-    return any(isinstance(entry, LRScheduler) for entry in entries)
+    return any(
+        isinstance(entry, LRScheduler)
+        or (isinstance(entry, type) and issubclass(entry, LRScheduler))
+        for entry in entries
+    )
+
+
+def _pairs_hash(X, y):
+    """A hash of the pairs' values (None where they do not convert: validation refuses them).
+
+    Canonical: numbers as C-ordered float64, anything else as objects, y as
+    2-D columns, so that a frame and its array, or a 1-D y and its column,
+    hash alike (``joblib.hash`` alone also reads dtype and memory layout).
+    It costs a copy of the data per fit, small beside the training.
+    """
+    try:
+        parts = [np.asarray(X), np.asarray(y)]
+        parts[1] = parts[1].reshape(len(parts[1]), -1)
+        canonical = [
+            np.ascontiguousarray(part, dtype=np.float64 if part.dtype.kind in "biuf" else object)
+            for part in parts
+        ]
+        return joblib.hash(canonical)
+    except Exception:  # noqa: BLE001 - anything unreadable: validation says what is wrong
+        return None
 
 
 def _check_alpha(alpha):

@@ -49,6 +49,7 @@ from sklearn_nce._core.training import (
     resolve_device,
 )
 from sklearn_nce.datasets import make_mean_shift
+from sklearn_nce.exceptions import SmallSampleWarning
 
 # ---------------------------------------------------------------------------
 # StratifiedBatchSampler
@@ -964,7 +965,7 @@ def test_a_batch_size_above_the_training_rows_is_clipped_with_a_warning():
     # As MLPClassifier: cut to the rows, and said. For the MI the batch is the
     # candidate set, so it also sets nu="auto" and the InfoNCE cap.
     X, y = make_mean_shift(n_features=2, kl=1.0).sample(100, 100, random_state=0)
-    with pytest.warns(UserWarning, match="batch_size=500 is larger than the 100 rows"):
+    with pytest.warns(SmallSampleWarning, match="batch_size=500 is larger than the rows"):
         mi = InfoNCEAnchorMI(cv=2, batch_size=500, max_epochs=2, random_state=0)
         mi.fit(X[:, :1], X[:, 1])
     assert mi.batch_size_ == 100 and mi.nu_ == 99

@@ -6,6 +6,7 @@ depends only on which rows share a class.
 """
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.datasets import load_iris
 from sklearn.feature_selection import mutual_info_classif
@@ -155,10 +156,21 @@ def test_warm_start_continues_only_on_the_same_pairs_and_cv(iris):
     assert not np.array_equal(model.fold_estimates_, first)
     continued = model.fold_estimates_.copy()
     rows = np.r_[0:20, 50:150]
-    refused = [(X[rows], y[rows], 2), (X[::-1], y[::-1], 2), (X, y, 3)]  # rows, order, cv
-    for X_new, y_new, cv in refused:
+    order = np.random.RandomState(0).permutation(len(X))
+    refused = [  # other rows, another order of them, another cv, another seed
+        (X[rows], y[rows], {}),
+        (X[order], y[order], {}),
+        (X, y, {"cv": 3}),
+        (X, y, {"random_state": 1}),
+        (X, y, {"random_state": None}),
+    ]
+    for X_new, y_new, params in refused:
         with pytest.raises(ValueError, match="scored on rows it trained on"):
-            model.set_params(cv=cv).fit(X_new, y_new)
+            model.set_params(**params).fit(X_new, y_new)
+        model.set_params(cv=2, random_state=0)
+    # The same values in another container or layout are the same pairs.
+    model.fit(pd.DataFrame(np.asfortranarray(X)), list(y))
+    continued = model.fold_estimates_.copy()
     # Each refused fit left the fitted model as it was.
     np.testing.assert_array_equal(model.fold_estimates_, continued)
     assert model.n_features_in_ == X.shape[1] and model.target_classes_.tolist() == [0, 1, 2]

@@ -19,6 +19,7 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
+from ..exceptions import SmallSampleWarning
 from .critics import ACTIVATIONS, MLPCritic, ResidualCritic
 from .training import (
     OPTIMIZERS,
@@ -564,17 +565,20 @@ def _warn_if_clipped(requested, n_train, default):
     MLPClassifier's ``min(200, n_samples)``.
     """
     if requested not in ("auto", default) and requested > n_train:
+        # One text for every critic of a fit (folds differ by a row), so the
+        # warning shows once; batch_size_ says what it was cut to.
         warnings.warn(
-            f"batch_size={requested} is larger than the {n_train} rows a critic trains on; "
-            f"it is clipped to {n_train}.",
-            UserWarning,
+            f"batch_size={requested} is larger than the rows a critic trains on; each batch "
+            "is clipped to them (batch_size_ holds the size used).",
+            SmallSampleWarning,
             stacklevel=stacklevel_to_user(),
         )
 
 
 def _default_of(estimator_class, name):
     """The default of ``__init__`` parameter ``name`` of ``estimator_class``."""
-    return inspect.signature(estimator_class.__init__).parameters[name].default
+    parameter = inspect.signature(estimator_class.__init__).parameters.get(name)
+    return None if parameter is None else parameter.default
 
 
 def _user_callbacks(callbacks):

@@ -310,7 +310,7 @@ class _BaseEnergyNCE(_BaseNCE):
         if not np.isfinite(log_z):
             raise ValueError(
                 "The fitted energy is not finite on the importance-sampling draws: the fit "
-                "diverged. Lower `lr`, add `weight_decay`, or standardise X."
+                "diverged. Lower `lr` or add `weight_decay`."
             )
         self.log_partition_ = log_z
         self.log_partition_std_ = log_z_std
