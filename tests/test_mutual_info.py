@@ -329,7 +329,9 @@ def test_small_data_warns_and_too_small_raises():
         _fast(cv=2).fit(X[:30], Y[:30])
     with warnings.catch_warnings():
         warnings.simplefilter("error", SmallSampleWarning)
-        _fast(cv=2).fit(X, Y)  # 20 pairs per fold: enough
+        # 20 pairs per fold: enough (the "auto" batch of 32 is cut to them
+        # silently; _fast's explicit 32 would say so).
+        _fast(cv=2, batch_size="auto").fit(X, Y)
     with pytest.raises(ValueError, match="need 15 pairs"):
         _fast(objective="dv").fit(X[:12], Y[:12])
 
