@@ -920,9 +920,15 @@ def _fitted_in_batch_defaults():
         warnings.simplefilter("ignore")  # a small sample: the fit may say so
         model = InfoNCEAnchorMI(cv=2, random_state=0).fit(X, Y)
     steps = model.max_epochs_ * (fold // model.batch_size_)
+    decay = dict(model.nets_[0].callbacks_).get("lr_decay")
+    schedule = (
+        f" held for {1 - decay.decay_fraction:.0%} of the steps and decayed linearly to 0"
+        if decay is not None
+        else ""
+    )
     return (
-        f"batch_size={model.batch_size_}, lr={model.lr_:g} held for 60% of the steps and "
-        f"decayed linearly to 0, {steps} optimiser steps per critic"
+        f"batch_size={model.batch_size_}, lr={model.lr_:g}{schedule}, "
+        f"{steps} optimiser steps per critic"
     )
 
 

@@ -597,7 +597,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
             The fitted estimator.
         """
         self._check_telescoping_params()
-        folds_key = self._check_warm_folds(X, y)
+        pairs_hash = self._check_warm_folds(X, y)
         X, y = self._validate_pairs(X, y, reset=True)
         _check_n_pairs(len(X), self.cv, self.objective)
         self.device_ = resolve_device(self.device)
@@ -606,8 +606,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         if self._refits_saturated():
             self.saturated_ = True
             held_out_matrices = self._cross_fit(X, y)
-        # The seed part as this fit resolved it (without an int seed, a cold fit draws one).
-        self._folds_key = (folds_key[0], self._folds_seed(), folds_key[2])
+        # After the fit: without an int seed, a cold fit has just drawn its own.
+        self._folds_key = self._folds_key_of(pairs_hash)
         self._warn_if_unreliable(held_out_matrices)
         return self
 
@@ -830,7 +830,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         return held_out_matrices
 
     def _check_warm_folds(self, X, y):
-        """The key of this fit's folds; a warm start on other folds than the last fit's raises.
+        """Refuse a warm start on other folds than the last fit's; return the pairs' hash.
 
         A warm start replays the last fit's fold split, so that each critic
         goes on training on its own rows and is scored on the rows it never
@@ -841,10 +841,11 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         values (as float64, or objects for text: not their container or
         memory layout), ``cv`` and the seed the folds come from.
         """
-        key = (self.cv, self._folds_seed(), _pairs_hash(X, y))
+        pairs_hash = _pairs_hash(X, y)
         previous = getattr(self, "_folds_key", None)
-        comparable = previous is not None and key[2] is not None
-        if self.warm_start and self._previous_critics() and comparable and previous != key:
+        comparable = previous is not None and pairs_hash is not None
+        continued = self.warm_start and self._previous_critics()
+        if continued and comparable and previous != self._folds_key_of(pairs_hash):
             raise ValueError(
                 "warm_start=True continues each fold's critic and scores it on the rows that "
                 "fold held out, which needs the previous fit's X, y (same rows, same order), "
@@ -852,13 +853,14 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
                 "trained on. Fit the same data with the same settings, or set warm_start=False "
                 "to start afresh."
             )
-        return key
+        return pairs_hash
 
-    def _folds_seed(self):
-        """What the fold split's randomness comes from: an int seed, or the kept drawn one."""
-        if isinstance(self.random_state, Integral):
-            return int(self.random_state)
-        return ("drawn", getattr(self, "_fit_seed", None))
+    def _folds_key_of(self, pairs_hash):
+        """The fold split's inputs: ``cv``, its seed (int, or the drawn one kept), the pairs."""
+        seed = self.random_state
+        if not isinstance(seed, Integral):
+            seed = ("drawn", getattr(self, "_fit_seed", None))
+        return self.cv, seed, pairs_hash
 
     def _telescoping(self):
         """The fit's telescoping setting: ``telescoping_steps``, or "auto" once saturated."""
