@@ -360,6 +360,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         critic of long fits (its default monitor, ``"valid_loss_best"``, needs
         early stopping); see the user guide's "Persistence and checkpoints".
         Each net gets its own copy (callbacks that cannot be copied are shared).
+        A scoring callback needs a callable ``scoring(net, X, y)``: the net
+        predicts the critic's raw outputs, where a scikit-learn scorer does not apply.
 
     Attributes
     ----------

@@ -352,6 +352,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         Each net gets its own copy (callbacks that cannot be copied are shared):
         a ``Checkpoint`` writes the same files for every fold, so the last
         fold's remain (the fitted folds are in ``nets_``).
+        A scoring callback needs a callable ``scoring(net, X, y)``: the net
+        predicts the critic's raw outputs, where a scikit-learn scorer does not apply.
 
     Attributes
     ----------

@@ -9,7 +9,7 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, EpochScoring
 
 from sklearn_nce import (
     CNCEEnergyModel,
@@ -455,6 +455,19 @@ def test_callbacks_that_cannot_be_copied_are_shared():
     model = NCEDensityRatio(max_epochs=3, random_state=0, callbacks=[("logger", logger)])
     model.fit(X, TARGETS["NCEDensityRatio"])
     assert logger.epochs == 3
+
+
+def test_a_scorer_callback_is_refused_clearly_and_a_callable_one_runs():
+    # The inner net predicts critic outputs on internal inputs: a sklearn
+    # scorer there failed deep in skorch's predict_proba. A callable is the
+    # user's own business and runs.
+    y = TARGETS["NCEDensityRatio"]
+    scorer = EpochScoring("neg_log_loss")
+    with pytest.raises(ValueError, match="scikit-learn scorer does not apply"):
+        NCEDensityRatio(max_epochs=1, callbacks=[scorer]).fit(X, y)
+    own = EpochScoring(lambda net, X, y: 1.0, name="mine")
+    model = NCEDensityRatio(max_epochs=2, random_state=0, callbacks=[own]).fit(X, y)
+    assert model.history_[:, "mine"] == [1.0, 1.0]
 
 
 def test_a_flat_critic_at_chance_does_not_warn():

@@ -18,6 +18,7 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
+from skorch.callbacks import BatchScoring, EpochScoring
 
 from ..exceptions import SmallSampleWarning
 from .critics import ACTIVATIONS, MLPCritic, ResidualCritic
@@ -589,10 +590,32 @@ def _user_callbacks(callbacks):
     lock, a file or a run handle) are passed as they are.
     """
     callbacks = list(callbacks or [])
+    for entry in callbacks:
+        _check_scoring_callback(entry[1] if isinstance(entry, tuple) else entry)
     try:
         return copy.deepcopy(callbacks)
     except Exception:  # noqa: BLE001 (any copy failure: share instead)
         return callbacks
+
+
+def _check_scoring_callback(callback):
+    """Refuse a skorch scoring callback that would apply a scikit-learn scorer to the inner net.
+
+    The net's predictions are the critic's raw outputs on the estimator's
+    internal inputs (dicts of arrays, data and noise rows), not the
+    estimator's: skorch's ``EpochScoring("neg_log_loss")`` failed deep inside
+    ``predict_proba`` ("zero-dimensional arrays cannot be concatenated").
+    A callable ``scoring(net, X, y)`` is the user's own and passes.
+    """
+    if isinstance(callback, (EpochScoring, BatchScoring)) and not callable(callback.scoring):
+        raise ValueError(
+            f"{type(callback).__name__}(scoring={callback.scoring!r}) scores the inner skorch "
+            "net, whose predictions are the critic's raw outputs on the estimator's internal "
+            "inputs, not the estimator's: a scikit-learn scorer does not apply there. The "
+            "training and held-out losses are recorded in history_ ('train_loss', "
+            "'valid_loss'); to score the estimator, use cross_val_score or GridSearchCV on "
+            "it, or give the callback a callable scoring(net, X, y)."
+        )
 
 
 def apply_critic(critic, device, function, *arrays):
