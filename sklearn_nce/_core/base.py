@@ -16,7 +16,7 @@ from abc import ABCMeta
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import GroupShuffleSplit, train_test_split
 from sklearn.utils import check_random_state
 from skorch.callbacks import BatchScoring, EpochScoring
 
@@ -412,7 +412,10 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
         )
 
     def _split(self, X, labels, rng):
-        """Hold out ``validation_fraction`` (stratified by label) when early stopping is on."""
+        """Hold out ``validation_fraction`` (stratified by label) when early stopping is on.
+
+        Rows in one of ``_split_groups``'s groups stay on one side.
+        """
         if not self._uses_early_stopping(n_rows(X)):
             return (X, labels), None
         n_total = n_rows(X)
@@ -423,18 +426,28 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
                 f"of {n_total} rows, too few to validate on; use more rows, a larger "
                 "validation_fraction, or early_stopping=False."
             )
-        train_idx, valid_idx = train_test_split(
-            np.arange(n_total),
-            test_size=self.validation_fraction,
-            stratify=labels,
-            random_state=rng,
-        )
+        groups = self._split_groups(X, labels)
+        if groups is None:
+            train_idx, valid_idx = train_test_split(
+                np.arange(n_total),
+                test_size=self.validation_fraction,
+                stratify=labels,
+                random_state=rng,
+            )
+        else:
+            split = GroupShuffleSplit(1, test_size=self.validation_fraction, random_state=rng)
+            train_idx, valid_idx = next(split.split(np.arange(n_total), groups=groups))
         if labels is None:
             return (take_rows(X, train_idx), None), (take_rows(X, valid_idx), None)
         return (
             (take_rows(X, train_idx), labels[train_idx]),
             (take_rows(X, valid_idx), labels[valid_idx]),
         )
+
+    def _split_groups(self, X, labels):
+        """Hook: groups whose rows ``_split`` holds out together (None: rows one by one)."""
+        del X, labels
+        return None
 
     def _check_training(self, net, valid):
         """Hook: judge a trained net on the held-out rows ``valid`` (None without early stopping).

@@ -27,6 +27,7 @@ from .noise import (
     GaussianNoise,
     KernelDensityNoise,
     SelectedDensity,
+    duplicate_groups,
     fit_gaussian_mixture,
     make_noise,
 )
@@ -227,6 +228,11 @@ class _BaseEnergyNCE(_BaseNCE):
         if self.base == "gaussian":
             return GaussianNoise().fit(X_train)
         return copy.deepcopy(self.base).fit(X_train)
+
+    def _split_groups(self, X, labels):
+        # Copies of a row are one draw: held out apart from them, the network
+        # learnt them and the held-out rows vouched for it (see duplicate_groups).
+        return duplicate_groups(X) if labels is None and isinstance(X, np.ndarray) else None
 
     def _patience(self, n_train, batch_size):
         """``n_iter_no_change`` epochs, but never fewer than 400 optimiser steps.
