@@ -25,13 +25,14 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
     """Energy-based density model by conditional noise-contrastive estimation.
 
     The model is ``log phi(x) = f(x) + log b(x)``: a neural network ``f`` on
-    top of a fitted base density ``b`` (a Gaussian mixture chosen by BIC by
-    default; ``base=None`` learns the whole energy, as in the CNCE paper).
+    top of a fitted base density ``b`` (by default a stack of Gaussian
+    mixtures, KDEs and a Gaussian weighed by held-out likelihood; ``base=None``
+    learns the whole energy, as in the CNCE paper).
     ``f`` is trained by CNCE: each data point ``x`` is contrasted with
     ``n_noise`` points ``y ~ pn(y | x)`` through the logistic loss of
     ``G = log phi(x) - log phi(y) + log pn(y | x) - log pn(x | y)``, in which
     the partition function cancels. After training, ``log Z`` is estimated by
-    importance sampling from the fitted mixture, so :meth:`score_samples` is a
+    importance sampling from the fitted base, so :meth:`score_samples` is a
     normalised log density and :meth:`score` a mean log-likelihood that
     ``GridSearchCV`` can maximise.
 

@@ -38,10 +38,11 @@ _HELD_OUT_TAIL_ROWS = 5
 class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
     """Outlier detector from a data-versus-noise classifier trained by "Noisier" NCE.
 
-    A fitted noise density ``q`` (a Gaussian mixture chosen by BIC by default)
-    is corrected by a network ``h`` trained to tell the data from ``n_noise``
-    noise draws per row, with the noise term weighted by ``noise_weight``
-    (``M``): ``mean softplus(-(h - log M)) + M mean_noise softplus(h - log M)``.
+    A fitted noise density ``q`` (by default a stack of Gaussian mixtures,
+    KDEs and a Gaussian weighed by held-out likelihood) is corrected by a
+    network ``h`` trained to tell the data from ``n_noise`` noise draws per
+    row, with the noise term weighted by ``noise_weight`` (``M``):
+    ``mean softplus(-(h - log M)) + M mean_noise softplus(h - log M)``.
     ``M = n_noise`` is vanilla NCE; as ``M`` grows the gradient tends to
     ``E_data[grad h] - E_q[exp(h) grad h]``, the maximum-likelihood gradient
     with an importance-sampled partition function. The model's log density

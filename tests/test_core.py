@@ -488,6 +488,20 @@ def test_mlp_critic_output_shape(out_features, hidden):
     assert sum(isinstance(m, nn.Tanh) for m in critic.modules()) == len(hidden)
 
 
+@pytest.mark.parametrize(
+    "args, name",
+    [
+        ((2, (16,)), "out_features"),
+        ((2, 1, (16, 0)), r"hidden_features\[1\]"),
+        ((0,), "in_features"),
+    ],
+)
+def test_mlp_critic_names_a_bad_width(args, name):
+    # MLPCritic(2, (16,)) put the hidden widths in out_features and failed in torch.
+    with pytest.raises(ValueError, match=f"{name} must be a positive int"):
+        MLPCritic(*args)
+
+
 def test_quadratic_critic_is_a_quadratic_form_per_head():
     torch.manual_seed(0)
     critic = QuadraticCritic(3, out_features=2)

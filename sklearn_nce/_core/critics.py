@@ -7,6 +7,7 @@ mapping a float32 tensor of shape ``(n, n_features)`` to ``(n,)`` or
 """
 
 from collections.abc import Callable, Sequence
+from numbers import Integral
 
 import torch
 from torch import nn
@@ -59,6 +60,8 @@ class MLPCritic(nn.Module):
         activation: Callable[[], nn.Module] = nn.SiLU,
     ):
         super().__init__()
+        _check_widths(in_features=in_features, out_features=out_features)
+        _check_widths(**{f"hidden_features[{i}]": w for i, w in enumerate(hidden_features)})
         layers: list[nn.Module] = []
         width = in_features
         for hidden in hidden_features:
@@ -372,3 +375,14 @@ def single_scores(output: torch.Tensor, n_samples: int, who: str = "The critic",
     if n_scores != 1:
         raise ValueError(f"{who} must return one score per sample; it returned {n_scores}.{hint}")
     return output.reshape(n_samples)
+
+
+def _check_widths(**widths):
+    """Raise a ValueError naming the argument unless each width is a positive int.
+
+    ``MLPCritic(2, (16,))`` put the hidden widths in ``out_features`` and
+    failed inside ``nn.Linear`` with torch's "empty(): argument 'size'".
+    """
+    for name, width in widths.items():
+        if isinstance(width, bool) or not isinstance(width, Integral) or width < 1:
+            raise ValueError(f"{name} must be a positive int; got {width!r}.")

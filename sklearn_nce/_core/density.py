@@ -492,7 +492,8 @@ class _BaseEnergyNCE(_BaseNCE):
         Returns
         -------
         score : float
-            Mean of :meth:`score_samples`; ``GridSearchCV`` needs no scorer.
+            Mean of :meth:`score_samples` (as ``GaussianMixture.score``;
+            ``KernelDensity.score`` is the sum); ``GridSearchCV`` needs no scorer.
         """
         return float(np.mean(self.score_samples(X)))
 
