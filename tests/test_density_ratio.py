@@ -120,6 +120,23 @@ def test_predict_weights_mean_one_on_training_denominator():
     np.testing.assert_allclose(scale, scale[0], rtol=1e-5)
 
 
+def test_weights_on_a_few_effective_rows_warn():
+    # Two unit squares 10 apart: no reweighting can work, and the weights
+    # rest on one or two of 300 rows (user test: 1.47, silently).
+    rng = np.random.default_rng(0)
+    X, y = make_two_sample(rng.uniform(10, 11, (300, 2)), rng.uniform(0, 1, (300, 2)))
+    model = _fast(random_state=0).fit(X, y)
+    with pytest.warns(UnreliableEstimateWarning, match="effective sample size of"):
+        model.predict_weights()
+    # Overlapping samples (ESS share ~0.5) and a handful of rows stay quiet.
+    _, X, y = _small_problem(100, 200)
+    model = _fast(random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnreliableEstimateWarning)
+        model.predict_weights()
+        model.predict_weights(X[:5])
+
+
 def test_weight_clip_quantile_none_gives_weights_proportional_to_the_ratio():
     _, X, y = _small_problem(100, 200)
     model = _fast(random_state=0, weight_clip_quantile=None).fit(X, y)
