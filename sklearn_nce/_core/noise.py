@@ -960,6 +960,15 @@ class CauchyNoise(Noise):
 
     A density with tails heavy enough that no finite row is improbable by
     more than ``~2 log |x|`` per column: the defensive part of a base.
+
+    Independent columns, not an elliptical (multivariate) Cauchy, although
+    that one ranks far rows by their distance alone (here, trained on a 3-d
+    standard Gaussian, ``[0, 0, 20]`` scores above ``[8, 8, 8]``: -16.3
+    against -22.9 nats): real rows that are extreme in one column are
+    common. As the base's defensive part the elliptical one lowered the base
+    alone's AUPRC on shuttle from 0.984 / 0.989 to 0.966 / 0.978 (seeds 0-1;
+    breastw 0.993 -> 0.990 on seed 1) and its held-out log-likelihood on
+    four of the six ODDS sets (vertebral -0.94 -> -0.96 nats per row).
     """
 
     def fit(self, X):
