@@ -163,6 +163,19 @@ def test_copies_of_the_training_rows_do_not_spike_the_density():
     assert np.mean(model.predict(X_new) == -1) < 0.05  # "auto": ~1% of the model's mass
 
 
+@pytest.mark.parametrize("n_copies", [990, 200], ids=["one value in 99% of rows", "5 values"])
+def test_a_value_repeated_in_most_rows_still_fits(n_copies):
+    # A value that fills more rows than a split holds out is an atom: holding
+    # its copies out whole left fits of a handful of rows, and they failed
+    # (n_components above the rows; an empty validation set). Such data fall
+    # back to row splits, as before copies were grouped.
+    rng = np.random.RandomState(0)
+    values = rng.normal(size=(1000 // n_copies, 3))
+    X = np.r_[np.repeat(values, n_copies, axis=0), rng.normal(size=(1000 % n_copies, 3))]
+    model = NoisierNCEClassifier(max_epochs=2, random_state=0).fit(X)
+    assert np.isfinite(model.score_samples(X)).all()
+
+
 def test_bad_input_raises(inliers):
     with pytest.raises(ValueError, match="NaN"):
         NoisierNCEClassifier().fit(

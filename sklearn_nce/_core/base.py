@@ -16,12 +16,13 @@ from abc import ABCMeta
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.model_selection import GroupShuffleSplit, train_test_split
+from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from skorch.callbacks import BatchScoring, EpochScoring
 
 from ..exceptions import SmallSampleWarning
 from .critics import ACTIVATIONS, MLPCritic, ResidualCritic
+from .noise import grouped_hold_out
 from .training import (
     OPTIMIZERS,
     as_tensor,
@@ -435,8 +436,8 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
                 random_state=rng,
             )
         else:
-            split = GroupShuffleSplit(1, test_size=self.validation_fraction, random_state=rng)
-            train_idx, valid_idx = next(split.split(np.arange(n_total), groups=groups))
+            held = grouped_hold_out(groups, round(self.validation_fraction * n_total), rng)
+            train_idx, valid_idx = np.flatnonzero(~held), np.flatnonzero(held)
         if labels is None:
             return (take_rows(X, train_idx), None), (take_rows(X, valid_idx), None)
         return (

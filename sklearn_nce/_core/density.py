@@ -27,8 +27,8 @@ from .noise import (
     GaussianNoise,
     KernelDensityNoise,
     SelectedDensity,
-    duplicate_groups,
     fit_gaussian_mixture,
+    held_out_groups,
     make_noise,
 )
 from .objectives import log_density
@@ -232,7 +232,9 @@ class _BaseEnergyNCE(_BaseNCE):
     def _split_groups(self, X, labels):
         # Copies of a row are one draw: held out apart from them, the network
         # learnt them and the held-out rows vouched for it (see duplicate_groups).
-        return duplicate_groups(X) if labels is None and isinstance(X, np.ndarray) else None
+        if labels is not None or not isinstance(X, np.ndarray):
+            return None
+        return held_out_groups(X, round(self.validation_fraction * len(X)))
 
     def _patience(self, n_train, batch_size):
         """``n_iter_no_change`` epochs, but never fewer than 400 optimiser steps.

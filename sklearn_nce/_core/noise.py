@@ -779,23 +779,21 @@ class SelectedDensity(Noise):
         Copies of a row are held out together (see :func:`duplicate_groups`).
         """
         n_samples = len(X)
-        groups = duplicate_groups(X)
-        n_units = n_samples if groups is None else groups.max() + 1
         rng = np.random.RandomState(self.random_state)
-        if n_samples <= _SELECTION_KFOLD_MAX_ROWS and n_units >= _SELECTION_FOLDS:
+        if n_samples <= _SELECTION_KFOLD_MAX_ROWS:
             # A fifth of ~100 rows is too few to weigh the candidates: every
             # row is held out once (each fit is fast at this size).
+            groups = held_out_groups(X, n_samples // _SELECTION_FOLDS)
+            n_units = n_samples if groups is None else groups.max() + 1
             folds = KFold(_SELECTION_FOLDS, shuffle=True, random_state=rng)
             return [_rows_of(split, groups) for split in folds.split(np.arange(n_units))]
+        n_held = min(round(self.held_out_fraction * n_samples), _SELECTION_MAX_HELD_OUT)
+        groups = held_out_groups(X, n_held)
         if groups is None:
             order = rng.permutation(n_samples)
-            n_held = min(round(self.held_out_fraction * n_samples), _SELECTION_MAX_HELD_OUT)
             return [(order[n_held:], order[:n_held])]
-        # Whole groups in a random order, until a share of the rows is held out.
-        order = rng.permutation(n_units)
-        n_held = min(round(self.held_out_fraction * n_samples), _SELECTION_MAX_HELD_OUT)
-        n_groups_held = int(np.searchsorted(np.cumsum(np.bincount(groups)[order]), n_held)) + 1
-        return [_rows_of((order[n_groups_held:], order[:n_groups_held]), groups)]
+        held = grouped_hold_out(groups, n_held, rng)
+        return [(np.flatnonzero(~held), np.flatnonzero(held))]
 
     def _refit(self, density, X, searched=None, from_subsample=False):
         """A candidate refitted on all rows ``X`` (``searched``'s mixtures were fitted on them).
@@ -1252,6 +1250,9 @@ def _em_mixture(X, n_components, covariance_type, reg_covar, random_state, start
     ``NoisierNCEClassifier`` fits. ``start``, a fitted mixture of the same
     shape, is where EM starts instead of k-means.
     """
+    # A fold's rows can be fewer than the count searched on all of them (a
+    # value repeated in most rows, its copies held out together).
+    n_components = min(n_components, len(X))
     warm = {}
     if start is not None:
         warm = dict(
@@ -1377,6 +1378,39 @@ def duplicate_groups(X):
         return None
     # Ids in the order of each value's first row, not of the bytes' sort order.
     return np.argsort(np.argsort(first))[groups.reshape(-1)]
+
+
+def held_out_groups(X, n_held):
+    """:func:`duplicate_groups` of ``X`` where whole groups can make up ``n_held`` rows.
+
+    None without copies, and None where one value fills more rows than are to
+    be held out: such a value is an atom that no density here represents, and
+    holding it out whole left a fit a handful of rows (990 copies of one row
+    and 10 others: the selection's fold refits failed).
+    """
+    groups = duplicate_groups(X)
+    if groups is None or np.bincount(groups).max() > n_held:
+        return None
+    return groups
+
+
+def grouped_hold_out(groups, n_held, rng):
+    """A mask of about ``n_held`` rows to hold out, whole groups of :func:`duplicate_groups`.
+
+    Groups in a random order (``rng``), each taken while it fits in what is
+    left of ``n_held``, so that no group is split and none overshoots the
+    share (see :func:`held_out_groups` for the groups to pass).
+    """
+    sizes = np.bincount(groups)
+    taken = np.zeros(len(sizes), dtype=bool)
+    left = n_held
+    for group in rng.permutation(len(sizes)):
+        if left <= 0:
+            break
+        if sizes[group] <= left:
+            taken[group] = True
+            left -= sizes[group]
+    return taken[groups]
 
 
 def _rows_of(split, groups):

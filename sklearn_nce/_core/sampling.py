@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 import torch
+from scipy.special import logsumexp
 
 from .noise import standard_normal, uniform
 
@@ -162,7 +163,10 @@ def _generalised_pareto_shape(exceedances):
     theta = theta / (3.0 * quartile) + 1.0 / exceedances[-1]
     shapes = np.log1p(-theta[:, None] * exceedances).mean(axis=1)
     log_likelihood = n * (np.log(-theta / shapes) - shapes - 1.0)
-    weights = 1.0 / np.exp(log_likelihood - log_likelihood[:, None]).sum(axis=1)
+    # The reference code's 1 / sum_j exp(l_j - l_i), as a softmax: the same
+    # weights without overflow (a value repeated in 99% of the rows spread the
+    # log-likelihoods by more than 710 and the exp overflowed).
+    weights = np.exp(log_likelihood - logsumexp(log_likelihood))
     keep = weights >= 10 * np.finfo(float).eps
     weights, theta = weights[keep] / weights[keep].sum(), theta[keep]
     shape = float(np.log1p(-np.sum(theta * weights) * exceedances).mean())
