@@ -562,7 +562,8 @@ class SelectedDensity(Noise):
     """Density families stacked by held-out log-likelihood.
 
     ``fit`` holds rows out (3 folds up to 2000 rows, else
-    ``held_out_fraction``; a row's exact copies with it), fits each
+    ``held_out_fraction``; a row's exact copies with it, unless one value
+    fills more rows than that: :func:`held_out_groups`), fits each
     candidate on the rest, and weighs the candidates to maximise the
     held-out log-likelihood of their mixture
     ``sum_k w_k p_k`` (EM on the held-out log densities: stacked density
