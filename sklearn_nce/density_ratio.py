@@ -1167,9 +1167,13 @@ def _smaller_sample(labels):
 
 def _warn_if_few_effective_rows(weights):
     """Warn when importance weights rest on under 1% of their rows (``_WEIGHT_MIN_ESS_SHARE``)."""
-    if len(weights) < _WEIGHT_ESS_MIN_ROWS:
+    if len(weights) < _WEIGHT_ESS_MIN_ROWS or not np.all(np.isfinite(weights)):
         return
-    ess = float(weights.sum() ** 2 / np.square(weights).sum())
+    largest = weights.max()
+    if not largest > 0:
+        return
+    scaled = weights / largest  # no overflow in the squares
+    ess = float(scaled.sum() ** 2 / np.square(scaled).sum())
     if ess < _WEIGHT_MIN_ESS_SHARE * len(weights):
         warnings.warn(
             f"These importance weights have an effective sample size of {ess:.1f} of "

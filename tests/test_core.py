@@ -502,6 +502,13 @@ def test_mlp_critic_names_a_bad_width(args, name):
         MLPCritic(*args)
 
 
+def test_mlp_critic_reads_any_iterable_of_widths_and_refuses_a_bare_int():
+    critic = MLPCritic(2, 1, (width for width in (8, 4)))  # a generator, read once
+    assert [m.out_features for m in critic.modules() if isinstance(m, nn.Linear)] == [8, 4, 1]
+    with pytest.raises(ValueError, match="hidden_features must be a sequence"):
+        MLPCritic(2, 1, 16)
+
+
 def test_quadratic_critic_is_a_quadratic_form_per_head():
     torch.manual_seed(0)
     critic = QuadraticCritic(3, out_features=2)

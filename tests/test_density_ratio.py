@@ -19,7 +19,11 @@ from sklearn_nce import NCEDensityRatio, make_two_sample
 from sklearn_nce._core import base as base_module
 from sklearn_nce._core.critics import ResidualCritic
 from sklearn_nce.datasets import make_mean_shift, make_student_t_shift
-from sklearn_nce.density_ratio import _balanced_error_bound, _linear_gap
+from sklearn_nce.density_ratio import (
+    _balanced_error_bound,
+    _linear_gap,
+    _warn_if_few_effective_rows,
+)
 from sklearn_nce.exceptions import SmallSampleWarning, UnreliableEstimateWarning
 
 
@@ -128,6 +132,11 @@ def test_weights_on_a_few_effective_rows_warn():
     model = _fast(random_state=0).fit(X, y)
     with pytest.warns(UnreliableEstimateWarning, match="effective sample size of"):
         model.predict_weights()
+    # Weights too large to square, or none finite, are no reason for numpy's
+    # overflow warnings (errors in this suite).
+    _warn_if_few_effective_rows(np.full(200, 1e200))
+    _warn_if_few_effective_rows(np.r_[np.ones(199), np.inf])
+    _warn_if_few_effective_rows(np.zeros(200))
     # Overlapping samples (ESS share ~0.5) and a handful of rows stay quiet.
     _, X, y = _small_problem(100, 200)
     model = _fast(random_state=0).fit(X, y)

@@ -28,7 +28,6 @@ from sklearn_nce._core.noise import (
     _pooled_mixtures,
     auto_jump_scale,
     cv_bandwidth,
-    duplicate_groups,
     fit_gaussian_mixture,
     make_noise,
     rate_scaled,
@@ -311,14 +310,6 @@ def test_cv_bandwidth_matches_grid_search_on_a_gaussian():
     )
 
 
-def test_duplicate_groups_name_the_copies_of_each_row():
-    X = np.array([[0.0, 1.0], [2.0, 3.0], [0.0, 1.0], [4.0, 5.0], [2.0, 3.0]])
-    groups = duplicate_groups(X)
-    assert groups[0] == groups[2] and groups[1] == groups[4]
-    assert len(set(groups.tolist())) == 3
-    assert duplicate_groups(X[:2]) is None  # no copies: rows one by one
-
-
 def test_leave_one_out_bandwidths_leave_the_copies_out_too():
     # Each row 5 times: a row's copies are the same draw, so the bandwidth is
     # the one of the distinct rows (the log 5 they add to every row's score
@@ -330,19 +321,6 @@ def test_leave_one_out_bandwidths_leave_the_copies_out_too():
     assert cv_bandwidth(repeated) == pytest.approx(cv_bandwidth(X), rel=0.22)
     adaptive = AdaptiveKernelDensityNoise()
     assert adaptive._cv_bandwidth(repeated) > 0.5 * adaptive._cv_bandwidth(X)
-
-
-@pytest.mark.parametrize("n_distinct", [100, 1200], ids=["folds", "one split"])
-def test_selection_holds_the_copies_of_a_row_out_together(n_distinct):
-    X = np.repeat(np.random.RandomState(0).randn(n_distinct, 2), 2, axis=0)
-    groups = duplicate_groups(X)
-    splits = SelectedDensity(random_state=0)._splits(X)
-    for fit_rows, held_rows in splits:
-        assert not set(groups[fit_rows]) & set(groups[held_rows])
-        assert len(fit_rows) + len(held_rows) == len(X)
-    # The held-out share is the distinct rows' (a fifth above 2000 rows).
-    held = sum(len(held_rows) for _, held_rows in splits)
-    assert held == len(X) if len(splits) == 3 else abs(held - 0.2 * len(X)) <= 2
 
 
 def test_the_stacked_kdes_keep_the_bandwidths_chosen_on_all_rows():

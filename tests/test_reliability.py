@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.metrics import get_scorer, log_loss
 from sklearn.model_selection import GridSearchCV
 from skorch.callbacks import Callback, EpochScoring
 
@@ -462,9 +463,9 @@ def test_a_scorer_callback_is_refused_clearly_and_a_callable_one_runs():
     # scorer there failed deep in skorch's predict_proba. A callable is the
     # user's own business and runs.
     y = TARGETS["NCEDensityRatio"]
-    scorer = EpochScoring("neg_log_loss")
-    with pytest.raises(ValueError, match="scikit-learn scorer does not apply"):
-        NCEDensityRatio(max_epochs=1, callbacks=[scorer]).fit(X, y)
+    for scoring in ("neg_log_loss", get_scorer("neg_log_loss"), log_loss):
+        with pytest.raises(ValueError, match="scikit-learn scorer does not apply"):
+            NCEDensityRatio(max_epochs=1, callbacks=[EpochScoring(scoring)]).fit(X, y)
     own = EpochScoring(lambda net, X, y: 1.0, name="mine")
     model = NCEDensityRatio(max_epochs=2, random_state=0, callbacks=[own]).fit(X, y)
     assert model.history_[:, "mine"] == [1.0, 1.0]

@@ -22,7 +22,7 @@ from skorch.callbacks import BatchScoring, EpochScoring
 
 from ..exceptions import SmallSampleWarning
 from .critics import ACTIVATIONS, MLPCritic, ResidualCritic
-from .noise import grouped_hold_out
+from .splits import grouped_hold_out
 from .training import (
     OPTIMIZERS,
     as_tensor,
@@ -427,7 +427,8 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
                 f"of {n_total} rows, too few to validate on; use more rows, a larger "
                 "validation_fraction, or early_stopping=False."
             )
-        groups = self._split_groups(X, labels)
+        n_held = round(self.validation_fraction * n_total)
+        groups = self._split_groups(X, labels, n_held)
         if groups is None:
             train_idx, valid_idx = train_test_split(
                 np.arange(n_total),
@@ -436,7 +437,7 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
                 random_state=rng,
             )
         else:
-            held = grouped_hold_out(groups, round(self.validation_fraction * n_total), rng)
+            held = grouped_hold_out(groups, n_held, rng)
             train_idx, valid_idx = np.flatnonzero(~held), np.flatnonzero(held)
         if labels is None:
             return (take_rows(X, train_idx), None), (take_rows(X, valid_idx), None)
@@ -445,9 +446,12 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
             (take_rows(X, valid_idx), labels[valid_idx]),
         )
 
-    def _split_groups(self, X, labels):
-        """Hook: groups whose rows ``_split`` holds out together (None: rows one by one)."""
-        del X, labels
+    def _split_groups(self, X, labels, n_held):
+        """Hook: groups whose rows ``_split`` holds out together (None: rows one by one).
+
+        ``n_held`` is the number of rows to hold out.
+        """
+        del X, labels, n_held
         return None
 
     def _check_training(self, net, valid):
@@ -621,9 +625,16 @@ def _check_scoring_callback(callback):
     ``predict_proba`` ("zero-dimensional arrays cannot be concatenated").
     A callable ``scoring(net, X, y)`` is the user's own and passes.
     """
-    if isinstance(callback, (EpochScoring, BatchScoring)) and not callable(callback.scoring):
+    if not isinstance(callback, (EpochScoring, BatchScoring)):
+        return
+    scoring = callback.scoring
+    # get_scorer / make_scorer objects and metric functions are callable too,
+    # and fail the same way: anything scikit-learn defines is refused.
+    modules = [getattr(owner, "__module__", None) or "" for owner in (scoring, type(scoring))]
+    from_sklearn = any(str(module).startswith("sklearn.") for module in modules)
+    if not callable(scoring) or from_sklearn:
         raise ValueError(
-            f"{type(callback).__name__}(scoring={callback.scoring!r}) scores the inner skorch "
+            f"{type(callback).__name__}(scoring={scoring!r}) scores the inner skorch "
             "net, whose predictions are the critic's raw outputs on the estimator's internal "
             "inputs, not the estimator's: a scikit-learn scorer does not apply there. The "
             "training and held-out losses are recorded in history_ ('train_loss', "

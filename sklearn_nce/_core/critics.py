@@ -6,7 +6,7 @@ mapping a float32 tensor of shape ``(n, n_features)`` to ``(n,)`` or
 ``(n, n_outputs)`` can be passed instead.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from numbers import Integral
 
 import torch
@@ -61,6 +61,12 @@ class MLPCritic(nn.Module):
     ):
         super().__init__()
         _check_widths(in_features=in_features, out_features=out_features)
+        if not isinstance(hidden_features, Iterable):
+            raise ValueError(
+                f"hidden_features must be a sequence of widths, e.g. ({hidden_features!r},); "
+                f"got {hidden_features!r}."
+            )
+        hidden_features = tuple(hidden_features)  # read twice: a generator once
         _check_widths(**{f"hidden_features[{i}]": w for i, w in enumerate(hidden_features)})
         layers: list[nn.Module] = []
         width = in_features

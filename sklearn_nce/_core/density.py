@@ -28,11 +28,11 @@ from .noise import (
     KernelDensityNoise,
     SelectedDensity,
     fit_gaussian_mixture,
-    held_out_groups,
     make_noise,
 )
 from .objectives import log_density
 from .sampling import importance_draws, langevin, log_partition_statistics, pareto_k, resample
+from .splits import copy_groups
 from .validation import (
     CHECK_PREPROCESSING,
     Integral,
@@ -229,12 +229,11 @@ class _BaseEnergyNCE(_BaseNCE):
             return GaussianNoise().fit(X_train)
         return copy.deepcopy(self.base).fit(X_train)
 
-    def _split_groups(self, X, labels):
+    def _split_groups(self, X, labels, n_held):
         # Copies of a row are one draw: held out apart from them, the network
-        # learnt them and the held-out rows vouched for it (see duplicate_groups).
-        if labels is not None or not isinstance(X, np.ndarray):
-            return None
-        return held_out_groups(X, round(self.validation_fraction * len(X)))
+        # learnt them and the held-out rows vouched for it (see splits.py).
+        del labels
+        return copy_groups(X, n_held)
 
     def _patience(self, n_train, batch_size):
         """``n_iter_no_change`` epochs, but never fewer than 400 optimiser steps.

@@ -29,9 +29,10 @@ from scipy.special import logsumexp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.mixture import GaussianMixture
-from sklearn.model_selection import KFold
 from sklearn.neighbors import NearestNeighbors
 from torch import nn
+
+from .splits import copy_groups, copy_mask, grouped_folds, grouped_hold_out
 
 __all__ = [
     "DENSITY_FAMILIES",
@@ -534,7 +535,7 @@ class AdaptiveKernelDensityNoise(KernelDensityNoise):
         # Scott-relative grid.
         relative = _relative_widths(X, self.n_neighbors)
         distances = torch.as_tensor(euclidean_distances(X, squared=True) / relative**2)
-        distances[torch.as_tensor(_copies(X))] = math.inf  # each row and its copies out
+        distances[torch.as_tensor(copy_mask(X))] = math.inf  # each row and its copies out
         log_relative = torch.as_tensor(n_features * np.log(relative))
         best, best_score = scott, -np.inf
         for bandwidth in scott * _CV_BANDWIDTH_FACTORS:
@@ -563,7 +564,7 @@ class SelectedDensity(Noise):
 
     ``fit`` holds rows out (3 folds up to 2000 rows, else
     ``held_out_fraction``; a row's exact copies with it, unless one value
-    fills more rows than that: :func:`held_out_groups`), fits each
+    fills more rows than that: :mod:`~sklearn_nce._core.splits`), fits each
     candidate on the rest, and weighs the candidates to maximise the
     held-out log-likelihood of their mixture
     ``sum_k w_k p_k`` (EM on the held-out log densities: stacked density
@@ -777,19 +778,17 @@ class SelectedDensity(Noise):
     def _splits(self, X):
         """(fit rows, held-out rows): 3 folds up to 2000 rows, else one split.
 
-        Copies of a row are held out together (see :func:`duplicate_groups`).
+        A row's copies are held out with it (:func:`copy_groups`).
         """
         n_samples = len(X)
         rng = np.random.RandomState(self.random_state)
         if n_samples <= _SELECTION_KFOLD_MAX_ROWS:
             # A fifth of ~100 rows is too few to weigh the candidates: every
             # row is held out once (each fit is fast at this size).
-            groups = held_out_groups(X, n_samples // _SELECTION_FOLDS)
-            n_units = n_samples if groups is None else groups.max() + 1
-            folds = KFold(_SELECTION_FOLDS, shuffle=True, random_state=rng)
-            return [_rows_of(split, groups) for split in folds.split(np.arange(n_units))]
+            groups = copy_groups(X, n_samples // _SELECTION_FOLDS)
+            return grouped_folds(n_samples, groups, _SELECTION_FOLDS, rng)
         n_held = min(round(self.held_out_fraction * n_samples), _SELECTION_MAX_HELD_OUT)
-        groups = held_out_groups(X, n_held)
+        groups = copy_groups(X, n_held)
         if groups is None:
             order = rng.permutation(n_samples)
             return [(order[n_held:], order[:n_held])]
@@ -1251,9 +1250,6 @@ def _em_mixture(X, n_components, covariance_type, reg_covar, random_state, start
     ``NoisierNCEClassifier`` fits. ``start``, a fitted mixture of the same
     shape, is where EM starts instead of k-means.
     """
-    # A fold's rows can be fewer than the count searched on all of them (a
-    # value repeated in most rows, its copies held out together).
-    n_components = min(n_components, len(X))
     warm = {}
     if start is not None:
         warm = dict(
@@ -1317,7 +1313,7 @@ def cv_bandwidth(X, random_state=None):
     n_used = len(X)
     scott = scott_bandwidth(X)
     distances = euclidean_distances(X, squared=True)
-    distances[_copies(X)] = np.inf  # leave each row (and its copies) out of its own density
+    distances[copy_mask(X)] = np.inf  # leave each row (and its copies) out of its own density
     # Each row's largest kernel is its nearest neighbour's at every bandwidth:
     # subtracting it once makes each log-sum-exp one exp and one sum.
     nearest = distances.min(axis=1, keepdims=True)
@@ -1359,74 +1355,6 @@ def _random_rows(X, max_rows, random_state):
     if len(X) <= max_rows:
         return X
     return X[np.random.RandomState(random_state).choice(len(X), max_rows, replace=False)]
-
-
-def duplicate_groups(X):
-    """Each row's group (copies share one; ids 0, 1, ... by first row), or None without copies.
-
-    Held-out likelihood must hold a row's copies out with it: with 50 rows
-    repeated 10 times, folds that split the copies rewarded a 40-component
-    mixture spiked on them, and a detector fitted to the copies flagged 99.7%
-    of new inliers (a row and its copy are one draw, not two).
-    """
-    # Rows as single byte strings (+ 0.0 turns -0.0 into 0.0, so that equal
-    # values have equal bytes): on 10^6 rows x 10, 0.9 s against 2.7 s for
-    # np.unique(axis=0), which sorts column by column.
-    X = np.ascontiguousarray(X, dtype=np.float64) + 0.0
-    rows = X.view(np.dtype((np.void, X.dtype.itemsize * X.shape[1]))).ravel()
-    _, first, groups = np.unique(rows, return_index=True, return_inverse=True)
-    if len(first) == len(rows):
-        return None
-    # Ids in the order of each value's first row, not of the bytes' sort order.
-    return np.argsort(np.argsort(first))[groups.reshape(-1)]
-
-
-def held_out_groups(X, n_held):
-    """:func:`duplicate_groups` of ``X`` where whole groups can make up ``n_held`` rows.
-
-    None without copies, and None where one value fills more rows than are to
-    be held out: such a value is an atom that no density here represents, and
-    holding it out whole left a fit a handful of rows (990 copies of one row
-    and 10 others: the selection's fold refits failed).
-    """
-    groups = duplicate_groups(X)
-    if groups is None or np.bincount(groups).max() > n_held:
-        return None
-    return groups
-
-
-def grouped_hold_out(groups, n_held, rng):
-    """A mask of about ``n_held`` rows to hold out, whole groups of :func:`duplicate_groups`.
-
-    Groups in a random order (``rng``), each taken while it fits in what is
-    left of ``n_held``, so that no group is split and none overshoots the
-    share (see :func:`held_out_groups` for the groups to pass).
-    """
-    sizes = np.bincount(groups)
-    taken = np.zeros(len(sizes), dtype=bool)
-    left = n_held
-    for group in rng.permutation(len(sizes)):
-        if left <= 0:
-            break
-        if sizes[group] <= left:
-            taken[group] = True
-            left -= sizes[group]
-    return taken[groups]
-
-
-def _rows_of(split, groups):
-    """A (fit, held-out) split of groups as one of rows (the split itself without groups)."""
-    if groups is None:
-        return split
-    return tuple(np.flatnonzero(np.isin(groups, part)) for part in split)
-
-
-def _copies(X):
-    """``(n, n)`` mask of the pairs of rows of ``X`` that are equal (the diagonal included)."""
-    groups = duplicate_groups(X)
-    if groups is None:
-        return np.eye(len(X), dtype=bool)
-    return groups[:, None] == groups[None, :]
 
 
 def rate_scaled(bandwidth, n_from, n_to, X):

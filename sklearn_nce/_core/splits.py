@@ -1,0 +1,108 @@
+"""Held-out rows that keep a row's exact copies together.
+
+A density model reads held-out likelihood as the likelihood of new draws. A
+row and its exact copy are one draw, not two: with the copies on both sides
+of a split, the held-out rows vouch for a density spiked on the training
+rows. With 50 rows repeated 10 times (3-d Gaussian), the base selection's
+folds rewarded a 40-component mixture spiked on the copies, and the outlier
+detector flagged 99.7% of new inliers (-11.96 nats against the true -4.30).
+
+A value repeated in more rows than are held out is an atom, which no density
+here represents; held out whole, it left fits of a handful of rows (990
+copies of one row and 10 others). Its rows are split one by one, as rows
+without copies are, and the other rows keep their groups.
+"""
+
+import numpy as np
+from sklearn.model_selection import KFold
+
+__all__ = ["copy_groups", "copy_mask", "grouped_folds", "grouped_hold_out"]
+
+
+def copy_groups(X, n_held):
+    """Each row's group for a split holding ``n_held`` rows out (None: rows one by one).
+
+    Copies of a row share a group, except the copies of a value repeated in
+    more than ``n_held`` rows, which are each a group of their own. Ids run
+    0, 1, ... in the order of each group's first row. None where no group
+    has two rows, so that data without copies split exactly as before.
+    """
+    groups = _duplicate_groups(X)
+    if groups is None:
+        return None
+    sizes = np.bincount(groups)
+    atoms = sizes[groups] > n_held
+    if not atoms.any():
+        return groups
+    # Atom rows take ids of their own (negative until renumbered).
+    groups = np.where(atoms, -1 - np.arange(len(groups)), groups)
+    if not np.any(np.bincount(groups[~atoms]) > 1):
+        return None
+    _, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+    return np.argsort(np.argsort(first))[inverse]
+
+
+def grouped_hold_out(groups, n_held, rng):
+    """A mask of at least ``n_held`` rows (fewer than one group more), whole ``groups``.
+
+    Groups in a random order (``rng``) until ``n_held`` rows are held out: a
+    group's copies are held out as often as single rows are.
+    """
+    sizes = np.bincount(groups)
+    order = rng.permutation(len(sizes))
+    n_groups = int(np.searchsorted(np.cumsum(sizes[order]), n_held)) + 1
+    held = np.zeros(len(sizes), dtype=bool)
+    held[order[:n_groups]] = True
+    return held[groups]
+
+
+def grouped_folds(n_samples, groups, n_folds, rng):
+    """``n_folds`` (fit rows, held-out rows) splits, shuffled by ``rng``; each group in one fold.
+
+    Without groups, ``KFold(n_folds, shuffle=True)``. With them, as
+    ``GroupKFold`` does, the largest group first goes to the fold with the
+    fewest rows, ties in a random order: the folds' rows differ by at most
+    the largest group (a ``KFold`` over the groups held out 433, 134 and 433
+    of 1000 rows with two values repeated 300 times; cutting the shuffled
+    groups at each fold's share, 459, 136 and 405).
+    """
+    if groups is None:
+        folds = KFold(n_folds, shuffle=True, random_state=rng)
+        return list(folds.split(np.arange(n_samples)))
+    sizes = np.bincount(groups)
+    order = rng.permutation(len(sizes))
+    order = order[np.argsort(-sizes[order], kind="stable")]
+    fold_of = np.empty(len(sizes), dtype=int)
+    fold_rows = np.zeros(n_folds)
+    for group in order:
+        fold_of[group] = lightest = int(np.argmin(fold_rows))
+        fold_rows[lightest] += sizes[group]
+    rows = fold_of[groups]
+    return [
+        (np.flatnonzero(rows != fold), np.flatnonzero(rows == fold)) for fold in range(n_folds)
+    ]
+
+
+def copy_mask(X):
+    """``(n, n)`` mask of the pairs of rows of ``X`` that are equal (the diagonal included).
+
+    For leave-one-out searches: a row's copies leave with it.
+    """
+    groups = _duplicate_groups(X)
+    if groups is None:
+        return np.eye(len(X), dtype=bool)
+    return groups[:, None] == groups[None, :]
+
+
+def _duplicate_groups(X):
+    """Each row's group, copies sharing one (ids 0, 1, ... by first row); None without copies."""
+    # Rows as single byte strings (+ 0.0 turns -0.0 into 0.0, so that equal
+    # values have equal bytes): on 10^6 rows x 10, 0.9 s against 2.7 s for
+    # np.unique(axis=0), which sorts column by column.
+    X = np.ascontiguousarray(X, dtype=np.float64) + 0.0
+    rows = X.view(np.dtype((np.void, X.dtype.itemsize * X.shape[1]))).ravel()
+    _, first, groups = np.unique(rows, return_index=True, return_inverse=True)
+    if len(first) == len(rows):
+        return None
+    # Ids in the order of each value's first row, not of the bytes' sort order.
+    return np.argsort(np.argsort(first))[groups.reshape(-1)]
