@@ -287,8 +287,9 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         largest true weights lie beyond the clip (mean shift d = 10, KL = 8:
         0.064 -> 0.095, MLPClassifier 0.37; see the User Guide). A value
         that fewer than that share of the rows reach at either end of a
-        feature (a rare category's indicator, say) is read as the nearest
-        value within the bounds. 0 clips to the training range; None reads
+        feature is read as the nearest value within the bounds, except
+        where both bounds would be one value (a rare category's indicator,
+        say): that feature keeps the training rows' range. 0 clips to the training range; None reads
         the critic unclipped, so that the weights are exactly proportional
         to :meth:`predict_ratio`. ``predict_log_ratio`` and
         ``predict_ratio`` are never clipped. (A value beyond float32's range
@@ -1102,13 +1103,23 @@ def _clip_bounds(X, quantile):
     """Per-feature ``quantile`` and ``1 - quantile`` quantiles of the rows X, as float32 (2, d).
 
     None for ``quantile=None``. Read from at most ``_WEIGHT_CLIP_ROWS``
-    evenly spaced rows (both samples keep their shares).
+    evenly spaced rows (both samples keep their shares). A feature whose two
+    quantiles coincide keeps the rows' whole range instead: clipped to one
+    value it would vanish from the weights, and a rare category's indicator
+    did (a category in 0.2% of the source rows and 0.8% of the target's
+    weighed 0.90 on average, against 4.3 unclipped).
     """
     if quantile is None:
         return None
-    if len(X) > _WEIGHT_CLIP_ROWS:
-        X = X[np.linspace(0, len(X) - 1, _WEIGHT_CLIP_ROWS).astype(int)]
-    return np.quantile(X, [quantile, 1.0 - quantile], axis=0).astype(np.float32)
+    rows = (
+        X[np.linspace(0, len(X) - 1, _WEIGHT_CLIP_ROWS).astype(int)]
+        if len(X) > _WEIGHT_CLIP_ROWS
+        else X
+    )
+    bounds = np.quantile(rows, [quantile, 1.0 - quantile], axis=0)
+    collapsed = bounds[0] == bounds[1]
+    bounds[:, collapsed] = np.stack([X.min(axis=0), X.max(axis=0)])[:, collapsed]
+    return bounds.astype(np.float32)
 
 
 def _can_judge(valid, min_rows=_CHASM_MIN_ROWS):

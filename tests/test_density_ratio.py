@@ -176,6 +176,23 @@ def test_weights_read_far_rows_at_the_edge_of_the_training_rows():
     assert model.predict_ratio(far[:1])[0] > 1e6 * weights[0]  # the unclipped extrapolation
 
 
+def test_a_rare_indicator_keeps_its_range_in_the_weights():
+    # A category in 0.2% of the source rows and 1% of the target's (0.47% of
+    # all rows): its indicator's 0.5% / 99.5% quantiles are both 0, and
+    # clipped there the indicator vanished from the weights (its rows weighed
+    # 0.90 on average in a user's table). A column the clip would make
+    # constant keeps its range.
+    rng = np.random.RandomState(0)
+    source = np.c_[rng.normal(size=(4000, 2)), np.arange(4000) < 8]
+    target = np.c_[rng.normal(size=(2000, 2)), np.arange(2000) < 20]
+    model = NCEDensityRatio(random_state=0)
+    weights = model.fit_weights(X_source=source, X_target=target)
+    np.testing.assert_allclose(model.weight_feature_range_[:, 2], [0.0, 1.0], atol=1e-6)
+    # The true weight of the category's rows is 5 (1% / 0.2%), of the others
+    # 0.99; a critic that learns half of that log ratio from 28 rows passes.
+    assert weights[:8].mean() > 2.0 * weights[8:].mean()
+
+
 def test_clipped_weights_do_not_collapse_on_heavy_tails():
     # The benchmark's Student-t rung (3 dof, d = 5, KL = 2.5, 5000 rows per
     # sample, data seed 0, model seed 0): its true log ratio is bounded and
