@@ -289,11 +289,12 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         that fewer than that share of the rows reach at either end of a
         feature is read as the nearest value within the bounds, except
         where both bounds would be one value (a rare category's indicator,
-        say): that feature keeps the training rows' range. 0 clips to the training range; None reads
-        the critic unclipped, so that the weights are exactly proportional
-        to :meth:`predict_ratio`. ``predict_log_ratio`` and
-        ``predict_ratio`` are never clipped. (A value beyond float32's range
-        once standardised, such as 1e39, is refused before any clip.)
+        say): that feature keeps the training rows' range. 0 clips to the
+        training range; None reads the critic unclipped, so that the
+        weights are exactly proportional to :meth:`predict_ratio`.
+        ``predict_log_ratio`` and ``predict_ratio`` are never clipped. (A
+        value beyond float32's range once standardised, such as 1e39, is
+        refused before any clip.)
     numerator_label : label or None, default=None
         The value of ``y`` that marks the numerator sample. None takes the
         larger label, ``classes_[1]``, which is 1 for 0/1 labels and True for

@@ -383,9 +383,11 @@ def _warn_if_far_outside(X, bounds, estimator):
         distance = np.maximum(low - X.min(axis=0), X.max(axis=0) - high) / span
     worst = int(np.argmax(distance))
     if distance[worst] > _FAR_OUTSIDE_RANGES:
+        names = getattr(estimator, "feature_names_in_", None)
+        column = f"column {worst}" if names is None else f"column {names[worst]!r}"
         warnings.warn(
-            f"X has values {distance[worst]:.3g} training ranges outside the data "
-            f"{type(estimator).__name__} was fitted on (column {worst}). "
+            f"X has a value in {column} that lies {distance[worst]:.3g} training ranges "
+            f"outside the range {type(estimator).__name__} was fitted on. "
             f"{getattr(estimator, '_far_rows_advice', EXTRAPOLATION_ADVICE)}",
             UnreliableEstimateWarning,
             stacklevel=stacklevel_to_user(),
