@@ -26,6 +26,8 @@ def test_copy_groups_name_the_copies_and_split_an_atom_row_by_row():
     assert len(set(groups[5:].tolist())) == 4
     assert copy_groups(np.repeat([[9.0, 9.0]], 4, axis=0), n_held=3) is None
     np.testing.assert_array_equal(copy_mask(X), (groups[:5, None] == groups[None, :5]))
+    # Rows that are all one value leave only themselves out.
+    np.testing.assert_array_equal(copy_mask(np.ones((3, 2))), np.eye(3, dtype=bool))
 
 
 def test_grouped_hold_out_reaches_the_share_with_whole_groups():

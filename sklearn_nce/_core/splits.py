@@ -86,12 +86,18 @@ def grouped_folds(n_samples, groups, n_folds, rng):
 def copy_mask(X):
     """``(n, n)`` mask of the pairs of rows of ``X`` that are equal (the diagonal included).
 
-    For leave-one-out searches: a row's copies leave with it.
+    For leave-one-out searches: a row's copies leave with it, except where
+    every row is a copy of it (a subset of an atom's rows), which then leaves
+    alone, so that no row is left with no other row.
     """
+    alone = np.eye(len(X), dtype=bool)
     groups = _duplicate_groups(X)
     if groups is None:
-        return np.eye(len(X), dtype=bool)
-    return groups[:, None] == groups[None, :]
+        return alone
+    mask = groups[:, None] == groups[None, :]
+    only_copies = mask.all(axis=1)
+    mask[only_copies] = alone[only_copies]
+    return mask
 
 
 def _duplicate_groups(X):
