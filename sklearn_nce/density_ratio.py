@@ -23,6 +23,7 @@ from ._core.base import _BaseNCE, apply_critic
 from ._core.critics import QuadraticCritic, ResidualCritic, as_scores
 from ._core.losses import LOSSES, balanced_log_likelihood
 from ._core.objectives import TelescopingObjective, TwoSampleObjective
+from ._core.sampling import effective_sample_size
 from ._core.validation import (
     Integral,
     Interval,
@@ -1181,11 +1182,9 @@ def _warn_if_few_effective_rows(weights):
     """Warn when importance weights rest on under 1% of their rows (``_WEIGHT_MIN_ESS_SHARE``)."""
     if len(weights) < _WEIGHT_ESS_MIN_ROWS or not np.all(np.isfinite(weights)):
         return
-    largest = weights.max()
-    if not largest > 0:
+    if not weights.max() > 0:
         return
-    scaled = weights / largest  # no overflow in the squares
-    ess = float(scaled.sum() ** 2 / np.square(scaled).sum())
+    ess = effective_sample_size(weights)
     if ess < _WEIGHT_MIN_ESS_SHARE * len(weights):
         warnings.warn(
             f"These importance weights have an effective sample size of {ess:.1f} of "

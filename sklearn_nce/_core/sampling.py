@@ -20,6 +20,7 @@ from scipy.special import logsumexp
 from .noise import standard_normal, uniform
 
 __all__ = [
+    "effective_sample_size",
     "importance_draws",
     "importance_log_partition",
     "langevin",
@@ -111,8 +112,17 @@ def log_partition_statistics(log_weights):
     peak = log_weights.max()
     weights = np.exp(log_weights - peak)
     log_z = float(peak + np.log(weights.mean()))
-    ess = float(weights.sum() ** 2 / np.square(weights).sum())
+    ess = effective_sample_size(weights)
     return log_z, math.sqrt(max(1.0 / ess - 1.0 / len(log_weights), 0.0)), ess
+
+
+def effective_sample_size(weights):
+    """``(sum w)^2 / sum w^2`` of finite weights whose largest is positive.
+
+    Scaled by the largest first, so that the squares cannot overflow.
+    """
+    scaled = weights / weights.max()
+    return float(scaled.sum() ** 2 / np.square(scaled).sum())
 
 
 def pareto_k(log_weights):

@@ -38,8 +38,7 @@ def copy_groups(X, n_held):
     groups = np.where(atoms, -1 - np.arange(len(groups)), groups)
     if not np.any(np.bincount(groups[~atoms]) > 1):
         return None
-    _, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
-    return np.argsort(np.argsort(first))[inverse]
+    return _ids_by_first_row(groups)[0]
 
 
 def grouped_hold_out(groups, n_held, rng):
@@ -107,8 +106,11 @@ def _duplicate_groups(X):
     # np.unique(axis=0), which sorts column by column.
     X = np.ascontiguousarray(X, dtype=np.float64) + 0.0
     rows = X.view(np.dtype((np.void, X.dtype.itemsize * X.shape[1]))).ravel()
-    _, first, groups = np.unique(rows, return_index=True, return_inverse=True)
-    if len(first) == len(rows):
-        return None
-    # Ids in the order of each value's first row, not of the bytes' sort order.
-    return np.argsort(np.argsort(first))[groups.reshape(-1)]
+    groups, n_groups = _ids_by_first_row(rows)
+    return None if n_groups == len(rows) else groups
+
+
+def _ids_by_first_row(values):
+    """Each value's id (0, 1, ... by its first row, not by the sort) and the count of values."""
+    _, first, inverse = np.unique(values, return_index=True, return_inverse=True)
+    return np.argsort(np.argsort(first))[inverse.reshape(-1)], len(first)
