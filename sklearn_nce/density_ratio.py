@@ -362,8 +362,10 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         When True, a new ``fit`` starts from the critic of the previous fit
         (same parameters, same number of features) instead of a fresh
         initialisation, and trains ``max_epochs`` more epochs; the optimiser
-        state starts afresh, as in :class:`~sklearn.neural_network.MLPClassifier`.
-        Everything fitted on the data (the class sizes, the chasm check) is fitted again.
+        state starts afresh, as in :class:`~sklearn.neural_network.MLPClassifier`,
+        and ``history_`` and ``n_iter_`` run on from the previous fit's, as its
+        ``loss_curve_`` and ``n_iter_`` do. Everything fitted on the data (the
+        class sizes, the chasm check) is fitted again.
     callbacks : list of skorch callbacks or None, default=None
         Extra :mod:`skorch.callbacks` (instances, or ``(name, callback)``
         pairs) added to every net the fit trains, e.g.
@@ -391,7 +393,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         Per-epoch train (and validation) loss (of the MLP stage, for
         ``architecture="residual"``).
     n_iter_ : int
-        Number of epochs run (of the MLP stage, for ``architecture="residual"``).
+        Number of epochs run (of the MLP stage, for ``architecture="residual"``),
+        over all the fits that ``warm_start`` continued.
     lr_, batch_size_, max_epochs_ : float, int, int
         What ``lr``, ``batch_size`` and ``max_epochs`` resolved to (``"auto"``
         included), for the optimiser's stage.

@@ -341,8 +341,10 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         the folds are replayed, so that each critic is still scored on pairs
         it never trained on; other pairs raise a ``ValueError``. The optimiser
         state starts afresh, as in :class:`~sklearn.neural_network.MLPClassifier`
-        (and ``lr="auto"``'s schedule starts again from its held rate).
-        Everything fitted on the data (the folds' offsets and ``mi_``) is fitted again.
+        (and ``lr="auto"``'s schedule starts again from its held rate), and
+        ``history_`` and ``n_iter_`` run on from the previous fit's, as its
+        ``loss_curve_`` and ``n_iter_`` do. Everything fitted on the data (the
+        folds' offsets and ``mi_``) is fitted again.
     callbacks : list of skorch callbacks or None, default=None
         Extra :mod:`skorch.callbacks` (instances, or ``(name, callback)``
         pairs) added to every net the fit trains, e.g.
@@ -443,7 +445,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
     history_ : list of skorch.History
         The training history of each fold.
     n_iter_ : ndarray of shape (cv,)
-        Epochs run per fold.
+        Epochs run per fold, over all the fits that ``warm_start`` continued.
     lr_, batch_size_, max_epochs_ : float, int, int
         What ``lr``, ``batch_size`` and ``max_epochs`` resolved to (``"auto"``
         included) for the folds' critics (a telescoping fold's classifier's own).
@@ -1168,10 +1170,10 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         self._target_width = encoded.shape[1]  # the critic's y inputs
         return X, encoded
 
-    def _previous_critics(self):
-        critics = [net.module_ for net in getattr(self, "nets_", [])]
+    def _previous_nets(self):
+        nets = getattr(self, "nets_", [])
         # A telescoping fit's classifiers are no in-batch critics to continue.
-        return [] if any(isinstance(critic, _InUnits) for critic in critics) else critics
+        return [] if any(isinstance(net.module_, _InUnits) for net in nets) else nets
 
     def _default_critic(self, X, n_outputs):
         x_features, y_features = X["x"].shape[1], X["y"].shape[1]

@@ -137,8 +137,10 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
         When True, a new ``fit`` starts from the critic of the previous fit
         (same parameters, same number of features) instead of a fresh
         initialisation, and trains ``max_epochs`` more epochs; the optimiser
-        state starts afresh, as in :class:`~sklearn.neural_network.MLPClassifier`.
-        Everything fitted on the data (the noise, ``log_partition_``, ``offset_``) is fitted again.
+        state starts afresh, as in :class:`~sklearn.neural_network.MLPClassifier`,
+        and ``history_`` and ``n_iter_`` run on from the previous fit's, as its
+        ``loss_curve_`` and ``n_iter_`` do. Everything fitted on the data (the
+        noise, ``log_partition_``, ``offset_``) is fitted again.
     callbacks : list of skorch callbacks or None, default=None
         Extra :mod:`skorch.callbacks` (instances, or ``(name, callback)``
         pairs) added to every net the fit trains, e.g.
@@ -180,7 +182,7 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
     history_ : skorch.History
         Per-epoch losses.
     n_iter_ : int
-        Epochs run.
+        Epochs run, over all the fits that ``warm_start`` continued.
     lr_, batch_size_, max_epochs_ : float, int, int
         What ``lr``, ``batch_size`` and ``max_epochs`` resolved to (``"auto"``
         included).

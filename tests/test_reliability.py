@@ -272,6 +272,11 @@ def _network(module):
     return getattr(module, "network", module)
 
 
+def _histories(estimator):
+    # InfoNCEAnchorMI keeps one History per fold, the others one.
+    return estimator.history_ if hasattr(estimator, "nets_") else [estimator.history_]
+
+
 def _final_parameters(estimator):
     nets = getattr(estimator, "nets_", None) or [estimator.net_]
     return [[p.detach().clone() for p in _network(net.module_).parameters()] for net in nets]
@@ -282,10 +287,18 @@ def test_warm_start_continues_from_the_previous_critics(estimator):
     target = TARGETS[_name(estimator)]
     estimator.set_params(warm_start=True).fit(X, target)
     previous = _final_parameters(estimator)
+    first_epochs = np.copy(estimator.n_iter_)
+    first_losses = [history[:, "train_loss"] for history in _histories(estimator)]
     recorder = _RecordStart()
     # The recorder given to fit is copied per net: read the copies through the nets.
     estimator.set_params(callbacks=[("record", recorder)]).fit(X, target)
     nets = getattr(estimator, "nets_", None) or [estimator.net_]
+    # history_ and n_iter_ run on, as MLPClassifier's loss_curve_ and n_iter_ do.
+    assert np.all(estimator.n_iter_ > first_epochs)
+    for history, losses, net in zip(_histories(estimator), first_losses, nets, strict=True):
+        assert history[: len(losses), "train_loss"] == losses
+        assert history[:, "epoch"] == list(range(1, len(history) + 1))
+        assert history is net.history
     starts = [dict(net.callbacks_)["record"].starts[0] for net in nets]
     assert recorder.starts == []  # the user's instance is never trained in place
     assert len(starts) == len(previous)

@@ -27,6 +27,7 @@ from .training import (
     OPTIMIZERS,
     as_tensor,
     build_net,
+    continue_history,
     n_rows,
     resolve_device,
     rng_devices,
@@ -292,6 +293,7 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
         returned is the held-out ``(X, labels)`` (None without early stopping).
         """
         seed = int(rng.randint(np.iinfo(np.int32).max))
+        earlier = self._continued_history(critic_index)
         train, valid = self._split(X, labels, rng)
         self._prepare_training(train[0], objective, rng)
         label = progress_label or self._progress_label()
@@ -318,6 +320,8 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
                     critic.base.load_state_dict(start)
                 critic.freeze_base()
             net = self._fit_stage(critic, objective, train, valid, self.optimizer, label)
+        if earlier is not None:
+            net.history = continue_history(earlier, net.history)
         self._check_training(net, valid)
         self._critic_outputs = n_outputs  # what a warm start must match
         return net, valid
@@ -489,10 +493,24 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
             return copy.deepcopy(self.critic)
         return self._default_critic(X, n_outputs)
 
-    def _previous_critics(self):
-        """The fitted critics a warm start continues, in training order (none before a fit)."""
+    def _previous_nets(self):
+        """The fitted nets a warm start continues, in training order (none before a fit)."""
         net = getattr(self, "net_", None)
-        return [] if net is None else [net.module_]
+        return [] if net is None else [net]
+
+    def _previous_critics(self):
+        """The critics of :meth:`_previous_nets`."""
+        return [net.module_ for net in self._previous_nets()]
+
+    def _continued_history(self, critic_index):
+        """The history a warm start continues for critic ``critic_index`` (None: a fresh one).
+
+        As ``MLPClassifier``'s ``loss_curve_`` and ``n_iter_`` run on over
+        warm fits, and a skorch net's ``history`` over repeated ``fit`` calls
+        with its own ``warm_start``.
+        """
+        previous = self._previous_nets() if self.warm_start else []
+        return previous[critic_index].history if critic_index < len(previous) else None
 
     def _validate_params(self):
         # sklearn's parameter check (run by fit), then what its constraints

@@ -18,6 +18,7 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
+from skorch.history import History
 from skorch.utils import TeeGenerator
 from tqdm.auto import tqdm
 
@@ -533,6 +534,17 @@ def _probe_batch(X, y):
         ]
     )
     return take_rows(X, keep), (None if y is None else y[keep])
+
+
+def continue_history(earlier, history):
+    """``earlier``'s epochs, then ``history``'s numbered on from them (a new History).
+
+    A warm fit trains a new net; its epochs go on the previous fit's record.
+    ``earlier`` is left as it is (its rows are shared, never changed).
+    """
+    offset = len(earlier)
+    rows = [{**row, "epoch": row.get("epoch", k + 1) + offset} for k, row in enumerate(history)]
+    return History([*earlier, *rows])
 
 
 def warn_if_interrupted(net):
