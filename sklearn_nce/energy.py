@@ -88,7 +88,11 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         thousands of nats below the data. "gmm" is the BIC
         mixture alone (1 to 64 components). The base also serves as the
         importance-sampling proposal. None learns ``log phi`` from scratch
-        (the paper's setting; expect a harder fit).
+        (the paper's setting; expect a harder fit): the density is then
+        ``exp(f)`` on the box the network reads (the training rows' range
+        widened by one standard deviation), with unit Gaussian tails
+        (in standard deviations) beyond it, so that it integrates to 1, and
+        the proposal draws 10% of its rows from that box.
     n_importance_samples : int >= 100, default=10000
         Proposal draws for ``log Z``; its standard error is
         ``log_partition_std_``.
@@ -178,8 +182,10 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
     network_gain_ : float or None
         Held-out log-likelihood gain over the base alone at that share, in
         nats per row (None without held-out rows or without a base).
-    proposal_ : GaussianMixtureNoise
-        The importance-sampling proposal (the base when it is a mixture).
+    proposal_ : Noise
+        The importance-sampling proposal: the base where it can be sampled,
+        else the BIC Gaussian mixture (with ``base=None``, mixed with the
+        network's box).
     net_ : skorch.NeuralNet
         The trained network (``net_.module_`` maps rows to ``log phi``).
     history_ : skorch.History

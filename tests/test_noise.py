@@ -16,6 +16,7 @@ from sklearn_nce._core.critics import BaseCorrectedDensity
 from sklearn_nce._core.losses import cnce_loss
 from sklearn_nce._core.noise import (
     AdaptiveKernelDensityNoise,
+    BoxDensity,
     CauchyNoise,
     DefensiveMixture,
     GaussianMixtureNoise,
@@ -416,6 +417,22 @@ def test_stacked_density_is_normalised_and_samples_by_weight():
     draws = stacked.sample(20_000, torch.Generator().manual_seed(0))
     # The share drawn from the right part (near 6): 0.75 +- 3 SDs (0.003).
     assert float((draws[:, 0] > 3).float().mean()) == pytest.approx(0.75, abs=0.01)
+
+
+def test_box_density_is_normalised_and_draws_its_flat_part_by_its_mass():
+    box = BoxDensity([-1.0], [2.0])
+    grid = torch.linspace(-15, 15, 300_001)[:, None]
+    assert trapezoid(box.log_prob(grid).exp().numpy(), grid[:, 0].numpy()) == pytest.approx(
+        1.0, abs=1e-5
+    )
+    draws = box.sample(40_000, torch.Generator().manual_seed(0))[:, 0]
+    # Width 3 against the two tails' sqrt(2 pi): 0.545 of the draws inside,
+    # the rest split evenly; 3 SDs of the shares are under 0.008.
+    inside = float(((draws >= -1) & (draws <= 2)).float().mean())
+    assert inside == pytest.approx(3 / (3 + math.sqrt(2 * math.pi)), abs=0.008)
+    assert float((draws > 2).float().mean()) == pytest.approx((1 - inside) / 2, abs=0.008)
+    # Beyond an edge, a unit half-normal: its mean depth is sqrt(2 / pi).
+    assert float((draws[draws > 2] - 2).mean()) == pytest.approx(math.sqrt(2 / math.pi), abs=0.03)
 
 
 def test_stacked_mixtures_pool_into_one_mixture_per_layout():

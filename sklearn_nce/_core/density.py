@@ -23,6 +23,8 @@ from .base import _BaseNCE, apply_critic
 from .critics import BaseCorrectedDensity
 from .noise import (
     AdaptiveKernelDensityNoise,
+    BoxDensity,
+    DefensiveMixture,
     GaussianMixtureNoise,
     GaussianNoise,
     KernelDensityNoise,
@@ -66,6 +68,8 @@ _IQR_PER_SD = 1.349
 # The network reads rows clamped to the training range widened by this many
 # standard deviations (see BaseCorrectedDensity).
 _BOX_MARGIN = 1.0
+# Without a base, the share of the importance proposal drawn from the box.
+_BOX_PROPOSAL_WEIGHT = 0.1
 # Early stopping's patience never covers fewer optimiser steps than this.
 _MIN_PATIENCE_STEPS = 400
 # max_epochs="auto" buys the shared 2000 optimiser steps but at most this many
@@ -287,6 +291,12 @@ class _BaseEnergyNCE(_BaseNCE):
         # units) plus one standard deviation on each side.
         low = torch.as_tensor(X.min(axis=0) - _BOX_MARGIN, dtype=torch.float32)
         high = torch.as_tensor(X.max(axis=0) + _BOX_MARGIN, dtype=torch.float32)
+        if self.base_ is None and not isinstance(self.proposal_, DefensiveMixture):
+            # Without a base the density spans the whole box (and its tails):
+            # the mixture's draws alone missed its corners, where the network
+            # had put mass (see BoxDensity).
+            box = BoxDensity(low, high)
+            self.proposal_ = DefensiveMixture(self.proposal_, box, _BOX_PROPOSAL_WEIGHT)
         return BaseCorrectedDensity(network, self.base_, bounds=(low, high))
 
     def _previous_critics(self):

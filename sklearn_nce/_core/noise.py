@@ -32,11 +32,13 @@ from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import NearestNeighbors
 from torch import nn
 
+from .critics import box_log_tail
 from .splits import copy_groups, copy_mask, grouped_folds, grouped_hold_out
 
 __all__ = [
     "DENSITY_FAMILIES",
     "AdaptiveKernelDensityNoise",
+    "BoxDensity",
     "CauchyNoise",
     "DefensiveMixture",
     "StackedDensity",
@@ -115,6 +117,8 @@ _BASE_REG_COVAR = 1e-4
 _WIDE_GLOBAL_JUMPS = 0.5
 # CauchyNoise draws are clipped at this many scales from the location.
 _CAUCHY_CLIP = 1e3
+# The mass of a unit Gaussian tail on both sides of a BoxDensity's column.
+_SQRT_2PI = math.sqrt(2 * math.pi)
 # SelectedDensity drops candidates whose stacking weight is below this (and
 # refits only the rest): on the ODDS sets the weights below 1% summed to
 # under 2%, and each kept candidate costs a refit and a term in log_prob.
@@ -1027,6 +1031,47 @@ class DefensiveMixture(Noise):
             self.density.log_prob(x) + math.log1p(-self.weight),
             self.wide.log_prob(x) + math.log(self.weight),
         )
+
+
+class BoxDensity(Noise):
+    """Flat on a box, with unit Gaussian tails beyond it (``exp(box_log_tail)``, normalised).
+
+    What ``CNCEEnergyModel(base=None)``'s density is before its network does
+    anything: the network reads rows clamped to the box and the tails keep
+    the density integrable. As the defensive part of that model's proposal
+    it reaches every corner of the box, where the data-fitted mixture has
+    no draws but an untrained network may still put mass. Each column is
+    uniform on ``[low, high]`` with probability ``width / (width + sqrt(2 pi))``,
+    else a half-normal beyond one edge.
+
+    Parameters
+    ----------
+    low, high : array-like of shape (n_features,)
+        The box's corners (``low < high``).
+    """
+
+    def __init__(self, low, high):
+        super().__init__()
+        _set_buffers(self, low=low, high=high)
+
+    def fit(self, X):
+        del X  # the box is given
+        return self
+
+    def sample(self, n_samples, generator=None):
+        device = self._device()
+        shape = (n_samples, len(self.low))
+        width = self.high - self.low
+        inside = uniform(shape, generator, device) * (width + _SQRT_2PI) < width
+        flat = self.low + uniform(shape, generator, device) * width
+        depth = standard_normal(shape, generator, device).abs()
+        below = uniform(shape, generator, device) < 0.5
+        tail = torch.where(below, self.low - depth, self.high + depth)
+        return torch.where(inside, flat, tail)
+
+    def log_prob(self, x):
+        log_norm = torch.log(self.high - self.low + _SQRT_2PI).sum()
+        return box_log_tail(x, self.low, self.high) - log_norm
 
 
 class LocalJumps(Noise):
