@@ -6,7 +6,21 @@ from importlib.metadata import PackageNotFoundError, version
 
 __all__ = ["show_versions"]
 
-_PACKAGES = ("sklearn_nce", "scikit-learn", "torch", "skorch", "numpy", "scipy", "joblib", "tqdm")
+# The optional ones too (plot_history draws with matplotlib; pandas and
+# polars outputs through set_output), as sklearn.show_versions lists them.
+_PACKAGES = (
+    "sklearn_nce",
+    "scikit-learn",
+    "torch",
+    "skorch",
+    "numpy",
+    "scipy",
+    "joblib",
+    "tqdm",
+    "matplotlib",
+    "pandas",
+    "polars",
+)
 
 
 def show_versions():

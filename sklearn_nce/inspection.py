@@ -7,7 +7,10 @@ optional dependency, imported only when something is drawn.
 """
 
 import numpy as np
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted as sklearn_check_is_fitted
 
+from ._core.base import _BaseNCE
 from ._core.validation import check_is_fitted
 
 __all__ = ["TrainingHistoryDisplay", "plot_history"]
@@ -24,9 +27,9 @@ class TrainingHistoryDisplay:
     train_losses : list of ndarray
         Training loss per epoch, one array per trained critic (several for
         ``InfoNCEAnchorMI``'s cross-fitted folds).
-    valid_losses : list of ndarray or None
+    valid_losses : list of ndarray or None, or None
         Validation loss per epoch, aligned with ``train_losses`` (None where
-        there was no early-stopping split).
+        there was no early-stopping split; None alone: none for any).
     estimator_name : str
         Shown in the title.
     diagnostics : dict or None, default=None
@@ -58,7 +61,8 @@ class TrainingHistoryDisplay:
 
     def __init__(self, *, train_losses, valid_losses, estimator_name, diagnostics=None):
         self.train_losses = train_losses
-        self.valid_losses = valid_losses
+        self.valid_losses = [None] * len(train_losses) if valid_losses is None else valid_losses
+        _check_curves(self.train_losses, self.valid_losses)
         self.estimator_name = estimator_name
         self.diagnostics = diagnostics
 
@@ -69,7 +73,9 @@ class TrainingHistoryDisplay:
         Parameters
         ----------
         estimator : fitted sklearn_nce estimator
-            Any of the four estimators (it must have ``history_``).
+            Any of the four estimators, or a fitted ``Pipeline`` ending in
+            one, or a fitted search (``GridSearchCV``) whose
+            ``best_estimator_`` is one of those.
         ax : matplotlib Axes, default=None
             Where to draw; a new figure when None.
 
@@ -77,6 +83,7 @@ class TrainingHistoryDisplay:
         -------
         display : TrainingHistoryDisplay
         """
+        estimator = _nce_estimator(estimator)
         check_is_fitted(estimator, "history_")
         histories = estimator.history_
         # InfoNCEAnchorMI keeps one skorch History per fold; the others one.
@@ -120,6 +127,7 @@ class TrainingHistoryDisplay:
                     epochs, valid, color=f"C{k}", linestyle="--", label=f"validation{suffix}"
                 )
                 self.lines_.append(line)
+        ax.xaxis.get_major_locator().set_params(integer=True)  # no epoch 1.5
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss")
         ax.set_title(f"{self.estimator_name}: loss per epoch")
@@ -140,7 +148,8 @@ def plot_history(estimator, ax=None):
     Parameters
     ----------
     estimator : fitted sklearn_nce estimator
-        Any of the four estimators.
+        Any of the four estimators, a fitted ``Pipeline`` ending in one, or
+        a fitted search whose ``best_estimator_`` is one.
     ax : matplotlib Axes, default=None
         Where to draw; a new figure when None.
 
@@ -150,6 +159,46 @@ def plot_history(estimator, ax=None):
         Holds the axes (``ax_``), figure (``figure_``) and lines (``lines_``).
     """
     return TrainingHistoryDisplay.from_estimator(estimator, ax=ax)
+
+
+def _nce_estimator(estimator):
+    """The sklearn_nce estimator in ``estimator``: itself, a Pipeline's last step, a best one."""
+    inner = estimator
+    while not isinstance(inner, _BaseNCE):
+        if isinstance(inner, Pipeline):
+            inner = inner[-1]
+        elif hasattr(inner, "best_estimator_"):
+            inner = inner.best_estimator_
+        elif hasattr(inner, "cv_results_"):
+            raise ValueError(
+                f"This {type(inner).__name__} was fitted with refit=False: it has no "
+                "best_estimator_ whose training to draw. Refit with refit=True, or fit the "
+                "estimator of the parameters you want."
+            )
+        else:
+            if hasattr(inner, "estimator"):
+                sklearn_check_is_fitted(inner)  # an unfitted search: say so
+            raise TypeError(
+                "plot_history draws the training of a sklearn_nce estimator (its history_), "
+                f"alone, last in a Pipeline or as a search's best_estimator_; got "
+                f"{type(inner).__name__}."
+            )
+    return inner
+
+
+def _check_curves(train_losses, valid_losses):
+    """Refuse curves that do not pair up: one validation entry per training curve, same length."""
+    if len(valid_losses) != len(train_losses):
+        raise ValueError(
+            f"valid_losses has {len(valid_losses)} entries for {len(train_losses)} training "
+            "curves: give one per training curve (None where there was no validation)."
+        )
+    for k, (train, valid) in enumerate(zip(train_losses, valid_losses, strict=True)):
+        if valid is not None and len(valid) != len(train):
+            raise ValueError(
+                f"Curve {k}: {len(valid)} validation losses for {len(train)} training losses; "
+                "give one per epoch."
+            )
 
 
 def _column(history, key):

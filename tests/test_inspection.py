@@ -86,6 +86,59 @@ def test_unfitted_estimator_raises():
         plot_history(NCEDensityRatio())
 
 
+def test_a_fitted_pipeline_or_search_draws_its_sklearn_nce_estimator():
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    y = np.arange(120) % 2
+    pipe = make_pipeline(StandardScaler(), NCEDensityRatio(max_epochs=3, random_state=0))
+    display = plot_history(pipe.fit(X, y))  # raised "This Pipeline instance is not fitted"
+    np.testing.assert_allclose(display.lines_[0].get_ydata(), pipe[-1].history_[:, "train_loss"])
+    search = GridSearchCV(pipe, {"ncedensityratio__max_epochs": [2, 3]}, cv=2)
+    best = search.fit(X, y).best_estimator_[-1]
+    display = plot_history(search)
+    np.testing.assert_allclose(display.lines_[0].get_ydata(), best.history_[:, "train_loss"])
+    with pytest.raises(ValueError, match="refit=False"):
+        plot_history(
+            GridSearchCV(pipe, {"ncedensityratio__max_epochs": [2]}, refit=False, cv=2).fit(X, y)
+        )
+
+
+def test_other_estimators_and_unfitted_searches_say_what_is_wrong():
+    from sklearn.exceptions import NotFittedError
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+
+    with pytest.raises(TypeError, match="sklearn_nce estimator.*got LogisticRegression"):
+        plot_history(LogisticRegression().fit(X, np.arange(120) % 2))
+    with pytest.raises(NotFittedError, match="GridSearchCV"):
+        plot_history(GridSearchCV(NCEDensityRatio(), {"max_epochs": [2]}))
+
+
+def test_display_checks_its_curves_and_takes_no_validation():
+    display = TrainingHistoryDisplay(
+        train_losses=[np.arange(3.0)], valid_losses=None, estimator_name="x"
+    ).plot()
+    assert len(display.lines_) == 1
+    with pytest.raises(ValueError, match="2 entries for 1 training curves"):
+        TrainingHistoryDisplay(
+            train_losses=[np.arange(3.0)], valid_losses=[None, None], estimator_name="x"
+        )
+    with pytest.raises(ValueError, match="2 validation losses for 3 training losses"):
+        TrainingHistoryDisplay(
+            train_losses=[np.arange(3.0)], valid_losses=[np.arange(2.0)], estimator_name="x"
+        )
+
+
+def test_epochs_are_whole_numbers_on_the_axis():
+    model = NCEDensityRatio(max_epochs=3, random_state=0).fit(X, np.arange(120) % 2)
+    display = plot_history(model)
+    display.figure_.canvas.draw()
+    ticks = display.ax_.get_xticks()
+    assert np.all(ticks == np.round(ticks))
+
+
 def test_missing_matplotlib_says_how_to_install(monkeypatch):
     model = NCEDensityRatio(max_epochs=2, random_state=0).fit(X, np.arange(120) % 2)
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
@@ -96,5 +149,5 @@ def test_missing_matplotlib_says_how_to_install(monkeypatch):
 def test_show_versions_lists_dependencies_and_devices(capsys):
     show_versions()
     out = capsys.readouterr().out
-    for name in ("sklearn_nce", "scikit-learn", "torch", "skorch", "torch devices", "cpu"):
+    for name in ("sklearn_nce", "scikit-learn", "torch", "skorch", "matplotlib", "torch devices"):
         assert name in out
