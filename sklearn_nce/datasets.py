@@ -75,6 +75,12 @@ class GaussianPair:
     """
 
     def __init__(self, mean_numerator, cov_numerator, mean_denominator, cov_denominator):
+        # scipy reads one triangle of a covariance when it checks it, and the
+        # whole matrix when it samples: an asymmetric one gave kl 0 silently.
+        for name, cov in (("cov_numerator", cov_numerator), ("cov_denominator", cov_denominator)):
+            cov = np.asarray(cov, dtype=float)
+            if cov.ndim == 2 and not np.allclose(cov, cov.T):
+                raise ValueError(f"{name} must be symmetric (a covariance matrix).")
         self.numerator = multivariate_normal(mean_numerator, cov_numerator)
         self.denominator = multivariate_normal(mean_denominator, cov_denominator)
 
@@ -127,6 +133,8 @@ def make_mean_shift(n_features=5, kl=2.5):
     The true log ratio is linear, ``mu.x - |mu|^2/2``; its variance on the
     denominator sample is ``2 kl``.
     """
+    n_features = check_scalar(n_features, "n_features", numbers.Integral, min_val=1)
+    kl = _check_kl(kl)
     identity = np.eye(n_features)
     mean = np.full(n_features, np.sqrt(2.0 * kl / n_features))
     return GaussianPair(mean, identity, np.zeros(n_features), identity)
@@ -138,7 +146,8 @@ def make_scale_change(n_features=5, kl=2.5):
     The numerator is the wider one, as a test set that spreads beyond the
     training domain; the true log ratio is quadratic.
     """
-    per_dim = kl / n_features
+    n_features = check_scalar(n_features, "n_features", numbers.Integral, min_val=1)
+    per_dim = _check_kl(kl) / n_features
 
     def kl_gap(log_var):
         return 0.5 * (np.exp(log_var) - 1.0 - log_var) - per_dim
@@ -318,9 +327,17 @@ def make_warped_shift(n_features=5, kl=2.5, warp="sinh"):
     )
 
 
+def _check_kl(kl):
+    """``kl`` as a float: a KL divergence to build a pair at, finite and above 0."""
+    check_scalar(kl, "kl", numbers.Real, min_val=0, include_boundaries="neither")
+    if not np.isfinite(kl):  # check_scalar lets NaN through
+        raise ValueError(f"kl must be finite, got {kl}.")
+    return float(kl)
+
+
 def _solve_increasing(function, target):
     """The ``x > 0`` with ``function(x) = target`` for a function increasing from 0 at 0."""
-    check_scalar(target, "kl", numbers.Real, min_val=0, include_boundaries="neither")
+    target = _check_kl(target)
     upper = 1.0
     while function(upper) < target:
         upper *= 2.0
@@ -920,10 +937,23 @@ class IsotropicMixture:
     """
 
     def __init__(self, means, scale, weights=None):
-        self.means = np.atleast_2d(np.asarray(means, dtype=float))
-        self.scale = float(scale)
+        means = np.asarray(means, dtype=float)
+        if means.ndim != 2 or means.size == 0:
+            raise ValueError(
+                f"means must be 2-D, (n_components, n_features), got shape {means.shape}: "
+                "one 2-d component is [[0, 1]], two 1-d ones [[0], [1]]."
+            )
+        self.means = means
+        self.scale = _positive(scale, "scale")
         n_components = len(self.means)
         weights = np.ones(n_components) if weights is None else np.asarray(weights, float)
+        if weights.shape != (n_components,) or not np.all(np.isfinite(weights)):
+            raise ValueError(
+                f"weights must be {n_components} finite numbers, one per row of means; "
+                f"got shape {weights.shape}."
+            )
+        if np.any(weights < 0) or weights.sum() <= 0:
+            raise ValueError("weights must be non-negative, and not all 0.")
         self.weights = weights / weights.sum()
 
     @property
@@ -953,6 +983,8 @@ def make_random_mixture(n_features=20, n_components=40, scale=0.1, random_state=
 
     Returns an :class:`IsotropicMixture` with equal weights.
     """
+    check_scalar(n_features, "n_features", numbers.Integral, min_val=1)
+    check_scalar(n_components, "n_components", numbers.Integral, min_val=1)
     rng = check_random_state(random_state)
     return IsotropicMixture(rng.standard_normal((n_components, n_features)), scale)
 
@@ -962,3 +994,11 @@ def make_grid_mixture(scale=0.1):
     grid = np.arange(-2.0, 3.0)
     means = np.stack(np.meshgrid(grid, grid), axis=-1).reshape(-1, 2)
     return IsotropicMixture(means, scale)
+
+
+def _positive(value, name):
+    """``value`` as a float, refused unless finite and above 0."""
+    check_scalar(value, name, numbers.Real, min_val=0, include_boundaries="neither")
+    if not np.isfinite(value):  # check_scalar lets NaN through
+        raise ValueError(f"{name} must be finite, got {value}.")
+    return float(value)

@@ -8,12 +8,15 @@ from scipy.stats import t as student_t
 from sklearn_nce.datasets import (
     RELATIONS,
     GaussianPair,
+    IsotropicMixture,
     gaussian_mi,
     make_correlated_gaussian,
+    make_grid_mixture,
     make_mean_shift,
     make_mi_staircase,
     make_mixture_shift,
     make_noisy_relation,
+    make_random_mixture,
     make_scale_change,
     make_student_t_pair,
     make_student_t_shift,
@@ -470,6 +473,38 @@ def test_mi_datasets_reproducible(make):
     ],
 )
 def test_mi_datasets_bad_arguments_raise(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        # Each gave nan, a ZeroDivisionError, a root-finder's message, or an
+        # object that failed only when sampled (user test).
+        (lambda: make_mean_shift(kl=-1), "kl == -1, must be > 0"),
+        (lambda: make_mean_shift(kl=0), "kl == 0, must be > 0"),  # as its siblings
+        (lambda: make_mean_shift(kl=np.nan), "kl must be finite"),
+        (lambda: make_warped_shift(kl=-1), "kl == -1"),
+        (lambda: make_scale_change(kl=-1), "kl == -1"),
+        (lambda: make_mean_shift(n_features=0), "n_features == 0"),
+        (lambda: make_scale_change(n_features=0), "n_features == 0"),
+        (lambda: make_warped_shift(n_features=0), "n_features == 0"),
+        (lambda: make_student_t_shift(kl=np.nan), "kl must be finite"),
+        (lambda: make_grid_mixture(scale=0), "scale == 0"),
+        (lambda: make_grid_mixture(scale=-1), "scale == -1"),
+        (lambda: make_grid_mixture(scale=np.nan), "scale must be finite"),
+        (lambda: IsotropicMixture([[0], [1]], 1.0, weights=[-1, 2]), "non-negative"),
+        (lambda: IsotropicMixture([[0], [1]], 1.0, weights=[1, 2, 3]), "2 finite numbers"),
+        (lambda: IsotropicMixture([0, 1], 1.0), "means must be 2-D"),
+        (lambda: make_random_mixture(3, 0), "n_components == 0"),
+        (
+            lambda: GaussianPair([0, 0], [[1, 0.5], [0, 1]], [0, 0], np.eye(2)),
+            "cov_numerator must be symmetric",
+        ),
+    ],
+)
+def test_density_datasets_bad_arguments_raise(call, match):
     with pytest.raises(ValueError, match=match):
         call()
 
