@@ -28,7 +28,7 @@ import numpy as np
 from scipy.integrate import trapezoid
 from scipy.optimize import brentq
 from scipy.special import digamma, gammaln
-from scipy.stats import multivariate_normal, multivariate_t, norm
+from scipy.stats import Covariance, multivariate_normal, multivariate_t, norm
 from sklearn.utils import check_random_state, check_scalar
 
 __all__ = [
@@ -78,6 +78,8 @@ class GaussianPair:
         # scipy reads one triangle of a covariance when it checks it, and the
         # whole matrix when it samples: an asymmetric one gave kl 0 silently.
         for name, cov in (("cov_numerator", cov_numerator), ("cov_denominator", cov_denominator)):
+            if isinstance(cov, Covariance):  # scipy's own: symmetric by construction
+                continue
             cov = np.asarray(cov, dtype=float)
             if cov.ndim == 2 and not np.allclose(cov, cov.T):
                 raise ValueError(f"{name} must be symmetric (a covariance matrix).")
@@ -329,10 +331,15 @@ def make_warped_shift(n_features=5, kl=2.5, warp="sinh"):
 
 def _check_kl(kl):
     """``kl`` as a float: a KL divergence to build a pair at, finite and above 0."""
-    check_scalar(kl, "kl", numbers.Real, min_val=0, include_boundaries="neither")
-    if not np.isfinite(kl):  # check_scalar lets NaN through
-        raise ValueError(f"kl must be finite, got {kl}.")
-    return float(kl)
+    return _positive(kl, "kl")
+
+
+def _positive(value, name):
+    """``value`` as a float, refused unless finite and above 0."""
+    check_scalar(value, name, numbers.Real, min_val=0, include_boundaries="neither")
+    if not np.isfinite(value):  # check_scalar lets NaN through
+        raise ValueError(f"{name} must be finite, got {value}.")
+    return float(value)
 
 
 def _solve_increasing(function, target):
@@ -994,11 +1001,3 @@ def make_grid_mixture(scale=0.1):
     grid = np.arange(-2.0, 3.0)
     means = np.stack(np.meshgrid(grid, grid), axis=-1).reshape(-1, 2)
     return IsotropicMixture(means, scale)
-
-
-def _positive(value, name):
-    """``value`` as a float, refused unless finite and above 0."""
-    check_scalar(value, name, numbers.Real, min_val=0, include_boundaries="neither")
-    if not np.isfinite(value):  # check_scalar lets NaN through
-        raise ValueError(f"{name} must be finite, got {value}.")
-    return float(value)

@@ -364,8 +364,9 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         initialisation, and trains ``max_epochs`` more epochs; the optimiser
         state starts afresh, as in :class:`~sklearn.neural_network.MLPClassifier`,
         and ``history_`` and ``n_iter_`` run on from the previous fit's, as its
-        ``loss_curve_`` and ``n_iter_`` do. Everything fitted on the data (the
-        class sizes, the chasm check) is fitted again.
+        ``loss_curve_`` and ``n_iter_`` do (a fit that bridges a density
+        chasm refits afresh). Everything fitted on the data (the class sizes,
+        the chasm check) is fitted again.
     callbacks : list of skorch callbacks or None, default=None
         Extra :mod:`skorch.callbacks` (instances, or ``(name, callback)``
         pairs) added to every net the fit trains, e.g.

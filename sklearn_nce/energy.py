@@ -92,7 +92,7 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         ``exp(f)`` on the box the network reads (the training rows' range
         widened by one standard deviation), with unit Gaussian tails
         (in standard deviations) beyond it, so that it integrates to 1, and
-        the proposal draws 10% of its rows from that box.
+        the proposal draws 10% of its rows from that box and its tails.
     n_importance_samples : int >= 100, default=10000
         Proposal draws for ``log Z``; its standard error is
         ``log_partition_std_``.
@@ -122,7 +122,8 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         share of the network the held-out rows support (``network_scale_``).
         "auto" enables it from 50 rows. With a noise other than the base
         (or the stack of ``noise="auto"``) the held-out rows jump globally
-        to the proposal (``proposal_``): a loss that also judges the
+        to the proposal (``proposal_``; with ``base=None``, its mixture
+        ``proposal_.density``, not its box): a loss that also judges the
         relative levels of far-apart modes.
     validation_fraction : float in (0, 1), default=0.1
         Fraction held out for early stopping.
@@ -147,8 +148,7 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         state starts afresh, as in :class:`~sklearn.neural_network.MLPClassifier`,
         and ``history_`` and ``n_iter_`` run on from the previous fit's, as its
         ``loss_curve_`` and ``n_iter_`` do. Everything fitted on the data (the
-        noise, the base density,
-        ``log_partition_``) is fitted again.
+        noise, the base density, ``log_partition_``) is fitted again.
     callbacks : list of skorch callbacks or None, default=None
         Extra :mod:`skorch.callbacks` (instances, or ``(name, callback)``
         pairs) added to every net the fit trains, e.g.

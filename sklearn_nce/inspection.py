@@ -27,7 +27,7 @@ class TrainingHistoryDisplay:
     train_losses : list of ndarray
         Training loss per epoch, one array per trained critic (several for
         ``InfoNCEAnchorMI``'s cross-fitted folds).
-    valid_losses : list of ndarray or None, or None
+    valid_losses : list of (ndarray or None), or None
         Validation loss per epoch, aligned with ``train_losses`` (None where
         there was no early-stopping split; None alone: none for any).
     estimator_name : str
@@ -127,7 +127,11 @@ class TrainingHistoryDisplay:
                     epochs, valid, color=f"C{k}", linestyle="--", label=f"validation{suffix}"
                 )
                 self.lines_.append(line)
-        ax.xaxis.get_major_locator().set_params(integer=True)  # no epoch 1.5
+        from matplotlib.ticker import MaxNLocator  # optional, as plt is
+
+        locator = ax.xaxis.get_major_locator()
+        if isinstance(locator, MaxNLocator):  # matplotlib's default: no epoch 1.5
+            locator.set_params(integer=True)  # (ticks a user set on ax stay)
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss")
         ax.set_title(f"{self.estimator_name}: loss per epoch")
@@ -202,9 +206,13 @@ def _check_curves(train_losses, valid_losses):
 
 
 def _column(history, key):
-    """One History column as an array, or None when no epoch recorded it."""
-    values = [row[key] for row in history if key in row]
-    return np.asarray(values, dtype=float) if values else None
+    """One History column per epoch (NaN where an epoch lacks it), or None when none has it.
+
+    A warm fit's history continues one that may have had a validation split
+    where it has none (or the reverse): the curve then has a gap.
+    """
+    values = np.asarray([row.get(key, np.nan) for row in history], dtype=float)
+    return None if np.all(np.isnan(values)) else values
 
 
 def _diagnostics(estimator):

@@ -139,6 +139,24 @@ def test_epochs_are_whole_numbers_on_the_axis():
     assert np.all(ticks == np.round(ticks))
 
 
+def test_a_warm_history_that_gained_a_validation_split_draws_a_gap():
+    # The first fit had no split, the warm one has: one curve per epoch each,
+    # the validation one NaN where there was none (review).
+    model = NCEDensityRatio(max_epochs=2, early_stopping=False, warm_start=True, random_state=0)
+    model.fit(X, np.arange(120) % 2).set_params(early_stopping=True).fit(X, np.arange(120) % 2)
+    train, valid = plot_history(model).lines_
+    assert len(train.get_ydata()) == len(valid.get_ydata()) == 4
+    assert np.isnan(valid.get_ydata()[:2]).all() and np.isfinite(valid.get_ydata()[2:]).all()
+
+
+def test_ticks_a_user_set_on_the_axes_stay():
+    model = NCEDensityRatio(max_epochs=3, random_state=0).fit(X, np.arange(120) % 2)
+    fig, ax = plt.subplots()
+    ax.set_xticks([1, 3])  # a FixedLocator: the integer setting does not apply
+    display = plot_history(model, ax=ax)
+    assert list(display.ax_.get_xticks()) == [1, 3]
+
+
 def test_missing_matplotlib_says_how_to_install(monkeypatch):
     model = NCEDensityRatio(max_epochs=2, random_state=0).fit(X, np.arange(120) % 2)
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
@@ -149,5 +167,14 @@ def test_missing_matplotlib_says_how_to_install(monkeypatch):
 def test_show_versions_lists_dependencies_and_devices(capsys):
     show_versions()
     out = capsys.readouterr().out
-    for name in ("sklearn_nce", "scikit-learn", "torch", "skorch", "matplotlib", "torch devices"):
+    names = (
+        "sklearn_nce",
+        "scikit-learn",
+        "torch",
+        "skorch",
+        "matplotlib",
+        "torch devices",
+        "cpu",
+    )
+    for name in names:
         assert name in out

@@ -435,6 +435,19 @@ def test_box_density_is_normalised_and_draws_its_flat_part_by_its_mass():
     assert float((draws[draws > 2] - 2).mean()) == pytest.approx(math.sqrt(2 / math.pi), abs=0.03)
 
 
+def test_without_a_base_the_critic_adds_the_box_tail_and_with_one_does_not():
+    torch.manual_seed(0)
+    network = torch.nn.Linear(2, 1)
+    low, high = torch.tensor([-1.0, 0.0]), torch.tensor([1.0, 2.0])
+    x = torch.tensor([[0.0, 1.0], [3.0, -1.0]])  # inside; 2 and 1 beyond the box
+    alone = BaseCorrectedDensity(network, None, bounds=(low, high))
+    correction = alone.correction(x)
+    torch.testing.assert_close(alone(x), correction - torch.tensor([0.0, 2.5]))
+    base = GaussianNoise().fit(np.random.RandomState(0).randn(50, 2))
+    based = BaseCorrectedDensity(network, base, bounds=(low, high))
+    torch.testing.assert_close(based(x), correction + base.log_prob(x))
+
+
 def test_stacked_mixtures_pool_into_one_mixture_per_layout():
     # sum_p w_p sum_k pi_pk N_pk is one mixture: the pooled parts must give
     # the stack's log density exactly (float32 rounding) and sklearn's own

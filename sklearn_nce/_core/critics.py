@@ -309,13 +309,16 @@ class BaseCorrectedDensity(nn.Module):
     contrastive problem is easy, and the base's tails keep ``phi`` integrable
     far from the data, where ``f`` extrapolates. The base is a fitted noise
     module (``log_prob``) whose tensors are buffers: it is not trained.
+    Without a base, unit Gaussian tails beyond the box (:func:`box_log_tail`)
+    keep ``phi`` integrable instead.
 
     Parameters
     ----------
     network : nn.Module
         ``f``, mapping ``(n, d)`` to ``(n,)`` or ``(n, 1)``.
     base : nn.Module or None
-        Fitted density with ``log_prob``; None makes ``log phi = f``.
+        Fitted density with ``log_prob``; None makes ``log phi = f`` (plus
+        :func:`box_log_tail` when ``bounds`` are given).
     bounds : (low, high) tensors of shape (n_features,), default=None
         A box the network's input is clamped to (None: no clamp).
     """

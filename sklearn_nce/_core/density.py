@@ -291,10 +291,11 @@ class _BaseEnergyNCE(_BaseNCE):
         # units) plus one standard deviation on each side.
         low = torch.as_tensor(X.min(axis=0) - _BOX_MARGIN, dtype=torch.float32)
         high = torch.as_tensor(X.max(axis=0) + _BOX_MARGIN, dtype=torch.float32)
-        if self.base_ is None and not isinstance(self.proposal_, DefensiveMixture):
+        if self.base_ is None:
             # Without a base the density spans the whole box (and its tails):
             # the mixture's draws alone missed its corners, where the network
-            # had put mass (see BoxDensity).
+            # had put mass (see BoxDensity). Set here, where the box is made;
+            # _prepare_training chose the mixture just before.
             box = BoxDensity(low, high)
             self.proposal_ = DefensiveMixture(self.proposal_, box, _BOX_PROPOSAL_WEIGHT)
         return BaseCorrectedDensity(network, self.base_, bounds=(low, high))
@@ -378,11 +379,13 @@ class _BaseEnergyNCE(_BaseNCE):
         # The network reads far rows at the edge of its box (_BOX_MARGIN) and
         # the base is a density out there: a far row's low score is an answer
         # (an outlier detector's job), not an extrapolation. Without a base
-        # (base=None) such a row scores as the box's edge does.
+        # (base=None) such a row scores as the box's edge does, less a unit
+        # Gaussian tail.
         if getattr(self, "base_", None) is None:
             return (
-                "The model has no base density (base=None) and reads them at the edge of the "
-                f"data, so they score as that edge does: {CHECK_PREPROCESSING}"
+                "The model has no base density (base=None): it reads them at the edge of the "
+                "data and scores them from a Gaussian tail beyond it, which says only that "
+                f"they are far: {CHECK_PREPROCESSING}"
             )
         return (
             "The model scores them from its base density's tails, as far outliers; if they "
