@@ -99,6 +99,20 @@ def test_sample_reproduces_means_and_weights(default_model):
     np.testing.assert_array_equal(draws, default_model.sample(3000, random_state=0))
 
 
+def test_a_model_without_its_network_is_drawn_from_its_base(train, monkeypatch):
+    # network_scale_ 0: the model is its base, drawn exactly, with no Langevin steps.
+    from sklearn_nce._core import density
+
+    model = CNCEEnergyModel(max_epochs=2, random_state=0).fit(train[:300])
+    model.net_.module_.network_scale.fill_(0.0)
+    monkeypatch.setattr(density, "langevin", None)  # a call would raise TypeError
+    draws = model.sample(500, random_state=0)
+    seed = np.random.RandomState(0).randint(np.iinfo(np.int32).max)
+    base_draws = model.proposal_.sample(500, torch.Generator().manual_seed(int(seed)))
+    expected = model._standardiser.inverse_transform(base_draws.numpy().astype(np.float64))
+    np.testing.assert_allclose(draws, expected, rtol=1e-6)
+
+
 def test_grid_search_over_noise_scale_picks_by_score(train):
     search = GridSearchCV(
         CNCEEnergyModel(noise="local", max_epochs=3, random_state=0),
