@@ -967,7 +967,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         order = rng.permutation(len(pairs["x"]))[: n_batches * net.batch_size]
         shuffled = take_rows(pairs, order)
         matrices = _score_matrices(
-            net.module_, self.device_, shuffled["x"], shuffled["y"], net.batch_size
+            net.module_, self.device_, shuffled["x"], shuffled["y"], net.batch_size, shuffled=True
         )
         return _TrainedCritic(net, objective.fit_offset(matrices), 1, None)
 
@@ -1540,11 +1540,23 @@ def _pointwise(critic, device, X, y):
     return apply_critic(critic, device, lambda module, x, y_: module(x, y_), X, y)
 
 
-def _score_matrices(critic, device, X, y, batch_size):
-    """All-pairs score matrices of consecutive full batches (one batch if fewer rows)."""
+def _score_matrices(critic, device, X, y, batch_size, *, shuffled=False):
+    """All-pairs score matrices of full batches of the rows (one batch if fewer rows).
+
+    The batches take the rows in a fixed random order unless they are
+    ``shuffled`` already: a batch's off-diagonal pairs stand for the product
+    of the marginals, and consecutive rows of ordered data do not (pairs
+    sorted by y, 5000 of them, cv=2: the held-out normaliser read +1.20 nats
+    where shuffled ones read -0.003, and the interval was 2.7 nats wide
+    instead of 0.36). The seed is fixed so that a score is reproducible;
+    whatever order the data come in, this one is unrelated to it.
+    """
     batch = min(batch_size, len(X))
     if batch < 3:
         return iter(())
+    if not shuffled:
+        order = np.random.RandomState(0).permutation(len(X))
+        X, y = X[order], y[order]
     return iter_critic(
         critic,
         device,
