@@ -1245,8 +1245,13 @@ def mutual_info_nce(
         ``hidden_layer_sizes`` left unset, each column's critic is smaller and
         trains for fewer steps than the estimator's defaults (``(32, 32)``, 400
         steps, against ``(64, 64)`` and 1500: one column against a few classes
-        is a small problem; a numeric y keeps the defaults). ``verbose=1`` shows
-        a progress bar over the columns; 2 adds each fold's bar.
+        is a small problem; a numeric y keeps the defaults). Each column is
+        one full cross-fitted estimate, ``cv`` trainings: n_features times
+        the time of one (20 000 rows, 10 columns, numeric y, ``cv=5``: 129 s
+        on one thread, against 2.2 s for ``mutual_info_regression``). Use
+        ``n_jobs``, a smaller ``cv``, or screen the columns with
+        ``mutual_info_regression`` first. ``verbose=1`` shows a progress bar
+        over the columns; 2 adds each fold's bar.
     discrete_target : "auto" or bool, default="auto"
         Whether y holds class labels, one-hot encoded so that their codes do
         not matter (True), or numbers (False). "auto": a one-column y of

@@ -346,6 +346,26 @@ def test_residual_fit_trains_the_linear_base_first_then_freezes_it():
     np.testing.assert_allclose(restored.predict_log_ratio(X), model.predict_log_ratio(X))
 
 
+def test_the_linear_base_fits_on_a_capped_share_of_each_class(monkeypatch):
+    # Its few parameters need no more rows, and each LBFGS evaluation reads
+    # them all (a bridged chasm on 2 x 50 000 rows: 114 s, 50 s capped).
+    monkeypatch.setattr(base_module, "_BASE_STAGE_MAX_ROWS", 200)
+    seen = []
+    fit_stage = base_module._BaseNCE._fit_stage
+
+    def spy(self, critic, objective, train, valid, optimizer, *args, **kwargs):
+        if optimizer == "lbfgs":
+            seen.append(train[1])
+        return fit_stage(self, critic, objective, train, valid, optimizer, *args, **kwargs)
+
+    monkeypatch.setattr(base_module._BaseNCE, "_fit_stage", spy)
+    X, y = make_mean_shift(n_features=2, kl=1.0).sample(450, 150, random_state=0)
+    model = NCEDensityRatio(architecture="residual", max_epochs=2, random_state=0).fit(X, y)
+    (labels,) = seen
+    assert len(labels) == 200 and labels.mean() == pytest.approx(0.75, abs=0.01)
+    assert model.net_.module_.base_fitted
+
+
 def test_residual_base_goes_back_to_zero_where_held_out_rows_reject_it():
     # Wine split at random into two samples (89 rows each, 13 features): the
     # true log ratio is 0, and the linear stage fits noise (log ratios with
