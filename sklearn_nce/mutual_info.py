@@ -1560,7 +1560,8 @@ def _score_matrices(critic, device, X, y, batch_size, *, shuffled=False):
     if batch < 3:
         return iter(())
     if not shuffled:
-        order = np.random.RandomState(0).permutation(len(X))
+        # Only the rows of full batches: the rest are dropped anyway.
+        order = np.random.RandomState(0).permutation(len(X))[: len(X) // batch * batch]
         X, y = X[order], y[order]
     return iter_critic(
         critic,

@@ -366,6 +366,20 @@ def test_the_linear_base_fits_on_a_capped_share_of_each_class(monkeypatch):
     assert model.net_.module_.base_fitted
 
 
+@pytest.mark.parametrize("n_rows, n_second", [(201, 100), (202, 1)])
+def test_the_capped_base_rows_keep_every_class_just_over_the_cap(monkeypatch, n_rows, n_second):
+    # One row over the cap, or a class of one row: sklearn's stratified split
+    # refused both (review).
+    monkeypatch.setattr(base_module, "_BASE_STAGE_MAX_ROWS", 200)
+    labels = np.r_[np.ones(n_rows - n_second), np.zeros(n_second)]
+    X = np.arange(n_rows, dtype=float)[:, None]
+    X_kept, labels_kept = base_module._base_stage_rows((X, labels), np.random.RandomState(0))
+    assert abs(len(labels_kept) - 200) <= 1 and set(labels_kept) == {0.0, 1.0}
+    assert len(np.unique(X_kept)) == len(X_kept)  # no row twice
+    _, unlabelled = base_module._base_stage_rows((X, None), np.random.RandomState(0))
+    assert unlabelled is None
+
+
 def test_residual_base_goes_back_to_zero_where_held_out_rows_reject_it():
     # Wine split at random into two samples (89 rows each, 13 features): the
     # true log ratio is 0, and the linear stage fits noise (log ratios with

@@ -113,6 +113,29 @@ def test_a_model_without_its_network_is_drawn_from_its_base(train, monkeypatch):
     np.testing.assert_allclose(draws, expected, rtol=1e-6)
 
 
+def test_a_base_with_parameters_is_drawn_from_without_gradients(train):
+    # The base-only draws run outside the Langevin path's no_grad (review).
+    from sklearn_nce.modules import Noise
+
+    class ParameterGaussian(Noise):
+        def fit(self, X):
+            self.loc = torch.nn.Parameter(torch.tensor(X.mean(0), dtype=torch.float32))
+            self.register_buffer("scale", torch.tensor(X.std(0), dtype=torch.float32))
+            return self
+
+        def sample(self, n_samples, generator=None):
+            noise = torch.randn((n_samples, len(self.scale)), generator=generator)
+            return self.loc + self.scale * noise
+
+        def log_prob(self, x):
+            z = (x - self.loc) / self.scale
+            return (-0.5 * z.square() - torch.log(self.scale) - 0.9189385).sum(-1)
+
+    model = CNCEEnergyModel(base=ParameterGaussian(), max_epochs=2, random_state=0)
+    model.fit(train[:300]).net_.module_.network_scale.fill_(0.0)
+    assert model.sample(10, random_state=0).shape == (10, 2)
+
+
 def test_grid_search_over_noise_scale_picks_by_score(train):
     search = GridSearchCV(
         CNCEEnergyModel(noise="local", max_epochs=3, random_state=0),

@@ -445,7 +445,9 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
             )
         else:
             held = grouped_hold_out(groups, n_held, rng)
-            train_idx, valid_idx = np.flatnonzero(~held), np.flatnonzero(held)
+            # Shuffled as train_test_split's are: validation batches are full
+            # ones, so in stored order the last rows would never be judged.
+            train_idx, valid_idx = np.flatnonzero(~held), rng.permutation(np.flatnonzero(held))
         if labels is None:
             return (take_rows(X, train_idx), None), (take_rows(X, valid_idx), None)
         return (
@@ -570,9 +572,18 @@ def _base_stage_rows(train, rng):
     n_train = n_rows(X)
     if n_train <= _BASE_STAGE_MAX_ROWS:
         return train
-    keep, _ = train_test_split(
-        np.arange(n_train), train_size=_BASE_STAGE_MAX_ROWS, stratify=labels, random_state=rng
-    )
+    if labels is None:
+        keep = rng.choice(n_train, _BASE_STAGE_MAX_ROWS, replace=False)
+    else:
+        # Each class its share, at least one row: train_test_split's
+        # stratify refused 20 001 rows of two classes (one row left over).
+        share = _BASE_STAGE_MAX_ROWS / n_train
+        keep = np.concatenate(
+            [
+                rng.permutation(members)[: max(1, round(share * len(members)))]
+                for members in (np.flatnonzero(labels == c) for c in np.unique(labels))
+            ]
+        )
     return take_rows(X, keep), (None if labels is None else labels[keep])
 
 

@@ -542,7 +542,9 @@ class _BaseEnergyNCE(_BaseNCE):
         if self._proposal_correction(module) is not None and float(module.network_scale) == 0:
             # The model is its base: exact draws, without 100 Langevin steps
             # through its log density (a stack's KDEs made that ~1 ms a draw).
-            return self._to_user_units(proposal.sample(int(n_samples), generator).cpu().numpy())
+            with torch.no_grad():  # a user's base may hold parameters
+                draws = proposal.sample(int(n_samples), generator)
+            return self._to_user_units(draws.cpu().numpy())
 
         def log_phi(x):
             return log_density(module, x)
