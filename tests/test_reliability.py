@@ -484,6 +484,22 @@ def test_a_scorer_callback_is_refused_clearly_and_a_callable_one_runs():
     assert model.history_[:, "mine"] == [1.0, 1.0]
 
 
+@pytest.mark.parametrize("estimator", _estimators(), ids=_name)
+def test_a_callable_scorer_can_run_the_critic_through_the_net(estimator):
+    # net.predict / net.forward must run the critic on the rows given; skorch's
+    # cache replayed the steps' outputs, batch losses, and both raised (user
+    # test: "zero-dimensional arrays cannot be concatenated").
+    def mean_output(net, X, y=None):
+        return float(np.mean(net.predict(X)))
+
+    scorer = EpochScoring(mean_output, name="mean_output", on_train=True)
+    estimator.set_params(max_epochs=2, callbacks=[scorer]).fit(X, TARGETS[_name(estimator)])
+    histories = getattr(estimator, "history_", None)
+    histories = histories if isinstance(histories[0], list) else [histories]
+    for history in histories:
+        assert np.all(np.isfinite(history[:, "mean_output"]))
+
+
 def test_a_flat_critic_at_chance_does_not_warn():
     # Two samples of one distribution: a linear critic learns log r ~ 0 and
     # scores a hair below -log 2 on fresh rows. That is sampling noise, not a

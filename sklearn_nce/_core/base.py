@@ -661,9 +661,17 @@ def _user_callbacks(callbacks):
     for entry in callbacks:
         _check_scoring_callback(entry[1] if isinstance(entry, tuple) else entry)
     try:
-        return copy.deepcopy(callbacks)
+        copies = copy.deepcopy(callbacks)
     except Exception:  # noqa: BLE001 (any copy failure: share instead)
         return callbacks
+    for entry in copies:
+        callback = entry[1] if isinstance(entry, tuple) else entry
+        if isinstance(callback, (EpochScoring, BatchScoring)):
+            # A scorer's net.predict / net.forward must run the critic: the
+            # cache would replay the steps' outputs, which are batch losses
+            # (predict raised "zero-dimensional arrays cannot be concatenated").
+            callback.use_caching = False
+    return copies
 
 
 def _check_scoring_callback(callback):
