@@ -176,7 +176,9 @@ _CHANCE_STD_ERRORS = 3.0
 # rows on: a handful of rows has no meaningful share). For a Gaussian mean
 # shift the exact weights' share is about exp(-2 KL): 1% is KL 2.3, past which
 # a weighted average rests on a few rows whatever the estimator (the benchmark's
-# d=10, KL=8 pair: 0.3%). Two uniform squares 10 units apart gave 1.47 of 300.
+# d=10, KL=8 pair: 0.3%). A sample's ESS reads higher, as it rarely holds the
+# heaviest weights: 2000 rows per sample (2-d) read 3.0% at KL 3 and warned
+# from KL ~5 (user test). Two uniform squares 10 units apart gave 1.47 of 300.
 _WEIGHT_MIN_ESS_SHARE = 0.01
 _WEIGHT_ESS_MIN_ROWS = 100
 
@@ -333,6 +335,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         (ignored by "lbfgs"). "auto" is 256 up to 25 600 training rows, then
         ``n_rows // 100`` (about 100 steps per epoch) up to 4096: on large data
         an epoch then costs less than ``MLPClassifier``'s at its batch of 200.
+        A batch never exceeds the training rows (``batch_size_`` says what was
+        used), as ``MLPClassifier`` clips it.
     early_stopping : bool or "auto", default="auto"
         Hold out ``validation_fraction`` of the rows (stratified), stop when its
         loss has not improved by ``tol`` for ``n_iter_no_change`` epochs and

@@ -799,6 +799,15 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
     def fit_transform(self, X, y):
         """Fit, then return the embedding of the training rows (see :meth:`transform`).
 
+        It is ``fit(X, y).transform(X)``, not cross-fitted as
+        ``TargetEncoder.fit_transform`` is: each training row is embedded by
+        critics that trained on it (all folds but its own), so the embedding
+        carries its own y. A model fitted downstream on it, in a Pipeline,
+        learns that and scores high on its training rows (400 rows of noise,
+        random labels, ``cv=3``: a logistic regression on the embedding read
+        0.93 training accuracy and 0.51 on new rows); cross-validate the whole
+        Pipeline, as usual, to read how it does on new rows.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)

@@ -735,6 +735,12 @@ def test_resolve_device():
     # Not a torch device at all: our message, not torch's list of 20 backends.
     with pytest.raises(ValueError, match="device='gpu' is not a torch device; use 'cpu'"):
         resolve_device("gpu")
+    # A device type this torch build cannot place tensors on (it raised deep
+    # inside skorch's module.to(); user test).
+    mps = getattr(torch.backends, "mps", None)
+    if mps is None or not mps.is_available():
+        with pytest.raises(ValueError, match="device='mps' was requested but this torch build"):
+            resolve_device("mps")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")

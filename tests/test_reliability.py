@@ -500,6 +500,19 @@ def test_a_callable_scorer_can_run_the_critic_through_the_net(estimator):
         assert np.all(np.isfinite(history[:, "mean_output"]))
 
 
+def test_a_users_early_stopping_is_no_interruption():
+    # skorch's EarlyStopping stops by raising KeyboardInterrupt, like Ctrl-C:
+    # a user's own stopper warned "Training was interrupted" (user test).
+    from skorch.callbacks import EarlyStopping
+
+    stopper = EarlyStopping(monitor="train_loss", patience=1, threshold=10.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = NCEDensityRatio(max_epochs=50, random_state=0, callbacks=[stopper])
+        model.fit(X, TARGETS["NCEDensityRatio"])
+    assert model.n_iter_ < 50
+
+
 def test_a_flat_critic_at_chance_does_not_warn():
     # Two samples of one distribution: a linear critic learns log r ~ 0 and
     # scores a hair below -log 2 on fresh rows. That is sampling noise, not a

@@ -558,8 +558,9 @@ def warn_if_interrupted(net):
     epochs = len(net.history)
     if epochs >= net.max_epochs:
         return
-    stopper = dict(getattr(net, "callbacks_", [])).get("early_stopping")
-    if stopper is not None and stopper.misses_ >= stopper.patience:
+    # The package's early stopping or a user's own EarlyStopping callback.
+    stoppers = [cb for _, cb in getattr(net, "callbacks_", []) if isinstance(cb, EarlyStopping)]
+    if any(stopper.misses_ >= stopper.patience for stopper in stoppers):
         return
     warnings.warn(
         f"Training was interrupted in epoch {epochs} of {net.max_epochs}; the model keeps "
@@ -719,11 +720,22 @@ def resolve_device(device):
             f"device={device!r} is not a torch device; use 'cpu', 'cuda' (or 'cuda:0', ...) "
             "or 'auto'."
         ) from None
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
+    kind = torch.device(device).type
+    if kind == "cuda" and not torch.cuda.is_available():
         raise ValueError(
             f"device={device!r} was requested but torch sees no CUDA device; "
             "use device='cpu' or device='auto'."
         )
+    if kind not in ("cpu", "cuda"):
+        # "mps", "xla", ...: torch names them whatever it was built with, and
+        # an unusable one failed deep inside skorch's module.to().
+        try:
+            torch.empty(1, device=device)
+        except (RuntimeError, AssertionError):  # torch's text lists every backend
+            raise ValueError(
+                f"device={device!r} was requested but this torch build cannot place tensors "
+                "there; use device='cpu' or device='auto' (which picks CUDA only)."
+            ) from None
     return device
 
 
