@@ -742,8 +742,9 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
 
         Parameters
         ----------
-        input_features : None
-            Unused; present for API compatibility.
+        input_features : array-like of str or None, default=None
+            Only checked against the features seen in ``fit`` (their number,
+            and their names where X had names), as scikit-learn's PCA does.
 
         Returns
         -------
