@@ -360,7 +360,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
     verbose : int, default=0
         1 shows a tqdm progress bar over epochs with the latest train and
         validation loss; 2 prints a table row per epoch (losses and duration)
-        instead.
+        instead, under a title naming the training (the linear stage is
+        "(base)").
 
     warm_start : bool, default=False
         When True, a new ``fit`` starts from the critic of the previous fit

@@ -139,7 +139,7 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         draws; an int gives reproducible fits.
     verbose : int, default=0
         1 shows a progress bar with the per-epoch losses (and, under NCE, the
-        running ``log Z``); 2 prints a table row per epoch.
+        running ``log Z``); 2 prints a table row per epoch, under the estimator's name.
 
     warm_start : bool, default=False
         When True, a new ``fit`` starts from the critic of the previous fit

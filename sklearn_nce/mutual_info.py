@@ -330,7 +330,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         and the InfoNCE cap then follow the size used (``batch_size_``).
     verbose : int, default=0
         1 shows a progress bar per fold, with the loss and the running MI
-        estimate of the training batches; 2 prints skorch's epoch table.
+        estimate of the training batches; 2 prints skorch's epoch table per
+        fold, under a title naming the fold.
 
     warm_start : bool, default=False
         When True, a new ``fit`` starts from the critics of every fold of the previous fit

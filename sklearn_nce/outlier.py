@@ -131,7 +131,7 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
         Seeds the split, the noise, the network and the importance draws.
     verbose : int, default=0
         1 shows a progress bar with the losses and the running ``log Z``;
-        2 prints a table row per epoch.
+        2 prints a table row per epoch, under the estimator's name.
 
     warm_start : bool, default=False
         When True, a new ``fit`` starts from the critic of the previous fit

@@ -698,6 +698,16 @@ def test_verbose_2_prints_epoch_rows(capsys):
     assert "train_loss" in out
     epochs = [int(m.group(1)) for m in re.finditer(r"^\s*(\d+)\s+\d+\.\d+", out, re.MULTILINE)]
     assert epochs == [1, 2, 3, 4]
+    assert out.lstrip().startswith("NCEDensityRatio\n")  # the table's title
+
+
+def test_verbose_2_titles_each_table(capsys):
+    # A residual critic trains two nets, and they printed two untitled tables.
+    _, X, y = _small_problem(60, 60)
+    _fast(architecture="residual", max_epochs=2, random_state=0, verbose=2).fit(X, y)
+    out = capsys.readouterr().out
+    base, network = out.index("NCEDensityRatio (base)\n"), out.rindex("\nNCEDensityRatio\n")
+    assert base < network and out.count("train_loss") == 2
 
 
 def test_single_step_critic_with_several_outputs_raises():

@@ -709,6 +709,20 @@ class EpochProgressBar(Callback):
             net.criterion_.report_estimate = on
 
 
+class TableTitle(Callback):
+    """Print what a training is (``label``) above skorch's per-epoch table (``verbose >= 2``).
+
+    One fit may train several nets (a residual critic's two stages, the MI
+    estimator's folds): untitled, their tables ran together (user test).
+    """
+
+    def __init__(self, label="fit"):
+        self.label = label
+
+    def on_train_begin(self, net, **kwargs):
+        print(f"\n{self.label}")
+
+
 def resolve_device(device):
     """Map ``"auto"``/``"cpu"``/``"cuda[:k]"`` to a torch device string, failing clearly."""
     if device == "auto":
@@ -793,6 +807,8 @@ def build_net(
         # One live line per fit; verbose >= 2 prints skorch's table instead
         # (a bar redrawn between table rows garbles both).
         callbacks.append(("progress", EpochProgressBar(progress_label)))
+    elif verbose >= 2:
+        callbacks.append(("table_title", TableTitle(progress_label)))
     # Last: it must judge the weights early stopping restored.
     callbacks.append(("divergence_check", DivergenceCheck()))
     if optimizer == "lbfgs":
