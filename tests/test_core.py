@@ -741,6 +741,8 @@ def test_resolve_device():
     if mps is None or not mps.is_available():
         with pytest.raises(ValueError, match="device='mps' was requested but this torch build"):
             resolve_device("mps")
+    with pytest.raises(ValueError, match="device='meta' holds no values"):
+        resolve_device("meta")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")

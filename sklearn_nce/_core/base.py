@@ -655,23 +655,32 @@ def _user_callbacks(callbacks):
 
     A copy per net keeps a fit with several critics (MI's folds) from sharing
     one callback's state. Callbacks that cannot be copied (loggers holding a
-    lock, a file or a run handle) are passed as they are.
+    lock, a file or a run handle) are passed as they are, each on its own.
     """
     callbacks = list(callbacks or [])
     for entry in callbacks:
         _check_scoring_callback(entry[1] if isinstance(entry, tuple) else entry)
+    return [_own_copy(entry) for entry in callbacks]
+
+
+def _own_copy(entry):
+    """One callback (or ``(name, callback)``) for one net: a copy, or itself if none can be made.
+
+    A scoring callback's copy runs uncached: a scorer's ``net.predict`` must
+    run the critic, and the cache would replay the steps' outputs, which are
+    batch losses ("zero-dimensional arrays cannot be concatenated").
+    """
+    name, callback = entry if isinstance(entry, tuple) else (None, entry)
+    scoring = isinstance(callback, (EpochScoring, BatchScoring))
     try:
-        copies = copy.deepcopy(callbacks)
-    except Exception:  # noqa: BLE001 (any copy failure: share instead)
-        return callbacks
-    for entry in copies:
-        callback = entry[1] if isinstance(entry, tuple) else entry
-        if isinstance(callback, (EpochScoring, BatchScoring)):
-            # A scorer's net.predict / net.forward must run the critic: the
-            # cache would replay the steps' outputs, which are batch losses
-            # (predict raised "zero-dimensional arrays cannot be concatenated").
-            callback.use_caching = False
-    return copies
+        callback = copy.deepcopy(callback)
+    except Exception:  # noqa: BLE001 (any copy failure: share, or copy shallowly)
+        if not scoring:
+            return entry
+        callback = copy.copy(callback)  # never set the user's own object
+    if scoring:
+        callback.use_caching = False
+    return callback if name is None else (name, callback)
 
 
 def _check_scoring_callback(callback):

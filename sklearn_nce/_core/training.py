@@ -19,7 +19,7 @@ from skorch.callbacks import Callback, EarlyStopping
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 from skorch.history import History
-from skorch.utils import TeeGenerator
+from skorch.utils import TeeGenerator, to_device
 from tqdm.auto import tqdm
 
 from .graphs import GraphedSteps
@@ -253,6 +253,21 @@ class ContrastiveNet(NeuralNet):
             return _FullBatchSampler(n_rows(X), batch_size, shuffle=training)
         return StratifiedBatchSampler(labels, batch_size=batch_size, shuffle=training)
 
+    def forward_iter(self, X, training=False, device="cpu"):
+        """skorch's, over every row in the order given (a scorer's ``net.predict``).
+
+        Training and validation batches are full or stratified (in-batch
+        negatives, per-class means); inference needs neither, and a dropped
+        or regrouped row misaligned the outputs with ``y`` (31 pairs gave 28).
+        """
+        dataset = self.get_dataset(X)
+        sampler = _InOrderSampler(n_rows(dataset.X), self.batch_size)
+        batches = _SlicedBatches(
+            _to_device(_as_tensors(dataset.X), self.device), None, sampler, self.device
+        )
+        for batch in batches:
+            yield to_device(self.evaluation_step(batch, training=training), device=device)
+
     def _objective_loss(self, batch):
         # Batches come from get_iterator, as tensors on the net's device.
         Xi, yi = batch
@@ -340,6 +355,22 @@ class _FullBatchSampler:
 
     def __len__(self):
         return self.n_rows // self.batch_size
+
+
+class _InOrderSampler:
+    """Index batches of every row in order, the last one partial (inference)."""
+
+    def __init__(self, n_rows, batch_size):
+        self.n_rows = n_rows
+        self.batch_size = max(1, batch_size)
+
+    def epoch_order(self):
+        """``(order, bounds)`` (see :meth:`StratifiedBatchSampler.epoch_order`)."""
+        bounds = [*range(self.batch_size, self.n_rows, self.batch_size), self.n_rows]
+        return torch.arange(self.n_rows), bounds
+
+    def __len__(self):
+        return math.ceil(self.n_rows / self.batch_size)
 
 
 def _slices(order, bounds):
@@ -734,18 +765,25 @@ def resolve_device(device):
             f"device={device!r} is not a torch device; use 'cpu', 'cuda' (or 'cuda:0', ...) "
             "or 'auto'."
         ) from None
-    kind = torch.device(device).type
-    if kind == "cuda" and not torch.cuda.is_available():
+    parsed = torch.device(device)
+    if parsed.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
             f"device={device!r} was requested but torch sees no CUDA device; "
             "use device='cpu' or device='auto'."
         )
-    if kind not in ("cpu", "cuda"):
+    if parsed.type == "cuda" and (parsed.index or 0) >= torch.cuda.device_count():
+        raise ValueError(
+            f"device={device!r} was requested but torch sees {torch.cuda.device_count()} CUDA "
+            "device(s), numbered from 0."
+        )
+    if parsed.type == "meta":  # shapes only: a fit reads values
+        raise ValueError("device='meta' holds no values to train on; use 'cpu' or 'auto'.")
+    if parsed.type not in ("cpu", "cuda"):
         # "mps", "xla", ...: torch names them whatever it was built with, and
         # an unusable one failed deep inside skorch's module.to().
         try:
             torch.empty(1, device=device)
-        except (RuntimeError, AssertionError):  # torch's text lists every backend
+        except Exception:  # noqa: BLE001 (RuntimeError, or an ImportError for "hpu")
             raise ValueError(
                 f"device={device!r} was requested but this torch build cannot place tensors "
                 "there; use device='cpu' or device='auto' (which picks CUDA only)."
