@@ -476,7 +476,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
     plug-in, and above it by ``J``, unobserved, for which the interval allows
     the critics' in-sample optimism (about the part of ``J`` that comes from
     estimation) plus ``|L|``. In the MI
-    benchmark the 95% interval covered 45 of 45 runs of five 1-nat relations
+    benchmark the 95% interval covered 44 of 45 runs of five 1-nat relations
     (500-8000 pairs; 43 without these terms) and 9 of 12 tasks (4 without).
     A bias the held-out pairs do not show is still not covered: a critic that
     cannot follow the relation (the benchmark's 4-nat Gaussians with Y
