@@ -136,7 +136,7 @@ def make_mean_shift(n_features=5, kl=2.5):
     denominator sample is ``2 kl``.
     """
     n_features = check_scalar(n_features, "n_features", numbers.Integral, min_val=1)
-    kl = _check_kl(kl)
+    kl = _finite(kl, "kl")
     identity = np.eye(n_features)
     mean = np.full(n_features, np.sqrt(2.0 * kl / n_features))
     return GaussianPair(mean, identity, np.zeros(n_features), identity)
@@ -149,7 +149,7 @@ def make_scale_change(n_features=5, kl=2.5):
     training domain; the true log ratio is quadratic.
     """
     n_features = check_scalar(n_features, "n_features", numbers.Integral, min_val=1)
-    per_dim = _check_kl(kl) / n_features
+    per_dim = _finite(kl, "kl") / n_features
 
     def kl_gap(log_var):
         return 0.5 * (np.exp(log_var) - 1.0 - log_var) - per_dim
@@ -271,7 +271,7 @@ def make_student_t_shift(n_features=5, kl=2.5, dof=3.0):
     Monte-Carlo draws; :attr:`DensityPair.kl` reports the KL reached.
     """
     n_features = check_scalar(n_features, "n_features", numbers.Integral, min_val=1)
-    dof = _check_dof(dof)
+    dof = _finite(dof, "dof")
     direction = np.ones(n_features) / np.sqrt(n_features)
     zero = _StudentT(np.zeros(n_features), dof)
     draws = zero.sample(20_000, random_state=0)
@@ -329,22 +329,9 @@ def make_warped_shift(n_features=5, kl=2.5, warp="sinh"):
     )
 
 
-def _check_kl(kl):
-    """``kl`` as a float: a KL divergence to build a pair at, finite and above 0."""
-    return _positive(kl, "kl")
-
-
-def _positive(value, name):
-    """``value`` as a float, refused unless finite and above 0."""
-    check_scalar(value, name, numbers.Real, min_val=0, include_boundaries="neither")
-    if not np.isfinite(value):  # check_scalar lets NaN through
-        raise ValueError(f"{name} must be finite, got {value}.")
-    return float(value)
-
-
 def _solve_increasing(function, target):
     """The ``x > 0`` with ``function(x) = target`` for a function increasing from 0 at 0."""
-    target = _check_kl(target)
+    target = _finite(target, "kl")
     upper = 1.0
     while function(upper) < target:
         upper *= 2.0
@@ -396,12 +383,19 @@ def _apply_transform(Y, transform):
     return Y_transformed
 
 
-def _check_mi(mi, name="mi"):
-    check_scalar(mi, name, numbers.Real, min_val=0.0)
+def _finite(value, name, *, zero_allowed=False):
+    """``value`` as a float, refused unless finite and above 0 (at least 0 if ``zero_allowed``).
+
+    One check for every size a constructor takes: a KL, an MI, a scale, the
+    degrees of freedom (an infinite one is the Gaussian case, which has its
+    own functions).
+    """
+    boundaries = "left" if zero_allowed else "neither"
+    check_scalar(value, name, numbers.Real, min_val=0, include_boundaries=boundaries)
     # check_scalar lets NaN through (every comparison with NaN is False).
-    if not np.isfinite(mi):
-        raise ValueError(f"{name} must be finite, got {mi}.")
-    return float(mi)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}.")
+    return float(value)
 
 
 def gaussian_mi(rho, n_features):
@@ -474,7 +468,7 @@ def rho_for_mi(mi, n_features):
     >>> rho_for_mi(0.0, n_features=3)
     0.0
     """
-    mi = _check_mi(mi)
+    mi = _finite(mi, "mi", zero_allowed=True)
     check_scalar(n_features, "n_features", numbers.Integral, min_val=1)
     # expm1 keeps precision for small mi, where exp(-2 mi / d) rounds to 1.
     return float(np.sqrt(-np.expm1(-2.0 * mi / n_features)))
@@ -561,7 +555,7 @@ def make_correlated_gaussian(
     """
     check_scalar(n_samples, "n_samples", numbers.Integral, min_val=1)
     check_scalar(n_features, "n_features", numbers.Integral, min_val=1)
-    mi = _check_mi(mi)
+    mi = _finite(mi, "mi", zero_allowed=True)
     rng = check_random_state(random_state)
     X, Y = _correlated_normal_pair(rng, n_samples, n_features, mi)
     return X, _apply_transform(Y, transform), mi
@@ -627,14 +621,6 @@ def make_mi_staircase(
     ]
 
 
-def _check_dof(dof):
-    check_scalar(dof, "dof", numbers.Real)
-    # Negated test so NaN is rejected; infinite dof is the Gaussian case.
-    if not 0.0 < dof < np.inf:
-        raise ValueError(f"dof must be positive and finite, got {dof}.")
-    return float(dof)
-
-
 def _t_entropy_term(dof, dim):
     """The part of the entropy of a ``dim``-variate t that depends on ``dof`` but not on the scale.
 
@@ -693,7 +679,7 @@ def student_t_mi(rho, n_features, dof):
     (0.224171, 0.224171)
     """
     gaussian_part = gaussian_mi(rho, n_features)
-    dof = _check_dof(dof)
+    dof = _finite(dof, "dof")
     shared_scale = 2.0 * _t_entropy_term(dof, n_features) - _t_entropy_term(dof, 2 * n_features)
     return float(gaussian_part + shared_scale)
 
@@ -748,8 +734,8 @@ def make_student_t_pair(
     """
     check_scalar(n_samples, "n_samples", numbers.Integral, min_val=1)
     check_scalar(n_features, "n_features", numbers.Integral, min_val=1)
-    dof = _check_dof(dof)
-    mi = _check_mi(mi)
+    dof = _finite(dof, "dof")
+    mi = _finite(mi, "mi", zero_allowed=True)
     shared_scale = student_t_mi(0.0, n_features, dof)
     if mi < shared_scale:
         raise ValueError(
@@ -951,7 +937,7 @@ class IsotropicMixture:
                 "one 2-d component is [[0, 1]], two 1-d ones [[0], [1]]."
             )
         self.means = means
-        self.scale = _positive(scale, "scale")
+        self.scale = _finite(scale, "scale")
         n_components = len(self.means)
         weights = np.ones(n_components) if weights is None else np.asarray(weights, float)
         if weights.shape != (n_components,) or not np.all(np.isfinite(weights)):
