@@ -13,7 +13,7 @@ compare like with like on any machine) with early stopping off:
 * ``NoisierNCEClassifier`` and ``CNCEEnergyModel`` (noise "gaussian": the
   BIC mixture search is a one-off cost measured by the energy benchmark, not a
   per-epoch one) on n rows, and ``NoisierNCEClassifier`` at its default noise
-  (the held-out-likelihood stack of mixtures, KDEs and a Gaussian), whose
+  (the held-out-likelihood stack of mixtures, KDEs and Gaussians), whose
   "fit (s)" is what a user waits for on n rows: the one-off selection, the
   epochs and the importance-sampled normaliser;
 * ``InfoNCEAnchorMI`` on n pairs (``cv=2``: per-epoch time is per critic) up

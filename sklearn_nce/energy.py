@@ -26,7 +26,7 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
 
     The model is ``log phi(x) = f(x) + log b(x)``: a neural network ``f`` on
     top of a fitted base density ``b`` (by default a stack of Gaussian
-    mixtures, KDEs and a Gaussian weighed by held-out likelihood; ``base=None``
+    mixtures, KDEs and Gaussians weighed by held-out likelihood; ``base=None``
     learns the whole energy, as in the CNCE paper).
     ``f`` is trained by CNCE: each data point ``x`` is contrasted with
     ``n_noise`` points ``y ~ pn(y | x)`` through the logistic loss of
@@ -78,8 +78,9 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         Fitted base density ``b``. "auto" fits the BIC search's Gaussian
         mixtures (each covariance type, counts within a factor 2 of its best),
         two Gaussian KDEs (a fixed kernel and kernels that widen where the
-        rows thin out) with their bandwidths by leave-one-out likelihood and a
-        full-covariance Gaussian with rows held out (each row once in 3 folds
+        rows thin out) with their bandwidths by leave-one-out likelihood and
+        two full-covariance Gaussians (the sample covariance and its
+        Ledoit-Wolf shrinkage) with rows held out (each row once in 3 folds
         up to 2000 rows, a fifth above), stacks them with the weights that
         maximise the held-out log-likelihood (``base_.weights_``;
         ``base_family_`` names the family with most weight) and refits them

@@ -39,7 +39,7 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
     """Outlier detector from a data-versus-noise classifier trained by "Noisier" NCE.
 
     A fitted noise density ``q`` (by default a stack of Gaussian mixtures,
-    KDEs and a Gaussian weighed by held-out likelihood) is corrected by a
+    KDEs and Gaussians weighed by held-out likelihood) is corrected by a
     network ``h`` trained to tell the data from ``n_noise`` noise draws per
     row, with the noise term weighted by ``noise_weight`` (``M``):
     ``mean softplus(-(h - log M)) + M mean_noise softplus(h - log M)``.
@@ -61,7 +61,8 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
         "auto" fits the BIC search's Gaussian mixtures (each covariance type,
         counts within a factor 2 of its best), two Gaussian KDEs (a fixed
         kernel and kernels that widen where the rows thin out) with their
-        bandwidths by leave-one-out likelihood and a full-covariance Gaussian
+        bandwidths by leave-one-out likelihood and two full-covariance
+        Gaussians (the sample covariance and its Ledoit-Wolf shrinkage)
         with rows held out (each row once in 3 folds up to 2000 rows, a fifth
         above), and stacks
         them: the mixture of them with the highest log-likelihood on the rows

@@ -26,6 +26,7 @@ import warnings
 import numpy as np
 import torch
 from scipy.special import logsumexp
+from sklearn.covariance import LedoitWolf
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.mixture import GaussianMixture
@@ -227,17 +228,30 @@ class GaussianNoise(Noise):
     """A Gaussian with the training rows' mean and full covariance.
 
     ``ridge`` (relative to the mean variance) is added to the diagonal so that
-    a rank-deficient sample still gives a proper density.
+    a rank-deficient sample still gives a proper density. With
+    ``shrinkage="ledoit-wolf"`` the covariance is scikit-learn's
+    :class:`~sklearn.covariance.LedoitWolf` estimate, shrunk towards a
+    multiple of the identity by the amount that minimises its expected
+    squared error: where there are few rows per feature the sample
+    covariance's small eigenvalues are too small, and unseen rows pay for it
+    (3000 rows of 500-d low-rank data, standardised: held-out log-likelihood
+    -204.7 nats per row, shrunk -194.7, truth -176.2).
     """
 
-    def __init__(self, ridge=1e-6):
+    def __init__(self, ridge=1e-6, shrinkage=None):
         super().__init__()
         self.ridge = ridge
+        self.shrinkage = shrinkage
 
     def fit(self, X):
         X = np.asarray(X, dtype=np.float64)
-        covariance = np.atleast_2d(np.cov(X, rowvar=False))
-        covariance += (
+        if self.shrinkage == "ledoit-wolf":
+            covariance = LedoitWolf().fit(X).covariance_
+        elif self.shrinkage is None:
+            covariance = np.atleast_2d(np.cov(X, rowvar=False))
+        else:
+            raise ValueError(f"shrinkage must be None or 'ledoit-wolf', got {self.shrinkage!r}.")
+        covariance = covariance + (
             self.ridge
             * max(np.trace(covariance) / len(covariance), 1e-12)
             * np.eye(len(covariance))
@@ -579,8 +593,16 @@ class SelectedDensity(Noise):
     covariance type's best count, two Gaussian KDEs with their bandwidths by
     leave-one-out likelihood (one fixed kernel, and kernels that widen with
     each row's 10th-neighbour distance: :class:`AdaptiveKernelDensityNoise`)
-    and a full Gaussian: what a user would otherwise compare by hand, without
-    having to pick one.
+    and two full Gaussians, one with the sample covariance and one with its
+    Ledoit-Wolf shrinkage: what a user would otherwise compare by hand,
+    without having to pick one.
+
+    The shrunk Gaussian, measured on held-out normal rows (seed 0): it lifted
+    the stack's log-likelihood on ionosphere (-3.76 -> -3.33 nats per row),
+    breast cancer with either class held out (-11.02 -> -10.28, -8.82 ->
+    -8.25) and 5000 rows of 500-d low-rank data (+8.4), and took under 1% of
+    the weight on breastw, vertebral, newthyroid, digits and one wine split
+    (AUPRC within 0.006 everywhere).
 
     The adaptive KDE, measured on the ODDS sets (base alone, seeds 0-2): the
     held-out log-likelihood rose on ionosphere (-5.79 -> -5.19 nats per row),
@@ -598,7 +620,8 @@ class SelectedDensity(Noise):
     Parameters
     ----------
     families : tuple of {"gmm", "kde", "gaussian"}, default=("gmm", "kde", "gaussian")
-        The candidate families ("kde" brings both KDEs).
+        The candidate families ("kde" brings both KDEs, "gaussian" both
+        Gaussians).
     held_out_fraction : float, default=0.2
         Rows held out to weigh the candidates (above 2000 rows, at most 5000
         of them; below, each row is held out once in 3 folds).
@@ -741,7 +764,8 @@ class SelectedDensity(Noise):
                         random_state=self.random_state,
                     ).fit(X)
             elif family == "gaussian":
-                candidates["gaussian"] = GaussianNoise().fit(X)
+                for name, shrinkage in _GAUSSIANS.items():
+                    candidates[name] = GaussianNoise(shrinkage=shrinkage).fit(X)
             else:
                 raise ValueError(
                     f"Unknown density family {family!r}; choose from {DENSITY_FAMILIES}."
@@ -833,7 +857,7 @@ class SelectedDensity(Noise):
                 density.bandwidth_, len(density.centres), min(len(X), _KDE_BASE_ROWS), X
             )
             return density._with_bandwidth(bandwidth).fit(X)
-        return type(density)().fit(X)
+        return GaussianNoise(ridge=density.ridge, shrinkage=density.shrinkage).fit(X)
 
     def sample(self, n_samples, generator=None):
         return self.density.sample(n_samples, generator)
@@ -852,6 +876,9 @@ def _log_prob_by_blocks(density, X):
 
 # SelectedDensity's "kde" family: its two candidates, by name.
 _KERNEL_DENSITIES = {"kde": KernelDensityNoise, "kde (adaptive)": AdaptiveKernelDensityNoise}
+# Its "gaussian" family: the sample covariance, and the Ledoit-Wolf one (see
+# SelectedDensity for where the shrunk one weighs in).
+_GAUSSIANS = {"gaussian": None, "gaussian (shrunk)": "ledoit-wolf"}
 
 
 class StackedDensity(Noise):
