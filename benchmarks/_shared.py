@@ -252,16 +252,21 @@ def _git(*command):
 class BaseAlone(BaseEstimator):
     """The base the density models build by default (a held-out-likelihood stack), alone.
 
-    The same stack ``NoisierNCEClassifier()`` and ``CNCEEnergyModel()`` fit
-    on their training rows (with another seed), without the network: what the
-    network adds is the difference. ``score_samples`` is its log density.
+    The same stack ``CNCEEnergyModel()`` (``shrunk_gaussian=True``) or
+    ``NoisierNCEClassifier()`` (False: its noise leaves the Ledoit-Wolf
+    Gaussian out) fits on its training rows (with another seed), without the
+    network: what the network adds is the difference. ``score_samples`` is its
+    log density.
     """
 
-    def __init__(self, random_state=None):
+    def __init__(self, random_state=None, shrunk_gaussian=True):
         self.random_state = random_state
+        self.shrunk_gaussian = shrunk_gaussian
 
     def fit(self, X, y=None):
-        self.density_ = SelectedDensity(random_state=self.random_state).fit(X)
+        self.density_ = SelectedDensity(
+            random_state=self.random_state, shrunk_gaussian=self.shrunk_gaussian
+        ).fit(X)
         return self
 
     def score_samples(self, X):

@@ -224,7 +224,7 @@ def _detector(method, dataset, seed, config):
         }[method]
         return NoisierNCEClassifier(random_state=seed, max_epochs=ours_epochs, **extra)
     if method == NOISE_ALONE:
-        return BaseAlone(random_state=seed)
+        return BaseAlone(random_state=seed, shrunk_gaussian=False)
     classical = classical_detector(method, seed)
     if classical is not None:
         return classical

@@ -30,7 +30,7 @@ def test_base_selection_picks_the_family_that_fits():
     ring = SelectedDensity(random_state=0).fit(_ring(600, rng))
     assert ring.scores_["gaussian"] < ring.scores_["stack"] - 1.5
     assert ring.weights_.get("kde", 0.0) > 0.05
-    assert "gaussian" not in ring.weights_
+    assert ring._family_weight("gaussian") == 0.0  # neither Gaussian is kept
     # Two far-apart clusters: the mixture finds them; one Gaussian cannot.
     two = np.r_[rng.normal(size=(300, 2)) - 4, rng.normal(size=(300, 2)) + 4]
     clusters = SelectedDensity(random_state=0).fit(two)
@@ -59,6 +59,17 @@ def test_few_rows_per_feature_take_the_shrunk_gaussian():
     assert gaussians.log_prob(new_rows).mean().item() > truth - 0.5
     with pytest.raises(ValueError, match="shrinkage"):
         GaussianNoise(shrinkage="oas").fit(X)
+
+
+def test_only_the_energy_model_stacks_the_shrunk_gaussian():
+    # The detector's noise leaves it out: it ranks anomalies worse (see
+    # SelectedDensity); the energy model, judged by likelihood, keeps it.
+    X = np.random.RandomState(0).normal(size=(120, 30))
+    energy = CNCEEnergyModel(max_epochs=1, random_state=0).fit(X)
+    detector = NoisierNCEClassifier(max_epochs=1, random_state=0).fit(X)
+    assert "gaussian (shrunk)" in energy.base_.scores_
+    assert "gaussian (shrunk)" not in detector.noise_.scores_
+    assert "gaussian" in detector.noise_.scores_
 
 
 @pytest.mark.parametrize("Estimator", DENSITY_MODELS)
