@@ -51,7 +51,7 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         probability ``local_proportion``, else a global one (the paper's best
         variant when learning from scratch). "gaussian" is a full-covariance
         fit and "kde" a Gaussian KDE (unconditional, like "gmm", "global").
-        A noise object (see :mod:`sklearn_nce.modules`) with ``fit``,
+        A noise object (see :ref:`sklearn_nce.modules <api_modules>`) with ``fit``,
         ``sample``/``log_prob`` (unconditional) or
         ``sample_given``/``log_prob_given`` (conditional) is used as given
         (a deep copy is fitted).

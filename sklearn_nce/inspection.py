@@ -19,7 +19,7 @@ __all__ = ["TrainingHistoryDisplay", "plot_history"]
 class TrainingHistoryDisplay:
     """Train and validation loss per epoch of a fitted sklearn_nce estimator.
 
-    Create it with :meth:`from_estimator` (or :func:`plot_history`); the
+    Create it with :meth:`from_estimator` (or :func:`~sklearn_nce.plot_history`); the
     constructor only stores the curves.
 
     Parameters

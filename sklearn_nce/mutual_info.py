@@ -480,7 +480,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
     (500-8000 pairs; 43 without these terms) and 9 of 12 tasks (4 without).
     A bias the held-out pairs do not show is still not covered: a critic that
     cannot follow the relation (the benchmark's 4-nat Gaussians with Y
-    through a cube, asinh or the normal CDF read 0.24-1.04 nats low, outside
+    through a cube, asinh or the normal CDF read 0.24-1.11 nats low, outside
     the interval). ``include_bias=False`` gives the sampling interval alone.
 
     References
@@ -1609,8 +1609,8 @@ def _shared_bias_bounds(log_normaliser, optimism):
     # alone, 45 with these terms (mean half-width 0.060 -> 0.079 nats;
     # 0.025 -> 0.033 at 8000 pairs), and 4 -> 9 of its 12 tasks (0.29 ->
     # 0.91 nats, most of it the two cases above). The 4-nat Gaussians with
-    # Y through a cube, asinh or the normal CDF still miss (0.24-1.04
-    # nats low with an optimism <= 0.17 and L <= 0.54): a critic that
+    # Y through a cube, asinh or the normal CDF still miss (0.24-1.11
+    # nats low with an optimism <= 0.17 and L <= 0.57): a critic that
     # cannot follow the relation shows it in neither term.
     below = max(log_normaliser, 0.0)
     above = max(optimism, 0.0) + abs(log_normaliser)

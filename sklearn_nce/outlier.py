@@ -69,7 +69,7 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
         names the family with most weight).
         "gmm", "gaussian" and "kde" (Scott's bandwidth) fix the family; a noise
         object with ``fit``, ``sample`` and ``log_prob`` (such as those in
-        :mod:`sklearn_nce.modules`) is used as given (a deep copy is fitted).
+        :ref:`sklearn_nce.modules <api_modules>`) is used as given (a deep copy is fitted).
     noise_weight : float > 0 or "auto", default="auto"
         ``M``. "auto" is ``sqrt(n_samples)`` (the order theory suggests for a
         near-maximum-likelihood gradient at a bounded variance).
