@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from numpy.testing import assert_allclose
 from sklearn.base import clone
 from skorch import NeuralNet
 from skorch.callbacks import Callback
@@ -15,6 +16,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from torch import nn
 
 from sklearn_nce import (
+    CNCEEnergyModel,
     InfoNCEAnchorMI,
     NCEDensityRatio,
     NoisierNCEClassifier,
@@ -977,6 +979,51 @@ def test_a_fit_runs_on_one_torch_thread_and_restores_the_count(monkeypatch):
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(previous)
+
+
+def test_a_float64_default_dtype_neither_breaks_a_fit_nor_is_lost():
+    # torch builds layers and draws in its default dtype, the package computes
+    # in float32: after set_default_dtype(float64) every fit raised "mat1 and
+    # mat2 must have the same dtype" (user test). The answers are float32's.
+    X, y = make_mean_shift(n_features=2, kl=1.0).sample(150, 150, random_state=0)
+    fits = {
+        "ratio": lambda: NCEDensityRatio(max_epochs=2, random_state=0).fit(X, y),
+        "mi": lambda: InfoNCEAnchorMI(cv=2, max_epochs=1, random_state=0).fit(X[:, :1], X[:, 1]),
+        "energy": lambda: CNCEEnergyModel(max_epochs=2, random_state=0).fit(X),
+        "scratch": lambda: CNCEEnergyModel(
+            base=None, noise="mix", max_epochs=2, random_state=0
+        ).fit(X),
+        "outlier": lambda: NoisierNCEClassifier(max_epochs=2, random_state=0).fit(X),
+    }
+    expected = {name: fit() for name, fit in fits.items()}
+    previous = torch.get_default_dtype()
+    try:
+        torch.set_default_dtype(torch.float64)
+        for name, fit in fits.items():
+            model = fit()
+            assert torch.get_default_dtype() == torch.float64
+            if name == "ratio":
+                assert_allclose(model.predict_log_ratio(X), expected[name].predict_log_ratio(X))
+            elif name == "mi":
+                assert model.mi_ == expected[name].mi_
+            else:
+                assert_allclose(model.score_samples(X), expected[name].score_samples(X))
+                assert_allclose(
+                    model.sample(3, random_state=0), expected[name].sample(3, random_state=0)
+                )
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def test_sample_works_under_inference_mode():
+    # Serving code wraps handlers in inference_mode; the Langevin steps need
+    # gradients (user test: "element 0 of tensors does not require grad").
+    X = np.random.RandomState(0).normal(size=(200, 2))
+    model = CNCEEnergyModel(max_epochs=2, random_state=0).fit(X)
+    assert model.network_scale_ > 0  # the Langevin path, not the base's draws
+    expected = model.sample(4, random_state=0)
+    with torch.inference_mode():
+        assert_allclose(model.sample(4, random_state=0), expected)
 
 
 def test_what_auto_resolved_to_is_a_fitted_attribute():

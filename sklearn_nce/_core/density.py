@@ -42,6 +42,7 @@ from .validation import (
     StrOptions,
     check_is_fitted,
     check_not_constant,
+    float32_default,
     stacklevel_to_user,
     validate_X,
     warn_if_few_rows,
@@ -535,6 +536,14 @@ class _BaseEnergyNCE(_BaseNCE):
         check_is_fitted(self, "log_partition_")
         check_scalar(n_samples, "n_samples", Integral, min_val=1)
         seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+        # Langevin steps need gradients, which a caller's inference_mode (as
+        # serving code uses) would switch off; draws are made in float32
+        # whatever torch's default dtype (user test: both raised).
+        with torch.inference_mode(False), float32_default():
+            return self._to_user_units(self._draws(int(n_samples), seed))
+
+    def _draws(self, n_samples, seed):
+        """``n_samples`` draws of the model in standard units, seeded by ``seed``."""
         generator = torch.Generator().manual_seed(seed)
         module, device = self._inference_module()
         module.eval()
@@ -543,8 +552,7 @@ class _BaseEnergyNCE(_BaseNCE):
             # The model is its base: exact draws, without 100 Langevin steps
             # through its log density (a stack's KDEs made that ~1 ms a draw).
             with torch.no_grad():  # a user's base may hold parameters
-                draws = proposal.sample(int(n_samples), generator)
-            return self._to_user_units(draws.cpu().numpy())
+                return proposal.sample(n_samples, generator).cpu().numpy()
 
         def log_phi(x):
             return log_density(module, x)
@@ -552,8 +560,8 @@ class _BaseEnergyNCE(_BaseNCE):
         start = resample(
             log_phi,
             proposal,
-            int(n_samples),
-            _RESAMPLE_CANDIDATES * int(n_samples),
+            n_samples,
+            _RESAMPLE_CANDIDATES * n_samples,
             generator,
             self._proposal_correction(module),
         )
@@ -572,7 +580,7 @@ class _BaseEnergyNCE(_BaseNCE):
             step_size=1e-3 * scale,
             generator=generator,
         )
-        return self._to_user_units(draws.cpu().numpy())
+        return draws.cpu().numpy()
 
     def _to_user_units(self, Z):
         """Rows of the model (standard units, varying columns) in the user's units."""
