@@ -192,24 +192,15 @@ def _run_set(name, path, seed):
             package_warnings=[str(w.message)[:120] for w in caught if _ours(w)],
         )
     )
-    rows.append(
-        dict(
-            set=name,
-            seed=seed,
-            method=ENERGY_OFF,
-            normal_loglik=float(np.mean(energy.base_score_samples(normal_rows))),
-        )
-    )
-    print(name, seed, ENERGY, f"{rows[-2]['normal_loglik']:.2f}", flush=True)
+    print(name, seed, ENERGY, f"{rows[-1]['normal_loglik']:.2f}", flush=True)
     base = BaseAlone(random_state=seed).fit(X_train)
-    rows.append(
-        dict(
-            set=name,
-            seed=seed,
-            method=ENERGY_BASE,
-            normal_loglik=float(np.mean(base.score_samples(normal_rows))),
+    for method, log_density in [
+        (ENERGY_OFF, energy.base_score_samples(normal_rows)),
+        (ENERGY_BASE, base.score_samples(normal_rows)),
+    ]:
+        rows.append(
+            dict(set=name, seed=seed, method=method, normal_loglik=float(np.mean(log_density)))
         )
-    )
     return rows
 
 
