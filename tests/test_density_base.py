@@ -61,6 +61,21 @@ def test_few_rows_per_feature_take_the_shrunk_gaussian():
         GaussianNoise(shrinkage="oas").fit(X)
 
 
+@pytest.mark.parametrize("Estimator", DENSITY_MODELS)
+def test_the_base_is_pickled_once_and_stays_one_object(Estimator):
+    # base_ (with noise_ and proposal_, which are it) is also the net's
+    # module.base: it was saved on both sides and loaded as two copies.
+    X = np.random.RandomState(0).normal(size=(300, 3))
+    model = Estimator(max_epochs=2, random_state=0).fit(X)
+    buffer = max(model.base_.buffers(), key=lambda b: b.numel()).numpy().tobytes()
+    blob = pickle.dumps(model)
+    assert blob.count(buffer) == 1
+    loaded = pickle.loads(blob)
+    assert loaded.base_ is loaded.net_.module_.base
+    assert loaded.proposal_ is loaded.base_ and loaded.net_.criterion_.noise is loaded.base_
+    np.testing.assert_array_equal(loaded.score_samples(X), model.score_samples(X))
+
+
 def test_only_the_energy_model_stacks_the_shrunk_gaussian():
     # The detector's noise leaves it out: it ranks anomalies worse (see
     # SelectedDensity); the energy model, judged by likelihood, keeps it.
