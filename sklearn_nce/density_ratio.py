@@ -1090,7 +1090,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
             return QuadraticCritic(X.shape[1], n_outputs)
         mlp = super()._default_critic(X, n_outputs)
         if self.architecture_ == "residual":
-            linear = torch.nn.Linear(X.shape[1], n_outputs)
+            linear = torch.nn.Linear(X.shape[1], n_outputs, dtype=torch.float32)
             # Zero start, as for a fresh logistic regression: the first stage
             # is convex, so LBFGS reaches the same optimum from anywhere.
             torch.nn.init.zeros_(linear.weight)

@@ -2,14 +2,17 @@
 
 import copy
 import math
+import pickle
 import warnings
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
+from joblib import parallel_config
 from numpy.testing import assert_allclose
 from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 from threadpoolctl import threadpool_info, threadpool_limits
@@ -984,7 +987,9 @@ def test_a_fit_runs_on_one_torch_thread_and_restores_the_count(monkeypatch):
 def test_a_float64_default_dtype_neither_breaks_a_fit_nor_is_lost():
     # torch builds layers and draws in its default dtype, the package computes
     # in float32: after set_default_dtype(float64) every fit raised "mat1 and
-    # mat2 must have the same dtype" (user test). The answers are float32's.
+    # mat2 must have the same dtype" (user test). Layers and draws now name
+    # float32, so the answers are float32's and the global default is never
+    # touched (fits in threads would race on it).
     X, y = make_mean_shift(n_features=2, kl=1.0).sample(150, 150, random_state=0)
     fits = {
         "ratio": lambda: NCEDensityRatio(max_epochs=2, random_state=0).fit(X, y),
@@ -1001,7 +1006,6 @@ def test_a_float64_default_dtype_neither_breaks_a_fit_nor_is_lost():
         torch.set_default_dtype(torch.float64)
         for name, fit in fits.items():
             model = fit()
-            assert torch.get_default_dtype() == torch.float64
             if name == "ratio":
                 assert_allclose(model.predict_log_ratio(X), expected[name].predict_log_ratio(X))
             elif name == "mi":
@@ -1011,19 +1015,38 @@ def test_a_float64_default_dtype_neither_breaks_a_fit_nor_is_lost():
                 assert_allclose(
                     model.sample(3, random_state=0), expected[name].sample(3, random_state=0)
                 )
+            assert torch.get_default_dtype() == torch.float64
+        # A user's critic built under that default is trained in float32.
+        critic = nn.Sequential(nn.Linear(2, 8), nn.SiLU(), nn.Linear(8, 1))
+        NCEDensityRatio(critic=critic, max_epochs=1, random_state=0).fit(X, y)
+        assert next(critic.parameters()).dtype == torch.float64  # the user's, untouched
+        # Fits side by side in threads (a threading search) under that default.
+        with parallel_config(backend="threading"):
+            search = GridSearchCV(
+                CNCEEnergyModel(max_epochs=1, random_state=0), {"lr": [1e-3, 2e-3]}, cv=2, n_jobs=2
+            ).fit(X)
+        assert np.isfinite(search.best_score_)
+        assert torch.get_default_dtype() == torch.float64
     finally:
         torch.set_default_dtype(previous)
 
 
-def test_sample_works_under_inference_mode():
-    # Serving code wraps handlers in inference_mode; the Langevin steps need
-    # gradients (user test: "element 0 of tensors does not require grad").
+def test_fit_and_sample_work_under_inference_mode():
+    # Serving code wraps handlers in inference_mode; training and the Langevin
+    # steps need gradients (user test: "element 0 of tensors does not require
+    # grad"), and a model unpickled there holds inference tensors.
     X = np.random.RandomState(0).normal(size=(200, 2))
     model = CNCEEnergyModel(max_epochs=2, random_state=0).fit(X)
     assert model.network_scale_ > 0  # the Langevin path, not the base's draws
     expected = model.sample(4, random_state=0)
+    blob = pickle.dumps(model)
     with torch.inference_mode():
         assert_allclose(model.sample(4, random_state=0), expected)
+        refitted = CNCEEnergyModel(max_epochs=2, random_state=0).fit(X)
+        loaded = pickle.loads(blob)
+        assert_allclose(loaded.sample(4, random_state=0), expected)
+    assert_allclose(refitted.score_samples(X), model.score_samples(X))
+    assert_allclose(loaded.sample(4, random_state=0), expected)
 
 
 def test_what_auto_resolved_to_is_a_fitted_attribute():

@@ -510,7 +510,8 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
                 return copy.deepcopy(previous[critic_index])
         if self.critic is not None:
             # Never train the user's module in place: fit must not change params.
-            return copy.deepcopy(self.critic)
+            # float32, as the inputs are, whatever the user's default dtype.
+            return copy.deepcopy(self.critic).float()
         return self._default_critic(X, n_outputs)
 
     def _previous_nets(self):

@@ -71,9 +71,9 @@ class MLPCritic(nn.Module):
         layers: list[nn.Module] = []
         width = in_features
         for hidden in hidden_features:
-            layers += [nn.Linear(width, hidden), activation()]
+            layers += [nn.Linear(width, hidden, dtype=torch.float32), activation()]
             width = hidden
-        layers.append(nn.Linear(width, out_features))
+        layers.append(nn.Linear(width, out_features, dtype=torch.float32))
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -100,10 +100,12 @@ class QuadraticCritic(nn.Module):
 
     def __init__(self, in_features: int, out_features: int = 1):
         super().__init__()
-        self.linear = nn.Linear(in_features, out_features)
+        self.linear = nn.Linear(in_features, out_features, dtype=torch.float32)
         # Zero start: the initial ratio is constant, as for a fresh logistic
         # regression; only the symmetric part of each A_k affects the output.
-        self.quadratic = nn.Parameter(torch.zeros(out_features, in_features, in_features))
+        self.quadratic = nn.Parameter(
+            torch.zeros(out_features, in_features, in_features, dtype=torch.float32)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         quadratic = torch.einsum("ni,kij,nj->nk", x, self.quadratic, x)
@@ -335,7 +337,7 @@ class BaseCorrectedDensity(nn.Module):
         # log phi = scale * f + log b: the fit sets the scale (0 to 1) that the
         # held-out rows prefer, so a correction that does not generalise is
         # shrunk or switched off.
-        self.register_buffer("network_scale", torch.tensor(1.0))
+        self.register_buffer("network_scale", torch.tensor(1.0, dtype=torch.float32))
         # The network reads x clamped to a box around the training rows, so
         # that far from the data f stays at its value on the box instead of
         # extrapolating: the base's tails rule there. An unclamped network

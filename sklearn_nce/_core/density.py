@@ -42,7 +42,6 @@ from .validation import (
     StrOptions,
     check_is_fitted,
     check_not_constant,
-    float32_default,
     stacklevel_to_user,
     validate_X,
     warn_if_few_rows,
@@ -537,17 +536,23 @@ class _BaseEnergyNCE(_BaseNCE):
         check_scalar(n_samples, "n_samples", Integral, min_val=1)
         seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
         # Langevin steps need gradients, which a caller's inference_mode (as
-        # serving code uses) would switch off; draws are made in float32
-        # whatever torch's default dtype (user test: both raised).
-        with torch.inference_mode(False), float32_default():
+        # serving code uses) would switch off (user test: it raised).
+        with torch.inference_mode(False):
             return self._to_user_units(self._draws(int(n_samples), seed))
 
     def _draws(self, n_samples, seed):
         """``n_samples`` draws of the model in standard units, seeded by ``seed``."""
         generator = torch.Generator().manual_seed(seed)
         module, device = self._inference_module()
+        proposal = self.proposal_
+        if _holds_inference_tensors(module, proposal):
+            # A model unpickled inside inference_mode holds inference tensors,
+            # which autograd cannot use: draw from copies (deepcopy outside
+            # inference_mode makes ordinary tensors, and keeps the proposal
+            # the copy's base where it was the module's).
+            module, proposal = copy.deepcopy((module, proposal))
         module.eval()
-        proposal = self.proposal_.to(device)
+        proposal = proposal.to(device)
         if self._proposal_correction(module) is not None and float(module.network_scale) == 0:
             # The model is its base: exact draws, without 100 Langevin steps
             # through its log density (a stack's KDEs made that ~1 ms a draw).
@@ -569,7 +574,9 @@ class _BaseEnergyNCE(_BaseNCE):
         # The interquartile range, not the variance: the base's defensive
         # Cauchy draws would inflate a variance a thousandfold.
         quartiles = torch.quantile(
-            self.proposal_.sample(1000, generator), torch.tensor([0.25, 0.75]).to(device), dim=0
+            proposal.sample(1000, generator),
+            torch.tensor([0.25, 0.75], dtype=torch.float32, device=device),
+            dim=0,
         )
         scale = float(((quartiles[1] - quartiles[0]) / _IQR_PER_SD).square().min())
         draws, _, _ = langevin(
@@ -602,6 +609,12 @@ def _can_propose(density):
         and hasattr(density, "sample")
         and hasattr(density, "log_prob")
     )
+
+
+def _holds_inference_tensors(*modules):
+    """Whether any parameter or buffer of ``modules`` was made inside ``inference_mode``."""
+    tensors = (t for m in modules for t in [*m.parameters(), *m.buffers()])
+    return any(t.is_inference() for t in tensors)
 
 
 def _trusted(log_weights, ess):

@@ -1568,15 +1568,19 @@ def _diagonal_gaussian_log_probs(x, means, scales):
 def uniform(shape, generator, device):
     """Uniform(0, 1) draws from ``generator`` (on its device), moved to ``device``."""
     if generator is None:
-        return torch.rand(shape, device=device)
-    return torch.rand(shape, generator=generator, device=generator.device).to(device)
+        return torch.rand(shape, device=device, dtype=torch.float32)
+    return torch.rand(shape, generator=generator, device=generator.device, dtype=torch.float32).to(
+        device
+    )
 
 
 def standard_normal(shape, generator, device):
     """Standard normal draws from ``generator`` (on its device), moved to ``device``."""
     if generator is None:
-        return torch.randn(shape, device=device)
-    return torch.randn(shape, generator=generator, device=generator.device).to(device)
+        return torch.randn(shape, device=device, dtype=torch.float32)
+    return torch.randn(
+        shape, generator=generator, device=generator.device, dtype=torch.float32
+    ).to(device)
 
 
 def _set_buffers(module, **arrays):

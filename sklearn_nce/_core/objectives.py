@@ -396,7 +396,7 @@ class InBatchMIObjective(nn.Module):
         self.batch_estimate = None
         # log of MINE's running mean of mean(exp T) over marginal pairs; NaN
         # until the first training batch sets it.
-        self.register_buffer("log_running_mean", torch.tensor(math.nan))
+        self.register_buffer("log_running_mean", torch.tensor(math.nan, dtype=torch.float32))
 
     def forward(self, critic, X, y=None):
         return self.loss_from_scores(critic.score_matrix(X["x"], X["y"]))

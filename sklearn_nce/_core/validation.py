@@ -75,35 +75,17 @@ def _fit_context(*, prefer_skip_nested_validation):
             # threads did. NoisierNCEClassifier() on breast cancer beside two
             # busy processes (2 cores): 17.7-23.1 s, 12.1-14.5 s with one
             # BLAS thread (7.5 s idle).
+            # Gradients even inside a caller's inference_mode (thread-local).
             with (
                 torch_threads(_FIT_THREADS),
                 threadpool_limits(limits=_FIT_THREADS),
-                float32_default(),
+                torch.inference_mode(False),
             ):
                 return validated(*args, **kwargs)
 
         return wrapper
 
     return decorator
-
-
-@contextlib.contextmanager
-def float32_default():
-    """Run the block with torch's default dtype float32, then restore the user's.
-
-    The package computes in float32 (inputs, critics, noises), and torch
-    builds layers and draws in its default dtype: after a user's
-    ``torch.set_default_dtype(torch.float64)`` every fit raised "mat1 and
-    mat2 must have the same dtype" (user test).
-    """
-    previous = torch.get_default_dtype()
-    if previous != torch.float32:
-        torch.set_default_dtype(torch.float32)
-    try:
-        yield
-    finally:
-        if torch.get_default_dtype() != previous:
-            torch.set_default_dtype(previous)
 
 
 @contextlib.contextmanager
