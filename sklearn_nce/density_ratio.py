@@ -10,14 +10,14 @@ import warnings
 
 import numpy as np
 import torch
-from scipy.special import expit, logsumexp
+from scipy.special import expit, log_expit, logsumexp
 from scipy.stats import beta, norm
 from sklearn.base import ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.validation import check_array, check_consistent_length
+from sklearn.utils.validation import _check_sample_weight, check_array, check_consistent_length
 
 from ._core.base import _BaseNCE, apply_critic
 from ._core.critics import QuadraticCritic, ResidualCritic, as_scores
@@ -986,15 +986,15 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
             Labels from ``classes_``, both present.
-        sample_weight : None
-            Not supported; present for API compatibility.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights: each sample's mean becomes a weighted mean (the two
+            samples still count equally), as scikit-learn's scorers weigh
+            rows under metadata routing.
 
         Returns
         -------
         score : float
         """
-        if sample_weight is not None:
-            raise ValueError("NCEDensityRatio.score does not support sample_weight.")
         log_ratio = self.predict_log_ratio(X)
         y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
         check_consistent_length(log_ratio, y)
@@ -1005,11 +1005,20 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
                 "score needs rows of both samples labelled with classes_ "
                 f"{self.classes_.tolist()}."
             )
-        score = float(
-            balanced_log_likelihood(
-                torch.from_numpy(log_ratio[is_pos]), torch.from_numpy(log_ratio[is_neg])
+        if sample_weight is None:
+            score = float(
+                balanced_log_likelihood(
+                    torch.from_numpy(log_ratio[is_pos]), torch.from_numpy(log_ratio[is_neg])
+                )
             )
-        )
+        else:
+            # It was refused, and routing users who followed scikit-learn's
+            # advice to request it got NaN scores in every fold (user test).
+            weight = _check_sample_weight(sample_weight, log_ratio)
+            score = 0.5 * float(
+                np.average(log_expit(log_ratio[is_pos]), weights=weight[is_pos])
+                + np.average(log_expit(-log_ratio[is_neg]), weights=weight[is_neg])
+            )
         noise = _score_standard_error(log_ratio[is_pos], log_ratio[is_neg])
         margin = max(_CHANCE_MARGIN, _CHANCE_STD_ERRORS * noise)
         if score < _CHANCE_SCORE - margin:

@@ -7,6 +7,7 @@ optional dependency, imported only when something is drawn.
 """
 
 import numpy as np
+from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted as sklearn_check_is_fitted
 
@@ -165,6 +166,16 @@ def plot_history(estimator, ax=None):
     return TrainingHistoryDisplay.from_estimator(estimator, ax=ax)
 
 
+def _is_fitted(estimator):
+    if estimator is None or isinstance(estimator, type):
+        return False
+    try:
+        sklearn_check_is_fitted(estimator)
+    except (NotFittedError, TypeError):  # TypeError: not an estimator
+        return False
+    return True
+
+
 def _nce_estimator(estimator):
     """The sklearn_nce estimator in ``estimator``: itself, a Pipeline's last step, a best one."""
     inner = estimator
@@ -179,6 +190,10 @@ def _nce_estimator(estimator):
                 "best_estimator_ whose training to draw. Refit with refit=True, or fit the "
                 "estimator of the parameters you want."
             )
+        elif _is_fitted(getattr(inner, "estimator", None)):
+            # A fitted wrapper that keeps the fitted estimator itself
+            # (FrozenEstimator): it raised TypeError (user test).
+            inner = inner.estimator
         else:
             if hasattr(inner, "estimator"):
                 sklearn_check_is_fitted(inner)  # an unfitted search: say so

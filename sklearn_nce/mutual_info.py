@@ -26,7 +26,6 @@ from sklearn.utils import TransformerTags, check_array, check_random_state
 from sklearn.utils._set_output import _SetOutputMixin
 from sklearn.utils.multiclass import type_of_target
 from skorch.callbacks import LRScheduler
-from tqdm.auto import tqdm
 
 from ._core.base import _BaseNCE, apply_critic, iter_critic
 from ._core.critics import (
@@ -38,7 +37,7 @@ from ._core.critics import (
 )
 from ._core.losses import SCORING_RULES, dv_loss, infonce_loss, log_mean_exp, nwj_loss
 from ._core.objectives import InBatchMIObjective, in_batch_tuples
-from ._core.training import HoldThenDecay, resolve_device, take_rows
+from ._core.training import HoldThenDecay, progress_bar, resolve_device, take_rows
 from ._core.validation import (
     FeatureStandardiser,
     Integral,
@@ -1197,7 +1196,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
-        tags.target_tags.single_output = False
+        tags.target_tags.single_output = True  # a 1-d y fits too
         tags.target_tags.multi_output = True
         if self._has_embedding():
             tags.transformer_tags = TransformerTags(preserves_dtype=[])
@@ -1318,7 +1317,7 @@ def mutual_info_nce(
         for column, seed in enumerate(seeds)
     )
     if verbose:
-        fits = tqdm(fits, total=X.shape[1], unit="column", desc="mutual_info_nce")
+        fits = progress_bar(fits, total=X.shape[1], unit="column", desc="mutual_info_nce")
     fits = list(fits)
     _warn_per_feature(fits)
     return np.asarray([fit["mi"] for fit in fits], dtype=np.float64)

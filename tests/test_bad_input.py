@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse
+import sklearn
 
 from sklearn_nce import (
     CNCEEnergyModel,
@@ -350,3 +351,13 @@ def test_a_value_beyond_float32_after_fit_is_refused(fitted, name):
     for method in _methods(name, fitted[name]).values():
         with pytest.raises(ValueError, match=r"too large for the critics' float32.*row 5"):
             method(bad)
+
+
+def test_nan_under_assume_finite_is_named_as_nan():
+    # With sklearn's finiteness check off, a NaN reached the float32 range
+    # check, which called it "a value too large" (user test).
+    X = np.random.RandomState(0).normal(size=(100, 2))
+    X[3, 0] = np.nan
+    with sklearn.config_context(assume_finite=True):
+        with pytest.raises(ValueError, match=r"contains NaN \(row 3, column 0\)"):
+            CNCEEnergyModel(max_epochs=1).fit(X)

@@ -2,16 +2,19 @@
 
 import pickle
 import re
+import subprocess
+import sys
 import warnings
 
 import numpy as np
 import pytest
+import sklearn
 import torch
 from scipy.special import expit
 from scipy.stats import norm
 from sklearn.base import clone, is_classifier
 from sklearn.datasets import load_wine
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, check_cv
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, check_cv, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -658,6 +661,27 @@ def test_auto_telescoping_with_a_user_critic_raises_value_error():
         model.fit(X, y)
 
 
+def test_score_takes_sample_weight_as_routed_scorers_pass_it():
+    # It was refused with a ValueError, so under metadata routing a user who
+    # requested it (as scikit-learn's error advises) got NaN in every fold.
+    X, y = make_mean_shift(n_features=2, kl=1.0).sample(150, 150, random_state=0)
+    model = NCEDensityRatio(max_epochs=3, random_state=0).fit(X, y)
+    ones = np.ones(len(y))
+    assert model.score(X, y, sample_weight=ones) == pytest.approx(model.score(X, y), abs=1e-6)
+    # Integer weights are repeated rows.
+    counts = np.random.RandomState(1).randint(0, 3, len(y))
+    repeated = np.repeat(np.arange(len(y)), counts)
+    assert model.score(X, y, sample_weight=counts) == pytest.approx(
+        model.score(X[repeated], y[repeated]), abs=1e-6
+    )
+    with sklearn.config_context(enable_metadata_routing=True):
+        estimator = NCEDensityRatio(max_epochs=2, random_state=0).set_score_request(
+            sample_weight=True
+        )
+        scores = cross_validate(estimator, X, y, cv=2, params={"sample_weight": counts})
+    assert np.isfinite(scores["test_score"]).all()
+
+
 def test_score_needs_both_samples():
     _, X, y = _small_problem(20, 20)
     model = _fast(max_epochs=2, random_state=0).fit(X, y)
@@ -689,6 +713,26 @@ def test_verbose_1_shows_progress_bar(capsys):
     assert "train_loss" in captured.err
     assert captured.out == ""
     assert model.n_iter_ == 3
+
+
+def test_an_early_stopped_bar_ends_complete_at_the_epochs_run(capsys):
+    # skorch's stopper raises before the bar counts the last epoch, and a bar
+    # short of max_epochs ended red ("failed") in a notebook (user test).
+    X, y = make_mean_shift(n_features=2, kl=1.0).sample(300, 300, random_state=0)
+    model = NCEDensityRatio(
+        max_epochs=200, early_stopping=True, n_iter_no_change=2, random_state=0, verbose=1
+    ).fit(X, y)
+    assert model.n_iter_ < 200
+    last = capsys.readouterr().err.split("\r")[-1]
+    assert f"{model.n_iter_}/{model.n_iter_} " in last
+
+
+def test_importing_the_package_does_not_import_tqdm():
+    # tqdm.auto warns at import in a Jupyter kernel without ipywidgets: it is
+    # imported when a bar is asked for, not with the package.
+    code = "import sys, sklearn_nce; print('tqdm.auto' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "False", result.stderr
 
 
 def test_verbose_2_prints_epoch_rows(capsys):

@@ -103,6 +103,11 @@ def test_a_fitted_pipeline_or_search_draws_its_sklearn_nce_estimator():
         plot_history(
             GridSearchCV(pipe, {"ncedensityratio__max_epochs": [2]}, refit=False, cv=2).fit(X, y)
         )
+    # A FrozenEstimator keeps the fitted estimator itself (it raised TypeError).
+    from sklearn.frozen import FrozenEstimator
+
+    display = plot_history(FrozenEstimator(pipe))
+    np.testing.assert_allclose(display.lines_[0].get_ydata(), pipe[-1].history_[:, "train_loss"])
 
 
 def test_other_estimators_and_unfitted_searches_say_what_is_wrong():

@@ -20,7 +20,6 @@ from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 from skorch.history import History
 from skorch.utils import TeeGenerator, to_device
-from tqdm.auto import tqdm
 
 from .graphs import GraphedSteps
 from .optim import clear_grads, optimizer_step
@@ -34,6 +33,7 @@ __all__ = [
     "HoldThenDecay",
     "as_tensor",
     "n_rows",
+    "progress_bar",
     "resolve_device",
     "take_rows",
 ]
@@ -709,7 +709,8 @@ class EpochProgressBar(Callback):
         self.label = label
 
     def on_train_begin(self, net, **kwargs):
-        self.bar_ = tqdm(total=net.max_epochs, unit="epoch", desc=self.label)
+        self.bar_ = progress_bar(total=net.max_epochs, unit="epoch", desc=self.label)
+        self.first_epoch_ = len(net.history)  # a warm start continues the history
         self.estimates_ = []
         self._set_reporting(net, True)
 
@@ -729,6 +730,13 @@ class EpochProgressBar(Callback):
         self.bar_.update(1)
 
     def on_train_end(self, net, **kwargs):
+        # Early stopping ends the fit before max_epochs, and skorch's stopper
+        # raises before this bar counts the last epoch: the bar ends at the
+        # epochs run, which a notebook's bar otherwise styled as a failure
+        # (red, one epoch short: user test).
+        epochs = len(net.history) - self.first_epoch_
+        self.bar_.total = epochs
+        self.bar_.update(epochs - self.bar_.n)
         # tqdm objects hold locks and file handles: drop it so the net pickles.
         self.bar_.close()
         del self.bar_
@@ -738,6 +746,18 @@ class EpochProgressBar(Callback):
     def _set_reporting(net, on):
         if hasattr(net.criterion_, "report_estimate"):
             net.criterion_.report_estimate = on
+
+
+def progress_bar(iterable=None, **kwargs):
+    """A tqdm bar (the notebook one in Jupyter), imported when a bar is asked for.
+
+    ``tqdm.auto`` warns at import in a Jupyter kernel without ipywidgets, so
+    importing it with the package warned every notebook user, ``verbose=0`` or
+    not (user test).
+    """
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, **kwargs)
 
 
 class TableTitle(Callback):

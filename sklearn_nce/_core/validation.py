@@ -283,9 +283,18 @@ def _check_float32_range(Z, X, name):
     if finite.all():
         return
     row, column = np.argwhere(~finite)[0]
+    value = float(np.asarray(X)[row, column])
+    if not np.isfinite(value):
+        # Only reached when scikit-learn's finiteness check is off
+        # (set_config(assume_finite=True)): say what it would have said.
+        raise ValueError(
+            f"Input {name} contains {'NaN' if np.isnan(value) else 'infinity'} (row {row}, "
+            f"column {column}), and sklearn's set_config(assume_finite=True) skipped the check "
+            "that refuses it."
+        )
     raise ValueError(
         f"{name} has a value too large for the critics' float32 once standardised "
-        f"(row {row}, column {column}: {float(np.asarray(X)[row, column]):.3g}). Check its "
+        f"(row {row}, column {column}: {value:.3g}). Check its "
         "units, or scale it first."
     )
 
