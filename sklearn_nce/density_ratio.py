@@ -1014,11 +1014,15 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         else:
             # It was refused, and routing users who followed scikit-learn's
             # advice to request it got NaN scores in every fold (user test).
-            weight = _check_sample_weight(sample_weight, log_ratio)
+            weight = _check_sample_weight(sample_weight, log_ratio, ensure_non_negative=True)
+            for rows, label in ((is_pos, "numerator"), (is_neg, "denominator")):
+                if not weight[rows].sum() > 0:
+                    raise ValueError(f"sample_weight sums to 0 over the {label} sample's rows.")
             score = 0.5 * float(
                 np.average(log_expit(log_ratio[is_pos]), weights=weight[is_pos])
                 + np.average(log_expit(-log_ratio[is_neg]), weights=weight[is_neg])
             )
+        # The margin reads the rows unweighted (weights only move the score).
         noise = _score_standard_error(log_ratio[is_pos], log_ratio[is_neg])
         margin = max(_CHANCE_MARGIN, _CHANCE_STD_ERRORS * noise)
         if score < _CHANCE_SCORE - margin:

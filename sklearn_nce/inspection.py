@@ -8,6 +8,7 @@ optional dependency, imported only when something is drawn.
 
 import numpy as np
 from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted as sklearn_check_is_fitted
 
@@ -190,9 +191,10 @@ def _nce_estimator(estimator):
                 "best_estimator_ whose training to draw. Refit with refit=True, or fit the "
                 "estimator of the parameters you want."
             )
-        elif _is_fitted(getattr(inner, "estimator", None)):
-            # A fitted wrapper that keeps the fitted estimator itself
-            # (FrozenEstimator): it raised TypeError (user test).
+        elif _is_fitted(getattr(inner, "estimator_", None)):
+            inner = inner.estimator_  # a wrapper's refitted estimator (TunedThreshold...)
+        elif isinstance(inner, FrozenEstimator):
+            # It keeps the fitted estimator itself (it raised TypeError: user test).
             inner = inner.estimator
         else:
             if hasattr(inner, "estimator"):

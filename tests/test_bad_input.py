@@ -361,3 +361,6 @@ def test_nan_under_assume_finite_is_named_as_nan():
     with sklearn.config_context(assume_finite=True):
         with pytest.raises(ValueError, match=r"contains NaN \(row 3, column 0\)"):
             CNCEEnergyModel(max_epochs=1).fit(X)
+        X[3, 0] = -np.inf  # it read as a standard deviation float64 cannot hold
+        with pytest.raises(ValueError, match=r"contains infinity \(row 3, column 0\)"):
+            CNCEEnergyModel(max_epochs=1).fit(X)

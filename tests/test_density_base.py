@@ -74,6 +74,10 @@ def test_the_base_is_pickled_once_and_stays_one_object(Estimator):
     assert loaded.base_ is loaded.net_.module_.base
     assert loaded.proposal_ is loaded.base_ and loaded.net_.criterion_.noise is loaded.base_
     np.testing.assert_array_equal(loaded.score_samples(X), model.score_samples(X))
+    # Without a base the noise is the objective's: one object too.
+    scratch = CNCEEnergyModel(base=None, max_epochs=1, random_state=0).fit(X)
+    loaded = pickle.loads(pickle.dumps(scratch))
+    assert loaded.noise_ is loaded.net_.criterion_.noise
 
 
 def test_only_the_energy_model_stacks_the_shrunk_gaussian():

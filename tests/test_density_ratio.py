@@ -674,6 +674,10 @@ def test_score_takes_sample_weight_as_routed_scorers_pass_it():
     assert model.score(X, y, sample_weight=counts) == pytest.approx(
         model.score(X[repeated], y[repeated]), abs=1e-6
     )
+    with pytest.raises(ValueError, match="Negative values"):
+        model.score(X, y, sample_weight=np.where(y == 1, -1.0, 2.0))
+    with pytest.raises(ValueError, match="sums to 0 over the numerator"):
+        model.score(X, y, sample_weight=np.where(y == 1, 0.0, 1.0))
     with sklearn.config_context(enable_metadata_routing=True):
         estimator = NCEDensityRatio(max_epochs=2, random_state=0).set_score_request(
             sample_weight=True

@@ -108,6 +108,14 @@ def test_a_fitted_pipeline_or_search_draws_its_sklearn_nce_estimator():
 
     display = plot_history(FrozenEstimator(pipe))
     np.testing.assert_allclose(display.lines_[0].get_ydata(), pipe[-1].history_[:, "train_loss"])
+    # A wrapper that refits a clone draws the clone it refitted, not its template.
+    from sklearn.model_selection import TunedThresholdClassifierCV
+
+    tuned = TunedThresholdClassifierCV(NCEDensityRatio(max_epochs=3, random_state=0), cv=2)
+    display = plot_history(tuned.fit(X, y))
+    np.testing.assert_allclose(
+        display.lines_[0].get_ydata(), tuned.estimator_.history_[:, "train_loss"]
+    )
 
 
 def test_other_estimators_and_unfitted_searches_say_what_is_wrong():

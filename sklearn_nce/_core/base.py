@@ -224,7 +224,8 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
         parts = state.pop(_NET_PARTS_KEY, {})
         super().__setstate__(state)
         for key, path in parts.items():
-            setattr(self, key, self.net_.module_.get_submodule(path))
+            owner, _, inner = path.partition(".")
+            setattr(self, key, getattr(self.net_, owner).get_submodule(inner))
         device = getattr(self, "device_", None)
         if isinstance(device, str) and device.startswith("cuda") and not torch.cuda.is_available():
             # skorch warned and loaded the nets on the CPU: say where the model is now.
@@ -769,11 +770,18 @@ def iter_critic(critic, device, function, *arrays, batch_size=None, drop_last=Fa
 
 
 def _module_parts(state):
-    """``{attribute: path}`` of the fitted modules in ``state`` that are parts of net_.module_."""
-    module = getattr(state.get("net_"), "module_", None)
-    if not isinstance(module, torch.nn.Module):
-        return {}
-    paths = {id(part): path for path, part in module.named_modules() if path}
+    """``{attribute: "module_.path"}`` of the fitted modules in ``state`` that net_ holds.
+
+    Its module and its criterion (an objective holds its noise: with
+    ``base=None`` the energy model's ``noise_`` is ``net_.criterion_.noise``).
+    """
+    net = state.get("net_")
+    paths = {}
+    for owner in ("criterion_", "module_"):  # the module's paths win
+        module = getattr(net, owner, None)
+        if isinstance(module, torch.nn.Module):
+            for path, part in module.named_modules():
+                paths[id(part)] = f"{owner}.{path}"
     return {
         key: paths[id(value)]
         for key, value in state.items()

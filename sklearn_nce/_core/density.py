@@ -363,9 +363,9 @@ class _BaseEnergyNCE(_BaseNCE):
     def _proposal_correction(self, module):
         """``module.correction`` where ``log phi = correction + log proposal``, else None.
 
-        That holds when the proposal is the base: the critic holds it (a copy
-        of it once the model is pickled or copied, skorch saving its module
-        apart), so the test is on the estimator's own attributes.
+        That holds when the proposal is the base, which the critic holds (the
+        same object, after pickling too): the test is on the estimator's own
+        attributes.
         """
         to_base = (
             isinstance(module, BaseCorrectedDensity)

@@ -587,11 +587,7 @@ def warn_if_interrupted(net):
     (or early stopping's best ones), and stays usable.
     """
     epochs = len(net.history)
-    if epochs >= net.max_epochs:
-        return
-    # The package's early stopping or a user's own EarlyStopping callback.
-    stoppers = [cb for _, cb in getattr(net, "callbacks_", []) if isinstance(cb, EarlyStopping)]
-    if any(stopper.misses_ >= stopper.patience for stopper in stoppers):
+    if epochs >= net.max_epochs or stopped_early(net):
         return
     warnings.warn(
         f"Training was interrupted in epoch {epochs} of {net.max_epochs}; the model keeps "
@@ -600,6 +596,12 @@ def warn_if_interrupted(net):
         UserWarning,
         stacklevel=stacklevel_to_user(),
     )
+
+
+def stopped_early(net):
+    """Whether the package's early stopping or a user's EarlyStopping ended the fit."""
+    stoppers = [cb for _, cb in getattr(net, "callbacks_", []) if isinstance(cb, EarlyStopping)]
+    return any(stopper.misses_ >= stopper.patience for stopper in stoppers)
 
 
 def _raise_diverged(net, what):
@@ -710,7 +712,6 @@ class EpochProgressBar(Callback):
 
     def on_train_begin(self, net, **kwargs):
         self.bar_ = progress_bar(total=net.max_epochs, unit="epoch", desc=self.label)
-        self.first_epoch_ = len(net.history)  # a warm start continues the history
         self.estimates_ = []
         self._set_reporting(net, True)
 
@@ -731,12 +732,17 @@ class EpochProgressBar(Callback):
 
     def on_train_end(self, net, **kwargs):
         # Early stopping ends the fit before max_epochs, and skorch's stopper
-        # raises before this bar counts the last epoch: the bar ends at the
-        # epochs run, which a notebook's bar otherwise styled as a failure
-        # (red, one epoch short: user test).
-        epochs = len(net.history) - self.first_epoch_
-        self.bar_.total = epochs
-        self.bar_.update(epochs - self.bar_.n)
+        # raises before this bar counts the last epoch: the bar then ends
+        # complete at the epochs run, which a notebook's bar otherwise styled
+        # as a failure (red, one epoch short: user test). An interrupted fit
+        # (Ctrl-C) keeps its short bar.
+        epochs = len(net.history)
+        if stopped_early(net):
+            self.bar_.total = epochs
+            container = getattr(self.bar_, "container", None)  # tqdm.notebook's widget
+            if container is not None:
+                container.children[1].max = epochs
+            self.bar_.update(epochs - self.bar_.n)
         # tqdm objects hold locks and file handles: drop it so the net pickles.
         self.bar_.close()
         del self.bar_

@@ -16,6 +16,7 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse
 import torch
+from sklearn import get_config
 from sklearn.base import _fit_context as _sklearn_fit_context
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
@@ -199,6 +200,8 @@ class FeatureStandardiser:
 
     def fit(self, X):
         X = np.asarray(X)
+        if get_config()["assume_finite"]:
+            _refuse_non_finite(X, "X")
         n_rows = len(X)
         total = np.zeros(X.shape[1])
         for block in _row_blocks(X):
@@ -282,20 +285,30 @@ def _check_float32_range(Z, X, name):
     finite = np.isfinite(Z)
     if finite.all():
         return
+    _refuse_non_finite(X, name)
     row, column = np.argwhere(~finite)[0]
     value = float(np.asarray(X)[row, column])
-    if not np.isfinite(value):
-        # Only reached when scikit-learn's finiteness check is off
-        # (set_config(assume_finite=True)): say what it would have said.
-        raise ValueError(
-            f"Input {name} contains {'NaN' if np.isnan(value) else 'infinity'} (row {row}, "
-            f"column {column}), and sklearn's set_config(assume_finite=True) skipped the check "
-            "that refuses it."
-        )
     raise ValueError(
         f"{name} has a value too large for the critics' float32 once standardised "
         f"(row {row}, column {column}: {value:.3g}). Check its "
         "units, or scale it first."
+    )
+
+
+def _refuse_non_finite(X, name):
+    """Refuse a NaN or infinite value, which only scikit-learn's skipped check let through.
+
+    Reached only under ``set_config(assume_finite=True)``; the checks that
+    caught such a value next named it "too large" (user test).
+    """
+    X = np.asarray(X)
+    if np.isfinite(X).all():
+        return
+    row, column = np.argwhere(~np.isfinite(X))[0]
+    kind = "NaN" if np.isnan(X[row, column]) else "infinity"
+    raise ValueError(
+        f"Input {name} contains {kind} (row {row}, column {column}), and sklearn's "
+        "set_config(assume_finite=True) skipped the check that refuses it."
     )
 
 
