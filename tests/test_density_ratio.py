@@ -731,6 +731,34 @@ def test_an_early_stopped_bar_ends_complete_at_the_epochs_run(capsys):
     assert f"{model.n_iter_}/{model.n_iter_} " in last
 
 
+def test_a_fit_that_raises_closes_its_bar(monkeypatch):
+    # skorch skips on_train_end when an error escapes the loop: the bar stayed
+    # open (in a notebook it pushed later bars down).
+    from sklearn_nce._core.training import EpochProgressBar
+
+    opened = []
+    begin = EpochProgressBar.on_train_begin
+
+    def spy(self, net, **kwargs):
+        opened.append(self)
+        return begin(self, net, **kwargs)
+
+    monkeypatch.setattr(EpochProgressBar, "on_train_begin", spy)
+
+    class NaNCritic(torch.nn.Module):  # a non-finite loss at the first batch
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(2, 1)
+
+        def forward(self, x):
+            return self.linear(x) * float("nan")
+
+    X, y = make_mean_shift(n_features=2, kl=1.0).sample(100, 100, random_state=0)
+    with pytest.raises(ValueError, match="became nan"):
+        NCEDensityRatio(critic=NaNCritic(), max_epochs=5, random_state=0, verbose=1).fit(X, y)
+    assert opened and not any(hasattr(bar, "bar_") for bar in opened)
+
+
 def test_importing_the_package_does_not_import_tqdm():
     # tqdm.auto warns at import in a Jupyter kernel without ipywidgets: it is
     # imported when a bar is asked for, not with the package.

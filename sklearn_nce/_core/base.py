@@ -27,6 +27,7 @@ from .training import (
     OPTIMIZERS,
     as_tensor,
     build_net,
+    close_progress_bars,
     continue_history,
     n_rows,
     resolve_device,
@@ -387,7 +388,13 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
             progress_label=progress_label,
             extra_callbacks=[*self._training_callbacks(), *_user_callbacks(self.callbacks)],
         )
-        net.fit(*train)
+        try:
+            net.fit(*train)
+        except BaseException:
+            # A diverged fit raises past on_train_end: its bar would stay
+            # open, and in a notebook push later bars down (review).
+            close_progress_bars(net)
+            raise
         warn_if_interrupted(net)
         return net
 

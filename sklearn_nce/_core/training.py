@@ -32,6 +32,7 @@ __all__ = [
     "FiniteLossGuard",
     "HoldThenDecay",
     "as_tensor",
+    "close_progress_bars",
     "n_rows",
     "progress_bar",
     "resolve_device",
@@ -598,6 +599,13 @@ def warn_if_interrupted(net):
     )
 
 
+def close_progress_bars(net):
+    """Close the bars of a fit that raised: skorch then skips on_train_end."""
+    for _, callback in getattr(net, "callbacks_", []):
+        if isinstance(callback, EpochProgressBar):
+            callback.close(net)
+
+
 def stopped_early(net):
     """Whether the package's early stopping or a user's EarlyStopping ended the fit."""
     stoppers = [cb for _, cb in getattr(net, "callbacks_", []) if isinstance(cb, EarlyStopping)]
@@ -743,9 +751,14 @@ class EpochProgressBar(Callback):
             if container is not None:
                 container.children[1].max = epochs
             self.bar_.update(epochs - self.bar_.n)
+        self.close(net)
+
+    def close(self, net):
+        """Close the bar (at the end of training, or after a fit that raised)."""
         # tqdm objects hold locks and file handles: drop it so the net pickles.
-        self.bar_.close()
-        del self.bar_
+        bar = self.__dict__.pop("bar_", None)
+        if bar is not None:
+            bar.close()
         self._set_reporting(net, False)
 
     @staticmethod
