@@ -168,11 +168,9 @@ def plot_history(estimator, ax=None):
 
 
 def _is_fitted(estimator):
-    if estimator is None or isinstance(estimator, type):
-        return False
     try:
         sklearn_check_is_fitted(estimator)
-    except (NotFittedError, TypeError):  # TypeError: not an estimator
+    except (NotFittedError, TypeError):  # TypeError: None, a class, not an estimator
         return False
     return True
 

@@ -1567,20 +1567,21 @@ def _diagonal_gaussian_log_probs(x, means, scales):
 
 def uniform(shape, generator, device):
     """Uniform(0, 1) draws from ``generator`` (on its device), moved to ``device``."""
-    if generator is None:
-        return torch.rand(shape, device=device, dtype=torch.float32)
-    return torch.rand(shape, generator=generator, device=generator.device, dtype=torch.float32).to(
-        device
-    )
+    return _float32_draws(torch.rand, shape, generator, device)
 
 
 def standard_normal(shape, generator, device):
     """Standard normal draws from ``generator`` (on its device), moved to ``device``."""
+    return _float32_draws(torch.randn, shape, generator, device)
+
+
+def _float32_draws(draw, shape, generator, device):
+    """``draw`` (torch.rand or randn) in float32, whatever torch's default dtype."""
     if generator is None:
-        return torch.randn(shape, device=device, dtype=torch.float32)
-    return torch.randn(
-        shape, generator=generator, device=generator.device, dtype=torch.float32
-    ).to(device)
+        return draw(shape, device=device, dtype=torch.float32)
+    return draw(shape, generator=generator, device=generator.device, dtype=torch.float32).to(
+        device
+    )
 
 
 def _set_buffers(module, **arrays):
