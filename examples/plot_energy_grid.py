@@ -40,7 +40,7 @@ from sklearn_nce.datasets import make_grid_mixture
 
 N_TRAIN = 5000
 N_TEST = 5000
-N_DRAWS = 1000
+N_DRAWS = 500
 DEFAULT_EPOCHS = "auto"  # the default: 2000 optimiser steps
 SCRATCH_EPOCHS = 50
 GRID_POINTS = 200
@@ -96,8 +96,9 @@ for name, model in models.items():
 # The default model starts from the BIC mixture, which on this problem already has the right
 # form (a mixture of Gaussians), so the network has little to correct: in this run it is within
 # 0.01 nats per point of the true density. The model trained from scratch must find the 25 modes
-# with the network alone. After 50 epochs it is 3.3 nats per point below the truth: its network
-# marks the modes only faintly and leaves much of its mass spread over the box it reads (the
+# with the network alone. After 50 epochs it is 3.3 nats per point below the truth: on the
+# colour scale below its network does not yet mark the modes, and it leaves much of its mass
+# spread over the box it reads (the
 # training range widened by one standard deviation; a model without a base is a density on that
 # box, with Gaussian tails beyond it). Its ``log Z`` rests on about 1000 of the 10 000 importance
 # draws: the proposal draws a tenth of them from that box. The CNCE paper trains for 50 000
@@ -123,7 +124,7 @@ print(f"{'true draws':>26}: {truth.log_density(truth.sample(N_DRAWS, random_stat
 
 # %%
 # The top row shows the log densities on a 200 x 200 grid (clipped below at -8 nats to show the
-# space between the modes), the bottom row 1000 draws from each. The model trained from scratch
+# space between the modes), the bottom row 500 draws from each. The model trained from scratch
 # has not resolved the modes: its density is nearly flat over the square, and its draws spread
 # over it (their mean true log density is about -300 nats, where the default's is -1.5).
 
