@@ -26,6 +26,13 @@ _PACKAGES = (
 def show_versions():
     """Print the versions of sklearn_nce and its dependencies, and the devices torch sees.
 
+    Paste its output into a bug report: fits depend on the versions of torch,
+    skorch and scikit-learn, and on the device and threads torch uses.
+
+    See Also
+    --------
+    sklearn.show_versions : The same for scikit-learn alone.
+
     Examples
     --------
     >>> from sklearn_nce import show_versions

@@ -298,9 +298,9 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         say): that feature keeps the training rows' range. 0 clips to the
         training range; None reads the critic unclipped, so that the
         weights are exactly proportional to :meth:`predict_ratio`.
-        ``predict_log_ratio`` and ``predict_ratio`` are never clipped. (A
+        ``predict_log_ratio`` and ``predict_ratio`` are never clipped. A
         value beyond float32's range once standardised, such as 1e39, is
-        refused before any clip.)
+        refused before any clip.
     numerator_label : label or None, default=None
         The value of ``y`` that marks the numerator sample. None takes the
         larger label, ``classes_[1]``, which is 1 for 0/1 labels and True for
@@ -365,7 +365,6 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         validation loss; 2 prints a table row per epoch (losses and duration)
         instead, under a title naming the training (the linear stage is
         "(base)").
-
     warm_start : bool, default=False
         When True, a new ``fit`` starts from the critic of the previous fit
         (same parameters, same number of features) instead of a fresh
@@ -886,6 +885,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         Returns
         -------
         logit : ndarray of shape (n_samples,)
+            The posterior log-odds of ``classes_[1]`` for each row.
         """
         numerator_logit = self.predict_log_ratio(X) + self.log_prior_ratio_
         return numerator_logit if self.numerator_label_ == self.classes_[1] else -numerator_logit
@@ -896,10 +896,12 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Points to evaluate.
 
         Returns
         -------
         log_ratio : ndarray of shape (n_samples,)
+            The estimated log density ratio of each row (never clipped).
         """
         check_is_fitted(self)
         return self._log_ratio(validate_X(self, X, reset=False))
@@ -915,10 +917,12 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Points to evaluate.
 
         Returns
         -------
         log_ratio : ndarray of shape (n_samples,)
+            The estimated log density ratio of each row (never clipped).
         """
         return self.predict_log_ratio(X)
 
@@ -933,12 +937,12 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         Returns
         -------
         ratio : ndarray of shape (n_samples,)
+            The estimated density ratio of each row (never clipped).
         """
         return np.exp(self.predict_log_ratio(X))
 
     def predict_weights(self, X=None):
-        """Importance weights for covariate shift, normalised to mean 1 on the training
-        denominator sample.
+        """Importance weights for covariate shift, of mean 1 on the training denominator.
 
         Weighting denominator (e.g. training) rows by these makes averages over
         them estimate averages under the numerator (e.g. test) distribution.
@@ -957,6 +961,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         Returns
         -------
         weights : ndarray of shape (n_samples,)
+            The clipped ratio of each row over its mean on the training
+            denominator rows.
 
         Warns
         -----
@@ -984,6 +990,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Rows of both samples.
         y : array-like of shape (n_samples,)
             Labels from ``classes_``, both present.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -994,6 +1001,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         Returns
         -------
         score : float
+            The class-balanced log-likelihood, at most 0.
         """
         log_ratio = self.predict_log_ratio(X)
         y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
@@ -1263,6 +1271,10 @@ def _score_standard_error(log_ratio_pos, log_ratio_neg):
 def make_two_sample(X_numerator, X_denominator):
     """Stack two samples into the ``(X, y)`` that :class:`NCEDensityRatio` fits.
 
+    The numerator rows come first, labelled 1, then the denominator rows,
+    labelled 0: the labels ``NCEDensityRatio`` reads by default (see its
+    ``numerator_label``), so the fitted ratio is ``p_nu / p_de``.
+
     Parameters
     ----------
     X_numerator : array-like of shape (n_numerator, n_features)
@@ -1280,6 +1292,10 @@ def make_two_sample(X_numerator, X_denominator):
         frames are stacked as they are, for an encoder in a Pipeline.
     y : ndarray of shape (n_numerator + n_denominator,)
         1 for numerator rows, 0 for denominator rows.
+
+    See Also
+    --------
+    NCEDensityRatio : Fits the density ratio of the two samples from ``(X, y)``.
 
     Examples
     --------

@@ -47,6 +47,10 @@ class TrainingHistoryDisplay:
     lines_ : list of matplotlib Line2D
         One line per curve.
 
+    See Also
+    --------
+    plot_history : Draw the curves of a fitted estimator in one call.
+
     Examples
     --------
     >>> import numpy as np
@@ -154,8 +158,10 @@ def plot_history(estimator, ax=None):
     Parameters
     ----------
     estimator : fitted sklearn_nce estimator
-        Any of the four estimators, a fitted ``Pipeline`` ending in one, or
-        a fitted search whose ``best_estimator_`` is one.
+        Any of the four estimators, a fitted ``Pipeline`` ending in one, a
+        fitted search whose ``best_estimator_`` is one, a fitted wrapper whose
+        ``estimator_`` is one (e.g. ``TunedThresholdClassifierCV``), or a
+        ``FrozenEstimator`` of one.
     ax : matplotlib Axes, default=None
         Where to draw; a new figure when None.
 
@@ -163,6 +169,22 @@ def plot_history(estimator, ax=None):
     -------
     display : TrainingHistoryDisplay
         Holds the axes (``ax_``), figure (``figure_``) and lines (``lines_``).
+
+    See Also
+    --------
+    TrainingHistoryDisplay : The display this returns, with its parameters.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nce import NCEDensityRatio, plot_history
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.r_[rng.normal(0.5, 1, (200, 2)), rng.normal(0, 1, (200, 2))]
+    >>> y = np.r_[np.ones(200), np.zeros(200)]
+    >>> model = NCEDensityRatio(max_epochs=5, random_state=0).fit(X, y)
+    >>> display = plot_history(model)
+    >>> display.ax_.get_xlabel()
+    'epoch'
     """
     return TrainingHistoryDisplay.from_estimator(estimator, ax=ax)
 

@@ -295,14 +295,21 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         (sklearn's ``type_of_target`` "binary" or "multiclass") with at most
         20 distinct values; a y of several columns is continuous. True: y
         (one column) is discrete whatever its values. False: y is numbers.
-    hidden_layer_sizes, activation, critic, optimizer, weight_decay, \
-early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
-        As in :class:`~sklearn_nce.NCEDensityRatio` (``optimizer`` without
-        "lbfgs", which is full-batch). A user ``critic`` must offer
-        ``forward(x, y)`` (aligned pairs) and ``score_matrix(x, y)`` (all pairs).
-        Early stopping, when on, holds out ``validation_fraction`` of each
-        fold's training rows (with telescoping, of its joint and shuffled
-        pairs).
+    hidden_layer_sizes : tuple of int or int, default=(64, 64)
+        Widths of the MLP critic's hidden layers (of ``architecture="joint"``,
+        and of each embedding of "separable").
+    activation : {"silu", "relu", "tanh", "elu"}, default="silu"
+        Hidden-layer non-linearity of the MLP critic.
+    critic : torch.nn.Module, default=None
+        A critic to use instead of ``architecture``. It must offer
+        ``forward(x, y)`` (a score per aligned pair) and ``score_matrix(x, y)``
+        (the scores of all pairs). It is deep-copied at fit, so the object
+        passed is never trained in place.
+    optimizer : {"adam", "adamw", "sgd"}, default="adam"
+        Torch optimizer. The full-batch "lbfgs" of
+        :class:`~sklearn_nce.NCEDensityRatio` is not offered: here a batch is
+        the candidate set of each pair, so the batch size is part of the
+        objective.
     lr : float or "auto", default="auto"
         Learning rate of the optimizer. "auto" for the in-batch critic is
         4e-3, held for the first 60% of the fit's steps and then decayed
@@ -312,6 +319,9 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         constant unless a scheduler of yours in ``callbacks`` moves it. With a
         skorch ``LRScheduler`` in ``callbacks``, "auto" starts it from 4e-3 and
         leaves the schedule to it.
+    weight_decay : float, default=0.0
+        L2 penalty on the critic's weights, through the optimizer's weight
+        decay.
     max_epochs : int or "auto", default="auto"
         Passes over each fold's training rows. "auto" trains for 1500
         optimiser steps but at most 300 passes (e.g. 300 epochs of 160
@@ -327,11 +337,26 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         :class:`~sklearn_nce.NCEDensityRatio`. A number above a fold's
         training pairs is cut to them with a ``SmallSampleWarning``; ``nu="auto"``
         and the InfoNCE cap then follow the size used (``batch_size_``).
+    early_stopping : bool or "auto", default="auto"
+        Hold out ``validation_fraction`` of each fold's training rows (with
+        telescoping, of its joint and shuffled pairs), stop when their loss has
+        not improved by ``tol`` for ``n_iter_no_change`` epochs and restore the
+        best weights. "auto" enables it from 5000 training pairs in a fold.
+    validation_fraction : float in (0, 1), default=0.1
+        Fraction of each fold's training rows held out for early stopping.
+    n_iter_no_change : int, default=10
+        Patience of early stopping, in epochs.
+    tol : float, default=1e-4
+        Minimum decrease of the validation loss that counts as improvement.
+    device : {"cpu", "cuda", "auto"} or str, default="cpu"
+        Torch device; "auto" picks CUDA when available.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the folds, the critics' initialisation, the batch order and the
+        validation splits; an int gives reproducible fits.
     verbose : int, default=0
         1 shows a progress bar per fold, with the loss and the running MI
         estimate of the training batches; 2 prints skorch's epoch table per
         fold, under a title naming the fold.
-
     warm_start : bool, default=False
         When True, a new ``fit`` starts from the critics of every fold of the previous fit
         (same parameters, same number of features) instead of a fresh
@@ -738,7 +763,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
 
     @available_if(_check_embedding)
     def get_feature_names_out(self, input_features=None):
-        """Names of the embedding's columns: ``infonceanchormi0``, ``infonceanchormi1``, ...
+        """Get the embedding's column names: ``infonceanchormi0``, ``infonceanchormi1``, ...
 
         Parameters
         ----------
@@ -749,6 +774,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, device, random_state
         Returns
         -------
         feature_names_out : ndarray of str objects
+            One name per column of :meth:`transform`'s output.
         """
         return super().get_feature_names_out(input_features)
 

@@ -531,6 +531,7 @@ class _BaseEnergyNCE(_BaseNCE):
         Returns
         -------
         X : ndarray of shape (n_samples, n_features)
+            The draws, in the units of the rows given to :meth:`fit`.
         """
         check_is_fitted(self, "log_partition_")
         check_scalar(n_samples, "n_samples", Integral, min_val=1)
