@@ -54,14 +54,47 @@ __all__ = [
 
 
 class GaussianPair:
-    """Two Gaussians ``p_nu = N(mean_nu, cov_nu)`` and ``p_de = N(mean_de, cov_de)``.
+    """Two multivariate normals with their exact log density ratio and KL divergence.
+
+    The numerator is ``p_nu = N(mean_numerator, cov_numerator)`` and the
+    denominator ``p_de = N(mean_denominator, cov_denominator)``.
+    :meth:`log_ratio` gives ``log p_nu(x) - log p_de(x)`` and :attr:`kl` gives
+    ``KL(p_nu || p_de)``, both in closed form; :meth:`sample` draws a labelled
+    two-sample data set for a density-ratio estimator. :func:`make_mean_shift`
+    and :func:`make_scale_change` build a pair at a requested KL.
 
     Parameters
     ----------
-    mean_numerator, mean_denominator : array-like of shape (n_features,)
-        Means of the numerator and denominator distributions.
-    cov_numerator, cov_denominator : array-like of shape (n_features, n_features)
-        Covariance matrices (symmetric positive definite).
+    mean_numerator : array-like of shape (n_features,)
+        Mean of the numerator distribution ``p_nu``.
+    cov_numerator : array-like of shape (n_features, n_features)
+        Covariance matrix of ``p_nu``, symmetric positive definite; an
+        asymmetric matrix raises ``ValueError``. It is passed to
+        :func:`scipy.stats.multivariate_normal`, which also accepts a scalar,
+        a 1-D diagonal or a :class:`scipy.stats.Covariance`.
+    mean_denominator : array-like of shape (n_features,)
+        Mean of the denominator distribution ``p_de``.
+    cov_denominator : array-like of shape (n_features, n_features)
+        Covariance matrix of ``p_de``, under the same rules as
+        ``cov_numerator``.
+
+    Attributes
+    ----------
+    numerator : scipy.stats frozen multivariate_normal
+        The numerator distribution ``p_nu``.
+    denominator : scipy.stats frozen multivariate_normal
+        The denominator distribution ``p_de``.
+    n_features : int
+        Dimension of both distributions.
+    kl : float
+        ``KL(p_nu || p_de)`` in nats, in closed form.
+
+    See Also
+    --------
+    make_mean_shift : A pair of unit-covariance normals that differ in mean.
+    make_scale_change : A pair of centred normals that differ in scale.
+    DensityPair : The same interface for pairs that are not Gaussian.
+    sklearn_nce.NCEDensityRatio : Estimates ``log p_nu / p_de`` from samples.
 
     Examples
     --------
@@ -72,6 +105,8 @@ class GaussianPair:
     >>> X, y = pair.sample(100, 200, random_state=0)
     >>> X.shape, int(y.sum())
     ((300, 3), 100)
+    >>> pair.log_ratio(X).shape
+    (300,)
     """
 
     def __init__(self, mean_numerator, cov_numerator, mean_denominator, cov_denominator):
@@ -107,18 +142,42 @@ class GaussianPair:
         )
 
     def log_ratio(self, X):
-        """Exact ``log p_nu(x) - log p_de(x)`` for each row of X."""
+        """Compute the exact log density ratio ``log p_nu(x) - log p_de(x)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points at which to evaluate the ratio.
+
+        Returns
+        -------
+        log_ratio : ndarray of shape (n_samples,)
+            ``log p_nu(x) - log p_de(x)`` for each row of ``X``, in nats.
+        """
         X = np.asarray(X, dtype=np.float64)
         # scipy squeezes a single row to a scalar; keep shape (n_samples,).
         return np.atleast_1d(self.numerator.logpdf(X) - self.denominator.logpdf(X))
 
     def sample(self, n_numerator, n_denominator, random_state=None):
-        """Draw a two-sample data set: ``X`` stacked, ``y = 1`` for numerator rows.
+        """Draw a labelled two-sample data set from ``p_nu`` and ``p_de``.
+
+        Parameters
+        ----------
+        n_numerator : int
+            Number of rows drawn from the numerator ``p_nu``.
+        n_denominator : int
+            Number of rows drawn from the denominator ``p_de``.
+        random_state : int, RandomState instance or None, default=None
+            Seed or generator for reproducible draws; the numerator rows are
+            drawn first, then the denominator rows, from the same generator.
 
         Returns
         -------
         X : ndarray of shape (n_numerator + n_denominator, n_features)
+            The numerator rows, then the denominator rows.
         y : ndarray of shape (n_numerator + n_denominator,)
+            Integer labels: 1 for numerator rows, 0 for denominator rows, as
+            :class:`~sklearn_nce.NCEDensityRatio` reads them by default.
         """
         rng = check_random_state(random_state)
         shape = (-1, self.n_features)
@@ -130,10 +189,41 @@ class GaussianPair:
 
 
 def make_mean_shift(n_features=5, kl=2.5):
-    """``N(mu, I)`` over ``N(0, I)`` with ``mu`` along the diagonal and ``|mu|^2 / 2 = kl``.
+    """Make two unit-covariance normals that differ in mean, at a requested KL divergence.
 
-    The true log ratio is linear, ``mu.x - |mu|^2/2``; its variance on the
-    denominator sample is ``2 kl``.
+    The numerator is ``N(mu, I)`` and the denominator ``N(0, I)``, with
+    ``mu = c (1, ..., 1)`` along the diagonal and ``c`` chosen so that
+    ``KL(p_nu || p_de) = |mu|^2 / 2 = kl``. The true log ratio is linear,
+    ``mu.x - |mu|^2 / 2``; its variance on the denominator sample is ``2 kl``.
+
+    Parameters
+    ----------
+    n_features : int, default=5
+        Dimension of the two normals (at least 1).
+    kl : float, default=2.5
+        ``KL(p_nu || p_de)`` in nats (finite, above 0); the larger it is, the
+        farther apart the two means.
+
+    Returns
+    -------
+    pair : GaussianPair
+        The two normals, with the exact log ratio and KL.
+
+    See Also
+    --------
+    make_scale_change : Two centred normals that differ in scale.
+    make_student_t_shift : The heavy-tailed analogue.
+    make_warped_shift : The same pair seen through ``sinh``.
+    sklearn_nce.NCEDensityRatio : Estimates the log ratio from samples.
+
+    Examples
+    --------
+    >>> from sklearn_nce.datasets import make_mean_shift
+    >>> pair = make_mean_shift(n_features=2, kl=2.0)
+    >>> pair.numerator.mean, pair.denominator.mean
+    (array([1.41..., 1.41...]), array([0., 0.]))
+    >>> round(pair.kl, 6)
+    2.0
     """
     n_features = check_scalar(n_features, "n_features", numbers.Integral, min_val=1)
     kl = _finite(kl, "kl")
@@ -143,10 +233,40 @@ def make_mean_shift(n_features=5, kl=2.5):
 
 
 def make_scale_change(n_features=5, kl=2.5):
-    """``N(0, s^2 I)`` over ``N(0, I)`` with ``s > 1`` chosen so that KL equals ``kl``.
+    """Make two centred normals that differ in scale, at a requested KL divergence.
 
-    The numerator is the wider one, as a test set that spreads beyond the
-    training domain; the true log ratio is quadratic.
+    The numerator is ``N(0, s^2 I)`` and the denominator ``N(0, I)``, with
+    ``s > 1`` solved for so that ``KL(p_nu || p_de)`` equals ``kl``. The
+    numerator is the wider one, as a test set that spreads beyond the training
+    domain; the true log ratio is quadratic.
+
+    Parameters
+    ----------
+    n_features : int, default=5
+        Dimension of the two normals (at least 1).
+    kl : float, default=2.5
+        ``KL(p_nu || p_de)`` in nats (finite, above 0); the larger it is, the
+        wider the numerator.
+
+    Returns
+    -------
+    pair : GaussianPair
+        The two normals, with the exact log ratio and KL.
+
+    See Also
+    --------
+    make_mean_shift : Two unit-covariance normals that differ in mean.
+    GaussianPair : The pair returned, for other means and covariances.
+    sklearn_nce.NCEDensityRatio : Estimates the log ratio from samples.
+
+    Examples
+    --------
+    >>> from sklearn_nce.datasets import make_scale_change
+    >>> pair = make_scale_change(n_features=2, kl=1.0)
+    >>> round(float(pair.numerator.cov[0, 0]), 3)  # s**2
+    3.146
+    >>> round(pair.kl, 6)
+    1.0
     """
     n_features = check_scalar(n_features, "n_features", numbers.Integral, min_val=1)
     per_dim = _finite(kl, "kl") / n_features
@@ -167,15 +287,45 @@ class DensityPair:
     ``kl``, ``n_features``) for pairs that are not Gaussian. A warp ``g``
     applied to both samples leaves the log ratio unchanged in value
     (``log r_x(g(z)) = log r_z(z)``: the Jacobians cancel), so
-    ``log_ratio(x)`` is the unwarped pair's log ratio at ``g^-1(x)``.
+    ``log_ratio(x)`` is the unwarped pair's log ratio at ``g^-1(x)``. The KL
+    divergence is not computed in closed form: :attr:`kl` is a Monte-Carlo
+    estimate.
 
     Parameters
     ----------
-    numerator, denominator : object
-        Each with ``log_density(X)`` (shape ``(n,)``) and
-        ``sample(n, random_state)`` (shape ``(n, n_features)``).
+    numerator : object
+        The numerator distribution ``p_nu``, with a method
+        ``log_density(X)`` returning shape ``(n,)``, a method
+        ``sample(n, random_state)`` returning shape ``(n, n_features)`` and an
+        attribute ``n_features``, as :class:`IsotropicMixture` has.
+    denominator : object
+        The denominator distribution ``p_de``, with the same interface as
+        ``numerator``.
     warp : {"sinh"} or None, default=None
-        Componentwise invertible map applied to both samples.
+        Componentwise invertible map applied to both samples: ``"sinh"`` is
+        ``np.sinh``, and ``log_ratio`` undoes it with ``np.arcsinh``. None
+        applies no map. Any other value raises ``ValueError``.
+
+    Attributes
+    ----------
+    numerator : object
+        The ``numerator`` passed.
+    denominator : object
+        The ``denominator`` passed.
+    warp : {"sinh"} or None
+        The ``warp`` passed.
+    n_features : int
+        Dimension of both distributions (``numerator.n_features``).
+    kl : float
+        Monte-Carlo estimate of ``KL(p_nu || p_de)`` in nats.
+
+    See Also
+    --------
+    GaussianPair : Two normals, with the KL in closed form.
+    make_student_t_shift : A pair of Student-t distributions that differ in location.
+    make_mixture_shift : A two-component mixture over a standard normal.
+    make_warped_shift : A Gaussian mean shift seen through ``sinh``.
+    sklearn_nce.NCEDensityRatio : Estimates ``log p_nu / p_de`` from samples.
 
     Examples
     --------
@@ -203,13 +353,23 @@ class DensityPair:
     def kl(self):
         """KL(p_nu || p_de) in nats: a Monte-Carlo mean over 200 000 numerator draws (seed 0).
 
+        The mean of the exact ``log p_nu(z) - log p_de(z)`` over the draws,
+        computed once and cached; the warp, if any, leaves it unchanged.
+
         Its standard error is reported by :meth:`kl_standard_error`; it is
         below 0.01 nats for every constructor's default settings.
         """
         return float(self._kl_terms.mean())
 
     def kl_standard_error(self):
-        """Standard error of :attr:`kl` (nats)."""
+        """Compute the Monte-Carlo standard error of :attr:`kl`.
+
+        Returns
+        -------
+        standard_error : float
+            The sample standard deviation of the 200 000 terms that :attr:`kl`
+            averages, divided by the square root of their number, in nats.
+        """
         return float(self._kl_terms.std(ddof=1) / np.sqrt(len(self._kl_terms)))
 
     @functools.cached_property
@@ -219,14 +379,47 @@ class DensityPair:
         return self.numerator.log_density(draws) - self.denominator.log_density(draws)
 
     def log_ratio(self, X):
-        """Exact ``log p_nu(x) - log p_de(x)`` for each row of X."""
+        """Compute the exact log density ratio ``log p_nu(x) - log p_de(x)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points at which to evaluate the ratio, in the warped space (as
+            :meth:`sample` returns them).
+
+        Returns
+        -------
+        log_ratio : ndarray of shape (n_samples,)
+            The log ratio for each row of ``X``, in nats: that of the unwarped
+            pair at ``g^-1(x)``.
+        """
         Z = np.atleast_2d(np.asarray(X, dtype=np.float64))
         if self.warp is not None:
             Z = _WARPS[self.warp][1](Z)
         return self.numerator.log_density(Z) - self.denominator.log_density(Z)
 
     def sample(self, n_numerator, n_denominator, random_state=None):
-        """Draw a two-sample data set: ``X`` stacked, ``y = 1`` for numerator rows."""
+        """Draw a labelled two-sample data set from ``p_nu`` and ``p_de``.
+
+        Parameters
+        ----------
+        n_numerator : int
+            Number of rows drawn from the numerator ``p_nu``.
+        n_denominator : int
+            Number of rows drawn from the denominator ``p_de``.
+        random_state : int, RandomState instance or None, default=None
+            Seed or generator for reproducible draws; the numerator rows are
+            drawn first, then the denominator rows, from the same generator.
+
+        Returns
+        -------
+        X : ndarray of shape (n_numerator + n_denominator, n_features)
+            The numerator rows, then the denominator rows, with the warp
+            applied.
+        y : ndarray of shape (n_numerator + n_denominator,)
+            Integer labels: 1 for numerator rows, 0 for denominator rows, as
+            :class:`~sklearn_nce.NCEDensityRatio` reads them by default.
+        """
         rng = check_random_state(random_state)
         X = np.vstack(
             [self.numerator.sample(n_numerator, rng), self.denominator.sample(n_denominator, rng)]
@@ -263,12 +456,47 @@ class _StudentT:
 
 
 def make_student_t_shift(n_features=5, kl=2.5, dof=3.0):
-    """``t_dof(mu, I)`` over ``t_dof(0, I)``, ``mu`` along the diagonal, at KL ``kl``.
+    """Make two Student-t distributions that differ in location, at a requested KL divergence.
 
-    The heavy-tailed analogue of :func:`make_mean_shift`. Its log ratio is
-    bounded (it tends to 0 far out in every direction), not linear, so no
-    fixed quadratic critic is exact. ``|mu|`` is solved for on fixed
-    Monte-Carlo draws; :attr:`DensityPair.kl` reports the KL reached.
+    The numerator is ``t_dof(mu, I)`` and the denominator ``t_dof(0, I)``
+    (multivariate t with scale matrix ``I``), with ``mu = c (1, ..., 1)``
+    along the diagonal. The heavy-tailed analogue of :func:`make_mean_shift`.
+    Its log ratio is bounded (it tends to 0 far out in every direction), not
+    linear, so no fixed quadratic critic is exact. ``|mu|`` is solved for on
+    20 000 fixed Monte-Carlo draws (seed 0); :attr:`DensityPair.kl` reports
+    the KL reached, estimated on other draws.
+
+    Parameters
+    ----------
+    n_features : int, default=5
+        Dimension of the two distributions (at least 1).
+    kl : float, default=2.5
+        Requested ``KL(p_nu || p_de)`` in nats (finite, above 0); the larger it
+        is, the farther apart the two locations.
+    dof : float, default=3.0
+        Degrees of freedom of both distributions (finite, above 0); smaller
+        is heavier-tailed.
+
+    Returns
+    -------
+    pair : DensityPair
+        The two distributions, with no warp.
+
+    See Also
+    --------
+    make_mean_shift : The Gaussian analogue, with the KL in closed form.
+    make_mixture_shift : A two-component mixture over a standard normal.
+    sklearn_nce.NCEDensityRatio : Estimates the log ratio from samples.
+
+    Examples
+    --------
+    >>> from sklearn_nce.datasets import make_student_t_shift
+    >>> pair = make_student_t_shift(n_features=2, kl=1.0, dof=3.0)
+    >>> round(pair.kl, 1)
+    1.0
+    >>> X, y = pair.sample(50, 50, random_state=0)
+    >>> X.shape, pair.log_ratio(X).shape
+    ((100, 2), (100,))
     """
     n_features = check_scalar(n_features, "n_features", numbers.Integral, min_val=1)
     dof = _finite(dof, "dof")
@@ -287,12 +515,44 @@ def make_student_t_shift(n_features=5, kl=2.5, dof=3.0):
 
 
 def make_mixture_shift(n_features=5, kl=2.5):
-    """An equal mixture ``N(a e_1, I) / 2 + N(a e_2, I) / 2`` over ``N(0, I)``, at KL ``kl``.
+    """Make a two-component normal mixture over a standard normal, at a requested KL divergence.
 
-    The log ratio ``log(exp(a x_1) + exp(a x_2)) - log 2 - a^2 / 2`` is a
-    soft maximum of two linear functions: neither linear nor quadratic.
-    (One feature: the components sit at ``+a`` and ``-a``.) ``a`` is solved
-    for on fixed Monte-Carlo draws.
+    The numerator is the equal mixture ``N(a e_1, I) / 2 + N(a e_2, I) / 2``
+    and the denominator ``N(0, I)``. The log ratio
+    ``log(exp(a x_1) + exp(a x_2)) - log 2 - a^2 / 2`` is a soft maximum of
+    two linear functions: neither linear nor quadratic. (With one feature the
+    components sit at ``+a`` and ``-a``.) ``a`` is solved for on 20 000 fixed
+    Monte-Carlo draws (seed 0); :attr:`DensityPair.kl` reports the KL reached,
+    estimated on other draws.
+
+    Parameters
+    ----------
+    n_features : int, default=5
+        Dimension of the two distributions (at least 1).
+    kl : float, default=2.5
+        Requested ``KL(p_nu || p_de)`` in nats (finite, above 0); the larger it
+        is, the larger ``a``.
+
+    Returns
+    -------
+    pair : DensityPair
+        The two distributions, each an :class:`IsotropicMixture`, with no warp.
+
+    See Also
+    --------
+    make_mean_shift : A single shifted normal, with the KL in closed form.
+    make_student_t_shift : A pair of Student-t distributions that differ in location.
+    sklearn_nce.NCEDensityRatio : Estimates the log ratio from samples.
+
+    Examples
+    --------
+    >>> from sklearn_nce.datasets import make_mixture_shift
+    >>> pair = make_mixture_shift(n_features=2, kl=1.0)
+    >>> pair.numerator.means.round(2)
+    array([[1.69, 0.  ],
+           [0.  , 1.69]])
+    >>> round(pair.kl, 1)
+    1.0
     """
     n_features = check_scalar(n_features, "n_features", numbers.Integral, min_val=1)
     zero = IsotropicMixture(np.zeros((1, n_features)), 1.0)
@@ -313,12 +573,51 @@ def make_mixture_shift(n_features=5, kl=2.5):
 
 
 def make_warped_shift(n_features=5, kl=2.5, warp="sinh"):
-    """:func:`make_mean_shift` seen through ``sinh``: same KL, non-Gaussian samples.
+    """Make :func:`make_mean_shift`'s pair seen through ``sinh``: same KL, non-Gaussian samples.
 
-    ``x = sinh(z)`` componentwise for ``z`` from ``N(mu, I)`` or ``N(0, I)``.
-    The KL and the log ratio's values are the Gaussian pair's (an invertible
-    map changes neither), but as a function of ``x`` the log ratio is
-    ``mu . asinh(x) - |mu|^2 / 2``: logarithmic in the tails, not linear.
+    ``x = sinh(z)`` componentwise for ``z`` from ``N(mu, I)`` or ``N(0, I)``,
+    with ``mu`` as in :func:`make_mean_shift`. The KL and the log ratio's
+    values are the Gaussian pair's (an invertible map changes neither), but as
+    a function of ``x`` the log ratio is ``mu . asinh(x) - |mu|^2 / 2``:
+    logarithmic in the tails, not linear. :attr:`DensityPair.kl` reports a
+    Monte-Carlo estimate of ``kl``.
+
+    Parameters
+    ----------
+    n_features : int, default=5
+        Dimension of the two distributions (at least 1).
+    kl : float, default=2.5
+        ``KL(p_nu || p_de)`` in nats (finite, above 0), as in
+        :func:`make_mean_shift`.
+    warp : {"sinh"} or None, default="sinh"
+        Componentwise map applied to both samples; None gives the Gaussian
+        mean shift itself, as a :class:`DensityPair`.
+
+    Returns
+    -------
+    pair : DensityPair
+        The two distributions, each an :class:`IsotropicMixture` with one
+        component, seen through ``warp``.
+
+    See Also
+    --------
+    make_mean_shift : The unwarped pair, with the KL in closed form.
+    DensityPair : The pair returned, for other distributions.
+    sklearn_nce.NCEDensityRatio : Estimates the log ratio from samples.
+
+    Examples
+    --------
+    The log ratio is the Gaussian pair's at ``asinh(x)``:
+
+    >>> import numpy as np
+    >>> from sklearn_nce.datasets import make_mean_shift, make_warped_shift
+    >>> warped = make_warped_shift(n_features=2, kl=1.0)
+    >>> X, y = warped.sample(100, 100, random_state=0)
+    >>> gaussian = make_mean_shift(n_features=2, kl=1.0)
+    >>> bool(np.allclose(warped.log_ratio(X), gaussian.log_ratio(np.arcsinh(X))))
+    True
+    >>> round(warped.kl, 1)
+    1.0
     """
     gaussian = make_mean_shift(n_features, kl)
     mean = gaussian.numerator.mean
@@ -460,6 +759,11 @@ def rho_for_mi(mi, n_features):
         :func:`make_correlated_gaussian` does not rely on it there, as it uses
         ``sqrt(1 - rho**2) = exp(-mi / d)`` directly.
 
+    See Also
+    --------
+    gaussian_mi : The inverse, the MI for a given ``rho``.
+    make_correlated_gaussian : Draws pairs with this correlation.
+
     Examples
     --------
     >>> from sklearn_nce.datasets import rho_for_mi
@@ -533,14 +837,20 @@ def make_correlated_gaussian(
     Returns
     -------
     X : ndarray of shape (n_samples, n_features)
+        The first variable, standard normal in each column.
     Y : ndarray of shape (n_samples, n_features)
+        The second variable: standard normal in each column, correlated with
+        the same column of ``X``, then mapped by ``transform``.
     mi : float
-        The exact mutual information ``MI(X; Y)`` in nats.
+        The exact mutual information ``MI(X; Y)`` in nats (``mi`` as a
+        float).
 
     See Also
     --------
     make_mi_staircase : The same at a ladder of MI levels.
     make_student_t_pair : A heavy-tailed pair with closed-form MI.
+    gaussian_mi : The MI for a given correlation.
+    sklearn_nce.InfoNCEAnchorMI : Estimates the MI from samples.
 
     Examples
     --------
@@ -601,6 +911,11 @@ def make_mi_staircase(
     -------
     staircase : list of (X, Y, mi) tuples
         One ``make_correlated_gaussian`` output per level, in order.
+
+    See Also
+    --------
+    make_correlated_gaussian : One step of the staircase.
+    sklearn_nce.InfoNCEAnchorMI : Estimates the MI from samples.
 
     Examples
     --------
@@ -668,6 +983,11 @@ def student_t_mi(rho, n_features, dof):
     mi : float
         Mutual information in nats.
 
+    See Also
+    --------
+    make_student_t_pair : Draws pairs with this MI.
+    gaussian_mi : The Gaussian limit, ``dof -> inf``.
+
     Examples
     --------
     With ``d = 1`` and ``dof = 1`` (bivariate Cauchy) at ``rho = 0`` the MI
@@ -720,9 +1040,19 @@ def make_student_t_pair(
     Returns
     -------
     X : ndarray of shape (n_samples, n_features)
+        The first variable, ``d``-variate t with ``dof`` degrees of freedom.
     Y : ndarray of shape (n_samples, n_features)
+        The second variable, ``d``-variate t with ``dof`` degrees of freedom,
+        then mapped by ``transform``.
     mi : float
-        The exact mutual information ``MI(X; Y)`` in nats.
+        The exact mutual information ``MI(X; Y)`` in nats (``mi`` as a
+        float).
+
+    See Also
+    --------
+    student_t_mi : The MI of this pair for a given ``rho``.
+    make_correlated_gaussian : The Gaussian analogue.
+    sklearn_nce.InfoNCEAnchorMI : Estimates the MI from samples.
 
     Examples
     --------
@@ -868,31 +1198,42 @@ def make_noisy_relation(n_samples=1000, relation="sine", random_state=None):
 
     The MI has no closed form; it is computed as
     ``h(Y) - h(Y | X)`` by trapezoid quadrature on fine grids (4001 nodes
-    in x and in y), accurate to ~1e-4 nats (the tests check it against Monte
+    in y, and in x for the continuous relations; ``"discrete"`` sums over its
+    four levels), accurate to ~1e-4 nats (the tests check it against Monte
     Carlo).
 
     Parameters
     ----------
     n_samples : int, default=1000
         Number of ``(x, y)`` rows.
-    relation : str, default="sine"
-        One of the names above (the keys of ``RELATIONS``).
+    relation : {"sine", "quadratic", "heteroscedastic", "bimodal", "discrete"}, \
+            default="sine"
+        The relation, as listed above (the keys of ``RELATIONS``); any other
+        value raises ``ValueError``.
     random_state : int, RandomState instance or None, default=None
         Seed or generator for reproducible draws.
 
     Returns
     -------
     X : ndarray of shape (n_samples, 1)
+        The input ``x``, as one column.
     y : ndarray of shape (n_samples,)
+        The output ``y``.
     mi : float
-        The mutual information ``I(X; Y)`` in nats.
+        The mutual information ``I(X; Y)`` in nats, from the quadrature
+        (computed once per relation and cached).
+
+    See Also
+    --------
+    make_correlated_gaussian : Gaussian pairs with MI in closed form.
+    sklearn_nce.mutual_info_nce : Estimates the MI from samples.
 
     Examples
     --------
     >>> from sklearn_nce.datasets import make_noisy_relation
-    >>> X, y, mi = make_noisy_relation(500, "sine", random_state=0)
+    >>> X, y, mi = make_noisy_relation(500, "discrete", random_state=0)
     >>> X.shape, y.shape, round(mi, 3)
-    ((500, 1), (500,), 0.863)
+    ((500, 1), (500,), 0.845)
     """
     check_scalar(n_samples, "n_samples", numbers.Integral, min_val=1)
     if relation not in RELATIONS:
@@ -911,14 +1252,41 @@ def _relation_mi(relation):
 class IsotropicMixture:
     """A mixture of isotropic Gaussians ``sum_k w_k N(mean_k, scale^2 I)``.
 
+    A density with an exact :meth:`log_density` (normalised) and exact
+    :meth:`sample`, to measure density models against.
+    :func:`make_random_mixture` and :func:`make_grid_mixture` build the CNCE
+    paper's two test densities; :class:`DensityPair` accepts one as either
+    distribution.
+
     Parameters
     ----------
     means : array-like of shape (n_components, n_features)
-        Component means.
+        Component means, one row per component (a 1-D array raises
+        ``ValueError``).
     scale : float
-        Common standard deviation of every component.
-    weights : array-like of shape (n_components,) or None, default=None
-        Component weights (equal when None); normalised to sum to 1.
+        Common standard deviation of every component, in every direction
+        (finite, above 0).
+    weights : array-like of shape (n_components,), default=None
+        Component weights, non-negative and not all 0; normalised to sum to 1.
+        None gives every component the same weight.
+
+    Attributes
+    ----------
+    means : ndarray of shape (n_components, n_features)
+        The component means, as floats.
+    scale : float
+        The common standard deviation.
+    weights : ndarray of shape (n_components,)
+        The component weights, summing to 1.
+    n_features : int
+        Dimension of the distribution.
+
+    See Also
+    --------
+    make_random_mixture : Means drawn at random, in 20 dimensions by default.
+    make_grid_mixture : Twenty-five modes on a 2-D grid.
+    sklearn.mixture.GaussianMixture : Fits a Gaussian mixture to data.
+    sklearn_nce.CNCEEnergyModel : Learns a density from samples.
 
     Examples
     --------
@@ -954,7 +1322,22 @@ class IsotropicMixture:
         return self.means.shape[1]
 
     def sample(self, n_samples, random_state=None):
-        """Draw ``n_samples`` rows; returns an array of shape (n_samples, n_features)."""
+        """Draw rows from the mixture.
+
+        Parameters
+        ----------
+        n_samples : int
+            Number of rows to draw.
+        random_state : int, RandomState instance or None, default=None
+            Seed or generator for reproducible draws.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+            The draws: each row picks a component with probability given by
+            ``weights``, then adds ``scale`` times standard normal noise to its
+            mean.
+        """
         rng = check_random_state(random_state)
         component = rng.choice(len(self.means), size=n_samples, p=self.weights)
         return self.means[component] + self.scale * rng.standard_normal(
@@ -962,7 +1345,18 @@ class IsotropicMixture:
         )
 
     def log_density(self, X):
-        """Exact log density of the rows of ``X``; returns shape (n_samples,)."""
+        """Compute the exact log density of the mixture.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points at which to evaluate the density.
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+            The normalised log density at each row of ``X``.
+        """
         X = np.atleast_2d(np.asarray(X, dtype=float))
         squared = (X**2).sum(1)[:, None] - 2.0 * X @ self.means.T + (self.means**2).sum(1)[None, :]
         log_norm = -0.5 * self.n_features * np.log(2.0 * np.pi * self.scale**2)
@@ -972,9 +1366,48 @@ class IsotropicMixture:
 
 
 def make_random_mixture(n_features=20, n_components=40, scale=0.1, random_state=None):
-    """The CNCE paper's test density: means drawn from ``N(0, I)``, covariance ``scale^2 I``.
+    """Make the CNCE paper's test density: an equal mixture of Gaussians with random means.
 
-    Returns an :class:`IsotropicMixture` with equal weights.
+    The ``n_components`` means are drawn from ``N(0, I)`` and every component
+    has covariance ``scale^2 I``; the components have equal weights.
+
+    Parameters
+    ----------
+    n_features : int, default=20
+        Dimension of the distribution (at least 1).
+    n_components : int, default=40
+        Number of components (at least 1).
+    scale : float, default=0.1
+        Standard deviation of every component (finite, above 0); the smaller
+        it is, the more separated the modes.
+    random_state : int, RandomState instance or None, default=None
+        Seed or generator for the means.
+
+    Returns
+    -------
+    mixture : IsotropicMixture
+        The mixture, with exact ``log_density`` and ``sample``.
+
+    See Also
+    --------
+    make_grid_mixture : The paper's 2-D 25-mode grid.
+    IsotropicMixture : The mixture returned, for other means and weights.
+    sklearn_nce.CNCEEnergyModel : Learns a density from samples.
+
+    References
+    ----------
+    C. Ceylan and M. U. Gutmann, "Conditional noise-contrastive estimation of
+    unnormalised models", ICML 2018.
+
+    Examples
+    --------
+    >>> from sklearn_nce.datasets import make_random_mixture
+    >>> mixture = make_random_mixture(random_state=0)
+    >>> mixture.means.shape, mixture.scale
+    ((40, 20), 0.1)
+    >>> X = mixture.sample(5, random_state=0)
+    >>> X.shape, mixture.log_density(X).shape
+    ((5, 20), (5,))
     """
     check_scalar(n_features, "n_features", numbers.Integral, min_val=1)
     check_scalar(n_components, "n_components", numbers.Integral, min_val=1)
@@ -983,7 +1416,42 @@ def make_random_mixture(n_features=20, n_components=40, scale=0.1, random_state=
 
 
 def make_grid_mixture(scale=0.1):
-    """Twenty-five equal Gaussians on the grid ``{-2, ..., 2}^2`` (the paper's 2-D example)."""
+    """Make the CNCE paper's 2-D test density: 25 equal Gaussians on the grid ``{-2, ..., 2}^2``.
+
+    The components have equal weights and covariance ``scale^2 I``.
+
+    Parameters
+    ----------
+    scale : float, default=0.1
+        Standard deviation of every component (finite, above 0); the smaller
+        it is, the more separated the modes, which sit 1 apart.
+
+    Returns
+    -------
+    mixture : IsotropicMixture
+        The mixture, with exact ``log_density`` and ``sample``.
+
+    See Also
+    --------
+    make_random_mixture : The paper's 20-d, 40-component density.
+    IsotropicMixture : The mixture returned, for other means and weights.
+    sklearn_nce.CNCEEnergyModel : Learns a density from samples.
+
+    References
+    ----------
+    C. Ceylan and M. U. Gutmann, "Conditional noise-contrastive estimation of
+    unnormalised models", ICML 2018.
+
+    Examples
+    --------
+    >>> from sklearn_nce.datasets import make_grid_mixture
+    >>> mixture = make_grid_mixture()
+    >>> mixture.means.shape, float(mixture.means.min()), float(mixture.means.max())
+    ((25, 2), -2.0, 2.0)
+    >>> X = mixture.sample(1000, random_state=0)
+    >>> X.shape
+    (1000, 2)
+    """
     grid = np.arange(-2.0, 3.0)
     means = np.stack(np.meshgrid(grid, grid), axis=-1).reshape(-1, 2)
     return IsotropicMixture(means, scale)

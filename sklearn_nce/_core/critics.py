@@ -39,6 +39,14 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 class MLPCritic(nn.Module):
     """Multi-layer perceptron critic ``x -> (n, out_features)``.
 
+    What the estimators build when ``critic=None`` (with their
+    ``hidden_layer_sizes`` and ``activation``), alone or as a part: the
+    network of a density model, the MLP of ``NCEDensityRatio``, the
+    encoders of a :class:`SeparableCritic`. Linear layers in float32, each
+    hidden one followed by the non-linearity, then a linear output layer.
+    Each width is checked to be a positive int when the critic is built, so
+    that a misplaced argument fails with its name, not inside torch.
+
     Parameters
     ----------
     in_features : int
@@ -50,6 +58,21 @@ class MLPCritic(nn.Module):
     activation : callable returning an ``nn.Module``, default=nn.SiLU
         Non-linearity after each hidden layer. A smooth one gives a smooth
         log ratio, which extrapolates better than ReLU's piecewise-linear one.
+
+    See Also
+    --------
+    QuadraticCritic : A quadratic form per output, exact for two Gaussians.
+    ResidualCritic : A base critic plus a network fitted to what it misses.
+    sklearn_nce.NCEDensityRatio : A density-ratio estimator that takes ``critic=``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from sklearn_nce.modules import MLPCritic
+    >>> critic = MLPCritic(3, out_features=2, hidden_features=(16,), activation=nn.ELU)
+    >>> critic(torch.zeros(5, 3)).shape
+    torch.Size([5, 2])
     """
 
     def __init__(
@@ -77,6 +100,18 @@ class MLPCritic(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Compute the scores of each row.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, in_features)
+            The rows, float32.
+
+        Returns
+        -------
+        scores : torch.Tensor of shape (n_samples, out_features)
+            One score per output for each row.
+        """
         return self.layers(x)
 
 
@@ -96,6 +131,25 @@ class QuadraticCritic(nn.Module):
         Dimension of the input.
     out_features : int, default=1
         Number of scores per sample (one per ratio head).
+
+    See Also
+    --------
+    MLPCritic : The default critic, a multi-layer perceptron.
+    ResidualCritic : A base critic (this one, say) plus a network fitted to what it misses.
+
+    Examples
+    --------
+    The matrices ``A_k`` start at zero, so a fresh critic is linear:
+
+    >>> import torch
+    >>> from sklearn_nce.modules import QuadraticCritic
+    >>> critic = QuadraticCritic(3, out_features=2)
+    >>> critic.quadratic.shape
+    torch.Size([2, 3, 3])
+    >>> int(critic.quadratic.count_nonzero())
+    0
+    >>> critic(torch.ones(4, 3)).shape
+    torch.Size([4, 2])
     """
 
     def __init__(self, in_features: int, out_features: int = 1):
@@ -108,6 +162,18 @@ class QuadraticCritic(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Compute ``x' A_k x + b_k' x + c_k`` for each row and output ``k``.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, in_features)
+            The rows, float32.
+
+        Returns
+        -------
+        scores : torch.Tensor of shape (n_samples, out_features)
+            One score per output for each row.
+        """
         quadratic = torch.einsum("ni,kij,nj->nk", x, self.quadratic, x)
         return self.linear(x) + quadratic
 
@@ -129,7 +195,32 @@ class ResidualCritic(nn.Module):
         Maps ``(n, d)`` to ``(n, k)``; fitted first (e.g. ``nn.Linear(d, k)``).
     network : nn.Module
         Maps ``(n, d)`` to ``(n, k)``. If its last submodule is an
-        ``nn.Linear`` (as in :class:`MLPCritic`), that layer is zeroed.
+        ``nn.Linear`` (as in :class:`MLPCritic`), that layer is zeroed, in
+        place.
+
+    Attributes
+    ----------
+    base_fitted : bool
+        Whether the base's stage is done (set by :meth:`freeze_base`): a warm
+        start or a refit of a fitted copy trains the network alone.
+
+    See Also
+    --------
+    MLPCritic : The usual network, and the default critic.
+    QuadraticCritic : A base that is exact for two Gaussians.
+    sklearn_nce.NCEDensityRatio : Builds one with ``architecture="residual"``.
+
+    Examples
+    --------
+    The network's last layer starts at zero, so a fresh critic scores as its base:
+
+    >>> import torch
+    >>> from torch import nn
+    >>> from sklearn_nce.modules import MLPCritic, ResidualCritic
+    >>> critic = ResidualCritic(nn.Linear(3, 1), MLPCritic(3, hidden_features=(16,)))
+    >>> x = torch.randn(5, 3, generator=torch.Generator().manual_seed(0))
+    >>> bool(torch.equal(critic(x), critic.base(x)))
+    True
     """
 
     def __init__(self, base: nn.Module, network: nn.Module):
@@ -150,6 +241,19 @@ class ResidualCritic(nn.Module):
         self.base_fitted = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Compute ``base(x) + network(x)``.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, n_features)
+            The rows, float32.
+
+        Returns
+        -------
+        scores : torch.Tensor
+            The sum of the two modules' outputs, of their shape (for example
+            ``(n_samples, k)``).
+        """
         return self.base(x) + self.network(x)
 
 
@@ -157,17 +261,44 @@ class SeparableCritic(nn.Module):
     """Two-variable critic ``s(x, y) = f(x) @ g(y)`` (a dot product) with MLP encoders f and g.
 
     All-pairs scores of a batch cost one matrix product, and ``f(x)`` is an
-    embedding of x usable downstream.
+    embedding of x usable downstream. Each encoder is an :class:`MLPCritic`
+    with ``embedding_dim`` outputs.
 
     Parameters
     ----------
-    x_features, y_features : int
-        Dimensions of x and y.
+    x_features : int
+        Dimension of x.
+    y_features : int
+        Dimension of y.
     embedding_dim : int, default=32
         Output width of f and g.
     hidden_features : sequence of int, default=(64, 64)
         Hidden widths of both encoders.
     activation : callable returning an ``nn.Module``, default=nn.SiLU
+        Non-linearity after each hidden layer of both encoders.
+
+    Attributes
+    ----------
+    encode_x : MLPCritic
+        The encoder ``f``, mapping ``(n, x_features)`` to ``(n, embedding_dim)``.
+    encode_y : MLPCritic
+        The encoder ``g``, mapping ``(n, y_features)`` to ``(n, embedding_dim)``.
+
+    See Also
+    --------
+    JointCritic : An MLP of the concatenated pair: more flexible, costlier.
+    sklearn_nce.InfoNCEAnchorMI : Builds one with ``architecture="separable"``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_nce.modules import SeparableCritic
+    >>> critic = SeparableCritic(x_features=3, y_features=2, embedding_dim=8)
+    >>> x, y = torch.zeros(5, 3), torch.ones(4, 2)
+    >>> critic.score_matrix(x, y).shape
+    torch.Size([5, 4])
+    >>> critic(x[:4], y).shape
+    torch.Size([4])
     """
 
     def __init__(
@@ -183,19 +314,80 @@ class SeparableCritic(nn.Module):
         self.encode_y = MLPCritic(y_features, embedding_dim, hidden_features, activation)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Scores of aligned pairs ``(x_i, y_i)``, shape ``(n,)``."""
+        """Compute the scores of aligned pairs ``(x_i, y_i)``.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, x_features)
+            The x of each pair.
+        y : torch.Tensor of shape (n_samples, y_features)
+            The y of each pair, row ``i`` paired with ``x``'s row ``i``.
+
+        Returns
+        -------
+        scores : torch.Tensor of shape (n_samples,)
+            ``f(x_i) . g(y_i)`` for each pair.
+        """
         return (self.encode_x(x) * self.encode_y(y)).sum(dim=-1)
 
     def score_matrix(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Scores of every pair ``(x_i, y_j)``, shape ``(n_x, n_y)``."""
+        """Compute the scores of every pair ``(x_i, y_j)``, in one matrix product.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_x, x_features)
+            The x values.
+        y : torch.Tensor of shape (n_y, y_features)
+            The y values.
+
+        Returns
+        -------
+        scores : torch.Tensor of shape (n_x, n_y)
+            ``f(x_i) . g(y_j)`` in row ``i``, column ``j``.
+        """
         return self.encode_x(x) @ self.encode_y(y).T
 
 
 class JointCritic(nn.Module):
     """Two-variable critic ``s(x, y) = MLP([x, y])``: the most flexible, quadratic cost per batch.
 
-    Parameters are as for :class:`MLPCritic`, with ``x_features + y_features``
-    inputs and one output.
+    The MLP (an :class:`MLPCritic` with ``x_features + y_features`` inputs and
+    one output) reads the concatenated pair, so it can express any
+    interaction of x and y; the price is that the scores of all ``n_x * n_y``
+    pairs of a batch take ``n_x * n_y`` passes through its hidden layers,
+    where :class:`SeparableCritic` needs ``n_x + n_y``.
+
+    Parameters
+    ----------
+    x_features : int
+        Dimension of x.
+    y_features : int
+        Dimension of y.
+    hidden_features : sequence of int, default=(64, 64)
+        Width of each hidden layer of the MLP; empty gives a linear critic.
+    activation : callable returning an ``nn.Module``, default=nn.SiLU
+        Non-linearity after each hidden layer.
+
+    Attributes
+    ----------
+    mlp : MLPCritic
+        The network, mapping ``(n, x_features + y_features)`` to ``(n, 1)``.
+
+    See Also
+    --------
+    SeparableCritic : ``f(x) . g(y)``, all pairs in one matrix product.
+    sklearn_nce.InfoNCEAnchorMI : Builds one with ``architecture="joint"``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_nce.modules import JointCritic
+    >>> critic = JointCritic(x_features=3, y_features=2, hidden_features=(16,))
+    >>> x, y = torch.zeros(5, 3), torch.ones(4, 2)
+    >>> critic.score_matrix(x, y).shape
+    torch.Size([5, 4])
+    >>> critic(x[:4], y).shape
+    torch.Size([4])
     """
 
     def __init__(
@@ -209,14 +401,42 @@ class JointCritic(nn.Module):
         self.mlp = MLPCritic(x_features + y_features, 1, hidden_features, activation)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Scores of aligned pairs ``(x_i, y_i)``, shape ``(n,)``."""
+        """Compute the scores of aligned pairs ``(x_i, y_i)``.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, x_features)
+            The x of each pair.
+        y : torch.Tensor of shape (n_samples, y_features)
+            The y of each pair, row ``i`` paired with ``x``'s row ``i``.
+
+        Returns
+        -------
+        scores : torch.Tensor of shape (n_samples,)
+            ``MLP([x_i, y_i])`` for each pair.
+        """
         return self.mlp(torch.cat([x, y], dim=-1)).squeeze(-1)
 
     def score_matrix(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Scores of every pair ``(x_i, y_j)``, shape ``(n_x, n_y)``.
+        """Compute the scores of every pair ``(x_i, y_j)``.
 
-        Builds the ``n_x * n_y`` concatenated pairs of one batch only (never of
-        the whole data set).
+        Meant for the pairs of one batch (never of the whole data set): the
+        hidden activations of all ``n_x * n_y`` pairs are held at once. The
+        concatenated pairs themselves are not built: the first layer is
+        affine, so its output for ``[x_i, y_j]`` is ``(W_x x_i + b) + W_y y_j``,
+        ``n_x + n_y`` products broadcast to every pair.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_x, x_features)
+            The x values.
+        y : torch.Tensor of shape (n_y, y_features)
+            The y values.
+
+        Returns
+        -------
+        scores : torch.Tensor of shape (n_x, n_y)
+            ``MLP([x_i, y_j])`` in row ``i``, column ``j``.
         """
         n_x, n_y = len(x), len(y)
         # The first layer is affine in [x, y], so W [x_i, y_j] + b is
