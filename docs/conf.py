@@ -39,8 +39,10 @@ extensions = [
     "sphinx_gallery.gen_gallery",
 ]
 
-# autosummary writes one page per object into docs/generated/ at build time.
+# autosummary writes one page per object into docs/generated/ at build time, from
+# _templates/autosummary/class.rst for classes (public methods only in their tables).
 autosummary_generate = True
+templates_path = ["_templates"]
 autodoc_default_options = {"members": True, "inherited-members": True}
 # numpydoc lists the methods itself; without this every method appears twice.
 numpydoc_show_class_members = False
