@@ -66,12 +66,14 @@ def write_readme_block(name, lines):
 
 
 # --- Markdown to reStructuredText, for the subset the benchmark summaries use ----------------
-# Paragraphs, "-" lists (nested by two spaces), pipe tables, images on a line of their own,
-# and inline `code`, **bold**, *italic* and [links](target).
+# Paragraphs, "#" headings (as rubrics: a section inside a block would break the page's
+# levels), "-" lists (nested by two spaces), pipe tables, images on a line of their own, and
+# inline `code`, **bold** (code inside it too), *italic* and [links](target).
 
 _TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 _IMAGE = re.compile(r"^!\[(?P<alt>[^\]]*)\]\((?P<target>[^)\s]+)\)\s*$")
 _ITEM = re.compile(r"^(?P<indent>\s*)[-*] (?P<text>.*)$")
+_HEADING = re.compile(r"^#{1,6} (?P<text>.+)$")
 _INLINE = re.compile(
     r"`(?P<code>[^`]+)`"
     r"|\*\*(?P<bold>[^*]+?)\*\*"
@@ -94,6 +96,8 @@ def markdown_to_rst(lines):
             blocks[-1][1].append(line.strip())
         elif _IMAGE.match(line):
             blocks.append(("image", [line.strip()]))
+        elif _HEADING.match(line):
+            blocks.append(("heading", [_HEADING.match(line)["text"]]))
         elif _ITEM.match(line):
             if kind != "list":
                 blocks.append(("list", []))
@@ -118,6 +122,8 @@ def markdown_to_rst(lines):
                 out.append(f"   :alt: {match['alt']}")
         elif kind == "list":
             out.extend(_list(block))
+        elif kind == "heading":
+            out.append(f".. rubric:: {_inline(block[0])}")
         else:
             out.extend(_inline(line) for line in block)
     return out
@@ -163,7 +169,7 @@ def _inline(text):
         if match["code"] is not None:
             token = f"``{match['code']}``"
         elif match["bold"] is not None:
-            token = f"**{_escape(match['bold'])}**"
+            token = _bold(match["bold"])
         elif match["italic"] is not None:
             token = f"*{_escape(match['italic'])}*"
         else:
@@ -184,6 +190,18 @@ def _inline(text):
         position = match.end()
     out.append(_escape(text[position:]))
     return "".join(out)
+
+
+def _bold(text):
+    """``**text**``; reST cannot nest code in bold, so code spans inside it stand apart."""
+    parts = re.split(r"`([^`]+)`", text)
+    tokens = []
+    for i, part in enumerate(parts):
+        if i % 2:
+            tokens.append(f"``{part}``")
+        elif part.strip():
+            tokens.append(f"**{_escape(part.strip())}**")
+    return " ".join(tokens)
 
 
 def _escape(text):

@@ -524,8 +524,8 @@ def _markdown(summary, meta, methods):
         lines += _verdict(summary, dataset, methods)
     lines += _fit_ratio_lines(summary, methods)
     lines += [
-        "- The issue quotes about 0.75 AUPRC for k-NN distance and LOF on digits and a chance "
-        "level of about 0.36; " + _issue_check(summary),
+        "- The reference figures for this protocol are about 0.75 AUPRC for k-NN distance and "
+        "LOF on digits and a chance level of about 0.36; " + _issue_check(summary),
         "",
         "## Mean over held-out classes (mean ± std over seeds)",
         "",
@@ -637,8 +637,8 @@ def _readme_lines(summary, meta, methods):
         lines += _verdict(summary, dataset, methods)
     lines += _fit_ratio_lines(summary, methods)[:1]
     lines.append(
-        "- The issue quotes ~0.75 AUPRC for k-NN and LOF on digits, chance ~0.36; "
-        + _issue_check(summary)
+        "- Reference figures for this protocol: ~0.75 AUPRC for k-NN and LOF on digits, "
+        "chance ~0.36; " + _issue_check(summary)
     )
     return lines
 

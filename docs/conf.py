@@ -43,6 +43,13 @@ extensions = [
 # _templates/autosummary/class.rst for classes (public methods only in their tables).
 autosummary_generate = True
 templates_path = ["_templates"]
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
+# numpydoc gives every parameter's type; autodoc's type hints in the signature only repeat
+# them, less readably (MLPCritic's read "<class 'torch.nn.modules.activation.SiLU'>").
+autodoc_typehints = "none"
+# Straight quotes: numpydoc type lines such as default="auto" are code, not prose.
+smartquotes = False
 autodoc_default_options = {"members": True, "inherited-members": True}
 # numpydoc lists the methods itself; without this every method appears twice.
 numpydoc_show_class_members = False
@@ -79,6 +86,9 @@ root_doc = "index"
 exclude_patterns = ["_build"]
 default_role = "literal"
 html_theme = "alabaster"
+# Alabaster's 940 px page leaves ~74 columns of code; the examples are written to 88-99.
+# The previous/next links at the bottom of a page are off in alabaster by default.
+html_theme_options = {"page_width": "1160px", "show_relbar_bottom": True}
 html_title = f"sklearn_nce {release}"
 
 

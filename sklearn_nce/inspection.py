@@ -49,7 +49,7 @@ class TrainingHistoryDisplay:
 
     See Also
     --------
-    plot_history : Draw the curves of a fitted estimator in one call.
+    sklearn_nce.plot_history : Draw the curves of a fitted estimator in one call.
 
     Examples
     --------
@@ -172,7 +172,7 @@ def plot_history(estimator, ax=None):
 
     See Also
     --------
-    TrainingHistoryDisplay : The display this returns, with its parameters.
+    sklearn_nce.inspection.TrainingHistoryDisplay : The display this returns, with its parameters.
 
     Examples
     --------

@@ -476,6 +476,9 @@ class _BaseEnergyNCE(_BaseNCE):
 
         Examples
         --------
+        Shown for :class:`~sklearn_nce.CNCEEnergyModel`;
+        :class:`~sklearn_nce.NoisierNCEClassifier` works the same way.
+
         >>> import numpy as np
         >>> from sklearn_nce import CNCEEnergyModel
         >>> rng = np.random.RandomState(0)

@@ -142,14 +142,6 @@ class Noise(nn.Module):
     ``torch.Generator`` or None: draw on the generator's device, then move
     the draws to the buffers' device.
 
-    Parameters
-    ----------
-    *args : tuple
-        None accepted: ``Noise`` takes no arguments. The signature is
-        ``torch.nn.Module``'s, whose ``__init__`` raises a TypeError for any.
-    **kwargs : dict
-        None accepted, as for ``*args``.
-
     See Also
     --------
     GaussianMixtureNoise : A fitted Gaussian mixture, held as tensors.
@@ -192,6 +184,11 @@ class Noise(nn.Module):
 
     conditional = False
     symmetric = False
+
+    def __init__(self):
+        # Declared so that the signature reads "Noise()": nn.Module's is
+        # (*args, **kwargs), though it refuses any argument.
+        super().__init__()
 
     def fit(self, X):
         """Fit the noise to the training rows.
@@ -568,7 +565,7 @@ class KernelDensityNoise(Noise):
         Kernel standard deviation. ``"scott"`` is Scott's rule
         ``h = n^(-1 / (d + 4)) * mean_j std(X_j)``, the rule of
         ``scipy.stats.gaussian_kde`` with the features' mean spread; ``"cv"``
-        maximises the leave-one-out log-likelihood (:func:`cv_bandwidth`), as
+        maximises the leave-one-out log-likelihood (``cv_bandwidth``), as
         ``GridSearchCV(KernelDensity())`` would.
     max_rows : int, default=1000
         Kernel centres kept (a random subset beyond it): ``log_prob`` costs
@@ -641,7 +638,7 @@ class KernelDensityNoise(Noise):
         return float(self.bandwidth)
 
     def _cv_bandwidth(self, X):
-        """The bandwidth by leave-one-out likelihood (:func:`cv_bandwidth`)."""
+        """The bandwidth by leave-one-out likelihood (``cv_bandwidth``)."""
         return cv_bandwidth(X, random_state=self.random_state)
 
     def sample(self, n_samples, generator=None):
@@ -683,9 +680,9 @@ class AdaptiveKernelDensityNoise(KernelDensityNoise):
     ----------
     bandwidth : float, "scott" or "cv", default="cv"
         The global bandwidth ``h``: ``"cv"`` maximises the leave-one-out
-        log-likelihood on at most 1000 rows (as :func:`cv_bandwidth` does for
+        log-likelihood on at most 1000 rows (as ``cv_bandwidth`` does for
         the fixed kernel), then scales it to the sample by the same rate;
-        ``"scott"`` is Scott's rule (:func:`scott_bandwidth`).
+        ``"scott"`` is Scott's rule (``scott_bandwidth``).
     n_neighbors : int, default=10
         Which neighbour's distance sets a centre's width (capped at the
         number of centres minus one; below 1, :meth:`fit` raises a
@@ -761,7 +758,7 @@ class AdaptiveKernelDensityNoise(KernelDensityNoise):
         return self
 
     def _cv_bandwidth(self, X):
-        """``h`` by leave-one-out likelihood, read on <= 1000 rows as :func:`cv_bandwidth`."""
+        """``h`` by leave-one-out likelihood, read on <= 1000 rows as ``cv_bandwidth``."""
         n_samples, n_features = X.shape
         X = _cv_rows(X, self.random_state)
         scott = scott_bandwidth(X)
@@ -799,7 +796,7 @@ class SelectedDensity(Noise):
 
     ``fit`` holds rows out (3 folds up to 2000 rows, else
     ``held_out_fraction``; a row's exact copies with it, unless one value
-    fills more rows than that: :mod:`~sklearn_nce._core.splits`), fits each
+    fills more rows than that), fits each
     candidate on the rest, and weighs the candidates to maximise the
     held-out log-likelihood of their mixture
     ``sum_k w_k p_k`` (EM on the held-out log densities: stacked density
@@ -1077,7 +1074,7 @@ class SelectedDensity(Noise):
     def _splits(self, X):
         """(fit rows, held-out rows): 3 folds up to 2000 rows, else one split.
 
-        A row's copies are held out with it (:func:`copy_groups`).
+        A row's copies are held out with it (``copy_groups``).
         """
         n_samples = len(X)
         rng = np.random.RandomState(self.random_state)
@@ -1312,14 +1309,6 @@ class CauchyNoise(Noise):
     clipped there: a critic fed rows far larger than that diverged.
     ``log_prob`` is the Cauchy density itself, not that of the clipped draws.
 
-    Parameters
-    ----------
-    *args : tuple
-        None accepted: ``CauchyNoise`` takes no arguments. The signature is
-        ``torch.nn.Module``'s, whose ``__init__`` raises a TypeError for any.
-    **kwargs : dict
-        None accepted, as for ``*args``.
-
     Attributes
     ----------
     location : torch.Tensor of shape (n_features,)
@@ -1460,7 +1449,7 @@ class LocalJumps(Noise):
     Parameters
     ----------
     scale : float or "auto", default="auto"
-        Jump standard deviation; ``"auto"`` is :func:`auto_jump_scale`, the
+        Jump standard deviation; ``"auto"`` is ``auto_jump_scale``, the
         median nearest-neighbour distance over ``sqrt(n_features)`` (on at
         most 2000 rows), chosen in :meth:`fit`.
 
@@ -1604,7 +1593,7 @@ def make_noise(
     bandwidth for ``"global"``/``"kde"`` and the global half of ``"mix"``;
     ``"auto"`` chooses each by its own rule; for ``"mix"`` the global jumps
     are then an equal mixture of two KDEs, one at the leave-one-out
-    bandwidth (:func:`cv_bandwidth`) and one at Scott's.
+    bandwidth (``cv_bandwidth``) and one at Scott's.
 
     The global half of ``"mix"`` must land *in* the data's modes, or its
     pairs say nothing about their relative weights (issue 34). Scott's rule
@@ -1643,7 +1632,7 @@ def make_noise(
 
 
 def _global_jumps(scale, random_state):
-    """The global half of "mix": a KDE, or with "auto" two (see :func:`make_noise`)."""
+    """The global half of "mix": a KDE, or with "auto" two (see ``make_noise``)."""
     if scale != "auto":
         return KernelDensityNoise(scale, random_state=random_state)
     return DefensiveMixture(
@@ -1658,7 +1647,7 @@ def fit_gaussian_mixture(
 ):
     """A fitted sklearn ``GaussianMixture``; ``n_components="bic"`` selects by BIC.
 
-    With "bic", the lowest-BIC mixture of :func:`bic_mixtures_by_type`'s search.
+    With "bic", the lowest-BIC mixture of ``bic_mixtures_by_type``'s search.
     """
     X = np.asarray(X, dtype=np.float64)
     if n_components != "bic":
