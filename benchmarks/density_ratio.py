@@ -482,6 +482,8 @@ def _plot(rows, path):
     labels = [f"{s}\nd={d}\nKL={kl:g}" for s, d, kl in rungs]
     fig, axes = plt.subplots(1, 2, figsize=(14, 5))
     width = 0.8 / len(methods)
+    # 16 methods: the default 10-colour cycle gave pairs one colour (user test 14).
+    colours = plt.get_cmap("tab20").colors
     for k, method in enumerate(methods):
         for ax, metric in zip(axes, ("log_mse", "fit_s"), strict=True):
             values = [
@@ -496,15 +498,23 @@ def _plot(rows, path):
                 for rung in rungs
             ]
             values = [np.nan if v is None else v for v in values]
-            ax.bar(np.arange(len(rungs)) + k * width, values, width, label=method)
+            ax.bar(
+                np.arange(len(rungs)) + k * width,
+                values,
+                width,
+                label=method,
+                color=colours[k % len(colours)],
+            )
     for ax, title in zip(
         axes, ("Log-ratio MSE (held-out denominator)", "Fit time (s)"), strict=True
     ):
         ax.set_yscale("log")
         ax.set_xticks(np.arange(len(rungs)) + 0.4 - width / 2, labels, fontsize=8)
         ax.set_title(title)
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
+    # Below the axes, not over the bars.
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=4, fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.04 * (1 + len(methods) // 4), 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

@@ -1109,9 +1109,12 @@ def _plot(rows, path):
     methods = list(dict.fromkeys(r["method"] for r in rows))
     top = 1.25 * max(r["truth"] for r in rows)
     low = -1.0
-    fig, ax = plt.subplots(figsize=(7, 6))
+    fig, ax = plt.subplots(figsize=(10, 6))
     ax.plot([low, top], [low, top], color="black", lw=1, label="identity")
-    markers = "osD^v<>Px*"
+    # One colour and one marker per method: ten of each wrapped round at the eleventh, so two
+    # methods were drawn alike (user test 14).
+    markers = "osD^v<>PXhp*d"
+    colours = plt.get_cmap("tab20").colors
     for k, method in enumerate(methods):
         pts = [
             (r["truth"], r["estimate"])
@@ -1125,14 +1128,19 @@ def _plot(rows, path):
         clipped = np.clip(est, low, top)
         jitter = 0.08 * (k - len(methods) / 2)
         ax.scatter(
-            truth + jitter, clipped, marker=markers[k % len(markers)], label=method, alpha=0.8
+            truth + jitter,
+            clipped,
+            marker=markers[k % len(markers)],
+            color=colours[(2 * k) % len(colours) + (2 * k) // len(colours)],
+            label=method,
+            alpha=0.8,
         )
     ax.set_xlim(low, top)
     ax.set_ylim(low, top)
     ax.set_xlabel("true MI (nats)")
     ax.set_ylabel("estimated MI (nats; clipped to the axes)")
     ax.set_title("Mutual-information estimate vs truth")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
