@@ -4,7 +4,7 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint docs bench clean
+.PHONY: install demo test test-floors lint docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,17 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# The suite on the oldest dependency versions pyproject.toml declares (.ci/min-versions.txt), in
+# a second environment; not part of CI. A run on the old floors found skorch 1.0-1.1 unable to
+# unpickle fitted models under torch >= 2.6 and joblib 1.2 without return_as.
+FLOORS_VENV ?= .venv-floors
+test-floors:
+	$(PYTHON) -m venv $(FLOORS_VENV)
+	$(FLOORS_VENV)/bin/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(FLOORS_VENV)/bin/python -m pip install --quiet -r .ci/min-versions.txt
+	$(FLOORS_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	$(FLOORS_VENV)/bin/python -m pytest
 
 lint: install
 	$(BIN)/ruff check sklearn_nce tests benchmarks

@@ -1051,7 +1051,9 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
     def _numerator_index(self):
         """Index in ``classes_`` of the numerator label; warns when it had to be guessed."""
         if self.numerator_label is not None:
-            matches = np.flatnonzero(self.classes_ == self.numerator_label)
+            # As objects: numpy < 1.25 warns (FutureWarning) when comparing an int
+            # array with a str label, before the clear error below.
+            matches = np.flatnonzero(self.classes_.astype(object) == self.numerator_label)
             if not len(matches):
                 raise ValueError(
                     f"numerator_label={self.numerator_label!r} is not one of the labels in y "
