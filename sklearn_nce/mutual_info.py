@@ -27,7 +27,7 @@ from sklearn.utils._set_output import _SetOutputMixin
 from sklearn.utils.multiclass import type_of_target
 from skorch.callbacks import LRScheduler
 
-from ._core.base import _BaseNCE, apply_critic, iter_critic
+from ._core.base import _BaseNCE, _call_critic, apply_critic, iter_critic
 from ._core.critics import (
     ACTIVATIONS,
     ConcatenatedPairCritic,
@@ -40,6 +40,7 @@ from ._core.objectives import InBatchMIObjective, in_batch_tuples
 from ._core.training import HoldThenDecay, progress_bar, resolve_device, take_rows
 from ._core.validation import (
     FeatureStandardiser,
+    HasMethods,
     Integral,
     Interval,
     Real,
@@ -545,6 +546,10 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         # The batch is the candidate set (K = batch_size - 1), so the
         # full-batch "lbfgs" would change the objective, not just the solver.
         "optimizer": [StrOptions({"adam", "adamw", "sgd"})],
+        # Training scores every pair of a batch (score_matrix); the estimate
+        # reads aligned pairs (forward). A one-input critic failed at fit
+        # with an AttributeError (user test).
+        "critic": [HasMethods(["forward", "score_matrix"]), None],
     }
 
     _min_validation_rows = 3  # a partner and two others per in-batch tuple
@@ -1210,6 +1215,24 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         nets = getattr(self, "nets_", [])
         # A telescoping fit's classifiers are no in-batch critics to continue.
         return [] if any(isinstance(net.module_, _InUnits) for net in nets) else nets
+
+    def _probe_critic(self, critic, X):
+        x_width, y_width = X["x"].shape[1], X["y"].shape[1]
+        note = (
+            f"The critic gets x and y standardised (each column scaled to mean 0 and standard "
+            f"deviation 1 on the training pairs; class labels one-hot encoded, one column per "
+            f"class), as float32 tensors of {x_width} and {y_width} column(s) here."
+        )
+        for method, expected in (("forward", (2,)), ("score_matrix", (2, 2))):
+            _call_critic(
+                critic,
+                lambda zeros, method=method: getattr(critic, method)(
+                    zeros(x_width), zeros(y_width)
+                ),
+                f"critic.{method}(x, y) with x of shape (2, {x_width}) and y of (2, {y_width})",
+                note,
+                expected_shape=expected,
+            )
 
     def _default_critic(self, X, n_outputs):
         x_features, y_features = X["x"].shape[1], X["y"].shape[1]

@@ -210,7 +210,10 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
 
     _parameter_constraints: dict = {
         **_BaseEnergyNCE._parameter_constraints,
-        "noise": [StrOptions({"auto", "gmm", "gaussian", "kde"}), HasMethods(["fit", "sample"])],
+        "noise": [
+            StrOptions({"auto", "gmm", "gaussian", "kde"}),
+            HasMethods(["fit", "sample", "log_prob"]),
+        ],
         "noise_weight": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
         "anneal_noise_weight": ["boolean"],
         "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
@@ -323,6 +326,15 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
         return np.where(self.decision_function(X) >= 0, 1, -1)
 
     def _make_objective(self, noise, n_samples):
+        if getattr(noise, "conditional", False):
+            # Said here, before training: it failed after it, pointing the user
+            # at log_prob_given, which this model cannot use (user test).
+            raise ValueError(
+                f"NoisierNCEClassifier needs an unconditional noise (sample and log_prob): "
+                f"the model is the noise's density corrected by the network, and "
+                f"{type(noise).__name__} is conditional (jumps from a point). Pass a density "
+                "such as GaussianNoise(), or use CNCEEnergyModel for conditional noise."
+            )
         self.noise_weight_ = (
             math.sqrt(n_samples) if self.noise_weight == "auto" else float(self.noise_weight)
         )

@@ -472,7 +472,7 @@ def test_telescoping_critic_is_the_sum_of_heads_on_concatenated_pairs():
     [
         (dict(objective="dv"), "objective"),
         (dict(architecture="separable"), "architecture"),
-        (dict(critic=torch.nn.Linear(3, 1)), "critic"),
+        (dict(critic=SeparableCritic(2, 2, 4, (8,), torch.nn.SiLU)), "critic"),
         (dict(warm_start=True), "warm_start"),
     ],
 )

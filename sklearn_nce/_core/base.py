@@ -519,8 +519,33 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
         if self.critic is not None:
             # Never train the user's module in place: fit must not change params.
             # float32, as the inputs are, whatever the user's default dtype.
-            return copy.deepcopy(self.critic).float()
+            critic = copy.deepcopy(self.critic).float()
+            if not any(p.requires_grad for p in critic.parameters()):
+                raise ValueError(
+                    f"critic={type(self.critic).__name__}(...) has no trainable parameters, so "
+                    "there is nothing to fit (the optimiser refused an empty parameter list)."
+                )
+            self._probe_critic(critic, X)
+            return critic
         return self._default_critic(X, n_outputs)
+
+    def _probe_critic(self, critic, X):
+        """Call a user's critic once on two rows of the inputs it will get.
+
+        A critic built for the user's raw columns failed deep in training with
+        torch's "mat1 and mat2 shapes cannot be multiplied", which does not
+        say that the critic sees standardised columns, constant ones dropped
+        in the density models (user test).
+        """
+        width = X.shape[1]
+        _call_critic(
+            critic,
+            lambda zeros: critic(zeros(width)),
+            f"critic(x) with x of shape (2, {width})",
+            f"The critic gets X standardised (each column scaled to mean 0 and standard "
+            f"deviation 1 on the training rows; the density models drop the columns that are "
+            f"constant there), {width} column(s) here, as float32.",
+        )
 
     def _previous_nets(self):
         """The fitted nets a warm start continues, in training order (none before a fit)."""
@@ -794,3 +819,37 @@ def _module_parts(state):
         for key, value in state.items()
         if isinstance(value, torch.nn.Module) and id(value) in paths
     }
+
+
+def _call_critic(critic, call, description, inputs_note, expected_shape=None):
+    """``call(zeros)``, a user's critic on probe rows; a clear error where it fails.
+
+    ``zeros(width)`` makes two rows on the critic's device. The critic runs in
+    eval mode (a BatchNorm's running statistics must not learn the probe).
+    """
+    parameter = next(critic.parameters(), None)
+    device = parameter.device if parameter is not None else "cpu"
+
+    def zeros(width):
+        return torch.zeros(2, width, dtype=torch.float32, device=device)
+
+    was_training = critic.training
+    critic.eval()
+    try:
+        with torch.no_grad():
+            out = call(zeros)
+    except Exception as error:  # any failure: torch's message names no estimator input
+        raise ValueError(
+            f"{description} raised {type(error).__name__}: {error}. {inputs_note}"
+        ) from error
+    finally:
+        critic.train(was_training)
+    if not isinstance(out, torch.Tensor) or out.shape[:1] != (2,):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(
+            f"{description} returned {shape}; it must return a tensor with one row per input row."
+        )
+    if expected_shape is not None and tuple(out.shape) != expected_shape:
+        raise ValueError(
+            f"{description} returned shape {tuple(out.shape)}; {expected_shape} was expected."
+        )

@@ -28,6 +28,7 @@ from .noise import (
     GaussianMixtureNoise,
     GaussianNoise,
     KernelDensityNoise,
+    Noise,
     SelectedDensity,
     fit_gaussian_mixture,
     make_noise,
@@ -204,6 +205,10 @@ class _BaseEnergyNCE(_BaseNCE):
             noise.set_mixture(shared_mixture())
         else:
             noise.fit(X_train)
+        if not isinstance(self.noise, str):
+            conditional = getattr(noise, "conditional", False)
+            methods = ("sample_given", "log_prob_given") if conditional else ("sample", "log_prob")
+            _check_user_density(noise, X_train.shape[1], "noise", methods)
         self.base_ = self._fit_base(X_train, noise, shared_mixture, seed)
         self.base_family_ = _family(self.base_)
         # The base is the natural proposal: the weights are then exp(f), as
@@ -231,7 +236,13 @@ class _BaseEnergyNCE(_BaseNCE):
             return GaussianMixtureNoise().set_mixture(shared_mixture())
         if self.base == "gaussian":
             return GaussianNoise().fit(X_train)
-        return copy.deepcopy(self.base).fit(X_train)
+        # The object itself, not what fit returns: a fit that returns None
+        # (no "return self") had silently dropped the base (user test).
+        base = copy.deepcopy(self.base)
+        base.fit(X_train)
+        methods = ("log_prob", "sample") if _offers(base, "sample") else ("log_prob",)
+        _check_user_density(base, X_train.shape[1], "base", methods)
+        return base
 
     def _split_groups(self, X, labels, n_held):
         # Copies of a row are one draw: held out apart from them, the network
@@ -354,7 +365,7 @@ class _BaseEnergyNCE(_BaseNCE):
         generator = torch.Generator().manual_seed(self._proposal_seed)
         return importance_draws(
             lambda x: log_density(module, x),
-            self.proposal_.to(device),
+            _on_device(self.proposal_, device),
             self.n_importance_samples,
             generator,
             correction=self._proposal_correction(module),
@@ -556,7 +567,7 @@ class _BaseEnergyNCE(_BaseNCE):
             # the copy's base where it was the module's).
             module, proposal = copy.deepcopy((module, proposal))
         module.eval()
-        proposal = proposal.to(device)
+        proposal = _on_device(proposal, device)
         if self._proposal_correction(module) is not None and float(module.network_scale) == 0:
             # The model is its base: exact draws, without 100 Langevin steps
             # through its log density (a stack's KDEs made that ~1 ms a draw).
@@ -610,15 +621,75 @@ def _can_propose(density):
     return (
         density is not None
         and not getattr(density, "conditional", False)
-        and hasattr(density, "sample")
-        and hasattr(density, "log_prob")
+        and _offers(density, "sample")
+        and _offers(density, "log_prob")
     )
+
+
+def _offers(density, method):
+    """Whether ``density`` implements ``method``, not just inherits Noise's stub of it.
+
+    A base needs only ``fit`` and ``log_prob``; a Noise subclass that defines
+    no ``sample`` was taken for a proposal and failed after training, with a
+    message calling it conditional (user test).
+    """
+    if isinstance(density, Noise) and method in ("sample", "log_prob"):
+        return getattr(type(density), method) is not getattr(Noise, method)
+    return callable(getattr(density, method, None))
+
+
+def _on_device(density, device):
+    """``density`` on ``device``: a torch module is moved, another object taken as it is."""
+    return density.to(device) if isinstance(density, nn.Module) else density
 
 
 def _holds_inference_tensors(*modules):
     """Whether any parameter or buffer of ``modules`` was made inside ``inference_mode``."""
+    modules = [m for m in modules if isinstance(m, nn.Module)]
     tensors = (t for m in modules for t in [*m.parameters(), *m.buffers()])
     return any(t.is_inference() for t in tensors)
+
+
+def _check_user_density(density, n_features, role, methods):
+    """Call a user's fitted density once, so that a wrong output gets a clear error.
+
+    The estimators train in float32 on ``n_features`` standardised columns.
+    A float64 draw, a ``(n, 1)`` log density or a wrong width failed deep in
+    training with torch's message, which named none of the user's methods
+    (user test).
+    """
+    generator = torch.Generator().manual_seed(0)
+    x = torch.zeros(2, n_features, dtype=torch.float32)
+    calls = {
+        "sample": (lambda: density.sample(2, generator), (2, n_features)),
+        "log_prob": (lambda: density.log_prob(x), (2,)),
+        "sample_given": (lambda: density.sample_given(x, 3, generator), (2, 3, n_features)),
+        "log_prob_given": (
+            lambda: density.log_prob_given(
+                x.unsqueeze(1).expand(2, 3, n_features), x.unsqueeze(1)
+            ),
+            (2, 3),
+        ),
+    }
+    with torch.no_grad():
+        for method in methods:
+            call, shape = calls[method]
+            out = call()
+            what = f"The {role}'s {method} ({type(density).__name__})"
+            if not isinstance(out, torch.Tensor):
+                raise TypeError(f"{what} returned {type(out).__name__}; it must return a tensor.")
+            if out.dtype != torch.float32:
+                raise TypeError(
+                    f"{what} returned {out.dtype}; the estimators train in float32. Keep the "
+                    "fitted tensors float32 and draw in float32 (torch.rand and torch.randn "
+                    "follow torch.set_default_dtype unless given dtype=torch.float32)."
+                )
+            if tuple(out.shape) != shape:
+                raise ValueError(
+                    f"{what} returned shape {tuple(out.shape)} where {shape} was expected: the "
+                    f"model sees {n_features} standardised feature(s) (constant columns "
+                    "dropped), and a log density has one value per row, summed over features."
+                )
 
 
 def _trusted(log_weights, ess):

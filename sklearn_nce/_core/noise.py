@@ -226,7 +226,7 @@ class Noise(nn.Module):
         samples : torch.Tensor of shape (n_samples, n_features)
             The draws, on the device of the noise's buffers.
         """
-        raise NotImplementedError(f"{type(self).__name__} is conditional: use sample_given.")
+        raise NotImplementedError(_missing_method(self, "sample", "sample_given"))
 
     def log_prob(self, x):
         """Compute the log density of rows.
@@ -245,7 +245,7 @@ class Noise(nn.Module):
             The log density of each row, in nats: ``x``'s shape without its
             last axis.
         """
-        raise NotImplementedError(f"{type(self).__name__} is conditional: use log_prob_given.")
+        raise NotImplementedError(_missing_method(self, "log_prob", "log_prob_given"))
 
     def sample_given(self, x, n_draws, generator=None):
         """Draw ``y ~ pn(y | x)``, ``n_draws`` times for each row of ``x``.
@@ -317,6 +317,14 @@ class Noise(nn.Module):
         state = self.__dict__.copy()
         state.pop("_host_probabilities_cache", None)
         return state
+
+
+def _missing_method(noise, method, conditional_method):
+    """Why ``noise.method`` raised: conditional noises have jumps, others must define it."""
+    name = type(noise).__name__
+    if noise.conditional:
+        return f"{name} is conditional: use {conditional_method}."
+    return f"{name} does not define {method}; a Noise subclass defines the methods it is used for."
 
 
 class GaussianNoise(Noise):
