@@ -359,7 +359,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         Torch device; "auto" picks CUDA when available.
     random_state : int, RandomState instance or None, default=None
         Seeds the critic's initialisation, the batch order and the validation
-        split; an int gives reproducible fits.
+        split; an int gives reproducible fits. A ``critic`` you pass keeps the
+        weights it was built with (seed torch before building it).
     verbose : int, default=0
         1 shows a tqdm progress bar over epochs with the latest train and
         validation loss; 2 prints a table row per epoch (losses and duration)
@@ -416,9 +417,10 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
     telescoping_steps_ : int
         Number of telescoping steps fitted (``telescoping_steps`` resolved,
         or chosen by ``bridge_chasm``).
-    architecture_ : {"mlp", "quadratic", "residual"}
-        The critic fitted: ``architecture`` ("auto" resolved), or "residual"
-        where ``bridge_chasm`` refitted an MLP.
+    architecture_ : {"mlp", "quadratic", "residual", "custom"}
+        The critic fitted: ``architecture`` ("auto" resolved), "residual"
+        where ``bridge_chasm`` refitted an MLP, or "custom" for a ``critic``
+        of yours.
     bridged_chasm_ : bool
         Whether ``bridge_chasm`` refitted the critic across a chasm.
     gap_kl_ : float or None
@@ -649,7 +651,10 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
             if steps == "auto" or (steps == 1 and self.bridged_chasm_):
                 steps = self.telescoping_steps_  # continue the previous fit's heads
         else:
-            self.architecture_ = self._resolve_architecture(len(X))
+            # "custom": a user's critic is trained as given, whatever architecture says.
+            self.architecture_ = (
+                "custom" if self.critic is not None else self._resolve_architecture(len(X))
+            )
             self.bridged_chasm_ = False
         self.gap_kl_ = None
         if steps == "auto":
@@ -1072,6 +1077,22 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
             )
         return 1
 
+    def _chasm_remedy(self):
+        if self.critic is not None:
+            # bridge_chasm and architecture do not apply to a user's module, and
+            # telescoping_steps="auto" needs critic=None: the advice they gave
+            # could not be followed (user test).
+            return (
+                "Your critic is used as given (bridge_chasm refits only the critics the "
+                "estimator builds): give it one output per step and set telescoping_steps, "
+                "or use critic=None."
+            )
+        return (
+            "Leave bridge_chasm=True (the default), or set architecture='residual' and "
+            "telescoping_steps='auto' (a linear ratio fitted first, an MLP on top, and "
+            "telescoping steps chosen from the gap)."
+        )
+
     def _check_training(self, net, valid):
         # The density chasm: when almost no held-out row is misclassified, the
         # two samples barely overlap and the log ratio between them is
@@ -1091,9 +1112,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
                 f"The two samples barely overlap: the fitted classifier misclassifies "
                 f"{self.validation_error_:.2%} of the held-out rows (class-balanced; below "
                 f"{_CHASM_ERROR:.0%}), so the log ratio between them is extrapolated rather "
-                "than estimated (the density chasm). Leave bridge_chasm=True (the default), or "
-                "set architecture='residual' and telescoping_steps='auto' (a linear ratio "
-                "fitted first, an MLP on top, and telescoping steps chosen from the gap). See "
+                f"than estimated (the density chasm). {self._chasm_remedy()} See "
                 "'Pitfall: the density chasm' in the density-ratio user guide "
                 "(docs/user_guide/density_ratio.rst).",
                 UnreliableEstimateWarning,

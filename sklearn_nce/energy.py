@@ -137,7 +137,8 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         Torch device; "auto" picks CUDA when available.
     random_state : int, RandomState instance or None, default=None
         Seeds the split, the mixture, the network, the noise and ``log Z``'s
-        draws; an int gives reproducible fits.
+        draws; an int gives reproducible fits. A ``critic`` you pass keeps the
+        weights it was built with (seed torch before building it).
     verbose : int, default=0
         1 shows a progress bar with the per-epoch losses (and, under NCE, the
         running ``log Z``); 2 prints a table row per epoch, under the estimator's name.

@@ -353,7 +353,9 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         Torch device; "auto" picks CUDA when available.
     random_state : int, RandomState instance or None, default=None
         Seeds the folds, the critics' initialisation, the batch order and the
-        validation splits; an int gives reproducible fits.
+        validation splits; an int gives reproducible fits. A ``critic`` you
+        pass keeps the weights it was built with (seed torch before building
+        it).
     verbose : int, default=0
         1 shows a progress bar per fold, with the loss and the running MI
         estimate of the training batches; 2 prints skorch's epoch table per

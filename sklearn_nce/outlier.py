@@ -128,7 +128,9 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
     device : {"cpu", "cuda", "auto"} or str, default="cpu"
         Torch device; "auto" picks CUDA when available.
     random_state : int, RandomState instance or None, default=None
-        Seeds the split, the noise, the network and the importance draws.
+        Seeds the split, the noise, the network and the importance draws. A
+        ``critic`` you pass keeps the weights it was built with (seed torch
+        before building it).
     verbose : int, default=0
         1 shows a progress bar with the losses and the running ``log Z``;
         2 prints a table row per epoch, under the estimator's name.
