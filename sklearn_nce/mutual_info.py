@@ -1225,16 +1225,26 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
             f"deviation 1 on the training pairs; class labels one-hot encoded, one column per "
             f"class), as float32 tensors of {x_width} and {y_width} column(s) here."
         )
-        for method, expected in (("forward", (2,)), ("score_matrix", (2, 2))):
-            _call_critic(
+        for method in ("forward", "score_matrix"):
+            description = (
+                f"critic.{method}(x, y) with x of shape (2, {x_width}) and y of (2, {y_width})"
+            )
+            out = _call_critic(
                 critic,
-                lambda zeros, method=method: getattr(critic, method)(
+                lambda probe, zeros, method=method: getattr(probe, method)(
                     zeros(x_width), zeros(y_width)
                 ),
-                f"critic.{method}(x, y) with x of shape (2, {x_width}) and y of (2, {y_width})",
+                description,
                 note,
-                expected_shape=expected,
             )
+            # forward: one score per pair, (n,) or (n, 1) alike (the folds'
+            # ensemble reshapes it); score_matrix: every pair, (n_x, n_y).
+            ok = out.numel() == 2 if method == "forward" else tuple(out.shape) == (2, 2)
+            if not ok:
+                expected = "one score per pair, (2,)" if method == "forward" else "(2, 2)"
+                raise ValueError(
+                    f"{description} returned shape {tuple(out.shape)}; {expected} was expected."
+                )
 
     def _default_critic(self, X, n_outputs):
         x_features, y_features = X["x"].shape[1], X["y"].shape[1]

@@ -540,7 +540,7 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
         width = X.shape[1]
         _call_critic(
             critic,
-            lambda zeros: critic(zeros(width)),
+            lambda probe, zeros: probe(zeros(width)),
             f"critic(x) with x of shape (2, {width})",
             f"The critic gets X standardised (each column scaled to mean 0 and standard "
             f"deviation 1 on the training rows; the density models drop the columns that are "
@@ -821,35 +821,43 @@ def _module_parts(state):
     }
 
 
-def _call_critic(critic, call, description, inputs_note, expected_shape=None):
-    """``call(zeros)``, a user's critic on probe rows; a clear error where it fails.
+def _call_critic(critic, call, description, inputs_note):
+    """``call(probe, zeros)`` on a copy of a user's critic; its output, or a clear error.
 
-    ``zeros(width)`` makes two rows on the critic's device. The critic runs in
-    eval mode (a BatchNorm's running statistics must not learn the probe).
+    ``zeros(width)`` makes two rows on the critic's device. The copy runs in
+    eval mode under its own RNG state, so that the critic that trains keeps no
+    trace of the probe: a first-call initialisation (an ActNorm layer) fitted
+    to the probe's zeros read log ratios of 1e5, and a critic that draws in
+    forward moved the fit's seeded draws (review). A critic with lazy layers
+    is probed itself, as the probe is what gives them their shapes.
     """
     parameter = next(critic.parameters(), None)
-    device = parameter.device if parameter is not None else "cpu"
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    lazy = any(
+        isinstance(module, torch.nn.modules.lazy.LazyModuleMixin)
+        and module.has_uninitialized_params()
+        for module in critic.modules()
+    )
+    probe = critic if lazy else copy.deepcopy(critic)
 
     def zeros(width):
         return torch.zeros(2, width, dtype=torch.float32, device=device)
 
-    was_training = critic.training
-    critic.eval()
+    was_training = probe.training
+    probe.eval()
     try:
-        with torch.no_grad():
-            out = call(zeros)
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            with torch.no_grad():
+                out = call(probe, zeros)
     except Exception as error:  # any failure: torch's message names no estimator input
         raise ValueError(
             f"{description} raised {type(error).__name__}: {error}. {inputs_note}"
         ) from error
     finally:
-        critic.train(was_training)
+        probe.train(was_training)
     if not isinstance(out, torch.Tensor) or out.shape[:1] != (2,):
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise ValueError(
             f"{description} returned {shape}; it must return a tensor with one row per input row."
         )
-    if expected_shape is not None and tuple(out.shape) != expected_shape:
-        raise ValueError(
-            f"{description} returned shape {tuple(out.shape)}; {expected_shape} was expected."
-        )
+    return out

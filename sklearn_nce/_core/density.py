@@ -206,8 +206,12 @@ class _BaseEnergyNCE(_BaseNCE):
         else:
             noise.fit(X_train)
         if not isinstance(self.noise, str):
-            conditional = getattr(noise, "conditional", False)
-            methods = ("sample_given", "log_prob_given") if conditional else ("sample", "log_prob")
+            if not getattr(noise, "conditional", False):
+                methods = ("sample", "log_prob")
+            elif getattr(noise, "symmetric", False):
+                methods = ("sample_given",)  # CNCE never reads a symmetric noise's density
+            else:
+                methods = ("sample_given", "log_prob_given")
             _check_user_density(noise, X_train.shape[1], "noise", methods)
         self.base_ = self._fit_base(X_train, noise, shared_mixture, seed)
         self.base_family_ = _family(self.base_)
@@ -239,7 +243,8 @@ class _BaseEnergyNCE(_BaseNCE):
         # The object itself, not what fit returns: a fit that returns None
         # (no "return self") had silently dropped the base (user test).
         base = copy.deepcopy(self.base)
-        base.fit(X_train)
+        fitted = base.fit(X_train)
+        base = base if fitted is None else fitted
         methods = ("log_prob", "sample") if _offers(base, "sample") else ("log_prob",)
         _check_user_density(base, X_train.shape[1], "base", methods)
         return base
@@ -658,8 +663,10 @@ def _check_user_density(density, n_features, role, methods):
     training with torch's message, which named none of the user's methods
     (user test).
     """
-    generator = torch.Generator().manual_seed(0)
-    x = torch.zeros(2, n_features, dtype=torch.float32)
+    tensors = [*density.parameters(), *density.buffers()] if isinstance(density, nn.Module) else []
+    device = tensors[0].device if tensors else torch.device("cpu")
+    generator = torch.Generator().manual_seed(0)  # a CPU one, as training passes
+    x = torch.zeros(2, n_features, dtype=torch.float32, device=device)
     calls = {
         "sample": (lambda: density.sample(2, generator), (2, n_features)),
         "log_prob": (lambda: density.log_prob(x), (2,)),
@@ -678,7 +685,10 @@ def _check_user_density(density, n_features, role, methods):
             what = f"The {role}'s {method} ({type(density).__name__})"
             if not isinstance(out, torch.Tensor):
                 raise TypeError(f"{what} returned {type(out).__name__}; it must return a tensor.")
-            if out.dtype != torch.float32:
+            # Draws feed the float32 critic; a float64 log density is only
+            # promoted where it is added (a scipy-based base returns one).
+            draws = method.startswith("sample")
+            if (out.dtype != torch.float32) if draws else not out.is_floating_point():
                 raise TypeError(
                     f"{what} returned {out.dtype}; the estimators train in float32. Keep the "
                     "fitted tensors float32 and draw in float32 (torch.rand and torch.randn "
