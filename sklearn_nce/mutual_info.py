@@ -755,7 +755,11 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         return self._bound_from_matrices(matrices)
 
     def _has_embedding(self):
-        return self.architecture == "separable" and self.critic is None
+        if self.critic is not None:
+            # A critic of the user's that embeds x alone, as SeparableCritic
+            # does (user test: an explicit SeparableCritic had no transform).
+            return callable(getattr(self.critic, "encode_x", None))
+        return self.architecture == "separable"
 
     def _check_embedding(self):
         # available_if's check: raising here puts the fix in the error a user
@@ -763,8 +767,9 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         if not self._has_embedding():
             raise AttributeError(
                 "the embedding of x that transform returns needs the separable critic: set "
-                "architecture='separable' (and critic=None). The joint critic scores (x, y) "
-                "pairs together and has no embedding of x alone."
+                "architecture='separable' (and critic=None), or pass a critic with an "
+                "encode_x(x) method. The joint critic scores (x, y) pairs together and has no "
+                "embedding of x alone."
             )
         return True
 
@@ -789,7 +794,14 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
     def _n_features_out(self):
         # Read by ClassNamePrefixFeaturesOutMixin; unfitted, offsets_ is missing
         # and the AttributeError makes its check_is_fitted raise NotFittedError.
-        return len(self.offsets_) * self.embedding_dim
+        folds = len(self.offsets_)
+        if self.critic is None:
+            return folds * self.embedding_dim
+        critic = self.nets_[0].module_  # a user's: its own embedding width
+        device = next(critic.parameters()).device
+        with torch.no_grad():
+            x = torch.zeros(1, self.n_features_in_, dtype=torch.float32, device=device)
+            return folds * critic.encode_x(x).shape[-1]
 
     @available_if(_check_embedding)
     def set_output(self, *, transform=None):
@@ -824,7 +836,8 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         Returns
         -------
         embedding : ndarray of shape (n_samples, cv * embedding_dim)
-            The embedding of each row.
+            The embedding of each row (with a ``critic`` of yours, ``cv``
+            times the width of its ``encode_x``).
         """
         check_is_fitted(self)
         X = validate_X(self, X, reset=False)
@@ -852,7 +865,8 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         Returns
         -------
         embedding : ndarray of shape (n_samples, cv * embedding_dim)
-            The embedding of each row.
+            The embedding of each row (with a ``critic`` of yours, ``cv``
+            times the width of its ``encode_x``).
         """
         return self.fit(X, y).transform(X)
 

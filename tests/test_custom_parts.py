@@ -250,3 +250,14 @@ def test_what_trained_before_the_checks_still_does(params):
     # float64 log density is only promoted.
     model = CNCEEnergyModel(**params, **FAST).fit(_rows())
     assert np.isfinite(model.score_samples(_rows(5, seed=1))).all()
+
+
+def test_a_user_critic_that_embeds_x_offers_transform():
+    # An explicit SeparableCritic had no transform ("set critic=None").
+    from sklearn_nce.modules import SeparableCritic
+
+    X, Y, _ = make_correlated_gaussian(200, 3, 1.0, random_state=0)
+    critic = SeparableCritic(3, 3, embedding_dim=8, hidden_features=(16,))
+    model = InfoNCEAnchorMI(critic=critic, max_epochs=1, cv=2, random_state=0).fit(X, Y)
+    assert model.transform(X).shape == (200, 2 * 8)  # its own width, not embedding_dim's 32
+    assert len(model.get_feature_names_out()) == 16
