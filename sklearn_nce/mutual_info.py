@@ -1725,13 +1725,16 @@ def _check_n_pairs(n_pairs, cv, objective):
 
 
 def _warn_if_small(n_samples, cv):
+    # Fewer folds are not advised: they hold out more pairs each but train
+    # each critic on fewer (user test, 60 pairs of true MI 1.0: cv=5 read
+    # 0.92, cv=3 0.74 and silent, cv=2 -1.73).
     if n_samples // cv >= _MIN_PAIRS_PER_FOLD:
         return
     warnings.warn(
         f"InfoNCEAnchorMI holds out {n_samples // cv} pairs per fold ({n_samples} pairs, "
         f"cv={cv}): too few for a meaningful estimate or interval. Use at least "
-        f"{_MIN_PAIRS_PER_FOLD * cv} pairs ({_MIN_PAIRS_PER_FOLD} per fold)"
-        + (", or fewer folds." if cv > 2 else "."),
+        f"{_MIN_PAIRS_PER_FOLD * cv} pairs ({_MIN_PAIRS_PER_FOLD} per fold); fewer folds "
+        "hold out more pairs each but train each critic on fewer, which is often worse.",
         SmallSampleWarning,
         stacklevel=stacklevel_to_user(),
     )

@@ -353,8 +353,9 @@ class _BaseEnergyNCE(_BaseNCE):
             warnings.warn(
                 f"log Z rests on an effective sample size of {ess:.0f} of "
                 f"{self.n_importance_samples} importance draws (standard error "
-                f"{log_z_std:.2f} nats): the learnt density is far from the proposal. Raise "
-                f"n_importance_samples, or {self._low_ess_remedy}.",
+                f"{log_z_std:.2f} nats): the learnt density is far from the proposal. To fix "
+                f"it, {self._low_ess_remedy}. More draws (n_importance_samples) shrink log Z's "
+                "standard error, but the effective share stays about the same.",
                 UnreliableEstimateWarning,
                 stacklevel=stacklevel_to_user(),
             )
