@@ -1554,10 +1554,15 @@ def _folds_text(fold_estimates, fold_std_errors):
 
 _INCONSISTENT_PREFIX = "InfoNCEAnchorMI's estimate"
 # What to do about an estimate that fails the fold checks, by problem.
+# What worked when followed (user test, 1000 pairs of d = 10, true MI 1.0,
+# defaults -0.875): early_stopping=True 0.86, max_epochs=20 0.82,
+# hidden_layer_sizes=(32,) 0.80, 4000 pairs 0.96; cv=10, which it advised
+# before, -0.41.
 _NEGATIVE_ADVICE = (
     "A plug-in below 0 means the critics score new pairs lower than the pairs they "
-    "trained on: too few pairs for the critic. Use more pairs, more folds (cv; each "
-    "critic then trains on more of them) or a smaller critic (hidden_layer_sizes)."
+    "trained on: they overfit. Set early_stopping=True (on by default only from 5000 "
+    "training pairs per fold) or lower max_epochs, use a smaller critic "
+    "(hidden_layer_sizes), or use more pairs."
 )
 _DISAGREE_ADVICE = (
     "The folds' critics differ more than their held-out pairs explain: too few pairs "
