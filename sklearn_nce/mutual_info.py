@@ -37,7 +37,13 @@ from ._core.critics import (
 )
 from ._core.losses import SCORING_RULES, dv_loss, infonce_loss, log_mean_exp, nwj_loss
 from ._core.objectives import InBatchMIObjective, in_batch_tuples
-from ._core.training import HoldThenDecay, progress_bar, resolve_device, take_rows
+from ._core.training import (
+    HoldThenDecay,
+    module_device,
+    progress_bar,
+    resolve_device,
+    take_rows,
+)
 from ._core.validation import (
     FeatureStandardiser,
     HasMethods,
@@ -798,8 +804,8 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         if self.critic is None:
             return folds * self.embedding_dim
         critic = self.nets_[0].module_  # a user's: its own embedding width
-        device = next(critic.parameters()).device
         with torch.no_grad():
+            device = module_device(critic)
             x = torch.zeros(1, self.n_features_in_, dtype=torch.float32, device=device)
             return folds * critic.encode_x(x).shape[-1]
 

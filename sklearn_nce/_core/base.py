@@ -29,6 +29,7 @@ from .training import (
     build_net,
     close_progress_bars,
     continue_history,
+    module_device,
     n_rows,
     resolve_device,
     rng_devices,
@@ -831,8 +832,7 @@ def _call_critic(critic, call, description, inputs_note):
     forward moved the fit's seeded draws (review). A critic with lazy layers
     is probed itself, as the probe is what gives them their shapes.
     """
-    parameter = next(critic.parameters(), None)
-    device = parameter.device if parameter is not None else torch.device("cpu")
+    device = module_device(critic)
     lazy = any(
         isinstance(module, torch.nn.modules.lazy.LazyModuleMixin)
         and module.has_uninitialized_params()
@@ -846,7 +846,7 @@ def _call_critic(critic, call, description, inputs_note):
     was_training = probe.training
     probe.eval()
     try:
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        with torch.random.fork_rng(devices=rng_devices(device)):
             with torch.no_grad():
                 out = call(probe, zeros)
     except Exception as error:  # any failure: torch's message names no estimator input

@@ -36,6 +36,7 @@ from .noise import (
 from .objectives import log_density
 from .sampling import importance_draws, langevin, log_partition_statistics, pareto_k, resample
 from .splits import copy_groups
+from .training import module_device
 from .validation import (
     CHECK_PREPROCESSING,
     Integral,
@@ -664,8 +665,7 @@ def _check_user_density(density, n_features, role, methods):
     training with torch's message, which named none of the user's methods
     (user test).
     """
-    tensors = [*density.parameters(), *density.buffers()] if isinstance(density, nn.Module) else []
-    device = tensors[0].device if tensors else torch.device("cpu")
+    device = module_device(density)
     generator = torch.Generator().manual_seed(0)  # a CPU one, as training passes
     x = torch.zeros(2, n_features, dtype=torch.float32, device=device)
     calls = {

@@ -33,6 +33,7 @@ __all__ = [
     "HoldThenDecay",
     "as_tensor",
     "close_progress_bars",
+    "module_device",
     "n_rows",
     "progress_bar",
     "resolve_device",
@@ -828,6 +829,14 @@ def resolve_device(device):
                 "there; use device='cpu' or device='auto' (which picks CUDA only)."
             ) from None
     return device
+
+
+def module_device(module):
+    """The device of ``module``'s parameters or buffers; the CPU for none, or a non-module."""
+    if isinstance(module, torch.nn.Module):
+        for tensor in (*module.parameters(), *module.buffers()):
+            return tensor.device
+    return torch.device("cpu")
 
 
 def rng_devices(device):
