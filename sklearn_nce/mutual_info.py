@@ -983,8 +983,9 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         trained on higher than new ones. Only where ``early_stopping="auto"``
         left early stopping off and a fold has pairs enough to hold some out
         (a warm start continues its critics instead), and for the in-batch
-        anchor objective, whose in-sample and held-out estimates are both
-        plug-ins (telescoping classifiers stop early by their own rule).
+        anchor objective with ``nu > 0``, whose in-sample and held-out
+        estimates are plug-ins at a level the anchor fixes (with ``nu=0`` the
+        level is free; telescoping classifiers stop early by their own rule).
         """
         n_train = n_pairs - math.ceil(n_pairs / self.cv)  # the smallest fold's
         can_hold_out = round(self.validation_fraction * n_train) >= self._min_validation_rows
@@ -994,6 +995,7 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
             and can_hold_out
             and not self.warm_start
             and self.objective == "anchor"
+            and self.nu != 0
             and self._telescoping() == 1
         ):
             return False

@@ -589,6 +589,7 @@ def test_overfitted_critics_are_refitted_with_early_stopping():
         ({"early_stopping": False}, False),  # the user's choice stands
         ({"early_stopping": True}, False),  # held pairs out already
         ({"objective": "nwj"}, False),  # a bound, not a plug-in, held out
+        ({"nu": 0}, False),  # plain InfoNCE: the plug-in's level is free
         ({"telescoping_steps": 2}, False),  # the classifiers stop by their own rule
     ],
 )
