@@ -1141,8 +1141,14 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         return self._hidden_widths()
 
     def _fold_progress_label(self, fold):
-        """What a fold's progress bar is called, e.g. "InfoNCEAnchorMI fold 2/5"."""
-        return f"{type(self).__name__} fold {fold + 1}/{self.cv}"
+        """What a fold's progress bar is called, e.g. "InfoNCEAnchorMI fold 2/5".
+
+        A refit says which, so that a second round of bars explains itself.
+        """
+        label = f"{type(self).__name__} fold {fold + 1}/{self.cv}"
+        if self.overfitted_:
+            return f"{label}, refit with early stopping"
+        return f"{label}, refit by telescoping" if self.saturated_ else label
 
     def _check_telescoping_params(self):
         """Refuse settings that telescoping cannot honour, before any fitting."""

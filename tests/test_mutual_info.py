@@ -387,7 +387,7 @@ def test_progress_bar_names_the_estimator_and_shows_the_estimate(capsys):
     _fast(cv=2, max_epochs=2, verbose=1, telescoping_steps=2).fit(X, Y)
     err = capsys.readouterr().err
     assert "InfoNCEAnchorMI fold 1/2 (base)" in err and "InfoNCEAnchorMI fold 2/2" in err
-    assert "_JointProductRatio" not in err
+    assert "_JointProductRatio" not in err and "refit" not in err
 
 
 def test_constant_columns_among_varying_ones_are_kept():
@@ -593,15 +593,18 @@ def test_overfitted_critics_are_refitted_with_early_stopping():
         ({"telescoping_steps": 2}, False),  # the classifiers stop by their own rule
     ],
 )
-def test_only_auto_early_stopping_refits_overfitted_critics(monkeypatch, params, refits):
+def test_only_auto_early_stopping_refits_overfitted_critics(monkeypatch, capsys, params, refits):
     # A share this large counts any fit as overfitted: what is tested is which
     # settings fit refits (the share itself is measured on _OVERFIT_SHARE).
     monkeypatch.setattr(mutual_info, "_OVERFIT_SHARE", 100.0)
     X, y, _ = make_correlated_gaussian(200, 1, 1.0, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnreliableEstimateWarning)
-        model = InfoNCEAnchorMI(cv=2, max_epochs=2, random_state=0, **params).fit(X, y)
+        model = InfoNCEAnchorMI(cv=2, max_epochs=2, random_state=0, verbose=1, **params)
+        model.fit(X, y)
         assert model.overfitted_ is refits
+        # The second round of progress bars says why it runs.
+        assert ("fold 2/2, refit with early stopping" in capsys.readouterr().err) is refits
         if refits:
             # A warm start continues the refitted critics rather than refitting.
             model.set_params(warm_start=True).fit(X, y)
@@ -611,15 +614,18 @@ def test_only_auto_early_stopping_refits_overfitted_critics(monkeypatch, params,
 @pytest.mark.filterwarnings("ignore::sklearn_nce.exceptions.SmallSampleWarning")
 @pytest.mark.filterwarnings("ignore::sklearn_nce.exceptions.UnreliableEstimateWarning")
 @pytest.mark.parametrize("hidden, refit_width", [((64, 64), 256), ((16,), 16)])
-def test_saturated_in_batch_critics_are_refitted_by_telescoping(monkeypatch, hidden, refit_width):
+def test_saturated_in_batch_critics_are_refitted_by_telescoping(
+    monkeypatch, capsys, hidden, refit_width
+):
     # A margin as wide as the bound's whole range makes any fit count as
     # saturated: what is tested is what fit does then (the threshold itself
     # is measured in the comment on _SATURATION_MARGIN).
     monkeypatch.setattr(mutual_info, "_SATURATION_MARGIN", 100.0)
     X, y, _ = make_correlated_gaussian(200, 1, 1.0, random_state=0)
     common = dict(cv=2, max_epochs=2, hidden_layer_sizes=hidden, random_state=0)
-    model = InfoNCEAnchorMI(**common).fit(X, y)
+    model = InfoNCEAnchorMI(verbose=1, **common).fit(X, y)
     assert model.saturated_ and model.nu_ is None
+    assert "fold 2/2, refit by telescoping" in capsys.readouterr().err
     assert model.telescoping_steps_.shape == (2,) and model.gap_kl_ is not None
     residual = model.nets_[0].module_.module  # the fold's telescoping classifier
     assert residual.network.layers[0].out_features == refit_width
