@@ -1,6 +1,8 @@
 """Bad input and broken fits get an error or a warning that names the fix, per estimator."""
 
+import os
 import pickle
+import signal
 import warnings
 
 import numpy as np
@@ -18,7 +20,7 @@ from sklearn_nce import (
     NCEDensityRatio,
     NoisierNCEClassifier,
 )
-from sklearn_nce.datasets import make_mean_shift
+from sklearn_nce.datasets import make_correlated_gaussian, make_mean_shift
 from sklearn_nce.exceptions import UnreliableEstimateWarning
 
 RNG = np.random.RandomState(0)
@@ -210,6 +212,38 @@ def test_keyboard_interrupt_leaves_a_usable_model_with_a_warning():
         model = _Interrupted(max_epochs=20, random_state=0).fit(X_fit, y_fit)
     assert model.n_iter_ == 3
     assert np.isfinite(model.predict_log_ratio(X_fit)).all()
+
+
+class _CtrlCAtEpoch(Callback):
+    """Send this process a SIGINT at the start of an epoch, as Ctrl-C does."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_begin(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_stops_the_whole_fit_not_only_its_stage():
+    # skorch ends a stage's training on the KeyboardInterrupt and returns;
+    # the fit went on to the next fold (a user test pressed Ctrl-C in the
+    # first classifier of a bridged fit, which then trained 12 more heads).
+    X_fit, y_fit, _ = make_correlated_gaussian(200, 1, 1.0, random_state=0)
+    stages = []
+
+    class _Count(Callback):
+        def on_train_begin(self, net, **kwargs):
+            stages.append(net)
+
+    model = InfoNCEAnchorMI(
+        cv=3, max_epochs=5, random_state=0, callbacks=[_CtrlCAtEpoch(2), _Count()]
+    )
+    with pytest.raises(KeyboardInterrupt, match="interrupted"):
+        model.fit(X_fit, y_fit)
+    assert len(stages) == 1 and not hasattr(model, "mi_")
+    # Python's own handler is back, outside the fit.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_early_stopping_is_not_reported_as_an_interruption():

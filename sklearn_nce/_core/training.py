@@ -23,7 +23,7 @@ from skorch.utils import TeeGenerator, to_device
 
 from .graphs import GraphedSteps
 from .optim import clear_grads, optimizer_step
-from .validation import stacklevel_to_user
+from .validation import raise_if_ctrl_c, stacklevel_to_user
 
 __all__ = [
     "OPTIMIZERS",
@@ -586,15 +586,20 @@ def warn_if_interrupted(net):
     skorch ends training on ``KeyboardInterrupt`` -- its own early stopping
     raises one too -- and returns normally, so an interrupted fit would
     otherwise look finished. The model keeps the weights at the interruption
-    (or early stopping's best ones), and stays usable.
+    (or early stopping's best ones), and stays usable. A Ctrl-C, though,
+    ends the whole fit here (see ``noting_ctrl_c``): only a callback's
+    interruption is warned of.
     """
+    raise_if_ctrl_c()
     epochs = len(net.history)
     if epochs >= net.max_epochs or stopped_early(net):
         return
     warnings.warn(
-        f"Training was interrupted in epoch {epochs} of {net.max_epochs}; the model keeps "
-        "the weights it had then (the best validated ones with early stopping). Call fit "
-        "again to train it fully.",
+        f"Training was interrupted in epoch {epochs} of {net.max_epochs} by a "
+        "KeyboardInterrupt from a callback, not by early stopping; the model keeps the "
+        "weights it had then (the best validated ones with early stopping), and the fit "
+        "went on to its remaining stages, if any. To train fully, remove what raised it "
+        "and fit again (or, with warm_start=True, call fit to continue).",
         UserWarning,
         stacklevel=stacklevel_to_user(),
     )

@@ -8,7 +8,9 @@ import contextlib
 import functools
 import os
 import re
+import signal
 import sys
+import threading
 import types
 import warnings
 from numbers import Integral, Real
@@ -81,12 +83,59 @@ def _fit_context(*, prefer_skip_nested_validation):
                 torch_threads(_FIT_THREADS),
                 threadpool_limits(limits=_FIT_THREADS),
                 torch.inference_mode(False),
+                noting_ctrl_c(),
             ):
                 return validated(*args, **kwargs)
 
         return wrapper
 
     return decorator
+
+
+# The Ctrl-C (SIGINT) deliveries noted during the running fit of this thread.
+_ctrl_c = threading.local()
+
+
+@contextlib.contextmanager
+def noting_ctrl_c():
+    """Note each Ctrl-C (SIGINT) while the block runs, and pass it on as before.
+
+    skorch ends a training stage on the ``KeyboardInterrupt`` that Ctrl-C
+    raises and returns normally (its early stopping stops that way too), so
+    a fit of several stages went on with the next one: a user's Ctrl-C (a
+    notebook's interrupt) stopped one fold of five, or the first classifier
+    of a bridged chasm, and the fit ran on to the end under a warning that
+    the weights were those of the interruption. With the deliveries noted,
+    ``raise_if_ctrl_c`` ends the whole fit after the stage. Signals reach
+    only the main thread; elsewhere, or under a handler that is not
+    Python's (ignored, or the process default), nothing changes.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield
+        return
+    received = []
+
+    def note_and_pass_on(signum, frame):
+        received.append(signum)
+        previous(signum, frame)
+
+    outer = getattr(_ctrl_c, "received", None)
+    _ctrl_c.received = received
+    signal.signal(signal.SIGINT, note_and_pass_on)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        _ctrl_c.received = outer
+
+
+def raise_if_ctrl_c():
+    """End the fit with ``KeyboardInterrupt`` if Ctrl-C was pressed during it."""
+    if getattr(_ctrl_c, "received", None):
+        raise KeyboardInterrupt(
+            "fit was interrupted (Ctrl-C) and abandoned; fit again before using the estimator."
+        )
 
 
 @contextlib.contextmanager
