@@ -666,7 +666,11 @@ def _apply_transform(Y, transform):
     # In floating point an invertible map can still merge values (norm.cdf
     # rounds to exactly 1 above y ~ 8.3, and coarsens well before that), and
     # merged values are information lost: the returned MI would then overstate
-    # what the data hold. Rare for Gaussian Y, common for heavy tails.
+    # what the data hold. Rare for Gaussian Y, common for heavy tails. The loss
+    # is small (a user test, exact densities, d = 1, 3 degrees of freedom,
+    # 1 nat: norm.cdf's merged tail beyond 8.3 held 0.0008 nats), but the
+    # squashed tail is harder to learn from; "cube" makes tails heavier (at 1
+    # degree of freedom InfoNCEAnchorMI refused its Y as near-constant).
     n_lost = sum(
         np.unique(before).size - np.unique(after).size
         for before, after in zip(Y.T, Y_transformed.T, strict=True)
@@ -674,8 +678,10 @@ def _apply_transform(Y, transform):
     if n_lost:
         warnings.warn(
             f"transform={transform!r} merged {n_lost} distinct values of Y in floating "
-            "point, so the sample carries less information than the returned mi; "
-            "use 'asinh' or 'cube' for heavy-tailed Y.",
+            "point, so the sample carries a little less information than the returned mi "
+            "(merged tail values; about 0.1% of it for a Student-t Y with 3 degrees of "
+            "freedom). For heavy-tailed Y use transform='asinh', which keeps them apart "
+            "('cube' makes the tails heavier).",
             UserWarning,
             stacklevel=3,
         )

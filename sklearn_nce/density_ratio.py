@@ -1099,10 +1099,17 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
                 "estimator builds): give it one output per step and set telescoping_steps, "
                 "or use critic=None."
             )
+        # Followed by a user test (2500 rows per sample, seeds 0-1, log-ratio
+        # MSE unbridged -> bridged): Gaussian mean shifts d = 10, KL 20 6.4 /
+        # 4.4 -> 0.87 / 0.70; a Student-t shift d = 5, KL 12 16.5 / 27.3 ->
+        # 61.5 / 14.5. architecture='residual', advised beside it, is what
+        # "auto" picks at the sizes that can warn (2000 rows per sample).
+        residual = "" if self.architecture_ == "residual" else " and architecture='residual'"
         return (
-            "Leave bridge_chasm=True (the default), or set architecture='residual' and "
-            "telescoping_steps='auto' (a linear ratio fitted first, an MLP on top, and "
-            "telescoping steps chosen from the gap)."
+            "Leave bridge_chasm=True (the default), or set telescoping_steps='auto'"
+            f"{residual}: telescoping steps chosen from the gap, refitted on a linear ratio. "
+            "On Gaussian mean shifts that cut the log-ratio MSE 5-7 fold; on heavy-tailed "
+            "samples it was better on some seeds and worse on others."
         )
 
     def _check_training(self, net, valid):
@@ -1245,7 +1252,15 @@ def _smaller_sample(labels):
 
 
 def _warn_if_few_effective_rows(weights):
-    """Warn when importance weights rest on under 1% of their rows (``_WEIGHT_MIN_ESS_SHARE``)."""
+    """Warn when importance weights rest on under 1% of their rows (``_WEIGHT_MIN_ESS_SHARE``).
+
+    The advice, followed in a user test (mean shifts, 2000 rows per sample):
+    the exact weights gave the same biased average (KL 5: 1.642 against
+    1.639, truth 2.236); on 3-d samples that differ only in an independent
+    third column, dropping it and refitting raised the effective sample size
+    from 15 to 1162 and cut the error of a weighted mean of the first from
+    0.50 to 0.01.
+    """
     if len(weights) < _WEIGHT_ESS_MIN_ROWS or not np.all(np.isfinite(weights)):
         return
     if not weights.max() > 0:
@@ -1255,9 +1270,10 @@ def _warn_if_few_effective_rows(weights):
         warnings.warn(
             f"These importance weights have an effective sample size of {ess:.1f} of "
             f"{len(weights)} rows ((sum w)^2 / sum w^2): the two samples barely overlap, and "
-            "a weighted average over these rows rests on about that many of them. No "
-            "reweighting repairs that; check which features separate the samples "
-            "(predict_log_ratio) before relying on the weights.",
+            "a weighted average over these rows rests on about that many of them, however "
+            "accurate the ratio (the true one does the same). If what you average does not "
+            "depend on the features that separate the samples (the columns predict_log_ratio "
+            "moves with), drop those and refit; otherwise the weighted average is unreliable.",
             UnreliableEstimateWarning,
             stacklevel=stacklevel_to_user(),
         )

@@ -809,6 +809,9 @@ def test_density_chasm_warns_from_held_out_evidence(kl, chasm):
     if chasm:
         assert issubclass(chasm_warnings[0].category, UnreliableEstimateWarning)
         assert "telescoping_steps" in str(chasm_warnings[0].message)
+        # No advice to pick the architecture the fit already has.
+        assert model.architecture_ == "residual"
+        assert "architecture=" not in str(chasm_warnings[0].message)
 
 
 def test_the_default_bridges_a_chasm_that_the_held_out_rows_show():
