@@ -566,6 +566,22 @@ def test_defaults_do_not_warn_on_a_real_data_set():
     assert 0.3 < model.mi_ < np.log(2)
 
 
+def test_interval_for_class_labels_stops_at_their_entropy():
+    # y is a function of X (three classes, 2:1:1): I(X; y) = H(y) = 1.04 nats,
+    # the most an MI with y can be. The uncapped upper end reads above it.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 1))
+    y = np.digitize(X[:, 0], [0.0, 0.67])
+    model = _fast(cv=3).fit(X, y)
+    counts = np.bincount(y)
+    entropy = -np.sum(counts / 300 * np.log(counts / 300)) + 2 / 600
+    assert model.label_entropy_ == pytest.approx(entropy)
+    low, high = model.confidence_interval()
+    uncapped = model.mi_ + model.mi_bias_bounds_[1] + (model.mi_ - low - model.mi_bias_bounds_[0])
+    assert uncapped > entropy and high == pytest.approx(max(entropy, model.mi_))
+    assert _fast(cv=3).fit(X, X[:, 0]).label_entropy_ is None  # a number, not labels
+
+
 def test_overfitted_critics_are_refitted_with_early_stopping():
     # Correlated Gaussians, d = 5 each side, true MI 1.0, 300 pairs, cv=2:
     # without early stopping the critics learn their 150 training pairs and
