@@ -622,9 +622,14 @@ def test_only_auto_early_stopping_refits_overfitted_critics(monkeypatch, capsys,
         # The second round of progress bars says why it runs.
         assert ("fold 2/2, refit with early stopping" in capsys.readouterr().err) is refits
         if refits:
-            # A warm start continues the refitted critics rather than refitting.
+            # A warm start continues the refitted critics as they were
+            # trained, with early stopping (without, they went on to learn
+            # their pairs), and does not refit them again.
+            monkeypatch.setattr(mutual_info, "_OVERFIT_SHARE", -100.0)
             model.set_params(warm_start=True).fit(X, y)
-            assert not model.overfitted_
+            assert model.overfitted_
+            assert all("valid_loss" in history[-1] for history in model.history_)
+            assert len(model.history_[0]) > 2  # continued, not restarted
 
 
 @pytest.mark.filterwarnings("ignore::sklearn_nce.exceptions.SmallSampleWarning")
