@@ -690,6 +690,12 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
             self.saturated_ = True
             held_out_matrices = self._cross_fit(X, y)
         elif self._refits_overfitted(len(X)):
+            if self.verbose:
+                print(
+                    f"{type(self).__name__}: the folds read {self.mi_:.3f} nats on their "
+                    f"held-out pairs against {np.mean(self.fold_train_estimates_):.3f} on "
+                    "their training pairs (overfitted); refitting with early stopping."
+                )
             self.overfitted_ = True
             held_out_matrices = self._cross_fit(X, y)
         # After the fit: without an int seed, a cold fit has just drawn its own.

@@ -619,8 +619,10 @@ def test_only_auto_early_stopping_refits_overfitted_critics(monkeypatch, capsys,
         model = InfoNCEAnchorMI(cv=2, max_epochs=2, random_state=0, verbose=1, **params)
         model.fit(X, y)
         assert model.overfitted_ is refits
-        # The second round of progress bars says why it runs.
-        assert ("fold 2/2, refit with early stopping" in capsys.readouterr().err) is refits
+        # The second round of progress bars says what it is, and a line why.
+        out, err = capsys.readouterr()
+        assert ("fold 2/2, refit with early stopping" in err) is refits
+        assert ("(overfitted); refitting with early stopping" in out) is refits
         if refits:
             # A warm start continues the refitted critics as they were
             # trained, with early stopping (without, they went on to learn
