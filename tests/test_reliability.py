@@ -239,11 +239,18 @@ def test_ctrl_c_stops_the_whole_fit_not_only_its_stage():
     model = InfoNCEAnchorMI(
         cv=3, max_epochs=5, random_state=0, callbacks=[_CtrlCAtEpoch(2), _Count()]
     )
-    with pytest.raises(KeyboardInterrupt, match="interrupted"):
-        model.fit(X_fit, y_fit)
+    # Python's own handler, as in a terminal or a notebook: a process started
+    # in the background by a non-interactive shell (as CI may be) ignores
+    # SIGINT, and Python then installs none.
+    outside = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt, match="interrupted"):
+            model.fit(X_fit, y_fit)
+        # The handler is Python's again, outside the fit.
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, outside)
     assert len(stages) == 1 and not hasattr(model, "mi_")
-    # Python's own handler is back, outside the fit.
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_early_stopping_is_not_reported_as_an_interruption():
