@@ -498,7 +498,8 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         Whether the first fit's critics overfitted, their held-out estimate
         under 3/4 of their in-sample one (``fold_train_estimates_``), and the
         folds were refitted with early stopping (only with
-        ``early_stopping="auto"`` below 5000 training pairs per fold).
+        ``early_stopping="auto"`` below 5000 training pairs per fold). A warm
+        start keeps it, and continues those critics with early stopping.
     gap_kl_ : ndarray of shape (cv,) or None
         With ``telescoping_steps="auto"`` (or saturated), each fold's gap between joint and
         shuffled pairs read from its first classifier (see
