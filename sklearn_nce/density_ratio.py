@@ -180,6 +180,14 @@ _CHANCE_STD_ERRORS = 3.0
 # d=10, KL=8 pair: 0.3%). A sample's ESS reads higher, as it rarely holds the
 # heaviest weights: 2000 rows per sample (2-d) read 3.0% at KL 3 and warned
 # from KL ~5 (user test). Two uniform squares 10 units apart gave 1.47 of 300.
+# So predict_weights also reads the share the weights have over the whole
+# denominator distribution, effective_share_ = 1 / (the weights' mean on the
+# training numerator rows), since E_de[w^2] = E_nu[w] for w of mean 1 on
+# p_de. 2-d mean shifts, 2000 rows per sample, seeds 0 / 1 (exp(-2 KL) in
+# brackets): KL 1 0.149 / 0.128 (0.135), KL 2 0.023 / 0.018 (0.018), KL 2.3
+# 0.013 / 0.010 (0.010), KL 3 0.0033 / 0.0027 (0.0025), where the sample's
+# share read 0.030 / 0.005 and the seed-0 weighted mean of the first feature
+# was 18% low (user test).
 _WEIGHT_MIN_ESS_SHARE = 0.01
 _WEIGHT_ESS_MIN_ROWS = 100
 
@@ -410,6 +418,13 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
     denominator_weights_ : ndarray of shape (n_denominator,)
         Importance weights of the training denominator rows (mean 1), in
         their order in ``X``; also ``predict_weights()`` with no argument.
+    effective_share_ : float
+        The share of the denominator distribution that a weighted average
+        rests on, ``(E w)^2 / E w^2`` over it, read as 1 / the weights' mean
+        over the training numerator rows (``exp(-2 KL)`` for a Gaussian mean
+        shift). A sample's own effective size often reads higher: it rarely
+        holds the heaviest weights, and an average over it is then biased.
+        Below 1% :meth:`predict_weights` warns.
     weight_feature_range_ : ndarray of shape (2, n_features) or None
         The per-feature lower and upper bounds, in the units of ``X``, that
         the inputs of the weights are clipped to (``weight_clip_quantile``);
@@ -688,6 +703,9 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         log_ratio_de = self._weight_log_ratio(X[labels == 0])
         self.log_weight_offset_ = float(logsumexp(log_ratio_de) - np.log(len(log_ratio_de)))
         self.denominator_weights_ = np.exp(log_ratio_de - self.log_weight_offset_)
+        log_weights_nu = self._weight_log_ratio(X[labels == 1]) - self.log_weight_offset_
+        mean_log_weight_nu = logsumexp(log_weights_nu) - np.log(len(log_weights_nu))
+        self.effective_share_ = float(np.exp(-mean_log_weight_nu))
 
     def _objective(self, steps):
         loss = LOSSES[self.loss]
@@ -987,7 +1005,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         else:
             log_ratio = self._weight_log_ratio(validate_X(self, X, reset=False))
             weights = np.exp(log_ratio - self.log_weight_offset_)
-        _warn_if_few_effective_rows(weights)
+        # None in pickles of older versions.
+        _warn_if_few_effective_rows(weights, getattr(self, "effective_share_", None))
         return weights
 
     def score(self, X, y, sample_weight=None):
@@ -1251,8 +1270,11 @@ def _smaller_sample(labels):
     return int(min(np.bincount(labels, minlength=2)))
 
 
-def _warn_if_few_effective_rows(weights):
+def _warn_if_few_effective_rows(weights, share=None):
     """Warn when importance weights rest on under 1% of their rows (``_WEIGHT_MIN_ESS_SHARE``).
+
+    Or when ``share`` (``effective_share_``: the same share over the whole
+    denominator distribution) is under 1%.
 
     The advice, followed in a user test (mean shifts, 2000 rows per sample):
     the exact weights gave the same biased average (KL 5: 1.642 against
@@ -1266,11 +1288,19 @@ def _warn_if_few_effective_rows(weights):
     if not weights.max() > 0:
         return
     ess = effective_sample_size(weights)
-    if ess < _WEIGHT_MIN_ESS_SHARE * len(weights):
+    few_here = ess < _WEIGHT_MIN_ESS_SHARE * len(weights)
+    if few_here or (share is not None and share < _WEIGHT_MIN_ESS_SHARE):
+        over_all = (
+            ""
+            if share is None
+            else f", {share:.2%} of the rows over the whole denominator distribution "
+            "(effective_share_; a sample that lacks the heaviest rows reads higher, and an "
+            "average over it is then biased)"
+        )
         warnings.warn(
             f"These importance weights have an effective sample size of {ess:.1f} of "
-            f"{len(weights)} rows ((sum w)^2 / sum w^2): the two samples barely overlap, and "
-            "a weighted average over these rows rests on about that many of them, however "
+            f"{len(weights)} rows ((sum w)^2 / sum w^2){over_all}: the two samples barely "
+            "overlap, and a weighted average rests on few rows, however "
             "accurate the ratio (the true one does the same). If what you average does not "
             "depend on the features that separate the samples (the columns predict_log_ratio "
             "moves with), drop those and refit; otherwise the weighted average is unreliable.",
