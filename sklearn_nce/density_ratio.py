@@ -182,12 +182,14 @@ _CHANCE_STD_ERRORS = 3.0
 # from KL ~5 (user test). Two uniform squares 10 units apart gave 1.47 of 300.
 # So predict_weights also reads the share the weights have over the whole
 # denominator distribution, effective_share_ = 1 / (the weights' mean on the
-# training numerator rows), since E_de[w^2] = E_nu[w] for w of mean 1 on
-# p_de. 2-d mean shifts, 2000 rows per sample, seeds 0 / 1 (exp(-2 KL) in
-# brackets): KL 1 0.149 / 0.128 (0.135), KL 2 0.023 / 0.018 (0.018), KL 2.3
-# 0.013 / 0.010 (0.010), KL 3 0.0033 / 0.0027 (0.0025), where the sample's
-# share read 0.030 / 0.005 and the seed-0 weighted mean of the first feature
-# was 18% low (user test).
+# numerator rows early stopping held out), since E_de[w^2] = E_nu[w] for w of
+# mean 1 on p_de. 2-d mean shifts, 2000 rows per sample, seeds 0 / 1
+# (exp(-2 KL) in brackets): KL 1 0.115 / 0.142 (0.135), KL 2 0.015 / 0.023
+# (0.018), KL 2.3 0.0079 / 0.0138 (0.010), KL 3 0.0019 / 0.0042 (0.0025),
+# where the sample's share read 0.030 / 0.005 and the seed-0 weighted mean of
+# the first feature was 18% low (user test). On the training rows it read
+# close too, but an overfitted critic inflates it there (review: one 10-d
+# Gaussian for both samples, 150 rows each, early_stopping=False: 0.001).
 _WEIGHT_MIN_ESS_SHARE = 0.01
 _WEIGHT_ESS_MIN_ROWS = 100
 
@@ -418,13 +420,15 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
     denominator_weights_ : ndarray of shape (n_denominator,)
         Importance weights of the training denominator rows (mean 1), in
         their order in ``X``; also ``predict_weights()`` with no argument.
-    effective_share_ : float
+    effective_share_ : float or None
         The share of the denominator distribution that a weighted average
         rests on, ``(E w)^2 / E w^2`` over it, read as 1 / the weights' mean
-        over the training numerator rows (``exp(-2 KL)`` for a Gaussian mean
-        shift). A sample's own effective size often reads higher: it rarely
-        holds the heaviest weights, and an average over it is then biased.
-        Below 1% :meth:`predict_weights` warns.
+        over the numerator rows early stopping held out (``exp(-2 KL)`` for
+        a Gaussian mean shift); None without held-out rows, since on its
+        training rows an overfitted critic reads the ratios too high. A
+        sample's own effective size often reads higher: it rarely holds the
+        heaviest weights, and an average over it is then biased. Below 1%
+        :meth:`predict_weights` warns.
     weight_feature_range_ : ndarray of shape (2, n_features) or None
         The per-feature lower and upper bounds, in the units of ``X``, that
         the inputs of the weights are clipped to (``weight_clip_quantile``);
@@ -590,6 +594,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
     def _fit(self, X, y, progress_label=None):
         """``fit``'s steps; ``progress_label`` names the progress bars (None: the class)."""
         X, labels = self._validate_samples(X, y)
+        self._held_out_numerator = None  # the last trained critic's (see _check_training)
         self.telescoping_steps_ = self._fit_heads(X, labels, progress_label)
         self._set_weights(X, labels)
         return self
@@ -703,9 +708,17 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         log_ratio_de = self._weight_log_ratio(X[labels == 0])
         self.log_weight_offset_ = float(logsumexp(log_ratio_de) - np.log(len(log_ratio_de)))
         self.denominator_weights_ = np.exp(log_ratio_de - self.log_weight_offset_)
-        log_weights_nu = self._weight_log_ratio(X[labels == 1]) - self.log_weight_offset_
-        mean_log_weight_nu = logsumexp(log_weights_nu) - np.log(len(log_weights_nu))
-        self.effective_share_ = float(np.exp(-mean_log_weight_nu))
+        # On the numerator rows the critic did not train on, where early
+        # stopping held some out: on its training rows an overfitted critic
+        # reads inflated ratios (review: two samples of one 10-d Gaussian, 150
+        # rows each, early_stopping=False, 300 epochs read a share of 0.001).
+        # Without held-out rows it is not read (None).
+        numerator = getattr(self, "_held_out_numerator", None)
+        self.effective_share_ = None
+        if numerator is not None:
+            log_weights_nu = self._weight_log_ratio(numerator) - self.log_weight_offset_
+            mean_log_weight_nu = logsumexp(log_weights_nu) - np.log(len(log_weights_nu))
+            self.effective_share_ = float(np.exp(-mean_log_weight_nu))
 
     def _objective(self, steps):
         loss = LOSSES[self.loss]
@@ -1125,9 +1138,9 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         # "auto" picks at the sizes that can warn (2000 rows per sample).
         residual = "" if self.architecture_ == "residual" else " and architecture='residual'"
         return (
-            "Leave bridge_chasm=True (the default), or set telescoping_steps='auto'"
+            "Set bridge_chasm=True (the default), or telescoping_steps='auto'"
             f"{residual}: telescoping steps chosen from the gap, refitted on a linear ratio. "
-            "On Gaussian mean shifts that cut the log-ratio MSE 5-7 fold; on heavy-tailed "
+            "On Gaussian mean shifts that cut the log-ratio MSE 6-7 fold; on heavy-tailed "
             "samples it was better on some seeds and worse on others."
         )
 
@@ -1139,6 +1152,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         # KL = 8 (log-ratio MSE 2.5-4.4, fine), 0.8% at KL = 12 (MSE 23, as
         # bad as predicting the mean), 0.1% at KL = 20 (MSE 120).
         self.validation_error_ = None
+        if valid is not None and np.any(valid[1] == 1):
+            self._held_out_numerator = valid[0][valid[1] == 1]
         if not _can_judge(valid, _GAP_MIN_ROWS):
             return
         log_ratio = _log_ratio_of(net.module_, net.device, valid[0])

@@ -367,10 +367,10 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         below that the critics train their full budget and the folds are
         refitted with early stopping where they learnt their training pairs:
         where the held-out estimate reads under 3/4 of the in-sample one
-        (``overfitted_``; the anchor objective only, not where
-        ``validation_fraction`` of a fold's pairs is under 3 pairs, and not
-        on a warm start, which continues the critics as they were trained:
-        refitted ones with early stopping).
+        (``overfitted_``; the anchor objective with ``nu > 0`` and in-batch
+        critics only, not where ``validation_fraction`` of a fold's pairs is
+        under 3 pairs, and not on a warm start, which continues the critics
+        as they were trained: refitted ones with early stopping).
         The refit costs a second, shorter fit; ``early_stopping=True`` skips
         the first (to score many columns with :func:`mutual_info_nce`, where
         a user test read the same scores on 10 columns of 300 rows in 12 s
@@ -680,12 +680,18 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         _check_n_pairs(len(X), self.cv, self.objective)
         self.device_ = resolve_device(self.device)
         self.saturated_ = False
-        # A warm start continues refitted critics as they were trained, with
-        # early stopping: without it they went on to learn their pairs (a user
-        # test: 0.975 -> -0.280, no warning, 19 -> 144 epochs).
-        self.overfitted_ = bool(
-            self.warm_start and self._previous_critics() and getattr(self, "overfitted_", False)
+        # Under early_stopping="auto" a warm start continues refitted critics
+        # as they were trained, with early stopping: without it they went on
+        # to learn their pairs (a user test: 0.975 -> -0.280, no warning,
+        # 19 -> 144 epochs). Private while fitting: an interrupted refit must
+        # not leave overfitted_ claiming one (review).
+        self._refit_early_stopping = bool(
+            self.warm_start
+            and self.early_stopping == "auto"
+            and self._previous_critics()
+            and getattr(self, "overfitted_", False)
         )
+        self._refitting = False
         held_out_matrices = self._cross_fit(X, y)
         if self._refits_saturated():
             self.saturated_ = True
@@ -697,8 +703,10 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
                     f"held-out pairs against {np.mean(self.fold_train_estimates_):.3f} on "
                     "their training pairs (overfitted); refitting with early stopping."
                 )
-            self.overfitted_ = True
+            self._refit_early_stopping = self._refitting = True
             held_out_matrices = self._cross_fit(X, y)
+            self._refitting = False
+        self.overfitted_ = self._refit_early_stopping
         # After the fit: without an int seed, a cold fit has just drawn its own.
         self._folds_key = self._folds_key_of(pairs_hash)
         self._warn_if_unreliable(held_out_matrices)
@@ -1035,7 +1043,8 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
 
     def _uses_early_stopping(self, n_samples):
         # The refit of overfitted critics holds pairs out at any size.
-        return getattr(self, "overfitted_", False) or super()._uses_early_stopping(n_samples)
+        refit = getattr(self, "_refit_early_stopping", False)
+        return refit or super()._uses_early_stopping(n_samples)
 
     def _fit_fold(self, X, y, train_idx, held_idx, rng, index):
         """Train fold ``index``'s critic on the training pairs and score its held-out pairs."""
@@ -1178,7 +1187,7 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         A refit says which, so that a second round of bars explains itself.
         """
         label = f"{type(self).__name__} fold {fold + 1}/{self.cv}"
-        if self.overfitted_:
+        if self._refitting:
             return f"{label}, refit with early stopping"
         return f"{label}, refit by telescoping" if self.saturated_ else label
 

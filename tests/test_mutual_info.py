@@ -632,6 +632,11 @@ def test_only_auto_early_stopping_refits_overfitted_critics(monkeypatch, capsys,
             assert model.overfitted_
             assert all("valid_loss" in history[-1] for history in model.history_)
             assert len(model.history_[0]) > 2  # continued, not restarted
+            assert "refit" not in capsys.readouterr().err  # a continuation
+            # An explicit early_stopping=False is honoured (review).
+            model.set_params(early_stopping=False).fit(X, y)
+            assert not model.overfitted_
+            assert "valid_loss" not in model.history_[0][-1]
 
 
 @pytest.mark.filterwarnings("ignore::sklearn_nce.exceptions.SmallSampleWarning")

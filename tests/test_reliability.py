@@ -1,6 +1,5 @@
 """Bad input and broken fits get an error or a warning that names the fix, per estimator."""
 
-import os
 import pickle
 import signal
 import warnings
@@ -191,7 +190,7 @@ def test_divergence_probe_compares_at_the_starting_noise_weight():
 
 
 class _InterruptAtEpoch(Callback):
-    """Raise KeyboardInterrupt at the start of an epoch, as Ctrl-C would."""
+    """Raise KeyboardInterrupt at the start of an epoch: skorch's way to end training."""
 
     def __init__(self, epoch):
         self.epoch = epoch
@@ -206,7 +205,7 @@ class _Interrupted(NCEDensityRatio):
         return [("interrupt", _InterruptAtEpoch(3))]
 
 
-def test_keyboard_interrupt_leaves_a_usable_model_with_a_warning():
+def test_a_callbacks_keyboard_interrupt_leaves_a_usable_model_with_a_warning():
     X_fit, y_fit = make_mean_shift(2, 1.0).sample(200, 200, random_state=0)
     with pytest.warns(UserWarning, match="interrupted in epoch 3 of 20"):
         model = _Interrupted(max_epochs=20, random_state=0).fit(X_fit, y_fit)
@@ -222,7 +221,7 @@ class _CtrlCAtEpoch(Callback):
 
     def on_epoch_begin(self, net, **kwargs):
         if len(net.history) == self.epoch:
-            os.kill(os.getpid(), signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)
 
 
 def test_ctrl_c_stops_the_whole_fit_not_only_its_stage():
@@ -251,6 +250,15 @@ def test_ctrl_c_stops_the_whole_fit_not_only_its_stage():
     finally:
         signal.signal(signal.SIGINT, outside)
     assert len(stages) == 1 and not hasattr(model, "mi_")
+    # A caller's handler that does not raise (a shutdown flag) keeps its
+    # meaning: the fit is not interrupted (review).
+    flags = []
+    outside = signal.signal(signal.SIGINT, lambda signum, frame: flags.append(signum))
+    try:
+        model.fit(X_fit, y_fit)
+    finally:
+        signal.signal(signal.SIGINT, outside)
+    assert flags and len(stages) == 1 + 3 and np.isfinite(model.mi_)
 
 
 def test_early_stopping_is_not_reported_as_an_interruption():

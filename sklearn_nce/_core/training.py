@@ -581,7 +581,7 @@ def continue_history(earlier, history):
 
 
 def warn_if_interrupted(net):
-    """Warn when a fit ended early for a reason other than early stopping (Ctrl-C).
+    """Warn when a callback ended training early; end the fit on a Ctrl-C.
 
     skorch ends training on ``KeyboardInterrupt`` -- its own early stopping
     raises one too -- and returns normally, so an interrupted fit would

@@ -98,7 +98,7 @@ _ctrl_c = threading.local()
 
 @contextlib.contextmanager
 def noting_ctrl_c():
-    """Note each Ctrl-C (SIGINT) while the block runs, and pass it on as before.
+    """Note each Ctrl-C (SIGINT) that interrupts while the block runs, passed on as before.
 
     skorch ends a training stage on the ``KeyboardInterrupt`` that Ctrl-C
     raises and returns normally (its early stopping stops that way too), so
@@ -117,8 +117,13 @@ def noting_ctrl_c():
     received = []
 
     def note_and_pass_on(signum, frame):
-        received.append(signum)
-        previous(signum, frame)
+        # Noted only when it interrupts: a caller's handler that does not
+        # raise (a graceful-shutdown flag) keeps its meaning (review).
+        try:
+            previous(signum, frame)
+        except KeyboardInterrupt:
+            received.append(signum)
+            raise
 
     outer = getattr(_ctrl_c, "received", None)
     _ctrl_c.received = received
