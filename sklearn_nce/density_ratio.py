@@ -713,7 +713,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         # reads inflated ratios (review: two samples of one 10-d Gaussian, 150
         # rows each, early_stopping=False, 300 epochs read a share of 0.001).
         # Without held-out rows it is not read (None).
-        numerator = getattr(self, "_held_out_numerator", None)
+        # Popped: the rows are not kept in the fitted model (or its pickles).
+        numerator = self.__dict__.pop("_held_out_numerator", None)
         self.effective_share_ = None
         if numerator is not None:
             log_weights_nu = self._weight_log_ratio(numerator) - self.log_weight_offset_

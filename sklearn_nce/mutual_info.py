@@ -1028,11 +1028,10 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         level is free; telescoping classifiers stop early by their own rule).
         """
         n_train = n_pairs - math.ceil(n_pairs / self.cv)  # the smallest fold's
-        can_hold_out = round(self.validation_fraction * n_train) >= self._min_validation_rows
         if not (
             self.early_stopping == "auto"
             and not self._uses_early_stopping(n_train)
-            and can_hold_out
+            and self._can_hold_out(n_train)
             and not self.warm_start
             and self.objective == "anchor"
             and self.nu != 0

@@ -443,6 +443,14 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
             self.early_stopping == "auto" and n_samples >= self._auto_early_stopping_min_rows
         )
 
+    def _n_held_out(self, n_total):
+        """Rows that early stopping holds out of ``n_total``."""
+        return round(self.validation_fraction * n_total)
+
+    def _can_hold_out(self, n_total, n_classes=1):
+        """Whether they suffice to validate on: ``_min_validation_rows``, one per class."""
+        return self._n_held_out(n_total) >= max(n_classes, self._min_validation_rows)
+
     def _split(self, X, labels, rng):
         """Hold out ``validation_fraction`` (stratified by label) when early stopping is on.
 
@@ -452,13 +460,13 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
             return (X, labels), None
         n_total = n_rows(X)
         n_classes = 1 if labels is None else len(np.unique(labels))
-        if round(self.validation_fraction * n_total) < max(n_classes, self._min_validation_rows):
+        if not self._can_hold_out(n_total, n_classes):
             raise ValueError(
                 f"early_stopping=True holds out validation_fraction={self.validation_fraction} "
                 f"of {n_total} rows, too few to validate on; use more rows, a larger "
                 "validation_fraction, or early_stopping=False."
             )
-        n_held = round(self.validation_fraction * n_total)
+        n_held = self._n_held_out(n_total)
         groups = self._split_groups(X, labels, n_held)
         if groups is None:
             train_idx, valid_idx = train_test_split(
