@@ -21,8 +21,11 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/python -m sklearn_nce.demo
 
+# One worker process per core (pytest-xdist): the suite is ~1500 short, independent
+# tests, and on the 2-core development machine it took 181 s this way against 345 s serially.
+# Each worker trains with one torch thread (tests/conftest.py), so workers do not oversubscribe.
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist worksteal
 
 # The suite on the oldest dependency versions pyproject.toml declares (.ci/min-versions.txt), in
 # a second environment; not part of CI. A run on the old floors found skorch 1.0-1.1 unable to
@@ -33,7 +36,7 @@ test-floors:
 	$(FLOORS_VENV)/bin/python -m pip install --quiet "$(TORCH_SPEC)"
 	$(FLOORS_VENV)/bin/python -m pip install --quiet -r .ci/min-versions.txt
 	$(FLOORS_VENV)/bin/python -m pip install --quiet --no-deps -e .
-	$(FLOORS_VENV)/bin/python -m pytest
+	$(FLOORS_VENV)/bin/python -m pytest -n auto --dist worksteal
 
 lint: install
 	$(BIN)/ruff check sklearn_nce tests benchmarks
