@@ -1107,8 +1107,18 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         self._check_normaliser(_n_product_pairs(held_out_matrices))
         if self.objective == "anchor":
             _warn_if_inconsistent(
-                self.mi_, self.mi_std_, self.fold_estimates_, self.fold_std_errors_
+                self.mi_,
+                self.mi_std_,
+                self.fold_estimates_,
+                self.fold_std_errors_,
+                stopped_early=self._critics_stopped_early(),
             )
+
+    def _critics_stopped_early(self):
+        """Whether the fitted critics stopped on held-out pairs (a refit, or early stopping)."""
+        n_pairs = len(self.pointwise_mi_)
+        n_train = n_pairs - math.ceil(n_pairs / self.cv)  # the smallest fold's
+        return self._uses_early_stopping(n_train) and self._can_hold_out(n_train)
 
     def _fit_in_batch_critic(self, pairs, rng, fold):
         """Train one fold's in-batch critic; return it with its refitted level offset."""
@@ -1543,6 +1553,7 @@ def _feature_mi(column, y, seed, params):
         "fold_estimates": model.fold_estimates_,
         "fold_std_errors": model.fold_std_errors_,
         "anchor": model.objective == "anchor",
+        "stopped_early": model.objective == "anchor" and model._critics_stopped_early(),
         "warnings": [(w.category, str(w.message)) for w in caught if issubclass(w.category, ours)],
     }
 
@@ -1550,12 +1561,14 @@ def _feature_mi(column, y, seed, params):
 def _warn_per_feature(fits):
     """One warning per kind for all columns, naming the columns, instead of one per column."""
     inconsistent, problems, others = [], [], {}
+    stopped_early = True  # every untrustworthy column's critics stopped early
     for column, fit in enumerate(fits):
         if fit.get("anchor", False):
             args = (fit["mi"], fit["mi_std"], fit["fold_estimates"], fit["fold_std_errors"])
             column_problems = _consistency_problems(*args)
             problems += column_problems
             if column_problems:
+                stopped_early &= fit["stopped_early"]
                 inconsistent.append(
                     f"column {column}: {fit['mi']:.3f} nats, folds "
                     f"{_folds_text(fit['fold_estimates'], fit['fold_std_errors'])}"
@@ -1571,7 +1584,9 @@ def _warn_per_feature(fits):
             "or fold estimates that disagree beyond their sampling errors): "
             + "; ".join(inconsistent)
             + ". "
-            + _inconsistency_advice(problems, owner="InfoNCEAnchorMI's "),
+            + _inconsistency_advice(
+                problems, owner="InfoNCEAnchorMI's ", stopped_early=stopped_early
+            ),
             UnreliableEstimateWarning,
             stacklevel=stacklevel_to_user(),
         )
@@ -1676,6 +1691,14 @@ _NEGATIVE_ADVICE = (
     "is 3 or more and warm_start is off), a lower max_epochs or a smaller critic "
     "(hidden_layer_sizes), or more pairs."
 )
+# The same problem after the critics stopped early on held-out pairs (a refit,
+# or early_stopping on): naming early stopping again sent users in a circle.
+_NEGATIVE_ADVICE_STOPPED = (
+    "A plug-in below 0 means the critics score new pairs lower than the pairs they "
+    "trained on: they overfit, although they stopped early on held-out pairs, so "
+    "the pairs are too few for the critic. Use a smaller critic "
+    "(hidden_layer_sizes), weight_decay, or more pairs."
+)
 _DISAGREE_ADVICE = (
     "The folds' critics differ more than their held-out pairs explain: too few pairs "
     "for the critic, or too little training. Use more pairs, more folds (cv; each "
@@ -1684,12 +1707,15 @@ _DISAGREE_ADVICE = (
 _FOLDS_NOTE = "The fold estimates are in fold_estimates_; the estimate is not clipped at 0."
 
 
-def _inconsistency_advice(problems, owner=""):
-    """The advice for ``_consistency_problems``' list: each problem's, then where the folds are."""
+def _inconsistency_advice(problems, owner="", stopped_early=False):
+    """The advice for ``_consistency_problems``' list: each problem's, then where the folds are.
+
+    ``stopped_early``: the critics already stopped on held-out pairs.
+    """
     advice = [
         text
         for phrase, text in (
-            (_NEGATIVE_PROBLEM, _NEGATIVE_ADVICE),
+            (_NEGATIVE_PROBLEM, _NEGATIVE_ADVICE_STOPPED if stopped_early else _NEGATIVE_ADVICE),
             (_DISAGREE_PROBLEM, _DISAGREE_ADVICE),
         )
         if any(phrase in problem for problem in problems)
@@ -1697,7 +1723,7 @@ def _inconsistency_advice(problems, owner=""):
     return " ".join([*advice, _FOLDS_NOTE.replace("fold_estimates_", owner + "fold_estimates_")])
 
 
-def _warn_if_inconsistent(mi, mi_std, fold_estimates, fold_std_errors):
+def _warn_if_inconsistent(mi, mi_std, fold_estimates, fold_std_errors, stopped_early=False):
     problems = _consistency_problems(mi, mi_std, fold_estimates, fold_std_errors)
     if not problems:
         return
@@ -1705,7 +1731,8 @@ def _warn_if_inconsistent(mi, mi_std, fold_estimates, fold_std_errors):
         f"{_INCONSISTENT_PREFIX} {mi:.3f} nats is not trustworthy: "
         + "; and ".join(problems)
         + f" (fold estimates +- their standard errors: "
-        f"{_folds_text(fold_estimates, fold_std_errors)}). " + _inconsistency_advice(problems),
+        f"{_folds_text(fold_estimates, fold_std_errors)}). "
+        + _inconsistency_advice(problems, stopped_early=stopped_early),
         UnreliableEstimateWarning,
         stacklevel=stacklevel_to_user(),
     )

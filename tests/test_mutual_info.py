@@ -613,12 +613,22 @@ def test_only_auto_early_stopping_refits_overfitted_critics(monkeypatch, capsys,
     # A share this large counts any fit as overfitted: what is tested is which
     # settings fit refits (the share itself is measured on _OVERFIT_SHARE).
     monkeypatch.setattr(mutual_info, "_OVERFIT_SHARE", 100.0)
+    # And any plug-in counts as negative: the advice must not send users
+    # back to early stopping when the critics stopped early already.
+    monkeypatch.setattr(mutual_info, "_NEGLIGIBLE_NEGATIVE", -100.0)
+    monkeypatch.setattr(mutual_info, "_MAX_NEGATIVE_STD", -100.0)
     X, y, _ = make_correlated_gaussian(200, 1, 1.0, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UnreliableEstimateWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnreliableEstimateWarning)
         model = InfoNCEAnchorMI(cv=2, max_epochs=2, random_state=0, verbose=1, **params)
         model.fit(X, y)
         assert model.overfitted_ is refits
+        advice = [str(w.message) for w in caught if "is not trustworthy" in str(w.message)]
+        assert len(advice) == (params.get("objective", "anchor") == "anchor")
+        stopped_early = refits or params.get("early_stopping") is True
+        for text in advice:
+            assert ("although they stopped early" in text) is stopped_early
+            assert ("Use early stopping" in text) is not stopped_early
         # The second round of progress bars says what it is, and a line why.
         out, err = capsys.readouterr()
         assert ("fold 2/2, refit with early stopping" in err) is refits
