@@ -664,3 +664,24 @@ def test_mixture_weights_are_read_to_the_host_once_and_follow_the_buffer():
     expected = noise.sample(50)
     torch.manual_seed(0)
     torch.testing.assert_close(clone.sample(50), expected, rtol=0, atol=0)
+
+
+def test_noises_show_and_take_their_parameters_as_sklearn_estimators_do():
+    # A grid search over noises printed every candidate as "GaussianNoise()"
+    # and refused noise__ridge with an AttributeError (user test).
+    from sklearn.base import clone
+
+    from sklearn_nce import CNCEEnergyModel, NoisierNCEClassifier
+    from sklearn_nce.modules import LocalJumps, MixedJumps
+
+    assert repr(GaussianNoise()) == "GaussianNoise()"
+    assert repr(GaussianNoise(ridge=1e-3)) == "GaussianNoise(ridge=0.001)"
+    assert repr(GaussianMixtureNoise(n_components=3)) == "GaussianMixtureNoise(n_components=3)"
+    detector = NoisierNCEClassifier(noise=GaussianNoise()).set_params(noise__ridge=1.0)
+    assert repr(detector) == "NoisierNCEClassifier(noise=GaussianNoise(ridge=1.0))"
+    copied = clone(detector)
+    assert copied.noise.ridge == 1.0 and copied.noise is not detector.noise
+    model = CNCEEnergyModel(noise=MixedJumps(LocalJumps(), GaussianNoise()))
+    assert model.set_params(noise__local__scale=0.5).noise.local.scale == 0.5
+    with pytest.raises(ValueError, match=r"'ridg' for GaussianNoise.*\['ridge', 'shrinkage'\]"):
+        GaussianNoise().set_params(ridg=1.0)

@@ -20,6 +20,7 @@ noise identical from epoch to epoch); draws are made on its device and then
 moved to the noise's, so the same generator serves a CUDA noise.
 """
 
+import inspect
 import math
 import warnings
 
@@ -189,6 +190,59 @@ class Noise(nn.Module):
         # Declared so that the signature reads "Noise()": nn.Module's is
         # (*args, **kwargs), though it refuses any argument.
         super().__init__()
+
+    def set_params(self, **params):
+        """Set constructor parameters by name, as scikit-learn's ``set_params`` does.
+
+        What a grid search over ``noise__<name>`` (or ``base__<name>``) calls
+        on the noise an estimator holds; the estimator fits a copy of it at
+        ``fit``. A part that is itself a noise takes ``<part>__<name>``.
+        Without it such a search failed with an AttributeError (user test).
+
+        Parameters
+        ----------
+        **params : dict
+            Constructor parameters by name (those the noise keeps as
+            attributes of the same name, as scikit-learn's estimators do).
+
+        Returns
+        -------
+        self : Noise
+            This noise, with the parameters set.
+        """
+        names = _init_params(type(self), self)
+        for key, value in params.items():
+            name, _, part_key = key.partition("__")
+            if name not in names:
+                raise ValueError(
+                    f"Invalid parameter {name!r} for {type(self).__name__}: its settable "
+                    f"parameters are {sorted(names)}."
+                )
+            if part_key:
+                getattr(self, name).set_params(**{part_key: value})
+            else:
+                setattr(self, name, value)
+        return self
+
+    def extra_repr(self):
+        """The constructor parameters that differ from their defaults, for ``repr``.
+
+        As scikit-learn prints its estimators: ``GaussianNoise(ridge=0.001)``,
+        so that a grid search's ``cv_results_["params"]`` tells candidates
+        apart (they all read ``GaussianNoise()`` before; user test). Parts
+        that are noises show as nested modules.
+
+        Returns
+        -------
+        text : str
+            ``name=value`` pairs, comma-separated.
+        """
+        names = _init_params(type(self), self)
+        return ", ".join(
+            f"{name}={value!r}"
+            for name, (value, default) in names.items()
+            if not isinstance(value, nn.Module) and not _is_default(value, default)
+        )
 
     def fit(self, X):
         """Fit the noise to the training rows.
@@ -1981,3 +2035,25 @@ def _set_buffers(module, **arrays):
     """(Re)register fitted numpy arrays as float32 buffers of ``module``."""
     for name, value in arrays.items():
         module.register_buffer(name, torch.as_tensor(np.asarray(value), dtype=torch.float32))
+
+
+def _init_params(cls, noise):
+    """``{name: (value, default)}`` of the constructor parameters ``noise`` keeps by name."""
+    signature = inspect.signature(cls.__init__)
+    return {
+        name: (getattr(noise, name), parameter.default)
+        for name, parameter in signature.parameters.items()
+        if name != "self"
+        and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+        and hasattr(noise, name)
+    }
+
+
+def _is_default(value, default):
+    """Whether a parameter's value is its default (arrays never are: no truth value)."""
+    if value is default:
+        return True
+    try:
+        return type(value) is type(default) and bool(value == default)
+    except (TypeError, ValueError):
+        return False
