@@ -60,8 +60,10 @@ from ._core.validation import (
     check_warm_start_features,
     explained_conversion_errors,
     stacklevel_to_user,
+    validate_params,
     validate_X,
     validate_X_y,
+    warn_if_few_rows,
 )
 from .density_ratio import NCEDensityRatio
 from .exceptions import SmallSampleWarning, UnreliableEstimateWarning
@@ -678,6 +680,10 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         pairs_hash = self._check_warm_folds(X, y)
         X, y = self._validate_pairs(X, y, reset=True)
         _check_n_pairs(len(X), self.cv, self.objective)
+        # The columns the critic reads: x's and y's (one per class for labels).
+        # 200 pairs of d = 500 warned only that the folds disagree (API audit),
+        # where the other estimators warn of too few rows per feature.
+        warn_if_few_rows(len(X), X.shape[1] + y.shape[1], "pairs")
         self.device_ = resolve_device(self.device)
         self.saturated_ = False
         # Under early_stopping="auto" a warm start continues refitted critics
@@ -1410,6 +1416,20 @@ InfoNCEAnchorMI.fit_transform = available_if(InfoNCEAnchorMI._check_embedding)(
 )
 
 
+# As scikit-learn's functions check theirs: a bad per_feature or n_jobs was
+# taken as true or ignored (API audit). Nested validation stays on, so that
+# InfoNCEAnchorMI checks the **params passed to it.
+@validate_params(
+    {
+        "X": ["array-like"],
+        "y": ["array-like"],
+        "per_feature": ["boolean"],
+        "discrete_target": [StrOptions({"auto"}), "boolean"],
+        "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
+    },
+    prefer_skip_nested_validation=False,
+)
 def mutual_info_nce(
     X,
     y,

@@ -14,6 +14,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_nce import InfoNCEAnchorMI, mutual_info_nce
 from sklearn_nce.datasets import make_correlated_gaussian
+from sklearn_nce.exceptions import SmallSampleWarning
 from sklearn_nce.mutual_info import _MAX_AUTO_CLASSES, _resolve_discrete_target
 
 # Iris, one feature, 2 folds of 75 pairs, 50 epochs (~150 steps): 0.3 s a fit.
@@ -193,3 +194,27 @@ def test_warm_start_continues_only_on_the_same_pairs_and_cv(iris):
     # Each refused fit left the fitted model as it was.
     np.testing.assert_array_equal(model.fold_estimates_, continued)
     assert model.n_features_in_ == X.shape[1] and model.target_classes_.tolist() == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    "params, name",
+    [
+        ({"per_feature": "yes"}, "per_feature"),  # was taken as True
+        ({"n_jobs": "x"}, "n_jobs"),  # was ignored without per_feature
+        ({"discrete_target": "maybe"}, "discrete_target"),
+        ({"cv": 1}, "cv"),  # the estimator's own check, under the function's name
+    ],
+)
+def test_mutual_info_nce_checks_its_parameters_as_sklearn_functions_do(params, name):
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    with pytest.raises(ValueError, match=f"'{name}' parameter of mutual_info_nce must be"):
+        mutual_info_nce(X, X[:, 0], **params)
+
+
+def test_too_few_pairs_per_column_warn():
+    # As the other estimators warn below 3 rows per feature: 40 pairs of
+    # 10 + 5 columns (200 pairs of d = 500 warned only that the folds disagree).
+    X, y, _ = make_correlated_gaussian(40, 5, 1.0, random_state=0)
+    X = np.hstack([X, np.random.default_rng(0).normal(size=(40, 5))])
+    with pytest.warns(SmallSampleWarning, match="40 pairs for 15 features"):
+        InfoNCEAnchorMI(cv=2, max_epochs=2, random_state=0).fit(X, y)

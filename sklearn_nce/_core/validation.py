@@ -20,7 +20,7 @@ import scipy.sparse
 import torch
 from sklearn import get_config
 from sklearn.base import _fit_context as _sklearn_fit_context
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import _num_features, check_array, check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
@@ -51,6 +51,7 @@ __all__ = [
     "stacklevel_to_user",
     "validate_X",
     "validate_X_y",
+    "validate_params",
     "warn_if_few_rows",
 ]
 
