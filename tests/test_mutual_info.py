@@ -509,7 +509,7 @@ def test_fold_checks_flag_negative_and_disagreeing_folds():
 
 
 def test_per_feature_reports_untrustworthy_columns_in_one_warning():
-    def fit(mi, folds, errors, extra=()):
+    def fit(mi, folds, errors, extra=(), stopped_early=False):
         std = max(np.std(folds, ddof=1) / np.sqrt(len(folds)), 0.01)
         return dict(
             mi=mi,
@@ -517,6 +517,7 @@ def test_per_feature_reports_untrustworthy_columns_in_one_warning():
             fold_estimates=np.array(folds),
             fold_std_errors=np.array(errors),
             anchor=True,
+            stopped_early=stopped_early,
             warnings=list(extra),
         )
 
@@ -535,6 +536,14 @@ def test_per_feature_reports_untrustworthy_columns_in_one_warning():
     assert "2 of 4 columns" in message and "column 1: -0.700" in message
     assert "column 3: -0.300" in message and "column 0" not in message
     assert "column(s) [0, 1]" in str(caught[1].message)
+    assert "Use early stopping" in message  # column 3's critics did not stop early
+    # Where every untrustworthy column's critics stopped early already, the
+    # advice does not send the user back to early stopping.
+    fits[1]["stopped_early"] = True
+    fits[3] = fit(-0.3, [-0.3, -0.3], [0.05, 0.05], stopped_early=True)
+    with pytest.warns(UnreliableEstimateWarning, match="although they stopped early") as record:
+        _warn_per_feature(fits)
+    assert all("Use early stopping" not in str(w.message) for w in record)
 
 
 def test_fit_warns_when_its_folds_disagree():
