@@ -39,8 +39,8 @@ N_PER_SAMPLE = 1000
 # 20 passes over the 1000 training rows are enough here and keep the page fast. A pass over
 # fewer rows is fewer optimiser steps: at 100 rows per sample 20 passes left the log ratio at
 # a quarter of its slope, so keep the default (100) when you copy this to small samples. In many
-# dimensions with few rows, a linear critic (architecture="residual") can give the test more
-# power: see "Two-sample problems" in the density-ratio user guide.
+# dimensions with few rows, a linear ratio with an MLP on top (architecture="residual") can
+# give the test more power: see "Two-sample problems" in the density-ratio user guide.
 MAX_EPOCHS = 20
 N_PERMUTATIONS = 1000
 # sphinx_gallery_start_ignore

@@ -1121,10 +1121,12 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
             )
 
     def _critics_stopped_early(self):
-        """Whether the fitted critics stopped on held-out pairs (a refit, or early stopping)."""
-        n_pairs = len(self.pointwise_mi_)
-        n_train = n_pairs - math.ceil(n_pairs / self.cv)  # the smallest fold's
-        return self._uses_early_stopping(n_train) and self._can_hold_out(n_train)
+        """Whether every fitted critic was judged on held-out pairs, so could stop early.
+
+        Read from the training histories: the in-batch critics' rule (a refit,
+        or early stopping) and telescoping classifiers' own rule alike.
+        """
+        return all("valid_loss" in history[-1] for history in self.history_)
 
     def _fit_in_batch_critic(self, pairs, rng, fold):
         """Train one fold's in-batch critic; return it with its refitted level offset."""
@@ -1421,7 +1423,8 @@ InfoNCEAnchorMI.fit_transform = available_if(InfoNCEAnchorMI._check_embedding)(
 # InfoNCEAnchorMI checks the **params passed to it.
 @validate_params(
     {
-        "X": ["array-like"],
+        # Sparse X passes here, to be refused with the package's ".toarray()" hint.
+        "X": ["array-like", "sparse matrix"],
         "y": ["array-like"],
         "per_feature": ["boolean"],
         "discrete_target": [StrOptions({"auto"}), "boolean"],
@@ -1581,14 +1584,15 @@ def _feature_mi(column, y, seed, params):
 def _warn_per_feature(fits):
     """One warning per kind for all columns, naming the columns, instead of one per column."""
     inconsistent, problems, others = [], [], {}
-    stopped_early = True  # every untrustworthy column's critics stopped early
+    stopped_early = True  # every negative column's critics stopped early
     for column, fit in enumerate(fits):
         if fit.get("anchor", False):
             args = (fit["mi"], fit["mi_std"], fit["fold_estimates"], fit["fold_std_errors"])
             column_problems = _consistency_problems(*args)
             problems += column_problems
-            if column_problems:
+            if any(_NEGATIVE_PROBLEM in problem for problem in column_problems):
                 stopped_early &= fit["stopped_early"]
+            if column_problems:
                 inconsistent.append(
                     f"column {column}: {fit['mi']:.3f} nats, folds "
                     f"{_folds_text(fit['fold_estimates'], fit['fold_std_errors'])}"
@@ -1675,7 +1679,7 @@ _DISAGREE_PROBLEM = "fold estimates disagree"
 
 
 def _consistency_problems(mi, mi_std, fold_estimates, fold_std_errors):
-    """Why a plug-in estimate cannot be trusted ([] when it can): see ``fit``'s Warns."""
+    """Why a plug-in estimate cannot be trusted ([] when it can): the fold checks."""
     problems = []
     if mi < -max(_MAX_NEGATIVE_STD * mi_std, _NEGLIGIBLE_NEGATIVE):
         problems.append(

@@ -211,6 +211,17 @@ def test_mutual_info_nce_checks_its_parameters_as_sklearn_functions_do(params, n
         mutual_info_nce(X, X[:, 0], **params)
 
 
+def test_mutual_info_nce_refuses_sparse_x_with_the_toarray_hint():
+    # The parameter check lets sparse X through to the package's own message
+    # (review: "must be an array-like" had replaced it).
+    import scipy.sparse
+
+    X = scipy.sparse.csr_matrix(np.eye(50, 2))
+    for per_feature in (False, True):
+        with pytest.raises(TypeError, match=r"toarray"):
+            mutual_info_nce(X, np.arange(50.0), per_feature=per_feature)
+
+
 def test_too_few_pairs_per_column_warn():
     # As the other estimators warn below 3 rows per feature: 40 pairs of
     # 10 + 5 columns (200 pairs of d = 500 warned only that the folds disagree).

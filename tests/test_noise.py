@@ -685,3 +685,13 @@ def test_noises_show_and_take_their_parameters_as_sklearn_estimators_do():
     assert model.set_params(noise__local__scale=0.5).noise.local.scale == 0.5
     with pytest.raises(ValueError, match=r"'ridg' for GaussianNoise.*\['ridge', 'shrinkage'\]"):
         GaussianNoise().set_params(ridg=1.0)
+
+    zeros = torch.zeros(2)
+
+    class Shifted(GaussianNoise):  # a tensor parameter has no truth value: shown, not compared
+        def __init__(self, loc=zeros):
+            super().__init__()
+            self.loc = loc
+
+    assert repr(Shifted()) == "Shifted()"
+    assert repr(Shifted(torch.ones(2))) == "Shifted(loc=tensor([1., 1.]))"

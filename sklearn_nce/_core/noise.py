@@ -2050,10 +2050,10 @@ def _init_params(cls, noise):
 
 
 def _is_default(value, default):
-    """Whether a parameter's value is its default (arrays never are: no truth value)."""
+    """Whether a parameter's value is its default (arrays and tensors never are)."""
     if value is default:
         return True
     try:
         return type(value) is type(default) and bool(value == default)
-    except (TypeError, ValueError):
+    except Exception:  # noqa: BLE001 - no truth value (numpy: ValueError, torch: RuntimeError)
         return False
