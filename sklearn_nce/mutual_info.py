@@ -683,7 +683,13 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         # The columns the critic reads: x's and y's (one per class for labels).
         # 200 pairs of d = 500 warned only that the folds disagree (API audit),
         # where the other estimators warn of too few rows per feature.
-        warn_if_few_rows(len(X), X.shape[1] + y.shape[1], "pairs")
+        warn_if_few_rows(
+            len(X),
+            X.shape[1] + y.shape[1],
+            "pairs",
+            "The features are the columns of X and of y together, one per class for class "
+            "labels: use more pairs, fewer columns of X (e.g. PCA) or fewer classes.",
+        )
         self.device_ = resolve_device(self.device)
         self.saturated_ = False
         # Under early_stopping="auto" a warm start continues refitted critics

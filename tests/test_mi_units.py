@@ -227,5 +227,5 @@ def test_too_few_pairs_per_column_warn():
     # 10 + 5 columns (200 pairs of d = 500 warned only that the folds disagree).
     X, y, _ = make_correlated_gaussian(40, 5, 1.0, random_state=0)
     X = np.hstack([X, np.random.default_rng(0).normal(size=(40, 5))])
-    with pytest.warns(SmallSampleWarning, match="40 pairs for 15 features"):
+    with pytest.warns(SmallSampleWarning, match="40 pairs for 15 features.*one per class"):
         InfoNCEAnchorMI(cv=2, max_epochs=2, random_state=0).fit(X, y)

@@ -367,17 +367,19 @@ def _refuse_non_finite(X, name):
     )
 
 
-def warn_if_few_rows(n_rows, n_features, what):
+def warn_if_few_rows(
+    n_rows, n_features, what, advice="Use more rows or fewer features (e.g. PCA)."
+):
     """``SmallSampleWarning`` when ``n_rows < MIN_ROWS_PER_FEATURE * n_features``.
 
     ``what`` names the rows in the message ("training rows", "rows in the
-    smaller sample").
+    smaller sample"); ``advice`` ends it.
     """
     if n_rows < MIN_ROWS_PER_FEATURE * n_features:
         warnings.warn(
             f"{n_rows} {what} for {n_features} features: fewer than "
             f"{MIN_ROWS_PER_FEATURE} per feature, too few for a trustworthy answer (expect "
-            "confident nonsense on new rows). Use more rows or fewer features (e.g. PCA).",
+            f"confident nonsense on new rows). {advice}",
             SmallSampleWarning,
             stacklevel=stacklevel_to_user(),
         )
