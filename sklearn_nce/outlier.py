@@ -117,7 +117,8 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
     early_stopping : bool or "auto", default="auto"
         Stop on the held-out logistic loss (data vs. fixed noise), then keep
         the share of the network the held-out rows support
-        (``network_scale_``); "auto" enables it from 50 rows.
+        (``network_scale_``); "auto" enables it from 50 rows, and below
+        keeps ``q`` alone: nothing could vouch for the network.
     validation_fraction : float in (0, 1), default=0.1
         Fraction held out for early stopping.
     n_iter_no_change : int, default=10
@@ -175,7 +176,8 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
     network_scale_ : float
         The share ``s`` of the network kept, ``log p = log q + s h - log Z``:
         the value in 0, 0.1, ..., 1 with the highest log-likelihood on the
-        held-out rows (1 without held-out rows).
+        held-out rows; 0 (``q`` alone) where ``early_stopping="auto"`` held
+        no rows out (under 50 rows), 1 with ``early_stopping=False``.
     network_gain_ : float or None
         Held-out log-likelihood gain over ``q`` alone at that share, in nats
         per row (None without held-out rows).

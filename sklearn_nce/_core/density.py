@@ -277,12 +277,22 @@ class _BaseEnergyNCE(_BaseNCE):
         draws of the base that :meth:`_normalise` will use. The best ``s``
         whose importance weights those draws can trust is kept as
         ``network_scale_``, its gain as ``network_gain_`` (nats per row).
-        Without held-out rows, or without a base to sample, the network is
-        kept whole and the gain is None.
+        Without a base to sample, or with ``early_stopping=False``, the
+        network is kept whole and the gain is None. Where ``"auto"`` held no
+        rows out (under 50 rows) nothing can vouch for the network and the
+        base is kept alone (scale 0): on 25-45 rows of iris, wine and digits
+        (PCA-10) classes the whole network lowered the held-out
+        log-likelihood in most fits (user test: iris -0.22, wine -1.25
+        nats per row; see _AUTO_EARLY_STOPPING_MIN_ROWS).
         """
         module = net.module_
         self.network_scale_, self.network_gain_ = 1.0, None
-        if valid is None or not _can_propose(self.base_):
+        if not _can_propose(self.base_):
+            return
+        if valid is None:
+            if self.early_stopping == "auto":
+                module.network_scale.fill_(0.0)
+                self.network_scale_ = 0.0
             return
         module.network_scale.fill_(1.0)
         module.eval()
