@@ -121,10 +121,11 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         (on noise from a fixed generator) has not improved by ``tol`` for
         ``n_iter_no_change`` epochs, restore the best weights, and keep the
         share of the network the held-out rows support (``network_scale_``).
-        "auto" enables it from 50 rows, and below keeps the base alone
-        (``network_scale_`` 0): nothing could vouch for the network, which
-        lowered the held-out log-likelihood of most fits of 25-45 rows (a
-        user test). With a noise other than the base
+        "auto" enables it from 50 rows; below, a model with a base is its
+        base alone (``network_scale_`` 0, the network trained one epoch):
+        nothing could vouch for the network, which lowered the held-out
+        log-likelihood of most fits of 25-45 rows (a user test). With a
+        noise other than the base
         (or the stack of ``noise="auto"``) the held-out rows jump globally
         to the proposal (``proposal_``; with ``base=None``, its mixture
         ``proposal_.density``, not its box): a loss that also judges the
@@ -184,8 +185,9 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         The share ``s`` of the network kept, ``log phi = s f + log b``: the
         value in 0, 0.1, ..., 1 with the highest log-likelihood on the
         held-out rows; 0 (the base alone) where ``early_stopping="auto"``
-        held no rows out (under 50 rows), 1 with ``early_stopping=False`` or
-        without a base.
+        held no rows out (under 50 rows); 1 with ``early_stopping=False``,
+        without a base, or with a base that cannot draw (no ``sample``: the
+        held-out rows cannot weigh the shares then).
     network_gain_ : float or None
         Held-out log-likelihood gain over the base alone at that share, in
         nats per row (None without held-out rows or without a base).

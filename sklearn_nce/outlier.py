@@ -118,7 +118,8 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
         Stop on the held-out logistic loss (data vs. fixed noise), then keep
         the share of the network the held-out rows support
         (``network_scale_``); "auto" enables it from 50 rows, and below
-        keeps ``q`` alone: nothing could vouch for the network.
+        keeps ``q`` alone (the network trained one epoch): nothing could
+        vouch for it.
     validation_fraction : float in (0, 1), default=0.1
         Fraction held out for early stopping.
     n_iter_no_change : int, default=10

@@ -363,7 +363,29 @@ def test_under_50_rows_the_unvouched_network_is_not_kept(Estimator):
     X = load_iris().data[:40]  # setosa
     model = Estimator(max_epochs=50, random_state=0).fit(X)
     assert model.network_scale_ == 0.0 and model.network_gain_ is None
+    assert model.n_iter_ == 1  # a network nothing will use is not trained
     np.testing.assert_allclose(model.score_samples(X), model.base_score_samples(X), atol=1e-5)
     whole = Estimator(max_epochs=50, early_stopping=False, random_state=0).fit(X)
-    assert whole.network_scale_ == 1.0
+    assert whole.network_scale_ == 1.0 and whole.n_iter_ == 50
     assert not np.allclose(whole.score_samples(X), whole.base_score_samples(X), atol=1e-3)
+
+
+def test_under_50_rows_a_base_that_cannot_draw_is_kept_alone_too():
+    # Review: a base with only fit and log_prob skipped the rule and kept the
+    # network whole (0.68 nats from the base on these rows).
+    from sklearn_nce.modules import Noise
+
+    class LogProbOnly(Noise):  # a Gaussian base that cannot draw
+        def fit(self, X):
+            self.gaussian = GaussianNoise().fit(X)
+            return self
+
+        def log_prob(self, x):
+            return self.gaussian.log_prob(x)
+
+    X = load_iris().data[:40]
+    model = CNCEEnergyModel(base=LogProbOnly(), max_epochs=30, random_state=0).fit(X)
+    assert model.network_scale_ == 0.0
+    np.testing.assert_allclose(
+        model.score_samples(X), model.base_score_samples(X) - model.log_partition_, atol=1e-5
+    )
