@@ -389,3 +389,12 @@ def test_under_50_rows_a_base_that_cannot_draw_is_kept_alone_too():
     np.testing.assert_allclose(
         model.score_samples(X), model.base_score_samples(X) - model.log_partition_, atol=1e-5
     )
+
+
+@pytest.mark.parametrize("early_stopping", [True, "auto"])
+def test_too_small_a_validation_split_names_the_setting(early_stopping):
+    # 2% of 60 rows is one row: too few to validate on. Under "auto" the
+    # error said early_stopping=True (review).
+    model = CNCEEnergyModel(early_stopping=early_stopping, validation_fraction=0.02)
+    with pytest.raises(ValueError, match=f"early_stopping={early_stopping!r} holds out"):
+        model.fit(load_iris().data[:60])

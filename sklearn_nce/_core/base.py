@@ -462,7 +462,9 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
         n_classes = 1 if labels is None else len(np.unique(labels))
         if not self._can_hold_out(n_total, n_classes):
             raise ValueError(
-                f"early_stopping=True holds out validation_fraction={self.validation_fraction} "
+                # Named as set: under "auto" the message said True (review).
+                f"early_stopping={self.early_stopping!r} holds out "
+                f"validation_fraction={self.validation_fraction} "
                 f"of {n_total} rows, too few to validate on; use more rows, a larger "
                 "validation_fraction, or early_stopping=False."
             )
