@@ -364,6 +364,9 @@ def test_under_50_rows_the_unvouched_network_is_not_kept(Estimator):
     model = Estimator(max_epochs=50, random_state=0).fit(X)
     assert model.network_scale_ == 0.0 and model.network_gain_ is None
     assert model.n_iter_ == 1  # a network nothing will use is not trained
+    # 52 rows hold 5 out (47 left to train on): the network trains and is judged.
+    judged = Estimator(max_epochs=20, random_state=0).fit(load_iris().data[:52])
+    assert judged.n_iter_ == 20 and judged.network_gain_ is not None
     np.testing.assert_allclose(model.score_samples(X), model.base_score_samples(X), atol=1e-5)
     whole = Estimator(max_epochs=50, early_stopping=False, random_state=0).fit(X)
     assert whole.network_scale_ == 1.0 and whole.n_iter_ == 50

@@ -105,8 +105,9 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
     ``_make_critic(X, n_outputs, critic_index)`` / ``_default_critic(X, n_outputs)``
         The module to train: a warm start's previous critic, a copy of the
         user's ``critic``, or ``_default_critic`` (an MLP here).
-    ``_learning_rate()``, ``_batch_size(n_train)``, ``_max_epochs(n_train, batch_size)``
-        What ``"auto"`` settings resolve to; read back after fit as
+    ``_learning_rate()``, ``_batch_size(n_train)``, ``_max_epochs(n_train, batch_size, valid)``
+        What ``"auto"`` settings resolve to (``valid``: the held-out rows, or
+        None); read back after fit as
         ``lr_``, ``batch_size_`` and ``max_epochs_``. ``_patience(n_train,
         batch_size)``: early stopping's patience in epochs.
     ``_training_callbacks()``
@@ -375,7 +376,7 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
         net = build_net(
             critic,
             objective,
-            max_epochs=self._max_epochs(n_train, batch_size),
+            max_epochs=self._max_epochs(n_train, batch_size, valid),
             batch_size=batch_size,
             valid_batch_size=valid_batch_size,
             lr=self._learning_rate(),
@@ -424,13 +425,14 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
             return self.batch_size
         return int(min(_AUTO_MAX_BATCH, max(_AUTO_MIN_BATCH, n_train // 100)))
 
-    def _max_epochs(self, n_train, batch_size):
+    def _max_epochs(self, n_train, batch_size, valid=None):
         """``max_epochs``, or with "auto" the epochs that make ``_auto_optimizer_steps`` steps.
 
         A budget of steps rather than passes: a small data set then gets as
         many updates as a large one instead of a fraction of them, up to
         ``_auto_max_passes`` passes where an estimator sets one.
         """
+        del valid  # what held-out rows there are: a subclass may read it
         if self.max_epochs != "auto":
             return self.max_epochs
         steps_per_epoch = max(1, n_train // batch_size)
