@@ -594,9 +594,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
     def _fit(self, X, y, progress_label=None):
         """``fit``'s steps; ``progress_label`` names the progress bars (None: the class)."""
         X, labels = self._validate_samples(X, y)
-        self._held_out_numerator = None  # the last trained critic's (see _check_training)
-        self.telescoping_steps_ = self._fit_heads(X, labels, progress_label)
-        self._set_weights(X, labels)
+        self.telescoping_steps_, valid = self._fit_heads(X, labels, progress_label)
+        self._set_weights(X, labels, valid)
         return self
 
     def fit_weights(self, *, X_source, X_target):
@@ -665,7 +664,11 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         return X, labels
 
     def _fit_heads(self, X, labels, progress_label):
-        """Train the critic; return its number of heads (``telescoping_steps`` resolved)."""
+        """Train the critic; return its number of heads (``telescoping_steps`` resolved).
+
+        And the held-out ``(X, labels)`` the final critic was judged on (None
+        without early stopping).
+        """
         steps = self.telescoping_steps
         if self.warm_start and self._previous_critics():
             if steps == "auto" or (steps == 1 and self.bridged_chasm_):
@@ -691,13 +694,14 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
             if _can_judge(valid, _GAP_MIN_ROWS) or n_smaller >= _BRIDGE_MIN_ROWS:
                 return self._bridge(X, labels, valid, progress_label)
             _warn_unbridged_chasm(n_smaller)
-        return steps
+        return steps, valid
 
-    def _set_weights(self, X, labels):
+    def _set_weights(self, X, labels, valid):
         """Importance weights, normalised to mean 1 on the training denominator sample.
 
         (A self-normalised estimator.) Sets the clip of their inputs first,
-        from all the training rows ``X`` (standardised).
+        from all the training rows ``X`` (standardised). ``valid``, the rows
+        the critic was judged on (or None), gives ``effective_share_``.
         """
         self._weight_bounds = _clip_bounds(X, self.weight_clip_quantile)
         self.weight_feature_range_ = (
@@ -712,11 +716,10 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         # stopping held some out: on its training rows an overfitted critic
         # reads inflated ratios (review: two samples of one 10-d Gaussian, 150
         # rows each, early_stopping=False, 300 epochs read a share of 0.001).
-        # Without held-out rows it is not read (None).
-        # Popped: the rows are not kept in the fitted model (or its pickles).
-        numerator = self.__dict__.pop("_held_out_numerator", None)
+        # Without held-out numerator rows it is not read (None).
         self.effective_share_ = None
-        if numerator is not None:
+        if valid is not None and np.any(valid[1] == 1):
+            numerator = valid[0][valid[1] == 1]
             log_weights_nu = self._weight_log_ratio(numerator) - self.log_weight_offset_
             mean_log_weight_nu = logsumexp(log_weights_nu) - np.log(len(log_weights_nu))
             self.effective_share_ = float(np.exp(-mean_log_weight_nu))
@@ -738,7 +741,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         ``2 * Phi^-1(e)^2``; the rule is one step per ``_AUTO_NATS_PER_STEP``
         nats of it, up to ``_AUTO_MAX_STEPS``. A count of zero errors is taken
         as half a row, so the KL stays finite and grows with the sample.
-        Returns the number of steps fitted.
+        Returns the number of steps fitted and the final critic's held-out rows.
         """
         if self.critic is not None:
             # The refit needs as many outputs as the rule picks, which a
@@ -751,8 +754,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         valid = self._fit_critic(X, labels, self._objective(1), progress_label=progress_label)
         steps = self._steps_for_gap(X, labels, valid)
         if steps > 1:
-            self._refit(X, labels, steps, progress_label)
-        return steps
+            valid = self._refit(X, labels, steps, progress_label)
+        return steps, valid
 
     def _warn_if_unchecked(self, n_samples):
         """Warn when early_stopping="auto" has too few rows to hold any out.
@@ -841,14 +844,13 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         The MLP keeps its architecture's other choices: "quadratic" and
         "residual" stay, "mlp" becomes "residual" (an MLP with telescoping
         alone still saturated: log-ratio MSE 18.8 against 0.33 in the tests).
-        Returns the number of steps fitted.
+        Returns the number of steps fitted and the refit's held-out rows.
         """
         steps = self._steps_for_gap(X, labels, valid)
         if self.architecture_ == "mlp":
             self.architecture_ = "residual"
         self.bridged_chasm_ = True
-        self._refit(X, labels, steps, progress_label)
-        return steps
+        return steps, self._refit(X, labels, steps, progress_label)
 
     def _steps_for_gap(self, X, labels, valid):
         """Telescoping steps for the gap the fitted single classifier shows (sets ``gap_kl_``)."""
@@ -859,10 +861,15 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         return int(np.clip(np.ceil(gaussian_kl / _AUTO_NATS_PER_STEP), 1, _AUTO_MAX_STEPS))
 
     def _refit(self, X, labels, steps, progress_label):
-        """Train a fresh critic with ``steps`` heads (the first fit was a measurement)."""
+        """Train a fresh critic with ``steps`` heads (the first fit was a measurement).
+
+        Returns its held-out ``(X, labels)`` (None without early stopping).
+        """
         self.net_ = None  # not a critic to continue
         objective = self._objective(steps)
-        self._fit_critic(X, labels, objective, n_outputs=steps, progress_label=progress_label)
+        return self._fit_critic(
+            X, labels, objective, n_outputs=steps, progress_label=progress_label
+        )
 
     def predict(self, X):
         """Label of the sample each row more likely came from (training priors).
@@ -1153,8 +1160,6 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         # KL = 8 (log-ratio MSE 2.5-4.4, fine), 0.8% at KL = 12 (MSE 23, as
         # bad as predicting the mean), 0.1% at KL = 20 (MSE 120).
         self.validation_error_ = None
-        if valid is not None and np.any(valid[1] == 1):
-            self._held_out_numerator = valid[0][valid[1] == 1]
         if not _can_judge(valid, _GAP_MIN_ROWS):
             return
         log_ratio = _log_ratio_of(net.module_, net.device, valid[0])
