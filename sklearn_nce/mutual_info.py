@@ -1714,9 +1714,13 @@ _INCONSISTENT_PREFIX = "InfoNCEAnchorMI's estimate"
 # defaults -0.875): early_stopping=True 0.86, max_epochs=20 0.82,
 # hidden_layer_sizes=(32,) 0.80, 4000 pairs 0.96; cv=10, which it advised
 # before, -0.41.
-_NEGATIVE_ADVICE = (
+_NEGATIVE_MEANS = (
     "A plug-in below 0 means the critics score new pairs lower than the pairs they "
-    'trained on: they overfit. Use early stopping (early_stopping=True, or "auto", '
+    "trained on: they overfit"
+)
+_NEGATIVE_ADVICE = (
+    f"{_NEGATIVE_MEANS}. "
+    'Use early stopping (early_stopping=True, or "auto", '
     "which refits overfitted critics with it where validation_fraction of a fold's pairs "
     "is 3 or more and warm_start is off), a lower max_epochs or a smaller critic "
     "(hidden_layer_sizes), or more pairs."
@@ -1724,8 +1728,7 @@ _NEGATIVE_ADVICE = (
 # The same problem after the critics stopped early on held-out pairs (a refit,
 # or early_stopping on): naming early stopping again sent users in a circle.
 _NEGATIVE_ADVICE_STOPPED = (
-    "A plug-in below 0 means the critics score new pairs lower than the pairs they "
-    "trained on: they overfit, although they stopped early on held-out pairs, so "
+    f"{_NEGATIVE_MEANS}, although they stopped early on held-out pairs, so "
     "the pairs are too few for the critic. Use a smaller critic "
     "(hidden_layer_sizes), weight_decay, or more pairs."
 )
