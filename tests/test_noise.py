@@ -12,6 +12,7 @@ from scipy.special import logsumexp
 from scipy.stats import multivariate_normal, norm
 from sklearn.neighbors import KernelDensity
 
+from sklearn_nce._core import noise as noise_module
 from sklearn_nce._core.critics import BaseCorrectedDensity
 from sklearn_nce._core.losses import cnce_loss
 from sklearn_nce._core.noise import (
@@ -486,8 +487,6 @@ def test_mixtures_searched_on_a_subsample_continue_from_it(monkeypatch, n_rows, 
     # Above 5000 rows the held-out split leaves more fit rows than the BIC
     # search reads (4000): the refits on all rows start from the searched
     # mixtures. Below, the candidates saw every fit row and EM starts afresh.
-    from sklearn_nce._core import noise as noise_module
-
     starts = []
     em_mixture = noise_module._em_mixture
 
@@ -627,9 +626,12 @@ def test_diagonal_mixture_log_density_keeps_float32_digits_on_unstandardised_dat
     np.testing.assert_allclose(noise.log_prob(_t(X[:50])).numpy(), expected, atol=0.05)
 
 
-def test_full_covariance_mixture_draws_are_the_per_row_transform():
-    # Grouping rows by component (one product per component) draws what a
-    # d x d factor gathered per row gives, from the same generator calls.
+@pytest.mark.parametrize("gathered", [False, True])
+def test_full_covariance_mixture_draws_are_the_per_row_transform(monkeypatch, gathered):
+    # Both ways of drawing (rows grouped by component, one product each; or
+    # a d x d factor gathered per row) give the per-row transform, from the
+    # same generator calls.
+    monkeypatch.setattr(noise_module, "_GATHER_MAX_ENTRIES_PER_COMPONENT", 10**9 * gathered)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 3)) @ np.array([[1.0, 0.5, 0.0], [0.0, 1.0, 0.3], [0.0, 0.0, 1.0]])
     noise = GaussianMixtureNoise(n_components=3, random_state=0).fit(X)
