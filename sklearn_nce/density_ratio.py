@@ -14,15 +14,19 @@ from scipy.special import expit, log_expit, logsumexp
 from scipy.stats import beta, norm
 from sklearn.base import ClassifierMixin
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
-from sklearn.pipeline import make_pipeline
+from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import _check_sample_weight, check_array, check_consistent_length
 
 from ._core.base import _BaseNCE, apply_critic
 from ._core.critics import QuadraticCritic, ResidualCritic, as_scores
 from ._core.losses import LOSSES, balanced_log_likelihood
-from ._core.objectives import TelescopingObjective, TwoSampleObjective
+from ._core.objectives import (
+    TelescopingObjective,
+    TwoSampleObjective,
+    rows_and_weights,
+    weighted_rows,
+)
 from ._core.sampling import effective_sample_size
 from ._core.validation import (
     Integral,
@@ -403,7 +407,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
     numerator_label_ : label
         The label of the numerator sample (``numerator_label``, or ``classes_[1]``).
     log_prior_ratio_ : float
-        ``log(n_nu / n_de)`` of the training data, used by ``predict_proba``.
+        ``log(n_nu / n_de)`` of the training data (with ``sample_weight``,
+        of the two samples' weight sums), used by ``predict_proba``.
     noise_weight_ : float
         The noise weight used (resolved from "auto").
     net_ : skorch.NeuralNet
@@ -418,8 +423,9 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         What ``lr``, ``batch_size`` and ``max_epochs`` resolved to (``"auto"``
         included), for the optimiser's stage.
     denominator_weights_ : ndarray of shape (n_denominator,)
-        Importance weights of the training denominator rows (mean 1), in
-        their order in ``X``; also ``predict_weights()`` with no argument.
+        Importance weights of the training denominator rows (mean 1; with
+        ``sample_weight``, weighted mean 1), in their order in ``X``; also
+        ``predict_weights()`` with no argument.
     effective_share_ : float or None
         The share of the denominator distribution that a weighted average
         rests on, ``(E w)^2 / E w^2`` over it, read as 1 / the weights' mean
@@ -572,7 +578,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         self.numerator_label = numerator_label
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the log-ratio critic.
 
         Parameters
@@ -583,19 +589,34 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
             Sample labels with two values: ``numerator_label`` (by default the
             larger label, e.g. 1) marks the numerator sample, the other the
             denominator sample.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights: each sample is the distribution of its
+            rows weighted by these (a row of weight 2 counts as two copies of
+            it, one of weight 0 as absent), and the ratio fitted is that of
+            the weighted numerator to the weighted denominator. Only their
+            proportions matter. They weigh in the training loss, the
+            held-out loss that early stopping reads, the class priors
+            (``log_prior_ratio_``), the density-chasm check and the
+            normalisation of the importance weights (of mean 1 under the
+            weighted denominator sample). None weighs every row alike.
 
         Returns
         -------
         self : NCEDensityRatio
             The fitted estimator.
         """
-        return self._fit(X, y)
+        return self._fit(X, y, sample_weight=sample_weight)
 
-    def _fit(self, X, y, progress_label=None):
-        """``fit``'s steps; ``progress_label`` names the progress bars (None: the class)."""
-        X, labels = self._validate_samples(X, y)
-        self.telescoping_steps_, valid = self._fit_heads(X, labels, progress_label)
-        self._set_weights(X, labels, valid)
+    def _fit(self, X, y, progress_label=None, sample_weight=None):
+        """``fit``'s steps; ``progress_label`` names the progress bars (None: the class).
+
+        From here on the rows travel with their weights (if any) as one
+        input, ``weighted_rows(X, weight)``, through every critic's fit.
+        """
+        X, labels, weight = self._validate_samples(X, y, sample_weight)
+        data = weighted_rows(X, weight)
+        self.telescoping_steps_, valid = self._fit_heads(data, labels, progress_label)
+        self._set_weights(data, labels, valid)
         return self
 
     def fit_weights(self, *, X_source, X_target):
@@ -648,8 +669,12 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         self.fit(*make_two_sample(X_target, X_source))
         return self.predict_weights()
 
-    def _validate_samples(self, X, y):
-        """X and 0/1 labels (1: the numerator sample); sets what the labels resolve to."""
+    def _validate_samples(self, X, y, sample_weight=None):
+        """X, 0/1 labels (1: the numerator sample) and row weights (or None).
+
+        Sets what the labels resolve to. The weights are scaled to mean 1 in
+        each sample (a copy); weights all equal are None, the unweighted fit.
+        """
         X, y = validate_X_y(self, X, y)
         self.classes_, labels = check_binary_target(y)
         numerator_index = self._numerator_index()
@@ -657,11 +682,16 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         labels = (labels == numerator_index).astype(np.int64)
         n_pos = int(labels.sum())
         n_neg = len(labels) - n_pos
+        weight = _check_fit_weights(sample_weight, X, labels, self.classes_, numerator_index)
         warn_if_few_rows(min(n_pos, n_neg), X.shape[1], "rows in the smaller sample")
         self._warn_if_unchecked(len(labels))
-        self.log_prior_ratio_ = float(np.log(n_pos / n_neg))
-        self.noise_weight_ = self._resolve_noise_weight(n_pos, n_neg)
-        return X, labels
+        # The class sizes, in weighted rows: a row of weight 2 counts twice.
+        size_pos, size_neg = (
+            (n_pos, n_neg) if weight is None else _weight_sums(sample_weight, labels)
+        )
+        self.log_prior_ratio_ = float(np.log(size_pos / size_neg))
+        self.noise_weight_ = self._resolve_noise_weight(size_pos, size_neg, n_pos + n_neg)
+        return X, labels, weight
 
     def _fit_heads(self, X, labels, progress_label):
         """Train the critic; return its number of heads (``telescoping_steps`` resolved).
@@ -676,7 +706,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         else:
             # "custom": a user's critic is trained as given, whatever architecture says.
             self.architecture_ = (
-                "custom" if self.critic is not None else self._resolve_architecture(len(X))
+                "custom" if self.critic is not None else self._resolve_architecture(len(labels))
             )
             self.bridged_chasm_ = False
         self.gap_kl_ = None
@@ -699,10 +729,12 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
     def _set_weights(self, X, labels, valid):
         """Importance weights, normalised to mean 1 on the training denominator sample.
 
-        (A self-normalised estimator.) Sets the clip of their inputs first,
-        from all the training rows ``X`` (standardised). ``valid``, the rows
-        the critic was judged on (or None), gives ``effective_share_``.
+        (A self-normalised estimator; the mean is weighted by the rows' sample
+        weights, if any.) Sets the clip of their inputs first, from all the
+        training rows ``X`` (standardised). ``valid``, the rows the critic
+        was judged on (or None), gives ``effective_share_``.
         """
+        X, sample_weight = rows_and_weights(X)
         self._weight_bounds = _clip_bounds(X, self.weight_clip_quantile)
         self.weight_feature_range_ = (
             None
@@ -710,7 +742,10 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
             else self._standardiser.inverse_transform(self._weight_bounds)
         )
         log_ratio_de = self._weight_log_ratio(X[labels == 0])
-        self.log_weight_offset_ = float(logsumexp(log_ratio_de) - np.log(len(log_ratio_de)))
+        self._denominator_sample_weight = (
+            None if sample_weight is None else sample_weight[labels == 0]
+        )
+        self.log_weight_offset_ = _log_mean_exp(log_ratio_de, self._denominator_sample_weight)
         self.denominator_weights_ = np.exp(log_ratio_de - self.log_weight_offset_)
         # On the numerator rows the critic did not train on, where early
         # stopping held some out: on its training rows an overfitted critic
@@ -719,9 +754,12 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         # Without held-out numerator rows it is not read (None).
         self.effective_share_ = None
         if valid is not None and np.any(valid[1] == 1):
-            numerator = valid[0][valid[1] == 1]
-            log_weights_nu = self._weight_log_ratio(numerator) - self.log_weight_offset_
-            mean_log_weight_nu = logsumexp(log_weights_nu) - np.log(len(log_weights_nu))
+            held_out, held_out_weight = rows_and_weights(valid[0])
+            is_pos = valid[1] == 1
+            log_weights_nu = self._weight_log_ratio(held_out[is_pos]) - self.log_weight_offset_
+            mean_log_weight_nu = _log_mean_exp(
+                log_weights_nu, None if held_out_weight is None else held_out_weight[is_pos]
+            )
             self.effective_share_ = float(np.exp(-mean_log_weight_nu))
 
     def _objective(self, steps):
@@ -805,7 +843,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
             return 0.0
         error = self.validation_error_
         if not _can_judge(valid):
-            error = _balanced_error_bound(error, valid[1], _GAP_CONFIDENCE)
+            labels, weight = _labels_and_weights(valid)
+            error = _balanced_error_bound(error, labels, _GAP_CONFIDENCE, weight)
         return _gaussian_gap(error)
 
     def _chasm_gap(self, X, labels, valid):
@@ -821,7 +860,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
             return self._held_out_gap(valid)
         if valid is None:
             return 0.0  # early stopping off (or under 50 rows): nothing is bridged
-        return _linear_gap(X, labels)
+        X, weight = rows_and_weights(X)
+        return _linear_gap(X, labels, weight)
 
     def _judges_base_against_start(self):
         # The refit that bridges the chasm keeps its linear base: its
@@ -855,7 +895,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
     def _steps_for_gap(self, X, labels, valid):
         """Telescoping steps for the gap the fitted single classifier shows (sets ``gap_kl_``)."""
         X_judged, labels_judged = valid if _can_judge(valid) else (X, labels)
-        error = _balanced_error(self._log_ratio(X_judged), labels_judged, floor=0.5)
+        X_judged, weight = rows_and_weights(X_judged)
+        error = _balanced_error(self._log_ratio(X_judged), labels_judged, floor=0.5, weight=weight)
         gaussian_kl = _gaussian_gap(error)
         self.gap_kl_ = float(gaussian_kl)
         return int(np.clip(np.ceil(gaussian_kl / _AUTO_NATS_PER_STEP), 1, _AUTO_MAX_STEPS))
@@ -997,7 +1038,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         them estimate averages under the numerator (e.g. test) distribution.
         The weight of a row is ``predict_ratio`` of the row clipped to
         ``weight_feature_range_`` (see ``weight_clip_quantile``), divided by
-        the mean of those over the training denominator rows.
+        the mean of those over the training denominator rows (weighted by
+        their ``sample_weight`` in ``fit``, where given).
 
         Parameters
         ----------
@@ -1023,11 +1065,14 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         check_is_fitted(self)
         if X is None:
             weights = self.denominator_weights_.copy()
+            # What a weighted average over these rows rests on: both weights.
+            sample_weight = getattr(self, "_denominator_sample_weight", None)
+            ess_weights = weights if sample_weight is None else weights * sample_weight
         else:
             log_ratio = self._weight_log_ratio(validate_X(self, X, reset=False))
-            weights = np.exp(log_ratio - self.log_weight_offset_)
+            weights = ess_weights = np.exp(log_ratio - self.log_weight_offset_)
         # None in pickles of older versions.
-        _warn_if_few_effective_rows(weights, getattr(self, "effective_share_", None))
+        _warn_if_few_effective_rows(ess_weights, getattr(self, "effective_share_", None))
         return weights
 
     def score(self, X, y, sample_weight=None):
@@ -1162,8 +1207,9 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         self.validation_error_ = None
         if not _can_judge(valid, _GAP_MIN_ROWS):
             return
-        log_ratio = _log_ratio_of(net.module_, net.device, valid[0])
-        self.validation_error_ = _balanced_error(log_ratio, valid[1])
+        held_out, weight = rows_and_weights(valid[0])
+        log_ratio = _log_ratio_of(net.module_, net.device, held_out)
+        self.validation_error_ = _balanced_error(log_ratio, valid[1], weight=weight)
         if not _can_judge(valid):
             return  # 1% is not measurable on these rows: no chasm warning
         if self.telescoping_steps == 1 and self._in_chasm() and not self._bridges_chasm():
@@ -1186,6 +1232,10 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         bounds = getattr(self, "_weight_bounds", None)  # None in pickles of older versions
         return self._log_ratio(X if bounds is None else np.clip(X, bounds[0], bounds[1]))
 
+    def _make_critic(self, X, n_outputs, critic_index=0):
+        # The critic reads the rows, not their weights.
+        return super()._make_critic(rows_and_weights(X)[0], n_outputs, critic_index)
+
     def _default_critic(self, X, n_outputs):
         if self.architecture_ == "quadratic":
             return QuadraticCritic(X.shape[1], n_outputs)
@@ -1199,14 +1249,15 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
             return ResidualCritic(linear, mlp)
         return mlp
 
-    def _resolve_noise_weight(self, n_pos, n_neg):
+    def _resolve_noise_weight(self, size_pos, size_neg, n_rows):
+        """``noise_weight`` resolved from the samples' (weighted) sizes and the rows given."""
         if self.noise_weight != "auto":
             return float(self.noise_weight)
         if self.loss == "noisier":
-            return float(np.sqrt(n_pos + n_neg))
+            return float(np.sqrt(n_rows))
         if self.loss == "lsif":
             return 1.0
-        return n_neg / n_pos
+        return float(size_neg / size_pos)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -1238,25 +1289,74 @@ def _clip_bounds(X, quantile):
 
 
 def _can_judge(valid, min_rows=_CHASM_MIN_ROWS):
-    """Whether the held-out split has ``min_rows`` rows of each sample to read an error from."""
-    return valid is not None and _smaller_sample(valid[1]) >= min_rows
+    """Whether the held-out split has ``min_rows`` rows of each sample to read an error from.
+
+    With sample weights, effective rows (see :func:`_smaller_sample`).
+    """
+    return valid is not None and _smaller_sample(*_labels_and_weights(valid)) >= min_rows
 
 
-def _balanced_error_bound(error, labels, confidence):
+def _labels_and_weights(split):
+    """``(labels, sample_weight)`` of a split ``(X, labels)`` (the weights None without)."""
+    return split[1], rows_and_weights(split[0])[1]
+
+
+def _check_fit_weights(sample_weight, X, labels, classes, numerator_index):
+    """``fit``'s sample weights as float32, scaled to mean 1 per sample (None if all equal).
+
+    Weights all equal are None, so that such a fit is the unweighted one to
+    the bit. A sample whose weights sum to 0 has no rows to fit: an error
+    naming its class (``classes[numerator_index]`` is the numerator's).
+    """
+    if sample_weight is None:
+        return None
+    weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+    for label, name in ((1, "numerator"), (0, "denominator")):
+        if not weight[labels == label].sum() > 0:
+            class_label = classes.tolist()[numerator_index if label else 1 - numerator_index]
+            raise ValueError(
+                f"sample_weight sums to 0 over the {name} sample's rows (class "
+                f"{class_label!r} of y): "
+                "a density ratio needs rows of both classes to fit."
+            )
+    if np.all(weight == weight[0]):
+        return None
+    scaled = np.empty(len(weight), dtype=np.float32)
+    for label in (0, 1):
+        rows = labels == label
+        scaled[rows] = weight[rows] / weight[rows].mean()
+    return scaled
+
+
+def _weight_sums(sample_weight, labels):
+    """The numerator's and the denominator's sums of ``sample_weight`` (as given, float64)."""
+    weight = np.asarray(sample_weight, dtype=np.float64)
+    return float(weight[labels == 1].sum()), float(weight[labels == 0].sum())
+
+
+def _log_mean_exp(values, weight=None):
+    """``log mean exp(values)``, the mean weighted by ``weight`` where given."""
+    if weight is None:
+        return float(logsumexp(values) - np.log(len(values)))
+    return float(logsumexp(values, b=weight) - np.log(weight.sum()))
+
+
+def _balanced_error_bound(error, labels, confidence, weight=None):
     """One-sided Clopper-Pearson upper bound of a class-balanced ``error`` on ``labels``' rows.
 
     Read on an effective ``2 * min(n_0, n_1)`` rows (the smaller sample
     limits what the balanced error can show; with equal samples this is the
-    plain bound on the pooled count), and never below ``error`` itself.
+    plain bound on the pooled count; with sample weights, effective rows),
+    and never below ``error`` itself.
     """
-    n_effective = 2 * _smaller_sample(labels)
+    n_effective = 2 * _smaller_sample(labels, weight)
     wrong = error * n_effective
     if wrong >= n_effective:
         return 1.0
     return max(float(beta.ppf(confidence, wrong + 1, n_effective - wrong)), error)
 
 
-def _linear_gap(X, labels):
+def _linear_gap(X, labels, weight=None):
     """The gap a cross-validated logistic regression's class-balanced error shows (nats).
 
     Read, as the held-out gap is, from the error's one-sided upper confidence
@@ -1272,23 +1372,38 @@ def _linear_gap(X, labels):
     MSE 52-57 (seeds 0-2) on a grid over both samples, against 0.16-8.4
     bridged.
     """
-    if _smaller_sample(labels) < _LINEAR_GAP_MIN_ROWS:
+    if _smaller_sample(labels, weight) < _LINEAR_GAP_MIN_ROWS:
         return 0.0
-    classifier = make_pipeline(StandardScaler(), LogisticRegression())
-    scores = cross_val_predict(
-        classifier,
-        X,
-        labels,
-        cv=StratifiedKFold(5, shuffle=True, random_state=_LINEAR_GAP_FOLD_SEED),
-        method="decision_function",
-    )
-    error = _balanced_error(scores, labels)
-    return _gaussian_gap(_balanced_error_bound(error, labels, _GAP_CONFIDENCE))
+    # The folds by hand rather than cross_val_predict's: the weights go to
+    # each fold's LogisticRegression.fit directly, whatever scikit-learn's
+    # metadata-routing setting (under routing, cross_val_predict refused them).
+    scores = np.empty(len(labels))
+    folds = StratifiedKFold(5, shuffle=True, random_state=_LINEAR_GAP_FOLD_SEED)
+    for train, test in folds.split(X, labels):
+        scaler = StandardScaler().fit(X[train])
+        classifier = LogisticRegression().fit(
+            scaler.transform(X[train]),
+            labels[train],
+            sample_weight=None if weight is None else weight[train],
+        )
+        scores[test] = classifier.decision_function(scaler.transform(X[test]))
+    error = _balanced_error(scores, labels, weight=weight)
+    return _gaussian_gap(_balanced_error_bound(error, labels, _GAP_CONFIDENCE, weight))
 
 
-def _smaller_sample(labels):
-    """Rows in the smaller of the two samples (``labels`` 0 and 1)."""
-    return int(min(np.bincount(labels, minlength=2)))
+def _smaller_sample(labels, weight=None):
+    """Rows in the smaller of the two samples (``labels`` 0 and 1).
+
+    With sample weights, its effective rows ``(sum w)^2 / sum w^2`` (Kish's):
+    what an error read on weighted rows rests on.
+    """
+    if weight is None:
+        return int(min(np.bincount(labels, minlength=2)))
+    sizes = []
+    for label in (0, 1):
+        sample = weight[labels == label]
+        sizes.append(effective_sample_size(sample) if sample.sum() > 0 else 0.0)
+    return min(sizes)
 
 
 def _warn_if_few_effective_rows(weights, share=None):
@@ -1351,13 +1466,20 @@ def _gaussian_gap(error):
     return 2.0 * norm.ppf(min(error, 0.5)) ** 2
 
 
-def _balanced_error(log_ratio, labels, floor=0.0):
+def _balanced_error(log_ratio, labels, floor=0.0, weight=None):
     """Class-balanced share of rows on the wrong side of ``log r = 0``.
 
-    Each sample's count of errors is at least ``floor`` rows.
+    Each sample's count of errors is at least ``floor`` rows. With sample
+    ``weight`` (scaled to mean 1 per sample), a weighted share, the floor in
+    rows of mean weight.
     """
     wrong = np.where(labels == 1, log_ratio < 0, log_ratio > 0)
-    rates = [max(wrong[labels == c].sum(), floor) / (labels == c).sum() for c in (0, 1)]
+    weight = np.ones(len(labels)) if weight is None else np.asarray(weight, dtype=np.float64)
+    rates = [
+        max((weight * wrong)[labels == c].sum(), floor * weight[labels == c].mean())
+        / weight[labels == c].sum()
+        for c in (0, 1)
+    ]
     return float(np.mean(rates))
 
 

@@ -15,6 +15,7 @@ from sklearn_nce._core.objectives import (
     InBatchMIObjective,
     TelescopingObjective,
     TwoSampleObjective,
+    weighted_rows,
 )
 from sklearn_nce._core.optim import clear_grads
 
@@ -36,14 +37,16 @@ def _net(optimizer="adam", callbacks=(), seed=0):
     return net.initialize()
 
 
-def _batches(sizes, seed=0):
+def _batches(sizes, seed=0, weighted=False):
     rng = np.random.RandomState(seed)
     batches = []
     for size in sizes:
         X = torch.as_tensor(rng.standard_normal((size, 3)), dtype=torch.float32)
         y = torch.as_tensor(np.arange(size) % 2)
         X[y == 1] += 1.0
-        batches.append((X, y))
+        # Sample weights travel in a dict with the rows (NCEDensityRatio's).
+        weight = torch.as_tensor(rng.uniform(0.0, 2.0, size), dtype=torch.float32)
+        batches.append((weighted_rows(X, weight if weighted else None), y))
     return batches
 
 
@@ -66,11 +69,12 @@ def test_step_body_is_the_eager_training_step_bit_for_bit():
     _assert_same(_parameters(body), _parameters(eager))
 
 
-def test_graphed_steps_warm_up_capture_each_shape_and_replay_it():
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "sample_weight"])
+def test_graphed_steps_warm_up_capture_each_shape_and_replay_it(weighted):
     # Two batch shapes (as stratified batches give): three eager warm-up steps
     # each, then one capture each, checked against the eager step and
     # replayed from there on; every step as the eager loop's, to the bit.
-    batches = _batches([32, 31] * 8)
+    batches = _batches([32, 31] * 8, weighted=weighted)
     eager, graphed = _net(), _net()
     capture = EagerCapture()
     steps = GraphedSteps(graphed, capture)

@@ -140,6 +140,42 @@ def test_two_sample_loss_equals_the_split_loss(loss, noise_weight):
     torch.testing.assert_close(stacked.grad, split.grad)
 
 
+@pytest.mark.parametrize("loss", list(LOSSES.values()), ids=list(LOSSES))
+@pytest.mark.parametrize("noise_weight", [1.0, 0.3, 25.0])
+def test_integer_row_weights_count_as_copies_of_the_rows(loss, noise_weight):
+    # Weighted means: a row of weight k is k copies of it, and a row of
+    # weight 0 is absent, in value and gradient; in the labelled-batch form
+    # (the weighted sum for logistic and noisier) as in the split one.
+    gen = torch.Generator().manual_seed(4)
+    values = torch.randn(13, generator=gen, dtype=torch.float64) * 2
+    is_pos = torch.randperm(13, generator=gen) < 5
+    weight = torch.randint(0, 4, (13,), generator=gen).to(torch.float64)
+    # Each class keeps some weight.
+    weight[is_pos.nonzero()[0]], weight[(~is_pos).nonzero()[0]] = 2.0, 3.0
+    copies = torch.repeat_interleave(torch.arange(13), weight.long())
+    stacked = values.clone().requires_grad_()
+    repeated = values.clone().requires_grad_()
+    expected = loss(
+        repeated[copies][is_pos[copies]], repeated[copies][~is_pos[copies]], noise_weight
+    )
+    got = two_sample_loss(loss, stacked, is_pos, noise_weight, sample_weight=weight)
+    torch.testing.assert_close(got, expected)
+    expected.backward()
+    got.backward()
+    torch.testing.assert_close(stacked.grad, repeated.grad)
+
+
+@pytest.mark.parametrize("loss", list(LOSSES.values()), ids=list(LOSSES))
+def test_a_class_whose_batch_weights_are_all_zero_adds_nothing(loss):
+    # A batch may draw only weight-0 rows of a class: that class's term is 0
+    # (as for no rows), not 0 / 0.
+    log_ratio = torch.tensor([0.5, -1.0, 0.2, 0.7])
+    is_pos = torch.tensor([True, True, False, False])
+    weight = torch.tensor([0.0, 0.0, 1.0, 2.0])
+    value = two_sample_loss(loss, log_ratio, is_pos, 1.0, sample_weight=weight)
+    assert torch.isfinite(value)
+
+
 def test_logistic_loss_with_class_ratio_is_stacked_cross_entropy():
     # With M = n_neg / n_pos the loss is plain logistic regression on the stacked
     # sample with logit h - log M (the class-prior correction).

@@ -25,6 +25,8 @@ from .critics import ACTIVATIONS, MLPCritic, ResidualCritic
 from .splits import grouped_hold_out
 from .training import (
     OPTIMIZERS,
+    _as_tensors,
+    _to_device,
     as_tensor,
     build_net,
     close_progress_bars,
@@ -670,7 +672,7 @@ def _beats_start(net, start, valid):
     against 0.39 over 5 seeds).
     """
     module, criterion = net.module_, net.criterion_
-    X = torch.as_tensor(valid[0], dtype=torch.float32, device=net.device)
+    X = _to_device(_as_tensors(valid[0]), net.device)  # float32 rows (and weights)
     labels = None if valid[1] is None else torch.as_tensor(valid[1], device=net.device)
     fitted = copy.deepcopy(module.state_dict())
     was_training = criterion.training

@@ -24,6 +24,10 @@ import math
 import torch
 import torch.nn.functional as F
 
+# A class's sample weights in a batch sum to at least this before dividing:
+# a batch whose rows of one class all weigh 0 adds 0 for that class, not NaN.
+_MIN_WEIGHT_SUM = 1e-12
+
 __all__ = [
     "LOSSES",
     "SCORING_RULES",
@@ -44,7 +48,9 @@ __all__ = [
 ]
 
 
-def logistic_loss(log_ratio_pos, log_ratio_neg, noise_weight=1.0):
+def logistic_loss(
+    log_ratio_pos, log_ratio_neg, noise_weight=1.0, weight_pos=None, weight_neg=None
+):
     """Binary NCE: mean logistic loss over a virtual stacked sample.
 
     Parameters
@@ -54,6 +60,9 @@ def logistic_loss(log_ratio_pos, log_ratio_neg, noise_weight=1.0):
     noise_weight : float, default=1.0
         Virtual number of negatives per positive (the class-prior ratio
         ``n_neg / n_pos``). The optimum is ``h = log r`` for any value.
+    weight_pos, weight_neg : torch.Tensor of shape (n_pos,), (n_neg,) or None
+        Row weights: each mean becomes a weighted mean, as if a row of
+        weight 2 were two rows (the same for the other losses here).
 
     Returns
     -------
@@ -61,20 +70,21 @@ def logistic_loss(log_ratio_pos, log_ratio_neg, noise_weight=1.0):
         ``[mean softplus(-g_pos) + M mean softplus(g_neg)] / (1 + M)`` with
         ``g = h - log M``: the average cross-entropy per stacked sample.
     """
-    return _weighted_logistic(log_ratio_pos, log_ratio_neg, noise_weight) / (1.0 + noise_weight)
+    total = _weighted_logistic(log_ratio_pos, log_ratio_neg, noise_weight, weight_pos, weight_neg)
+    return total / (1.0 + noise_weight)
 
 
-def noisier_nce_loss(log_ratio_pos, log_ratio_neg, noise_weight):
+def noisier_nce_loss(log_ratio_pos, log_ratio_neg, noise_weight, weight_pos=None, weight_neg=None):
     """ "Noisier" NCE: the noise term is weighted by ``M`` at no sampling cost.
 
     ``mean softplus(-(h_pos - log M)) + M mean softplus(h_neg - log M)``; as
     ``M`` grows its gradient tends to the maximum-likelihood gradient with an
     importance-sampled partition function (see the module docstring).
     """
-    return _weighted_logistic(log_ratio_pos, log_ratio_neg, noise_weight)
+    return _weighted_logistic(log_ratio_pos, log_ratio_neg, noise_weight, weight_pos, weight_neg)
 
 
-def brier_loss(log_ratio_pos, log_ratio_neg, noise_weight=1.0):
+def brier_loss(log_ratio_pos, log_ratio_neg, noise_weight=1.0, weight_pos=None, weight_neg=None):
     """Brier (squared-error) score of the implied class probability.
 
     ``p = sigmoid(h - log M)``; the loss is
@@ -84,11 +94,13 @@ def brier_loss(log_ratio_pos, log_ratio_neg, noise_weight=1.0):
     shift = math.log(noise_weight)
     prob_pos = torch.sigmoid(log_ratio_pos - shift)
     prob_neg = torch.sigmoid(log_ratio_neg - shift)
-    total = (1.0 - prob_pos).square().mean() + noise_weight * prob_neg.square().mean()
+    total = _mean((1.0 - prob_pos).square(), weight_pos) + noise_weight * _mean(
+        prob_neg.square(), weight_neg
+    )
     return total / (1.0 + noise_weight)
 
 
-def lsif_loss(log_ratio_pos, log_ratio_neg, noise_weight=1.0):
+def lsif_loss(log_ratio_pos, log_ratio_neg, noise_weight=1.0, weight_pos=None, weight_neg=None):
     """Least-squares importance fitting: ``0.5 mean r_neg^2 - mean r_pos``.
 
     The squared loss on the ratio ``r = exp(h)`` itself (uLSIF with a neural
@@ -96,7 +108,9 @@ def lsif_loss(log_ratio_pos, log_ratio_neg, noise_weight=1.0):
     optimum ``r = p_pos / p_neg`` does not depend on it.
     """
     del noise_weight
-    return 0.5 * torch.exp(2.0 * log_ratio_neg).mean() - torch.exp(log_ratio_pos).mean()
+    return 0.5 * _mean(torch.exp(2.0 * log_ratio_neg), weight_neg) - _mean(
+        torch.exp(log_ratio_pos), weight_pos
+    )
 
 
 def balanced_log_likelihood(log_ratio_pos, log_ratio_neg):
@@ -267,14 +281,23 @@ def _brier_score(logits, label):
 SCORING_RULES = {"log": _log_score, "brier": _brier_score}
 
 
-def _weighted_logistic(log_ratio_pos, log_ratio_neg, noise_weight):
+def _weighted_logistic(
+    log_ratio_pos, log_ratio_neg, noise_weight, weight_pos=None, weight_neg=None
+):
     shift = math.log(noise_weight)
-    pos_term = F.softplus(-(log_ratio_pos - shift)).mean()
-    neg_term = F.softplus(log_ratio_neg - shift).mean()
+    pos_term = _mean(F.softplus(-(log_ratio_pos - shift)), weight_pos)
+    neg_term = _mean(F.softplus(log_ratio_neg - shift), weight_neg)
     return pos_term + noise_weight * neg_term
 
 
-def two_sample_loss(loss, log_ratio, is_pos, noise_weight):
+def _mean(values, weight=None):
+    """The mean of ``values``, or their ``weight``-weighted mean (0 where the weights sum to 0)."""
+    if weight is None:
+        return values.mean()
+    return (values * weight).sum() / weight.sum().clamp_min(_MIN_WEIGHT_SUM)
+
+
+def two_sample_loss(loss, log_ratio, is_pos, noise_weight, sample_weight=None):
     """``loss(log_ratio[is_pos], log_ratio[~is_pos], noise_weight)`` of a labelled batch.
 
     The logistic and noisier losses are computed on the batch as it comes,
@@ -282,6 +305,7 @@ def two_sample_loss(loss, log_ratio, is_pos, noise_weight):
     split by label first: the same value and gradient, without the two boolean
     gathers and their backward scatters, which cost ~10% of a training step of
     the default density-ratio critic. Other losses are split and called.
+    ``sample_weight`` (per row, or None) makes each class's mean a weighted one.
 
     Parameters
     ----------
@@ -293,29 +317,48 @@ def two_sample_loss(loss, log_ratio, is_pos, noise_weight):
         Which rows are positives; the batch must hold both classes.
     noise_weight : float
         Passed to ``loss``.
+    sample_weight : torch.Tensor of shape (n,) or None, default=None
+        Row weights, passed to ``loss`` split by label.
     """
     if loss is logistic_loss or loss is noisier_nce_loss:
         scale = 1.0 / (1.0 + noise_weight) if loss is logistic_loss else 1.0
-        return _weighted_logistic_by_label(log_ratio, is_pos, noise_weight, scale)
-    return loss(log_ratio[is_pos], log_ratio[~is_pos], noise_weight)
+        return _weighted_logistic_by_label(log_ratio, is_pos, noise_weight, scale, sample_weight)
+    if sample_weight is None:
+        return loss(log_ratio[is_pos], log_ratio[~is_pos], noise_weight)
+    return loss(
+        log_ratio[is_pos],
+        log_ratio[~is_pos],
+        noise_weight,
+        weight_pos=sample_weight[is_pos],
+        weight_neg=sample_weight[~is_pos],
+    )
 
 
-def _weighted_logistic_by_label(log_ratio, is_pos, noise_weight, scale=1.0):
+def _weighted_logistic_by_label(log_ratio, is_pos, noise_weight, scale=1.0, sample_weight=None):
     # scale * _weighted_logistic as one weighted binary cross-entropy of the
     # classifier logit h - log M: positives weigh 1 / n_pos, negatives
-    # M / n_neg. torch's fused BCE is one autograd node where softplus,
-    # signs and weights written out are six; the weights come from the
-    # labels and need no gradient.
+    # M / n_neg (with sample weights s: s / sum s over the row's class). torch's
+    # fused BCE is one autograd node where softplus, signs and weights written
+    # out are six; the weights come from the labels and need no gradient.
     target = is_pos.to(log_ratio.dtype)
-    n_pos = target.sum()
-    weight = torch.where(is_pos, scale / n_pos, scale * noise_weight / (len(target) - n_pos))
+    if sample_weight is None:
+        n_pos = target.sum()
+        weight = torch.where(is_pos, scale / n_pos, scale * noise_weight / (len(target) - n_pos))
+    else:
+        sum_pos = (sample_weight * target).sum()
+        sum_neg = sample_weight.sum() - sum_pos
+        weight = sample_weight * torch.where(
+            is_pos,
+            scale / sum_pos.clamp_min(_MIN_WEIGHT_SUM),
+            scale * noise_weight / sum_neg.clamp_min(_MIN_WEIGHT_SUM),
+        )
     if noise_weight != 1.0:
         log_ratio = log_ratio - math.log(noise_weight)
     return F.binary_cross_entropy_with_logits(log_ratio, target, weight=weight, reduction="sum")
 
 
 #: Name -> loss function; every function has the signature
-#: ``loss(log_ratio_pos, log_ratio_neg, noise_weight)``.
+#: ``loss(log_ratio_pos, log_ratio_neg, noise_weight, weight_pos=None, weight_neg=None)``.
 LOSSES = {
     "logistic": logistic_loss,
     "noisier": noisier_nce_loss,

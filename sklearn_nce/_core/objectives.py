@@ -36,8 +36,31 @@ __all__ = [
     "anchor_level_information",
     "in_batch_anchor_log_loss",
     "in_batch_tuples",
+    "rows_and_weights",
     "telescoping_coefficients",
+    "weighted_rows",
 ]
+
+# The keys of the inputs of a two-sample fit with sample weights.
+_ROWS, _WEIGHTS = "rows", "sample_weight"
+
+
+def weighted_rows(X, sample_weight):
+    """The inputs of a two-sample objective: ``X``, or with row weights a dict of both.
+
+    The weights travel with their rows through the validation split and the
+    batches (which take the rows of every array in a dict alike).
+    """
+    if sample_weight is None:
+        return X
+    return {_ROWS: X, _WEIGHTS: sample_weight}
+
+
+def rows_and_weights(X):
+    """``(rows, sample_weight)`` of :func:`weighted_rows`'s inputs (the weights None without)."""
+    if isinstance(X, dict) and _WEIGHTS in X:
+        return X[_ROWS], X[_WEIGHTS]
+    return X, None
 
 
 def _divergence_hint(loss):
@@ -77,10 +100,11 @@ class TwoSampleObjective(nn.Module):
         self.noise_weight = float(noise_weight)
 
     def forward(self, critic, X, y):
+        X, sample_weight = rows_and_weights(X)
         hint = " Use a critic with a single output (or set telescoping_steps to its count)."
         log_ratio = single_scores(critic(X), len(X), hint=hint)
         loss, noise_weight = _loss_and_weight(self)
-        return two_sample_loss(loss, log_ratio, y == 1, noise_weight)
+        return two_sample_loss(loss, log_ratio, y == 1, noise_weight, sample_weight)
 
 
 class _NoiseDrawingObjective(nn.Module):
@@ -304,6 +328,7 @@ class TelescopingObjective(nn.Module):
         self.register_buffer("neg_coef", torch.as_tensor(neg_coef, dtype=torch.float32))
 
     def forward(self, critic, X, y):
+        X, sample_weight = rows_and_weights(X)
         is_pos = y == 1
         x_pos, x_neg = X[is_pos], X[~is_pos]
         # As many random pairs as rows in the batch. Validation pairs come from
@@ -314,6 +339,12 @@ class TelescopingObjective(nn.Module):
         idx_pos = torch.randint(len(x_pos), (n_pairs,), generator=generator).to(X.device)
         idx_neg = torch.randint(len(x_neg), (n_pairs,), generator=generator).to(X.device)
         x_pos, x_neg = x_pos[idx_pos], x_neg[idx_neg]
+        # A pair weighs as both its rows: waymark k is drawn from the weighted
+        # samples, and each step contrasts the same pairs at k and k + 1.
+        pair_weight = {}
+        if sample_weight is not None:
+            weight = sample_weight[is_pos][idx_pos] * sample_weight[~is_pos][idx_neg]
+            pair_weight = {"weight_pos": weight, "weight_neg": weight}
         waymarks = (
             self.pos_coef[:, None, None] * x_pos[None] + self.neg_coef[:, None, None] * x_neg[None]
         )  # (n_steps + 1, n_pairs, n_features)
@@ -328,7 +359,9 @@ class TelescopingObjective(nn.Module):
         loss, noise_weight = _loss_and_weight(self)
         total = 0.0
         for step in range(self.n_steps):
-            total = total + loss(scores[step, :, step], scores[step + 1, :, step], noise_weight)
+            total = total + loss(
+                scores[step, :, step], scores[step + 1, :, step], noise_weight, **pair_weight
+            )
         return total
 
 
