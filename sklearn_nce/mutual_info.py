@@ -406,7 +406,10 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         (and ``lr="auto"``'s schedule starts again from its held rate), and
         ``history_`` and ``n_iter_`` run on from the previous fit's, as its
         ``loss_curve_`` and ``n_iter_`` do. Everything fitted on the data (the
-        folds' offsets and ``mi_``) is fitted again.
+        folds' offsets and ``mi_``) is fitted again. With no critics to
+        continue (before the first fit, or after one whose saturated critics
+        were refitted by telescoping, whose classifiers are fitted afresh),
+        the fit is a cold one, refits included.
     callbacks : list of skorch callbacks or None, default=None
         Extra :mod:`skorch.callbacks` (instances, or ``(name, callback)``
         pairs) added to every net the fit trains, e.g.
@@ -704,11 +707,34 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
             and getattr(self, "overfitted_", False)
         )
         self._refitting = False
+        # The critics this fit continues, fixed before its folds set new ones:
+        # a first fit with warm_start=True is a cold one, and so are its
+        # refits (review: it skipped both refits, and a refit would have
+        # continued the overfitted critics it replaces).
+        continued = bool(self.warm_start and self._previous_critics())
+        self._continued_nets = self._previous_nets() if continued else []
+        try:
+            held_out_matrices = self._fit_passes(X, y, continued)
+        finally:
+            del self._continued_nets
+        self.overfitted_ = self._refit_early_stopping
+        # After the fit: without an int seed, a cold fit has just drawn its own.
+        self._folds_key = self._folds_key_of(pairs_hash)
+        self._warn_if_unreliable(held_out_matrices)
+        return self
+
+    def _fit_passes(self, X, y, continued):
+        """Cross-fit the folds, then refit them where saturated or overfitted.
+
+        ``continued``: whether the first pass continues a previous fit's
+        critics (then neither refit applies). Returns the held-out score
+        matrices of the last pass.
+        """
         held_out_matrices = self._cross_fit(X, y)
-        if self._refits_saturated():
+        if self._refits_saturated(continued):
             self.saturated_ = True
-            held_out_matrices = self._cross_fit(X, y)
-        elif self._refits_overfitted(len(X)):
+            return self._cross_fit(X, y)
+        if self._refits_overfitted(len(X), continued):
             if self.verbose:
                 print(
                     f"{type(self).__name__}: the folds read {self.mi_:.3f} nats on their "
@@ -718,11 +744,7 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
             self._refit_early_stopping = self._refitting = True
             held_out_matrices = self._cross_fit(X, y)
             self._refitting = False
-        self.overfitted_ = self._refit_early_stopping
-        # After the fit: without an int seed, a cold fit has just drawn its own.
-        self._folds_key = self._folds_key_of(pairs_hash)
-        self._warn_if_unreliable(held_out_matrices)
-        return self
+        return held_out_matrices
 
     def confidence_interval(self, alpha=0.05, *, include_bias=True):
         """``(1 - alpha)`` interval for the MI: Student-t on ``mi_std_``, widened by shared bias.
@@ -1013,8 +1035,11 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         """The fit's telescoping setting: ``telescoping_steps``, or "auto" once saturated."""
         return "auto" if self.saturated_ else self.telescoping_steps
 
-    def _refits_saturated(self):
+    def _refits_saturated(self, continued):
         """Whether the in-batch critics just fitted saturated and are refitted by telescoping.
+
+        Not where they continued a previous fit's (``continued``): telescoping
+        fits its classifiers afresh.
 
         They have when their held-out InfoNCE bound, which cannot exceed
         ``log(batch_size)``, reads within ``_SATURATION_MARGIN`` of it: every
@@ -1022,12 +1047,13 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         tell how much more the joint pairs differ from the shuffled ones.
         """
         in_batch_defaults = self.telescoping_steps == 1 and self.nu == "auto"
-        telescopable = not any(conflict for conflict, _ in self._telescoping_conflicts().values())
+        conflicts = self._telescoping_conflicts(continued)
+        telescopable = not any(conflict for conflict, _ in conflicts.values())
         if not (self.telescope_saturated and in_batch_defaults and telescopable):
             return False
         return self.diagnostics_["infonce"] >= np.log(self.batch_size_) - _SATURATION_MARGIN
 
-    def _refits_overfitted(self, n_pairs):
+    def _refits_overfitted(self, n_pairs, continued):
         """Whether the critics just fitted learnt their training pairs and are refitted.
 
         They have when the folds' held-out plug-in reads under
@@ -1044,7 +1070,7 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
             self.early_stopping == "auto"
             and not self._uses_early_stopping(n_train)
             and self._can_hold_out(n_train)
-            and not self.warm_start
+            and not continued
             and self.objective == "anchor"
             and self.nu != 0
             and self._telescoping() == 1
@@ -1227,13 +1253,18 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
                     "telescoping_steps=1."
                 )
 
-    def _telescoping_conflicts(self):
-        """Each setting telescoping needs: ``{name: (whether it conflicts, what it needs)}``."""
+    def _telescoping_conflicts(self, continued=None):
+        """Each setting telescoping needs: ``{name: (whether it conflicts, what it needs)}``.
+
+        ``continued``: whether this fit continues critics, which is what
+        conflicts with telescoping (None: read ``warm_start`` as set).
+        """
+        warm = self.warm_start if continued is None else continued
         return {
             "objective": (self.objective != "anchor", "'anchor' (its plug-in estimate)"),
             "architecture": (self.architecture != "joint", "'joint' (a critic of [x, y])"),
             "critic": (self.critic is not None, "None (it builds a residual critic)"),
-            "warm_start": (self.warm_start, "False (each fold's classifier is fitted afresh)"),
+            "warm_start": (warm, "False (each fold's classifier is fitted afresh)"),
         }
 
     def _learning_rate(self):
@@ -1363,6 +1394,8 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         return X, encoded
 
     def _previous_nets(self):
+        if "_continued_nets" in self.__dict__:  # while fitting: those it started from
+            return self._continued_nets
         nets = getattr(self, "nets_", [])
         # A telescoping fit's classifiers are no in-batch critics to continue.
         return [] if any(isinstance(net.module_, _InUnits) for net in nets) else nets

@@ -601,6 +601,24 @@ def test_warm_start_keeps_the_folds_of_the_first_fit(random_state):
     assert other._fit_seed != first_seed or model._fit_seed != first_seed
 
 
+def test_a_first_fit_with_warm_start_is_a_cold_one_refit_included():
+    # Nothing to continue: warm_start=True fits as warm_start=False does. On
+    # 300 independent pairs the cold fit's critics overfit and are refitted
+    # with early stopping (-0.010 nats); the warm first fit skipped that
+    # refit (-0.393, and a warning), and once made to refit, continued the
+    # overfitted critics it was replacing (-0.409; review).
+    rng = np.random.default_rng(0)
+    X_pairs, y_pairs = rng.normal(size=(300, 2)), rng.normal(size=300)
+    fits = [
+        InfoNCEAnchorMI(cv=3, random_state=0, warm_start=warm).fit(X_pairs, y_pairs)
+        for warm in (False, True)
+    ]
+    assert fits[0].overfitted_ and fits[1].overfitted_
+    assert fits[1].mi_ == fits[0].mi_
+    np.testing.assert_array_equal(fits[1].n_iter_, fits[0].n_iter_)
+    assert not hasattr(fits[1], "_continued_nets")
+
+
 @pytest.mark.parametrize(
     "estimator", [NCEDensityRatio(), InfoNCEAnchorMI(), CNCEEnergyModel(), NoisierNCEClassifier()]
 )
