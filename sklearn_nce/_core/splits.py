@@ -16,7 +16,7 @@ without copies are, and the other rows keep their groups.
 import numpy as np
 from sklearn.model_selection import KFold
 
-__all__ = ["copy_groups", "copy_mask", "grouped_folds", "grouped_hold_out"]
+__all__ = ["copy_groups", "copy_mask", "draw_copy_groups", "grouped_folds", "grouped_hold_out"]
 
 
 def copy_groups(X, n_held):
@@ -39,6 +39,31 @@ def copy_groups(X, n_held):
     if not np.any(np.bincount(groups[~atoms]) > 1):
         return None
     return _ids_by_first_row(groups)[0]
+
+
+def draw_copy_groups(X, n_held):
+    """:func:`copy_groups`, keeping only the copies of one draw: a value no other row has.
+
+    Equal rows of discrete columns are often distinct draws of the same
+    values (pairs of class labels and categories repeat by chance), and
+    held out together they would leave a combination the fit never saw; a
+    row copied as a whole shares its continuous values with its copies
+    alone. So copies stay together only where some column's value is held
+    by no row outside them; the rest are split one by one.
+    """
+    groups = copy_groups(X, n_held)
+    if groups is None:
+        return None
+    group_rows = np.bincount(groups)[groups]
+    exclusive = np.zeros(len(groups), dtype=bool)
+    for column in np.asarray(X, dtype=np.float64).T + 0.0:  # -0.0 as 0.0
+        _, inverse, counts = np.unique(column, return_inverse=True, return_counts=True)
+        exclusive |= counts[inverse.reshape(-1)] == group_rows
+    together = exclusive & (group_rows > 1)
+    if not together.any():
+        return None
+    # The others take ids of their own (negative until renumbered).
+    return _ids_by_first_row(np.where(together, groups, -1 - np.arange(len(groups))))[0]
 
 
 def grouped_hold_out(groups, n_held, rng):
