@@ -1063,20 +1063,55 @@ def test_integer_sample_weights_count_as_copies_in_the_class_sizes():
     assert weighted.noise_weight_ == pytest.approx(copies.noise_weight_)
 
 
-def test_rows_of_weight_zero_are_left_out():
-    # 100 numerator rows far off at (6, 6) weigh 0: the fit is the ratio of
-    # the other rows (a log ratio of 0 on the denominator rows; weighted in,
-    # the far rows would make the numerator sample 1/3 a far cluster).
-    X, y, _, denominator = _tilted_numerator(n=600)
-    X = np.r_[np.full((100, 2), 6.0), X]
-    y = np.r_[np.ones(100, int), y]
-    weight = np.r_[np.zeros(100), np.ones(len(y) - 100)]
+def test_rows_of_weight_zero_are_absent_from_the_fit():
+    # Rows of weight 0 far off at (50, 50) in both samples: the fit is the
+    # one without them, to the bit (in a weighted fit they had set the
+    # scaling and the weights' clip range: its upper bound went from about
+    # 2.5 to 50; review), and their denominator rows get weights too.
+    X, y = make_mean_shift(n_features=2, kl=1.0).sample(150, 150, random_state=0)
+    far = np.full((30, 2), 50.0)
+    X_all = np.r_[far, X, far]
+    y_all = np.r_[np.ones(30, int), y, np.zeros(30, int)]
+    weight = np.r_[np.zeros(30), np.ones(len(y)), np.zeros(30)]
+    weighted = _fast(random_state=0).fit(X_all, y_all, sample_weight=weight)
+    alone = _fast(random_state=0).fit(X, y)
+    np.testing.assert_array_equal(weighted.predict_log_ratio(X), alone.predict_log_ratio(X))
+    np.testing.assert_array_equal(weighted.weight_feature_range_, alone.weight_feature_range_)
+    importance = weighted.predict_weights()
+    assert len(importance) == 180  # every denominator row, in order
+    np.testing.assert_array_equal(importance[:150], alone.predict_weights())
+    np.testing.assert_allclose(importance[150:], alone.predict_weights(far), rtol=1e-6)
+    # With other weights on the rest too, still one weight per denominator row.
+    uneven = np.r_[np.zeros(30), np.linspace(0.5, 2.0, len(y)), np.zeros(30)]
+    fitted = _fast(random_state=0).fit(X_all, y_all, sample_weight=uneven)
+    assert len(fitted.predict_weights()) == 180
+
+
+def test_sample_weights_count_effective_rows_and_survive_huge_values():
+    X, y = make_mean_shift(n_features=2, kl=1.0).sample(150, 150, random_state=0)
+    # One row of the numerator weighs 10^6: about one effective row, which
+    # warns as 4 rows do (review: it did not).
+    weight = np.r_[1e6, np.ones(len(y) - 1)]
+    with pytest.warns(SmallSampleWarning, match="1 effective rows"):
+        _fast(max_epochs=2, random_state=0).fit(X, y, sample_weight=weight)
+    # Weights near float64's largest summed to inf (a NaN loss, blamed on lr).
+    huge = np.linspace(1e307, 1.7e308, len(y))
+    model = _fast(max_epochs=2, random_state=0).fit(X, y, sample_weight=huge)
+    assert np.isfinite(model.log_prior_ratio_) and np.isfinite(model.noise_weight_)
+
+
+def test_uneven_sample_weights_alone_do_not_read_as_samples_apart():
+    # Two samples of one distribution, the denominator's rows weighted
+    # unevenly (a Kish size of ~6 in 1000) by something unrelated to x: the
+    # importance weights are even, and predict_weights does not warn that
+    # the samples barely overlap (review: it did).
+    rng = np.random.default_rng(0)
+    X, y = make_two_sample(rng.normal(size=(1000, 2)), rng.normal(size=(1000, 2)))
+    weight = np.r_[np.ones(1000), rng.lognormal(sigma=4.0, size=1000)]
     model = NCEDensityRatio(random_state=0).fit(X, y, sample_weight=weight)
-    assert model.log_prior_ratio_ == pytest.approx(0.0)
-    # Two samples of one distribution, 600 rows each: the defaults read
-    # log ratios of spread ~0.1 here; a far cluster of 1/3 of the
-    # numerator would lift them by log(2/3) = -0.4 on average.
-    assert abs(np.mean(model.predict_log_ratio(denominator))) < 0.15
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnreliableEstimateWarning)
+        model.predict_weights()
 
 
 def test_importance_weights_average_to_one_under_the_weighted_denominator():
