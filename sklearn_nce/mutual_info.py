@@ -512,6 +512,11 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
     offsets_ : ndarray of shape (cv,)
         The constant each fold's critic was shifted by after training (see
         Notes); 0 with telescoping, whose classifier fits its level itself.
+        For the bound objectives, the shift that makes the critic a log
+        ratio, which ``pointwise_mi`` and ``estimate`` read: -1 for "nwj"
+        (its critic's optimum is ``1 + log r``), and for "dv" and "mine"
+        minus the log mean exp of its scores over training product pairs
+        (their level is free).
     nets_ : list of skorch.NeuralNet
         The trained net of each fold; ``nets_[k].module_`` is its critic
         (with telescoping, a critic of the concatenated ``[x, y]`` with one
@@ -1292,7 +1297,11 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         a gradient surrogate, not the bound).
         """
         objective = self._objective().eval()
-        losses = [float(objective.loss_from_scores(m)) for m in matrices]
+        # The matrices read the critics shifted to log ratios (offsets_):
+        # NWJ's bound reads its critic as trained, 1 + log r (DV's and MINE's
+        # do not move with a shift).
+        shift = 1.0 if self.objective == "nwj" else 0.0
+        losses = [float(objective.loss_from_scores(m + shift)) for m in matrices]
         return -float(np.mean(losses)) if losses else float("nan")
 
     def _objective(self):

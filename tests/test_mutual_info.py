@@ -244,8 +244,30 @@ def test_fit_offset_recovers_a_shifted_true_critic(nu):
     shift = brier.fit_offset(matrices)
     loss = lambda c: np.mean([float(brier.loss_from_scores(m + c)) for m in matrices])  # noqa: E731
     assert abs(shift) <= 3.0 and loss(shift) <= loss(0.0)
-    # The bounds fix (nwj) or ignore (dv) the level themselves.
-    assert InBatchMIObjective(nu, "log", bound="dv").fit_offset(matrices) == 0.0
+    # The bounds' critics become log ratios: DV's (and MINE's) free level by
+    # the log mean exp over product pairs (the true ratio's is 0, so -2 here
+    # within the same tolerance), NWJ's optimum 1 + log r by -1.
+    for bound in ("dv", "mine"):
+        offset = InBatchMIObjective(nu, "log", bound=bound).fit_offset(matrices)
+        assert offset == pytest.approx(-2.0, abs=0.1)
+    assert InBatchMIObjective(nu, "log", bound="nwj").fit_offset(matrices) == -1.0
+
+
+@pytest.mark.parametrize("objective", ["nwj", "dv"])
+def test_the_bound_objectives_plug_in_reads_the_log_ratio(objective):
+    # estimate, pointwise_mi and pointwise_mi_ read the critic as log r: the
+    # NWJ critic (1 + log r at its optimum) read 1.50 on new pairs for a
+    # true 0.5, the DV critic (free level) 0.02 (review); mi_, the held-out
+    # bound, did not move (0.528 / 0.529). The tolerance, 0.15 nats, is ~5x
+    # the estimates' measured errors (0.004 / 0.009) and far below the bug's.
+    X, Y, true_mi = make_correlated_gaussian(1200, n_features=1, mi=0.5, random_state=0)
+    X_new, Y_new, _ = make_correlated_gaussian(2000, n_features=1, mi=0.5, random_state=1)
+    model = InfoNCEAnchorMI(objective=objective, cv=2, max_epochs=30, random_state=0)
+    model.fit(X, Y)
+    assert model.estimate(X_new, Y_new) == pytest.approx(true_mi, abs=0.15)
+    assert model.pointwise_mi_.mean() == pytest.approx(true_mi, abs=0.15)
+    assert model.mi_ == pytest.approx(true_mi, abs=0.15)
+    assert model.diagnostics_["nwj"] == pytest.approx(true_mi, abs=0.15)
 
 
 def test_critic_ensemble_averages_and_concatenates_embeddings():
