@@ -22,7 +22,7 @@ import torch
 from joblib import Parallel, delayed
 from scipy.stats import t as student_t
 from sklearn.base import ClassNamePrefixFeaturesOutMixin
-from sklearn.utils import TransformerTags, check_array, check_random_state
+from sklearn.utils import TransformerTags, check_array, check_consistent_length, check_random_state
 from sklearn.utils._set_output import _SetOutputMixin
 from sklearn.utils.multiclass import type_of_target
 from skorch.callbacks import LRScheduler
@@ -788,7 +788,10 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         """
         check_is_fitted(self)
         _check_alpha(alpha)
-        half_width = student_t.ppf(1 - alpha / 2, df=self.cv - 1) * self.mi_std_
+        # The folds fitted, not cv as set since (review: set_params(cv=10)
+        # after a cv=2 fit shrank the interval six-fold).
+        n_folds = len(self.fold_estimates_)
+        half_width = student_t.ppf(1 - alpha / 2, df=n_folds - 1) * self.mi_std_
         below, above = self.mi_bias_bounds_ if include_bias else (0.0, 0.0)
         high = self.mi_ + half_width + above
         cap = getattr(self, "label_entropy_", None)  # None in pickles of older versions
@@ -868,6 +871,12 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         return self._bound_from_matrices(matrices)
 
     def _has_embedding(self):
+        nets = getattr(self, "nets_", None)
+        if nets:
+            # Fitted: what the fitted critics are, whatever the parameters
+            # became since (review: set_params(architecture="joint") hid
+            # the transform of a fitted separable critic).
+            return callable(getattr(nets[0].module_, "encode_x", None))
         if self.critic is not None:
             # A critic of the user's that embeds x alone, as SeparableCritic
             # does (user test: an explicit SeparableCritic had no transform).
@@ -908,9 +917,9 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         # Read by ClassNamePrefixFeaturesOutMixin; unfitted, offsets_ is missing
         # and the AttributeError makes its check_is_fitted raise NotFittedError.
         folds = len(self.offsets_)
-        if self.critic is None:
-            return folds * self.embedding_dim
-        critic = self.nets_[0].module_  # a user's: its own embedding width
+        # The fitted critic's width, not embedding_dim as set since (review:
+        # 64 names for a transform of 16 columns after set_params).
+        critic = self.nets_[0].module_
         with torch.no_grad():
             device = module_device(critic)
             x = torch.zeros(1, self.n_features_in_, dtype=torch.float32, device=device)
@@ -1583,6 +1592,12 @@ def mutual_info_nce(
     # float64 kept: each fit standardises its column, in float64 (X + 1e8 keeps its digits).
     with explained_conversion_errors("X"):
         X = check_array(X, dtype=(np.float64, np.float32), ensure_min_samples=2, input_name="X")
+    # Each column's fit checks y; a constant column is not fitted, so y is
+    # checked here too (review: with every column constant, a y of 7 rows
+    # against 50, or of NaNs, returned zeros).
+    check_consistent_length(X, y)
+    with explained_conversion_errors("y"):
+        check_array(y, ensure_2d=False, dtype=None, input_name="y")
     seeds = check_random_state(random_state).randint(np.iinfo(np.int32).max, size=X.shape[1])
     verbose = params.get("verbose", 0)
     # The column bar replaces the folds' bars (65 for 13 columns at cv=5); a

@@ -229,3 +229,30 @@ def test_too_few_pairs_per_column_warn():
     X = np.hstack([X, np.random.default_rng(0).normal(size=(40, 5))])
     with pytest.warns(SmallSampleWarning, match="40 pairs for 15 features.*one per class"):
         InfoNCEAnchorMI(cv=2, max_epochs=2, random_state=0).fit(X, y)
+
+
+def test_fitted_readers_use_what_was_fitted_not_parameters_set_since():
+    # set_params without a refit changed the interval (cv), the feature
+    # names (embedding_dim) and the transform's availability (architecture);
+    # review.
+    rng = np.random.default_rng(0)
+    X_pairs = rng.normal(size=(200, 2))
+    y_pairs = X_pairs[:, 0] + rng.normal(size=200)
+    model = InfoNCEAnchorMI(
+        cv=2, architecture="separable", embedding_dim=8, max_epochs=3, random_state=0
+    ).fit(X_pairs, y_pairs)
+    interval = model.confidence_interval()
+    width = model.transform(X_pairs).shape[1]
+    model.set_params(cv=10, embedding_dim=32, architecture="joint")
+    assert model.confidence_interval() == interval
+    assert model.transform(X_pairs).shape[1] == width == len(model.get_feature_names_out())
+
+
+def test_per_feature_checks_y_when_every_column_is_constant():
+    # No column is fitted, so no fit checked y (review: zeros came back).
+    X_constant = np.ones((50, 3))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        mutual_info_nce(X_constant, np.arange(7.0), per_feature=True)
+    with pytest.raises(ValueError, match="NaN"):
+        mutual_info_nce(X_constant, np.full(50, np.nan), per_feature=True)
+    np.testing.assert_array_equal(mutual_info_nce(X_constant, np.ones(50), per_feature=True), 0)
