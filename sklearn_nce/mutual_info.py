@@ -1388,7 +1388,7 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
                 )
             if self.discrete_target_:
                 return X, _one_hot(y[:, 0], self.target_classes_)
-            y = _numeric_target(y, self.discrete_target)
+            y = _numeric_target(y, self.discrete_target, fitted=True)
             return X, self._target_standardiser.transform(y, "y")
         discrete = _resolve_discrete_target(self.discrete_target, y)
         if discrete:
@@ -1934,14 +1934,26 @@ def _shared_bias_bounds(log_normaliser, optimism):
     return float(below), float(above)
 
 
-def _numeric_target(y, discrete_target):
-    """y as float64; text raises, saying how to read it as class labels."""
+def _numeric_target(y, discrete_target, fitted=False):
+    """y as float64; text raises, saying how to read it as class labels.
+
+    ``fitted``: y is new pairs' for a model fitted on numbers, which only a
+    refit can read as labels.
+    """
     try:
         with explained_conversion_errors("y"):
             return np.asarray(y, dtype=np.float64)
     except ValueError as error:
         if y.shape[1] != 1 or "contains text" not in str(error):
             raise
+        if fitted:
+            # Review: the advice named discrete_target, which this model
+            # already had; its fit read y as numbers.
+            raise ValueError(
+                "y contains text, but this model was fitted on a numeric y: pass y as "
+                "numbers, or refit on class labels (with discrete_target=True, or 'auto' on "
+                "labels that are text or few distinct values)."
+            ) from None
         raise ValueError(
             f"{error} Or read y as class labels: discrete_target=True (or 'auto', "
             f"the default; this estimator has {discrete_target!r})."
@@ -2080,8 +2092,9 @@ def _class_order(labels, previous=None):
         classes, first, counts = np.unique(labels, return_index=True, return_counts=True)
     except TypeError:
         raise ValueError(
-            "y mixes labels of different types (e.g. text and numbers), which cannot be "
-            "told apart reliably: convert them to one type, e.g. y.astype(str)."
+            "y mixes labels of different types (e.g. text and numbers, or None for a missing "
+            "label), which cannot be told apart reliably: drop or fill in the missing labels "
+            "and convert the rest to one type, e.g. y.astype(str)."
         ) from None
     if len(classes) < 2:
         raise ValueError(

@@ -256,3 +256,16 @@ def test_per_feature_checks_y_when_every_column_is_constant():
     with pytest.raises(ValueError, match="NaN"):
         mutual_info_nce(X_constant, np.full(50, np.nan), per_feature=True)
     np.testing.assert_array_equal(mutual_info_nce(X_constant, np.ones(50), per_feature=True), 0)
+
+
+def test_text_y_for_a_model_fitted_on_numbers_says_to_refit():
+    # The advice named discrete_target, which the model already had (review).
+    rng = np.random.default_rng(0)
+    X_pairs = rng.normal(size=(100, 1))
+    model = InfoNCEAnchorMI(cv=2, max_epochs=2, random_state=0)
+    model.fit(X_pairs, X_pairs[:, 0] + rng.normal(size=100))
+    with pytest.raises(ValueError, match="fitted on a numeric y.*refit on class labels"):
+        model.pointwise_mi(X_pairs[:3], np.array(["a", "b", "c"]))
+    labels = np.array(["a", "b", None, "a"] * 25, dtype=object)
+    with pytest.raises(ValueError, match="None for a missing label"):
+        InfoNCEAnchorMI(cv=2, max_epochs=1).fit(X_pairs, labels)
