@@ -117,4 +117,5 @@ def test_mutual_information_keeps_a_pairs_copies_in_one_fold():
     split = InfoNCEAnchorMI(early_stopping=True)._split(pairs, None, np.random.RandomState(0))
     (train, _), (valid, _) = split
     train_rows = {row.tobytes() for row in np.column_stack([train["x"], train["y"]])}
-    assert not any(row.tobytes() in train_rows for row in np.column_stack([valid["x"], valid["y"]]))
+    valid_rows = np.column_stack([valid["x"], valid["y"]])
+    assert not any(row.tobytes() in train_rows for row in valid_rows)
