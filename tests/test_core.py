@@ -959,6 +959,47 @@ def test_a_fit_runs_blas_and_openmp_on_one_thread_and_restores_them(monkeypatch)
     assert after == {2}
 
 
+def test_fits_overlapping_in_threads_leave_the_process_as_the_first_found_it():
+    # A starts, B starts, A ends, B ends (forced by callbacks): each fit
+    # saved what the other had set, and B restored A's one BLAS thread and
+    # A's seeded torch stream after A had restored the user's (user test:
+    # OpenBLAS on one thread for the rest of the process in 10 of 10 runs).
+    import threading
+
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+    class Meet(Callback):
+        def __init__(self, arrived, wait_for):
+            self.arrived, self.wait_for = arrived, wait_for
+
+        def on_train_begin(self, net, **kwargs):
+            self.arrived.set()
+            self.wait_for.wait(30)
+
+    X, y = make_mean_shift(n_features=2, kl=1.0).sample(100, 100, random_state=0)
+
+    def fit_a():
+        NCEDensityRatio(max_epochs=2, random_state=0, callbacks=[Meet(a_in, b_in)]).fit(X, y)
+        a_out.set()
+
+    def fit_b():
+        a_in.wait(30)
+        NCEDensityRatio(max_epochs=2, random_state=1, callbacks=[Meet(b_in, a_out)]).fit(X, y)
+
+    with threadpool_limits(limits=2):  # a user's setting (one per core here)
+        torch.manual_seed(123)
+        state = torch.get_rng_state()
+        threads = [threading.Thread(target=target) for target in (fit_a, fit_b)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert a_out.is_set() and b_in.is_set()
+        blas = {info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"}
+        assert blas == {2}
+        assert torch.equal(torch.get_rng_state(), state)
+
+
 def test_a_fit_runs_on_one_torch_thread_and_restores_the_count(monkeypatch):
     # Torch's default of one thread per core spins on a busy machine (14x
     # slower beside two busy processes); the user's own setting comes back.

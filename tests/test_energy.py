@@ -97,6 +97,15 @@ def test_sample_reproduces_means_and_weights(default_model):
     for k, mean in enumerate(TRUTH.means):
         np.testing.assert_allclose(draws[nearest == k].mean(0), mean, atol=0.1)
     np.testing.assert_array_equal(draws, default_model.sample(3000, random_state=0))
+    # The same draws at another torch thread count (the Langevin steps' float
+    # reductions had rounded by it: up to 1.7e-7 apart; user test).
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        np.testing.assert_array_equal(draws, default_model.sample(3000, random_state=0))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)
 
 
 def test_a_model_without_its_network_is_drawn_from_its_base(train, monkeypatch):

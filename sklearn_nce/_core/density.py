@@ -39,12 +39,14 @@ from .splits import copy_groups
 from .training import module_device
 from .validation import (
     CHECK_PREPROCESSING,
+    FIT_THREADS,
     Integral,
     Interval,
     StrOptions,
     check_is_fitted,
     check_not_constant,
     stacklevel_to_user,
+    torch_threads,
     validate_X,
     warn_if_few_rows,
 )
@@ -590,8 +592,11 @@ class _BaseEnergyNCE(_BaseNCE):
         check_scalar(n_samples, "n_samples", Integral, min_val=1)
         seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
         # Langevin steps need gradients, which a caller's inference_mode (as
-        # serving code uses) would switch off (user test: it raised).
-        with torch.inference_mode(False):
+        # serving code uses) would switch off (user test: it raised). On the
+        # fit's thread count: the steps' float reductions round by it, so the
+        # same seed drew other samples (up to 1.7e-7 apart) at two threads
+        # and in a process that loaded a pickle at another count (user test).
+        with torch.inference_mode(False), torch_threads(FIT_THREADS):
             return self._to_user_units(self._draws(int(n_samples), seed))
 
     def _draws(self, n_samples, seed):

@@ -62,11 +62,11 @@ __all__ = [
 # on 2000 sine pairs, 2-core machine: idle 5.0 s with torch's default of two
 # threads, 5.5-6.1 s with one; beside two busy processes 21 s with two,
 # 8.9-11.5 s with one (an earlier measurement of the same fit: 197 s / 14.4 s).
-_FIT_THREADS = 1
+FIT_THREADS = 1
 
 
 def _fit_context(*, prefer_skip_nested_validation):
-    """scikit-learn's ``_fit_context``, with torch, BLAS and OpenMP on ``_FIT_THREADS`` threads."""
+    """scikit-learn's ``_fit_context``, with torch, BLAS and OpenMP on ``FIT_THREADS`` threads."""
     validate = _sklearn_fit_context(prefer_skip_nested_validation=prefer_skip_nested_validation)
 
     def decorator(fit_method):
@@ -81,8 +81,9 @@ def _fit_context(*, prefer_skip_nested_validation):
             # BLAS thread (7.5 s idle).
             # Gradients even inside a caller's inference_mode (thread-local).
             with (
-                torch_threads(_FIT_THREADS),
-                threadpool_limits(limits=_FIT_THREADS),
+                shared_state_restored(),
+                torch_threads(FIT_THREADS),
+                threadpool_limits(limits=FIT_THREADS),
                 torch.inference_mode(False),
                 noting_ctrl_c(),
             ):
@@ -91,6 +92,40 @@ def _fit_context(*, prefer_skip_nested_validation):
         return wrapper
 
     return decorator
+
+
+# Fits running now in this process (threads) and what the first one found.
+_shared_state_lock = threading.Lock()
+_shared_state = {"fits": 0}
+
+
+@contextlib.contextmanager
+def shared_state_restored():
+    """Leave the process-wide state that fits change as the first of overlapping fits found it.
+
+    Each fit limits the BLAS threads (global to the process, unlike torch's
+    and OpenMP's per-thread counts, which each fit restores itself) and
+    seeds torch's global random generator inside ``fork_rng``. Fits that
+    overlap in threads (joblib's threading backend, a threaded grid search)
+    each saved what the other had set and restored it after the other had
+    restored the original: a user test left OpenBLAS on one thread for the
+    rest of the process in 10 of 10 runs, and the user's torch random
+    stream replaced. So the first fit to start saves both, and the last to
+    end restores them.
+    """
+    with _shared_state_lock:
+        if _shared_state["fits"] == 0:
+            _shared_state["limits"] = threadpool_limits(limits=None)  # records, sets nothing
+            _shared_state["rng"] = torch.get_rng_state()
+        _shared_state["fits"] += 1
+    try:
+        yield
+    finally:
+        with _shared_state_lock:
+            _shared_state["fits"] -= 1
+            if _shared_state["fits"] == 0:
+                _shared_state.pop("limits").restore_original_limits()
+                torch.set_rng_state(_shared_state.pop("rng"))
 
 
 # The Ctrl-C (SIGINT) deliveries noted during the running fit of this thread.
