@@ -16,8 +16,7 @@ from sklearn.base import ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils import _safe_indexing
-from sklearn.utils.validation import _check_sample_weight, check_array, check_consistent_length
+from sklearn.utils.validation import check_array, check_consistent_length
 
 from ._core.base import _BaseNCE, apply_critic
 from ._core.critics import QuadraticCritic, ResidualCritic, as_scores
@@ -38,7 +37,10 @@ from ._core.validation import (
     check_binary_target,
     check_features,
     check_is_fitted,
+    check_sample_weight,
+    n_rows_of,
     non_numeric_columns,
+    safe_indexing,
     stacklevel_to_user,
     validate_X,
     validate_X_y,
@@ -628,8 +630,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
                 warnings.simplefilter("ignore")
                 _, labels_all, _ = self._validate_samples(X, y, sample_weight)
             kept = np.flatnonzero(~absent)
-            X_fit, y_fit = _safe_indexing(X, kept), _safe_indexing(y, kept)
-            sample_weight = _safe_indexing(np.asarray(sample_weight, dtype=np.float64), kept)
+            X_fit, y_fit = safe_indexing(X, kept), safe_indexing(y, kept)
+            sample_weight = safe_indexing(np.asarray(sample_weight, dtype=np.float64), kept)
         Z, labels, weight = self._validate_samples(X_fit, y_fit, sample_weight)
         data = weighted_rows(Z, weight)
         self.telescoping_steps_, valid = self._fit_heads(data, labels, progress_label)
@@ -650,7 +652,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         importance = np.empty(len(dropped))
         importance[~dropped] = self.denominator_weights_
         if dropped.any():
-            rows = _safe_indexing(X, np.flatnonzero(absent & is_denominator))
+            rows = safe_indexing(X, np.flatnonzero(absent & is_denominator))
             rows = validate_X(self, rows, reset=False)
             importance[dropped] = np.exp(self._weight_log_ratio(rows) - self.log_weight_offset_)
         sample_weight = np.zeros(len(dropped))
@@ -659,7 +661,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         self.denominator_weights_ = importance
         self._denominator_sample_weight = sample_weight
 
-    def fit_weights(self, *, X_source, X_target):
+    def fit_weights(self, *, X_source, X_target, source_weight=None, target_weight=None):
         """Fit on a covariate-shift pair and return the source rows' importance weights.
 
         The two-sample entry point with named arguments, so that the
@@ -676,6 +678,13 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
             The rows to reweight, e.g. the training inputs of a regressor.
         X_target : array-like of shape (n_target, n_features)
             The distribution to reweight them to, e.g. unlabelled test inputs.
+        source_weight, target_weight : array-like of shape (n_source,) and (n_target,), \
+default=None
+            Row weights of each sample (survey weights, say), passed to
+            :meth:`fit` as its ``sample_weight`` (None: every row alike). The
+            weights returned are the ratio's alone, of mean 1 under the
+            weighted source rows: a row's weight for a downstream fit is the
+            product of the two.
 
         Returns
         -------
@@ -706,7 +715,16 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
             # The weights are the source rows': the fit keeps their column
             # order, so that predict_weights(X_source) reads them as given.
             X_target = X_target[columns]
-        self.fit(*make_two_sample(X_target, X_source))
+        sample_weight = None
+        if source_weight is not None or target_weight is not None:
+            # make_two_sample stacks the target (numerator) rows first.
+            sample_weight = np.concatenate(
+                [
+                    _sample_part_weight(target_weight, X_target, "target_weight", "X_target"),
+                    _sample_part_weight(source_weight, X_source, "source_weight", "X_source"),
+                ]
+            )
+        self.fit(*make_two_sample(X_target, X_source), sample_weight=sample_weight)
         return self.predict_weights()
 
     def _validate_samples(self, X, y, sample_weight=None):
@@ -1166,7 +1184,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         else:
             # It was refused, and routing users who followed scikit-learn's
             # advice to request it got NaN scores in every fold (user test).
-            weight = _check_sample_weight(sample_weight, log_ratio, ensure_non_negative=True)
+            weight = check_sample_weight(sample_weight, log_ratio, ensure_non_negative=True)
             for rows, label in ((is_pos, "numerator"), (is_neg, "denominator")):
                 if not weight[rows].sum() > 0:
                     raise ValueError(f"sample_weight sums to 0 over the {label} sample's rows.")
@@ -1361,7 +1379,7 @@ def _check_fit_weights(sample_weight, X, labels, classes, numerator_index):
     """
     if sample_weight is None:
         return None, None
-    weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+    weight = check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
     if weight.max() > 0:
         weight = weight / weight.max()
     for label, name in ((1, "numerator"), (0, "denominator")):
@@ -1381,6 +1399,20 @@ def _check_fit_weights(sample_weight, X, labels, classes, numerator_index):
     return scaled, (float(weight[labels == 1].sum()), float(weight[labels == 0].sum()))
 
 
+def _sample_part_weight(weight, X, name, rows_name):
+    """One sample's weights for ``fit_weights``: ``weight`` as float64, or ones (None)."""
+    n_rows = n_rows_of(X)
+    if weight is None:
+        return np.ones(n_rows)
+    weight = np.asarray(weight, dtype=np.float64)
+    if weight.shape != (n_rows,):
+        raise ValueError(
+            f"{name} has shape {weight.shape}; it needs one weight per row of {rows_name}, "
+            f"shape ({n_rows},)."
+        )
+    return weight
+
+
 def _weightless_rows(X, y, sample_weight):
     """A mask of the rows whose ``sample_weight`` is 0 (None without any, or without weights).
 
@@ -1393,7 +1425,7 @@ def _weightless_rows(X, y, sample_weight):
     if sample_weight is None:
         return None
     check_consistent_length(X, y)
-    weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+    weight = check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
     absent = weight == 0
     return absent if absent.any() else None
 

@@ -1168,3 +1168,17 @@ def test_grid_search_passes_sample_weight_to_fit():
     # The weighted fit's class sizes: the weights' sums, not the row counts.
     expected = np.log(weight[y == 1].sum() / weight[y == 0].sum())
     assert search.best_estimator_.log_prior_ratio_ == pytest.approx(expected)
+
+
+def test_fit_weights_passes_each_samples_weights_to_fit():
+    rng = np.random.default_rng(0)
+    X_source, X_target = rng.normal(size=(300, 2)), rng.normal(0.5, size=(200, 2))
+    source_weight = rng.uniform(0.5, 2.0, size=300)
+    model = _fast(random_state=0)
+    weights = model.fit_weights(X_source=X_source, X_target=X_target, source_weight=source_weight)
+    X, y = make_two_sample(X_target, X_source)
+    expected = _fast(random_state=0).fit(X, y, sample_weight=np.r_[np.ones(200), source_weight])
+    np.testing.assert_array_equal(weights, expected.predict_weights())
+    assert np.average(weights, weights=source_weight) == pytest.approx(1.0, rel=1e-5)
+    with pytest.raises(ValueError, match=r"target_weight has shape \(3,\).*X_target"):
+        model.fit_weights(X_source=X_source, X_target=X_target, target_weight=np.ones(3))

@@ -20,9 +20,17 @@ import scipy.sparse
 import torch
 from sklearn import get_config
 from sklearn.base import _fit_context as _sklearn_fit_context
+from sklearn.utils import _safe_indexing as safe_indexing
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import _num_features, check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight as check_sample_weight
+from sklearn.utils.validation import (
+    _num_features,
+    _num_samples,
+    check_array,
+    check_is_fitted,
+    validate_data,
+)
 from threadpoolctl import threadpool_limits
 
 from ..exceptions import SmallSampleWarning, UnreliableEstimateWarning
@@ -45,9 +53,12 @@ __all__ = [
     "check_is_fitted",
     "non_numeric_columns",
     "check_not_constant",
+    "check_sample_weight",
     "check_warm_start_features",
     "FeatureStandardiser",
     "explained_conversion_errors",
+    "n_rows_of",
+    "safe_indexing",
     "stacklevel_to_user",
     "validate_X",
     "validate_X_y",
@@ -574,6 +585,11 @@ def _conversion_advice(message, name):
             "required. Flatten each sample first, e.g. X.reshape(len(X), -1)."
         )
     return None
+
+
+def n_rows_of(X):
+    """The rows of an array-like (a list, an array, a DataFrame), as scikit-learn counts them."""
+    return _num_samples(X)
 
 
 def check_binary_target(y, *, min_per_class=2):
