@@ -112,7 +112,7 @@ _shared_state = {"fits": 0}
 
 @contextlib.contextmanager
 def shared_state_restored():
-    """Leave the process-wide state that fits change as the first of overlapping fits found it.
+    """Leave the process-wide state that overlapping fits change as the first of them found it.
 
     Each fit limits the BLAS threads (global to the process, unlike torch's
     and OpenMP's per-thread counts, which each fit restores itself) and
@@ -122,12 +122,17 @@ def shared_state_restored():
     restored the original: a user test left OpenBLAS on one thread for the
     rest of the process in 10 of 10 runs, and the user's torch random
     stream replaced. So the first fit to start saves both, and the last to
-    end restores them.
+    end restores them. The random state only where fits did overlap: alone,
+    a fit leaves it as ``fork_rng`` does, and draws a user's own code makes
+    during the fit (a base of theirs) stand (review).
     """
     with _shared_state_lock:
         if _shared_state["fits"] == 0:
             _shared_state["limits"] = threadpool_limits(limits=None)  # records, sets nothing
-            _shared_state["rng"] = torch.get_rng_state()
+            _shared_state["rng"] = _random_states()
+            _shared_state["overlapped"] = False
+        else:
+            _shared_state["overlapped"] = True
         _shared_state["fits"] += 1
     try:
         yield
@@ -136,7 +141,22 @@ def shared_state_restored():
             _shared_state["fits"] -= 1
             if _shared_state["fits"] == 0:
                 _shared_state.pop("limits").restore_original_limits()
-                torch.set_rng_state(_shared_state.pop("rng"))
+                states = _shared_state.pop("rng")
+                if _shared_state.pop("overlapped"):
+                    _set_random_states(states)
+
+
+def _random_states():
+    """torch's global CPU random state, and each CUDA device's where CUDA is initialised."""
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    return torch.get_rng_state(), cuda
+
+
+def _set_random_states(states):
+    cpu, cuda = states
+    torch.set_rng_state(cpu)
+    if cuda is not None:
+        torch.cuda.set_rng_state_all(cuda)
 
 
 # The Ctrl-C (SIGINT) deliveries noted during the running fit of this thread.
