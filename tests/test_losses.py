@@ -121,23 +121,36 @@ def test_noisier_is_unnormalised_logistic(noise_weight):
     )
 
 
+def _labelled_batch(seed):
+    """13 critic outputs (float64) with 5 positives in a random order, and their generator."""
+    gen = torch.Generator().manual_seed(seed)
+    values = torch.randn(13, generator=gen, dtype=torch.float64) * 2
+    return gen, values, torch.randperm(13, generator=gen) < 5
+
+
+def _assert_same_value_and_gradient(values, got, expected):
+    """``got(values)`` and ``expected(values)`` agree in value and in gradient."""
+    stacked = values.clone().requires_grad_()
+    split = values.clone().requires_grad_()
+    got_value, expected_value = got(stacked), expected(split)
+    torch.testing.assert_close(got_value, expected_value)
+    expected_value.backward()
+    got_value.backward()
+    torch.testing.assert_close(stacked.grad, split.grad)
+
+
 @pytest.mark.parametrize("loss", list(LOSSES.values()), ids=list(LOSSES))
 @pytest.mark.parametrize("noise_weight", [1.0, 0.3, 25.0])
 def test_two_sample_loss_equals_the_split_loss(loss, noise_weight):
     # The labelled-batch form (a weighted sum for logistic and noisier) must
     # give the value and the gradient of the loss on the split batch, with the
     # labels in any order.
-    gen = torch.Generator().manual_seed(3)
-    values = torch.randn(13, generator=gen, dtype=torch.float64) * 2
-    is_pos = torch.randperm(13, generator=gen) < 5
-    stacked = values.clone().requires_grad_()
-    split = values.clone().requires_grad_()
-    expected = loss(split[is_pos], split[~is_pos], noise_weight)
-    got = two_sample_loss(loss, stacked, is_pos, noise_weight)
-    torch.testing.assert_close(got, expected)
-    expected.backward()
-    got.backward()
-    torch.testing.assert_close(stacked.grad, split.grad)
+    _, values, is_pos = _labelled_batch(3)
+    _assert_same_value_and_gradient(
+        values,
+        lambda h: two_sample_loss(loss, h, is_pos, noise_weight),
+        lambda h: loss(h[is_pos], h[~is_pos], noise_weight),
+    )
 
 
 @pytest.mark.parametrize("loss", list(LOSSES.values()), ids=list(LOSSES))
@@ -146,23 +159,16 @@ def test_integer_row_weights_count_as_copies_of_the_rows(loss, noise_weight):
     # Weighted means: a row of weight k is k copies of it, and a row of
     # weight 0 is absent, in value and gradient; in the labelled-batch form
     # (the weighted sum for logistic and noisier) as in the split one.
-    gen = torch.Generator().manual_seed(4)
-    values = torch.randn(13, generator=gen, dtype=torch.float64) * 2
-    is_pos = torch.randperm(13, generator=gen) < 5
+    gen, values, is_pos = _labelled_batch(4)
     weight = torch.randint(0, 4, (13,), generator=gen).to(torch.float64)
     # Each class keeps some weight.
     weight[is_pos.nonzero()[0]], weight[(~is_pos).nonzero()[0]] = 2.0, 3.0
     copies = torch.repeat_interleave(torch.arange(13), weight.long())
-    stacked = values.clone().requires_grad_()
-    repeated = values.clone().requires_grad_()
-    expected = loss(
-        repeated[copies][is_pos[copies]], repeated[copies][~is_pos[copies]], noise_weight
+    _assert_same_value_and_gradient(
+        values,
+        lambda h: two_sample_loss(loss, h, is_pos, noise_weight, sample_weight=weight),
+        lambda h: loss(h[copies][is_pos[copies]], h[copies][~is_pos[copies]], noise_weight),
     )
-    got = two_sample_loss(loss, stacked, is_pos, noise_weight, sample_weight=weight)
-    torch.testing.assert_close(got, expected)
-    expected.backward()
-    got.backward()
-    torch.testing.assert_close(stacked.grad, repeated.grad)
 
 
 @pytest.mark.parametrize("loss", list(LOSSES.values()), ids=list(LOSSES))
