@@ -629,6 +629,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
                 # Every check on every row (its warnings come from the fit below).
                 warnings.simplefilter("ignore")
                 _, labels_all, _ = self._validate_samples(X, y, sample_weight)
+            self._check_weighted_rows(labels_all, ~absent)
             kept = np.flatnonzero(~absent)
             X_fit, y_fit = safe_indexing(X, kept), safe_indexing(y, kept)
             sample_weight = safe_indexing(np.asarray(sample_weight, dtype=np.float64), kept)
@@ -639,6 +640,22 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         if absent is not None:
             self._weigh_absent_denominator_rows(X, absent, labels_all)
         return self
+
+    def _check_weighted_rows(self, labels, weighted):
+        """Refuse a sample left with fewer than 2 rows of nonzero weight (``weighted``).
+
+        In the user's terms: the fit without them said "at least 2 rows" with
+        the counts of the kept rows alone (review).
+        """
+        numerator = self.classes_.tolist().index(self.numerator_label_)
+        for label, name in ((1, "numerator"), (0, "denominator")):
+            n_rows = int(np.sum(weighted & (labels == label)))
+            if n_rows < 2:
+                class_label = self.classes_.tolist()[numerator if label else 1 - numerator]
+                raise ValueError(
+                    f"sample_weight leaves {n_rows} row(s) of nonzero weight in the {name} "
+                    f"sample (class {class_label!r} of y); each sample needs at least 2 to fit."
+                )
 
     def _weigh_absent_denominator_rows(self, X, absent, labels):
         """Put the denominator rows of weight 0 back into ``denominator_weights_``, in order.

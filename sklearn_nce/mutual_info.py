@@ -176,8 +176,12 @@ _IN_BATCH_MAX_EPOCHS = 300
 # their number; discrete_target=True forces labels.
 _MAX_AUTO_CLASSES = 20
 # A column with fewer distinct values than this is read as discrete: its exact
-# repeats are draws of one value, not copies of a row (see _measured_columns).
+# repeats are draws of one value, not copies of a row (see _measured_columns);
+# a column of whole numbers needs distinct values in this share of the rows.
+# One-hot categories, 12 or 60 codes and counts stay discrete; x * 1000
+# rounded, 100 draws each repeated 4 times (25%), is measured.
 _MEASURED_MIN_VALUES = 20
+_MEASURED_MIN_SHARE = 0.2
 # Budget of each column's in-batch critic in mutual_info_nce(per_feature=True)
 # when y is class labels and max_epochs / hidden_layer_sizes are left unset:
 # s(x, y) of one x column against a few classes is a small problem. Wine's 13
@@ -689,12 +693,15 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         """
         self._check_telescoping_params()
         pairs_hash = self._check_warm_folds(X, y)
+        X_given, y_given = X, y
         X, y = self._validate_pairs(X, y, reset=True)
-        # Which columns hold measurements, whose exact repeats are copies
-        # of one draw (see _pair_copy_groups).
+        # Which columns hold measurements, whose exact repeats are copies of
+        # one draw (see _pair_copy_groups), read in the units given.
         self._measured = np.r_[
-            _measured_columns(X, self._standardiser),
-            _measured_columns(y, self._target_standardiser),
+            _measured_columns(np.asarray(X_given, dtype=np.float64)),
+            np.zeros(y.shape[1], dtype=bool)
+            if self.discrete_target_
+            else _measured_columns(np.asarray(y_given, dtype=np.float64).reshape(len(y), -1)),
         ]
         _check_n_pairs(len(X), self.cv, self.objective)
         # The columns the critic reads: x's and y's (one per class for labels).
@@ -2028,20 +2035,24 @@ def _warn_if_small(n_samples, cv):
     )
 
 
-def _measured_columns(Z, standardiser):
-    """Which columns of the standardised ``Z`` hold measurements (None: one-hot classes).
+def _measured_columns(values):
+    """Which columns of ``values`` (the user's units, float64) hold measurements.
 
-    Those not all whole numbers in the user's units (codes, counts and
-    indicators are) with at least ``_MEASURED_MIN_VALUES`` distinct values:
-    an exact repeat there is a copied row, not a draw of the same value.
+    An exact repeat of a measurement is a copied row, not a draw of the same
+    value. Codes, counts and indicators are whole numbers with few distinct
+    values, and repeat by nature: a column of whole numbers is measured only
+    with distinct values in at least ``_MEASURED_MIN_SHARE`` of the rows
+    (timestamps; a rounded reading), any other with at least
+    ``_MEASURED_MIN_VALUES``. (Read in standard float32 units, whole numbers
+    were told by a tolerance that took every value above about 5000 for one;
+    review.)
     """
-    if standardiser is None:
-        return np.zeros(Z.shape[1], dtype=bool)
-    values = standardiser.inverse_transform(Z)
-    # float32 standard units read back to within ~1e-7 of the value's size.
-    whole = np.abs(values - np.round(values)) <= 1e-4 * np.maximum(1.0, np.abs(values))
-    distinct = np.array([len(np.unique(column)) for column in Z.T])
-    return ~whole.all(axis=0) & (distinct >= _MEASURED_MIN_VALUES)
+    whole = np.all(values == np.round(values), axis=0)
+    distinct = np.array([len(np.unique(column)) for column in values.T])
+    needed = np.where(
+        whole, max(_MEASURED_MIN_VALUES, _MEASURED_MIN_SHARE * len(values)), _MEASURED_MIN_VALUES
+    )
+    return distinct >= needed
 
 
 def _one_per_group(rows, groups):

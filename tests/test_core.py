@@ -23,6 +23,7 @@ from sklearn_nce import (
     InfoNCEAnchorMI,
     NCEDensityRatio,
     NoisierNCEClassifier,
+    make_two_sample,
 )
 from sklearn_nce._core import graphs, optim, training
 from sklearn_nce._core.base import _BaseNCE
@@ -1019,6 +1020,18 @@ def test_a_users_own_draws_during_a_fit_stand():
         CNCEEnergyModel(base=RandomInitBase(), max_epochs=2, random_state=0).fit(X)
     assert not torch.equal(draws[0], draws[1])
     assert not torch.equal(torch.rand(3), draws[0])
+
+    # A fit nested in the same thread (a base that fits a model of the
+    # package) is no overlap either (review: it counted as one).
+    class NestingBase(RandomInitBase):
+        def fit(self, X, y=None):
+            NCEDensityRatio(max_epochs=1, random_state=0).fit(*make_two_sample(X, X + 1.0))
+            return super().fit(X)
+
+    draws.clear()
+    for _ in range(2):
+        CNCEEnergyModel(base=NestingBase(), max_epochs=2, random_state=0).fit(X)
+    assert not torch.equal(draws[0], draws[1])
 
 
 def test_a_fit_runs_on_one_torch_thread_and_restores_the_count(monkeypatch):

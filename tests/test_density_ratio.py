@@ -1159,6 +1159,12 @@ def test_sample_weight_refuses_what_it_cannot_fit():
         _fast().fit(X, y, sample_weight=(y == 0).astype(float))
     with pytest.raises(ValueError, match="sample_weight"):
         _fast().fit(X, y, sample_weight=np.ones(len(y) - 1))
+    # One row of nonzero weight left in a sample, said in the user's terms
+    # (review: "at least 2 rows; got class counts {0: 1, 1: 150}").
+    one_left = np.where(y == 0, 0.0, 1.0)
+    one_left[np.flatnonzero(y == 0)[0]] = 1.0
+    with pytest.raises(ValueError, match=r"leaves 1 row\(s\) of nonzero weight in the denom"):
+        _fast().fit(X, y, sample_weight=one_left)
 
 
 def test_grid_search_passes_sample_weight_to_fit():

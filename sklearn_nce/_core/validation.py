@@ -105,9 +105,9 @@ def _fit_context(*, prefer_skip_nested_validation):
     return decorator
 
 
-# Fits running now in this process (threads) and what the first one found.
+# Fits running now in this process, by thread, and what the first one found.
 _shared_state_lock = threading.Lock()
-_shared_state = {"fits": 0}
+_shared_state = {"fits": {}}
 
 
 @contextlib.contextmanager
@@ -126,20 +126,26 @@ def shared_state_restored():
     a fit leaves it as ``fork_rng`` does, and draws a user's own code makes
     during the fit (a base of theirs) stand (review).
     """
+    thread = threading.get_ident()
     with _shared_state_lock:
-        if _shared_state["fits"] == 0:
+        fits = _shared_state["fits"]
+        if not fits:
             _shared_state["limits"] = threadpool_limits(limits=None)  # records, sets nothing
             _shared_state["rng"] = _random_states()
             _shared_state["overlapped"] = False
-        else:
+        elif thread not in fits:
+            # Another thread's fit is running: an overlap. (A fit nested in
+            # this thread's, e.g. inside a user's base, is not one; review.)
             _shared_state["overlapped"] = True
-        _shared_state["fits"] += 1
+        fits[thread] = fits.get(thread, 0) + 1
     try:
         yield
     finally:
         with _shared_state_lock:
-            _shared_state["fits"] -= 1
-            if _shared_state["fits"] == 0:
+            fits[thread] -= 1
+            if not fits[thread]:
+                del fits[thread]
+            if not fits:
                 _shared_state.pop("limits").restore_original_limits()
                 states = _shared_state.pop("rng")
                 if _shared_state.pop("overlapped"):
