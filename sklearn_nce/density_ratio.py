@@ -634,6 +634,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
             X_fit, y_fit = safe_indexing(X, kept), safe_indexing(y, kept)
             sample_weight = safe_indexing(np.asarray(sample_weight, dtype=np.float64), kept)
         Z, labels, weight = self._validate_samples(X_fit, y_fit, sample_weight)
+        # Whether the fit's samples are the rows weighted (score says so).
+        self._weighted_fit = absent is not None or weight is not None
         data = weighted_rows(Z, weight)
         self.telescoping_steps_, valid = self._fit_heads(data, labels, progress_label)
         self._set_weights(data, labels, valid)
@@ -769,6 +771,8 @@ default=None
                 round(_smaller_sample(labels, weight)),
                 X.shape[1],
                 "effective rows ((sum w)^2 / sum w^2 of sample_weight) in the smaller sample",
+                "The weights rest on few rows: cap or trim the largest weights, or use more "
+                "rows or fewer features (e.g. PCA).",
             )
         self._warn_if_unchecked(len(labels))
         # The class sizes, in weighted rows: a row of weight 2 counts twice.
@@ -1192,6 +1196,7 @@ default=None
                 "score needs rows of both samples labelled with classes_ "
                 f"{self.classes_.tolist()}."
             )
+        weight = None
         if sample_weight is None:
             score = float(
                 balanced_log_likelihood(
@@ -1209,8 +1214,15 @@ default=None
                 np.average(log_expit(log_ratio[is_pos]), weights=weight[is_pos])
                 + np.average(log_expit(-log_ratio[is_neg]), weights=weight[is_neg])
             )
-        # The margin reads the rows unweighted (weights only move the score).
-        noise = _score_standard_error(log_ratio[is_pos], log_ratio[is_neg])
+        # Weighted rows are fewer effective ones: the margin widens with
+        # them (user test: skewed weights, ~44 effective of 400 rows, warned
+        # at 1.1 weighted standard errors below chance, read as 7.6).
+        noise = _score_standard_error(
+            log_ratio[is_pos],
+            log_ratio[is_neg],
+            None if weight is None else weight[is_pos],
+            None if weight is None else weight[is_neg],
+        )
         margin = max(_CHANCE_MARGIN, _CHANCE_STD_ERRORS * noise)
         if score < _CHANCE_SCORE - margin:
             # A GridSearchCV cell that scores below chance is a broken fit,
@@ -1225,6 +1237,17 @@ default=None
                 if held_out
                 else "Lower max_epochs or lr, add weight_decay, or turn on early_stopping"
             )
+            if sample_weight is None and getattr(self, "_weighted_fit", False):
+                # The fit's distributions were weighted, these rows are not:
+                # another pair of distributions (user test: cross_validate
+                # passed the weights to fit only; -0.79 unweighted, -0.55
+                # weighted, and the advice said overfitting).
+                remedy = (
+                    "This model was fitted with sample_weight, and these rows are scored "
+                    "without it, as other distributions: pass sample_weight to score too "
+                    "(under metadata routing, set_score_request(sample_weight=True)). "
+                    f"Otherwise: {remedy[0].lower()}{remedy[1:]}"
+                )
             warnings.warn(
                 f"The held-out score {score:.4g} is below chance ({_CHANCE_SCORE:.4g}, a "
                 "constant ratio of 1): the critic is confidently wrong on these rows, which "
@@ -1613,12 +1636,24 @@ def _balanced_error(log_ratio, labels, floor=0.0, weight=None):
     return float(np.mean(rates))
 
 
-def _score_standard_error(log_ratio_pos, log_ratio_neg):
-    """Standard error of the balanced log-likelihood (score) from its per-row terms."""
+def _score_standard_error(log_ratio_pos, log_ratio_neg, weight_pos=None, weight_neg=None):
+    """Standard error of the balanced log-likelihood (score) from its per-row terms.
+
+    With row weights, of the weighted means.
+    """
     terms_pos = -np.logaddexp(0.0, -log_ratio_pos)  # log P(numerator | x)
     terms_neg = -np.logaddexp(0.0, log_ratio_neg)  # log P(denominator | x)
-    variance = terms_pos.var() / max(len(terms_pos), 1) + terms_neg.var() / max(len(terms_neg), 1)
+    variance = _mean_variance(terms_pos, weight_pos) + _mean_variance(terms_neg, weight_neg)
     return 0.5 * float(np.sqrt(variance))
+
+
+def _mean_variance(terms, weight=None):
+    """The variance of the (``weight``-weighted) mean of ``terms``: ``var / n`` unweighted."""
+    if weight is None:
+        return terms.var() / max(len(terms), 1)
+    weight = weight / weight.sum()
+    mean = np.sum(weight * terms)
+    return float(np.sum(weight**2 * (terms - mean) ** 2))
 
 
 def make_two_sample(X_numerator, X_denominator):

@@ -1188,3 +1188,25 @@ def test_fit_weights_passes_each_samples_weights_to_fit():
     assert np.average(weights, weights=source_weight) == pytest.approx(1.0, rel=1e-5)
     with pytest.raises(ValueError, match=r"target_weight has shape \(3,\).*X_target"):
         model.fit_weights(X_source=X_source, X_target=X_target, target_weight=np.ones(3))
+
+
+def test_a_weighted_fit_scored_without_its_weights_says_so():
+    # Scored unweighted, the rows are other distributions than the fit's
+    # and read below chance; the advice named overfitting (user test).
+    X, y, weight, _ = _tilted_numerator(n=1000)
+    model = NCEDensityRatio(random_state=0).fit(X, y, sample_weight=weight)
+    with pytest.warns(UnreliableEstimateWarning, match="fitted with sample_weight"):
+        model.score(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnreliableEstimateWarning)
+        assert model.score(X, y, sample_weight=weight) > -np.log(2)
+
+
+def test_the_chance_margin_reads_weighted_rows_as_fewer():
+    from sklearn_nce.density_ratio import _mean_variance
+
+    terms = np.random.default_rng(0).normal(size=400)
+    assert _mean_variance(terms, np.ones(400)) == pytest.approx(_mean_variance(terms))
+    # 40 rows carry nearly all the weight: about 40 effective rows.
+    skewed = np.r_[np.full(40, 100.0), np.full(360, 0.01)]
+    assert _mean_variance(terms, skewed) > 5 * _mean_variance(terms)

@@ -257,14 +257,15 @@ _FAR_OUTSIDE_RANGES = 1e3
 _SCALE_CHECK_ROWS = 10_000
 
 
-def validate_X(estimator, X, *, reset):
+def validate_X(estimator, X, *, reset, encode=None):
     """Validate X as a finite 2-D array and return it standardised, as float32.
 
     NaN, inf, 1-D input, complex values and too few rows raise ``ValueError``
     with sklearn's standard messages. At fit (``reset=True``) a
     :class:`FeatureStandardiser` is fitted on X and kept as
     ``estimator._standardiser``; every call returns X in its units, so the
-    critic sees features of order 1 whatever the user's units.
+    critic sees features of order 1 whatever the user's units. ``encode``,
+    ``encode(X, reset)``, maps the validated X first (e.g. one-hot columns).
     """
     _check_shape_and_columns(X)
     if reset:
@@ -277,10 +278,12 @@ def validate_X(estimator, X, *, reset):
             dtype=_VALIDATION_DTYPES,
             ensure_min_samples=MIN_SAMPLES if reset else 1,
         )
+    if encode is not None:
+        X = encode(X, reset)
     return _standardise(estimator, X, "X", reset)
 
 
-def validate_X_y(estimator, X, y, *, reset=True, names="X", **check_params):
+def validate_X_y(estimator, X, y, *, reset=True, names="X", encode=None, **check_params):
     """Validate (X, y), returning X standardised as float32 (see :func:`validate_X`).
 
     ``check_params`` go to ``validate_data``. At fit time (``reset=True``) at
@@ -305,6 +308,8 @@ def validate_X_y(estimator, X, y, *, reset=True, names="X", **check_params):
             ensure_min_samples=MIN_SAMPLES if reset else 1,
             **check_params,
         )
+    if encode is not None:
+        X = encode(X, reset)
     return _standardise(estimator, X, "X", reset), y
 
 
