@@ -496,7 +496,7 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         :meth:`confidence_interval`. None for a continuous y.
     n_targets_ : int
         Columns of y (1 for a discrete y).
-    discrete_features_ : ndarray of bool of shape (n_features_in_,)
+    discrete_features_ : ndarray of bool of shape (n_features,)
         Which columns of X were one-hot encoded (``discrete_features``
         resolved).
     feature_categories_ : list of ndarray
