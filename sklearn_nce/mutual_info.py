@@ -2166,8 +2166,8 @@ def _warn_if_unseen_categories(X, mask, categories):
         if unseen.any():
             warnings.warn(
                 f"Column {column} of X (in discrete_features) has {int(unseen.sum())} row(s) "
-                f"with values not seen at fit (e.g. {X[unseen, column][0]!r}): they read as "
-                "none of its categories, where the critic only extrapolates (a pointwise MI "
+                f"with values not seen at fit (e.g. {float(X[unseen, column][0]):g}): they read "
+                "as none of its categories, where the critic only extrapolates (a pointwise MI "
                 "of -204 nats in a test). Drop those rows, or refit with them.",
                 UnreliableEstimateWarning,
                 stacklevel=stacklevel_to_user(),
