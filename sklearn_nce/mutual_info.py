@@ -183,6 +183,10 @@ _MAX_AUTO_CLASSES = 20
 # or more is not grouped (independent data then read 0.02-0.05 nats).
 _MEASURED_MIN_VALUES = 20
 _MEASURED_MIN_SHARE = 0.2
+# A discrete_features column with more distinct values than both of these (a
+# count, and a share of its rows) is refused as a measurement (_categories).
+_MAX_CATEGORIES_MIN = 50
+_MAX_CATEGORIES_SHARE = 0.5
 # Budget of each column's in-batch critic in mutual_info_nce(per_feature=True)
 # when y is class labels and max_epochs / hidden_layer_sizes are left unset:
 # s(x, y) of one x column against a few classes is a small problem. Wine's 13
@@ -960,7 +964,9 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         critic = self.nets_[0].module_
         with torch.no_grad():
             device = module_device(critic)
-            x = torch.zeros(1, self.n_features_in_, dtype=torch.float32, device=device)
+            # The critic's width: X's after discrete_features' one-hot blocks.
+            width = len(self._standardiser.mean_)
+            x = torch.zeros(1, width, dtype=torch.float32, device=device)
             return folds * critic.encode_x(x).shape[-1]
 
     @available_if(_check_embedding)
@@ -1488,16 +1494,18 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         """X with its ``discrete_features`` one-hot encoded (categories fitted at ``reset``)."""
         if reset:
             mask = _discrete_mask(self.discrete_features, X.shape[1])
-            categories = [np.unique(X[:, column]) for column in np.flatnonzero(mask)]
+            categories = [_categories(X, column) for column in np.flatnonzero(mask)]
             previous = getattr(self, "feature_categories_", None)
             if self.warm_start and self._previous_critics() and previous is not None:
-                same = len(previous) == len(categories) and all(
-                    np.array_equal(a, b) for a, b in zip(previous, categories, strict=True)
+                same = (
+                    np.array_equal(mask, self.discrete_features_)
+                    and len(previous) == len(categories)
+                    and all(map(np.array_equal, previous, categories))
                 )
                 if not same:
                     raise ValueError(
-                        "warm_start=True continues critics that read the previous fit's "
-                        "categories of discrete_features; this X has others. Set "
+                        "warm_start=True continues critics that read the previous fit's one-hot "
+                        "layout of X; this fit's discrete_features or their values differ. Set "
                         "warm_start=False to start afresh."
                     )
             self.discrete_features_ = mask
@@ -2144,6 +2152,26 @@ def _discrete_mask(discrete_features, n_features):
     return mask
 
 
+def _categories(X, column):
+    """The values of a ``discrete_features`` column, as float32; refused where most are distinct.
+
+    Compared as float32, so that float32 rows at fit and float64 ones later
+    (or the reverse) find the same categories (review: 0.1 read as float32
+    and as float64 differ).
+    A column of measurements would become one one-hot column per row
+    (review: 400 x 3 normal rows with discrete_features=True became 1200
+    columns and read -0.24 for 0.83).
+    """
+    values = np.unique(X[:, column].astype(np.float32))
+    if len(values) > max(_MAX_CATEGORIES_MIN, _MAX_CATEGORIES_SHARE * len(X)):
+        raise ValueError(
+            f"Column {column} of X, in discrete_features, has {len(values)} distinct values in "
+            f"{len(X)} rows: a measurement, not categories (each would become a one-hot "
+            "column). Leave it out of discrete_features."
+        )
+    return values
+
+
 def _one_hot_columns(X, mask, categories):
     """X with each column of ``mask`` replaced, in place, by its one-hot block over ``categories``.
 
@@ -2153,7 +2181,8 @@ def _one_hot_columns(X, mask, categories):
     for column in range(X.shape[1]):
         values = X[:, column]
         if mask[column]:
-            blocks.append((values[:, None] == next(discrete)[None, :]).astype(X.dtype))
+            codes = values.astype(np.float32)[:, None]
+            blocks.append((codes == next(discrete)[None, :]).astype(X.dtype))
         else:
             blocks.append(values[:, None])
     return np.hstack(blocks)
@@ -2162,7 +2191,7 @@ def _one_hot_columns(X, mask, categories):
 def _warn_if_unseen_categories(X, mask, categories):
     """Warn where a discrete column of X holds a value not seen at fit (read as no category)."""
     for column, values in zip(np.flatnonzero(mask), categories, strict=True):
-        unseen = ~np.isin(X[:, column], values)
+        unseen = ~np.isin(X[:, column].astype(np.float32), values)
         if unseen.any():
             warnings.warn(
                 f"Column {column} of X (in discrete_features) has {int(unseen.sum())} row(s) "
