@@ -629,7 +629,6 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
                 # Every check on every row (its warnings come from the fit below).
                 warnings.simplefilter("ignore")
                 _, labels_all, _ = self._validate_samples(X, y, sample_weight)
-            self._check_weighted_rows(labels_all, ~absent)
             kept = np.flatnonzero(~absent)
             X_fit, y_fit = safe_indexing(X, kept), safe_indexing(y, kept)
             sample_weight = safe_indexing(np.asarray(sample_weight, dtype=np.float64), kept)
@@ -642,22 +641,6 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         if absent is not None:
             self._weigh_absent_denominator_rows(X, absent, labels_all)
         return self
-
-    def _check_weighted_rows(self, labels, weighted):
-        """Refuse a sample left with fewer than 2 rows of nonzero weight (``weighted``).
-
-        In the user's terms: the fit without them said "at least 2 rows" with
-        the counts of the kept rows alone (review).
-        """
-        numerator = self.classes_.tolist().index(self.numerator_label_)
-        for label, name in ((1, "numerator"), (0, "denominator")):
-            n_rows = int(np.sum(weighted & (labels == label)))
-            if n_rows < 2:
-                class_label = self.classes_.tolist()[numerator if label else 1 - numerator]
-                raise ValueError(
-                    f"sample_weight leaves {n_rows} row(s) of nonzero weight in the {name} "
-                    f"sample (class {class_label!r} of y); each sample needs at least 2 to fit."
-                )
 
     def _weigh_absent_denominator_rows(self, X, absent, labels):
         """Put the denominator rows of weight 0 back into ``denominator_weights_``, in order.
@@ -1414,8 +1397,10 @@ def _check_fit_weights(sample_weight, X, labels, classes, numerator_index):
     Weights all equal give ``(None, None)``, so that such a fit is the
     unweighted one to the bit. The sums ``(numerator, denominator)`` are in
     units of the largest weight (weights near float64's largest summed to
-    inf). A sample whose weights sum to 0 has no rows to fit: an error naming
-    its class (``classes[numerator_index]`` is the numerator's).
+    inf). A sample with fewer than 2 rows of nonzero weight cannot be fitted:
+    an error naming its class (``classes[numerator_index]`` is the
+    numerator's), in the user's terms (review: once its rows of weight 0 were
+    dropped, the fit said "at least 2 rows" with the kept rows' counts).
     """
     if sample_weight is None:
         return None, None
@@ -1423,12 +1408,13 @@ def _check_fit_weights(sample_weight, X, labels, classes, numerator_index):
     if weight.max() > 0:
         weight = weight / weight.max()
     for label, name in ((1, "numerator"), (0, "denominator")):
-        if not weight[labels == label].sum() > 0:
+        n_weighted = int(np.count_nonzero(weight[labels == label]))
+        if n_weighted < 2:
             class_label = classes.tolist()[numerator_index if label else 1 - numerator_index]
             raise ValueError(
-                f"sample_weight sums to 0 over the {name} sample's rows (class "
-                f"{class_label!r} of y): "
-                "a density ratio needs rows of both classes to fit."
+                f"sample_weight leaves {n_weighted} row(s) of nonzero weight in the {name} "
+                f"sample's rows (class {class_label!r} of y): a density ratio needs at least 2 "
+                "in each sample to fit."
             )
     if np.all(weight == weight[0]):
         return None, None

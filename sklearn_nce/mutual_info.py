@@ -2142,7 +2142,7 @@ def _discrete_mask(discrete_features, n_features):
             "discrete_features must be a bool, column indices (integers) or a boolean mask; "
             f"got {discrete_features!r}."
         )
-    if given.size and (given.min() < -n_features or given.max() >= n_features):
+    if given.min() < -n_features or given.max() >= n_features:
         raise ValueError(
             f"discrete_features has index(es) outside X's {n_features} column(s): "
             f"{given.tolist()}."
