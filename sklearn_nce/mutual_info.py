@@ -35,6 +35,13 @@ from ._core.critics import (
     JointCritic,
     SeparableCritic,
 )
+from ._core.encoding import (
+    discrete_mask,
+    fit_categories,
+    one_hot_columns,
+    one_hot_layout,
+    warn_if_unseen_categories,
+)
 from ._core.losses import SCORING_RULES, dv_loss, infonce_loss, log_mean_exp, nwj_loss
 from ._core.objectives import InBatchMIObjective, in_batch_tuples
 from ._core.splits import draw_copy_groups, grouped_folds
@@ -183,10 +190,6 @@ _MAX_AUTO_CLASSES = 20
 # or more is not grouped (independent data then read 0.02-0.05 nats).
 _MEASURED_MIN_VALUES = 20
 _MEASURED_MIN_SHARE = 0.2
-# A discrete_features column with more distinct values than both of these (a
-# count, and a share of its rows) is refused as a measurement (_categories).
-_MAX_CATEGORIES_MIN = 50
-_MAX_CATEGORIES_SHARE = 0.5
 # Budget of each column's in-batch critic in mutual_info_nce(per_feature=True)
 # when y is class labels and max_epochs / hidden_layer_sizes are left unset:
 # s(x, y) of one x column against a few classes is a small problem. Wine's 13
@@ -720,7 +723,7 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         # Which columns hold measurements, whose exact repeats are copies of
         # one draw (see _pair_copy_groups); a category's one-hot block holds none.
         self._measured = np.r_[
-            _one_hot_layout(
+            one_hot_layout(
                 _measured_columns(np.asarray(X_given, dtype=np.float64)),
                 self.discrete_features_,
                 self.feature_categories_,
@@ -1493,8 +1496,8 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
     def _encode_x(self, X, reset):
         """X with its ``discrete_features`` one-hot encoded (categories fitted at ``reset``)."""
         if reset:
-            mask = _discrete_mask(self.discrete_features, X.shape[1])
-            categories = [_categories(X, column) for column in np.flatnonzero(mask)]
+            mask = discrete_mask(self.discrete_features, X.shape[1])
+            categories = [fit_categories(X, column) for column in np.flatnonzero(mask)]
             previous = getattr(self, "feature_categories_", None)
             if self.warm_start and self._previous_critics() and previous is not None:
                 same = (
@@ -1513,9 +1516,9 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         mask = getattr(self, "discrete_features_", None)  # None in pickles of older versions
         if mask is None or not mask.any():
             return X
-        encoded = _one_hot_columns(X, mask, self.feature_categories_)
+        encoded = one_hot_columns(X, mask, self.feature_categories_)
         if not reset:
-            _warn_if_unseen_categories(X, mask, self.feature_categories_)
+            warn_if_unseen_categories(X, mask, self.feature_categories_)
         return encoded
 
     def _previous_nets(self):
@@ -1706,7 +1709,7 @@ def mutual_info_nce(
     check_consistent_length(X, y)
     with explained_conversion_errors("y"):
         check_array(y, ensure_2d=False, dtype=None, input_name="y")
-    discrete = _discrete_mask(discrete_features, X.shape[1])
+    discrete = discrete_mask(discrete_features, X.shape[1])
     seeds = check_random_state(random_state).randint(np.iinfo(np.int32).max, size=X.shape[1])
     verbose = params.get("verbose", 0)
     # The column bar replaces the folds' bars (65 for 13 columns at cv=5); a
@@ -2121,94 +2124,6 @@ def _measured_columns(values):
     """
     distinct = np.array([len(np.unique(column)) for column in values.T])
     return distinct >= max(_MEASURED_MIN_VALUES, _MEASURED_MIN_SHARE * len(values))
-
-
-def _discrete_mask(discrete_features, n_features):
-    """``discrete_features`` (a bool, indices or a mask) as a boolean mask of the columns."""
-    if isinstance(discrete_features, (bool, np.bool_)):
-        return np.full(n_features, bool(discrete_features))
-    given = np.asarray(discrete_features)
-    if given.size == 0:
-        return np.zeros(n_features, dtype=bool)
-    if given.dtype == bool:
-        if given.shape != (n_features,):
-            raise ValueError(
-                f"discrete_features as a mask needs one entry per column of X "
-                f"({n_features}); got shape {given.shape}."
-            )
-        return given.copy()
-    if given.ndim != 1 or not np.issubdtype(given.dtype, np.integer):
-        raise ValueError(
-            "discrete_features must be a bool, column indices (integers) or a boolean mask; "
-            f"got {discrete_features!r}."
-        )
-    if given.min() < -n_features or given.max() >= n_features:
-        raise ValueError(
-            f"discrete_features has index(es) outside X's {n_features} column(s): "
-            f"{given.tolist()}."
-        )
-    mask = np.zeros(n_features, dtype=bool)
-    mask[given] = True
-    return mask
-
-
-def _categories(X, column):
-    """The values of a ``discrete_features`` column, as float32; refused where most are distinct.
-
-    Compared as float32, so that float32 rows at fit and float64 ones later
-    (or the reverse) find the same categories (review: 0.1 read as float32
-    and as float64 differ).
-    A column of measurements would become one one-hot column per row
-    (review: 400 x 3 normal rows with discrete_features=True became 1200
-    columns and read -0.24 for 0.83).
-    """
-    values = np.unique(X[:, column].astype(np.float32))
-    if len(values) > max(_MAX_CATEGORIES_MIN, _MAX_CATEGORIES_SHARE * len(X)):
-        raise ValueError(
-            f"Column {column} of X, in discrete_features, has {len(values)} distinct values in "
-            f"{len(X)} rows: a measurement, not categories (each would become a one-hot "
-            "column). Leave it out of discrete_features."
-        )
-    return values
-
-
-def _one_hot_columns(X, mask, categories):
-    """X with each column of ``mask`` replaced, in place, by its one-hot block over ``categories``.
-
-    A value not among its column's categories reads as none of them (zeros).
-    """
-    blocks, discrete = [], iter(categories)
-    for column in range(X.shape[1]):
-        values = X[:, column]
-        if mask[column]:
-            codes = values.astype(np.float32)[:, None]
-            blocks.append((codes == next(discrete)[None, :]).astype(X.dtype))
-        else:
-            blocks.append(values[:, None])
-    return np.hstack(blocks)
-
-
-def _warn_if_unseen_categories(X, mask, categories):
-    """Warn where a discrete column of X holds a value not seen at fit (read as no category)."""
-    for column, values in zip(np.flatnonzero(mask), categories, strict=True):
-        unseen = ~np.isin(X[:, column].astype(np.float32), values)
-        if unseen.any():
-            warnings.warn(
-                f"Column {column} of X (in discrete_features) has {int(unseen.sum())} row(s) "
-                f"with values not seen at fit (e.g. {float(X[unseen, column][0]):g}): they read "
-                "as none of its categories, where the critic only extrapolates (a pointwise MI "
-                "of -204 nats in a test). Drop those rows, or refit with them.",
-                UnreliableEstimateWarning,
-                stacklevel=stacklevel_to_user(),
-            )
-            return
-
-
-def _one_hot_layout(per_column, mask, categories):
-    """A per-column flag of X spread over its one-hot layout: False for each category block."""
-    widths = np.ones(len(mask), dtype=int)
-    widths[mask] = [len(values) for values in categories]
-    return np.repeat(np.where(mask, False, per_column), widths)
 
 
 def _one_per_group(rows, groups):
