@@ -990,6 +990,8 @@ def make_mi_staircase(
     >>> steps[0][0].shape
     (64, 20)
     """
+    if np.ndim(levels) != 1:  # a bare number read "'int' object is not iterable"
+        raise ValueError(f"levels must be a sequence of MI values in nats, got {levels!r}.")
     levels = list(levels)
     if not levels:
         raise ValueError("levels must contain at least one MI value.")
@@ -1300,7 +1302,7 @@ def make_noisy_relation(n_samples=1000, relation="sine", random_state=None):
     ((500, 1), (500,), 0.845)
     """
     check_scalar(n_samples, "n_samples", numbers.Integral, min_val=1)
-    if relation not in RELATIONS:
+    if not isinstance(relation, str) or relation not in RELATIONS:
         raise ValueError(f"relation must be one of {sorted(RELATIONS)}, got {relation!r}.")
     spec = RELATIONS[relation]
     x, y = spec.sample(check_random_state(random_state), n_samples)

@@ -504,6 +504,8 @@ def test_mi_datasets_bad_arguments_raise(call, match):
         (lambda: IsotropicMixture([[np.nan], [1]], 1.0), "means must be finite"),
         (lambda: GaussianPair([0, 0], 1.0, [0, 0, 0], 1.0), "numerator has 2 feature"),
         (lambda: make_mixture_shift(2).log_ratio(np.zeros((3, 3))), "must have 2 column"),
+        (lambda: make_mi_staircase(10, 2, levels=5), "levels must be a sequence"),
+        (lambda: make_noisy_relation(10, ["sine"]), "relation must be one of"),
         (lambda: make_random_mixture(3, 0), "n_components == 0"),
         (
             lambda: GaussianPair([0, 0], [[1, 0.5], [0, 1]], [0, 0], np.eye(2)),
