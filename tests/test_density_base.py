@@ -243,11 +243,13 @@ def test_constant_columns_are_accepted(Estimator):
     base_scores = model.base_score_samples(np.r_[on_plane, off_plane])
     assert np.all(np.isfinite(base_scores[:3])) and base_scores[3] == -np.inf
     # Around a constant 0 the tolerance follows the data's units: 1e-9 is
-    # rounding beside columns of spread 1, and a whole spread beside 1e-9.
+    # rounding beside columns of spread 1, and a whole spread beside 1e-9;
+    # beside spreads of 1e7 (money) a flag's 1 still moves it (user test: it
+    # read as unchanged when the tolerance grew with those units).
     zero = np.c_[X[:, :2], np.zeros(len(X))]
-    for scale, rounding in ((1.0, True), (1e-9, False)):
-        fitted = Estimator(max_epochs=2, random_state=0).fit(scale * zero)
-        score = fitted.score_samples(np.array([[0.0, 0.0, 1e-9]]))[0]
+    for scale, moved, rounding in ((1.0, 1e-9, True), (1e-9, 1e-9, False), (1e7, 1.0, False)):
+        fitted = Estimator(max_epochs=2, random_state=0).fit(zero * [scale, scale, 1])
+        score = fitted.score_samples(np.array([[0.0, 0.0, moved]]))[0]
         assert np.isfinite(score) == rounding
     assert np.all(model.sample(4, random_state=0)[:, 2] == 0.3)
     if Estimator is NoisierNCEClassifier:
@@ -270,6 +272,21 @@ def test_a_row_far_outside_the_data_scores_as_an_outlier_and_says_so():
     bare = CNCEEnergyModel(base=None, max_epochs=2, random_state=0).fit(X)
     with pytest.warns(UnreliableEstimateWarning, match="no base density.*edge of the data"):
         bare.score_samples(rows)
+
+
+@pytest.mark.parametrize("Estimator", DENSITY_MODELS)
+def test_rows_beyond_float32_squares_score_minus_infinity(Estimator):
+    # A user test: 5e37 in one column read NaN (float32 squares overflowed to
+    # inf - inf), which breaks every ranking metric; 1e25 read -inf.
+    model = Estimator(max_epochs=2, random_state=0).fit(
+        np.random.RandomState(0).normal(size=(200, 2))
+    )
+    rows = np.array([[0.0, 0.0], [1e16, 0.0], [0.0, -5e37], [3e38, 3e38]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnreliableEstimateWarning)  # "far outside the data"
+        scores, base = model.score_samples(rows), model.base_score_samples(rows)
+    assert np.isfinite(scores[0]) and np.all(scores[1:] == -np.inf)
+    assert np.isfinite(base[0]) and np.all(base[1:] == -np.inf)
 
 
 def test_all_constant_columns_are_refused():

@@ -139,6 +139,21 @@ def test_bic_selects_the_true_count():
     assert mixture.covariance_type == "spherical"
 
 
+def test_bic_gives_no_component_to_a_lone_row():
+    # A row 20 standard deviations out in one column got a component of its
+    # own (a spike at the covariance floor), which BIC rewards: the outlier
+    # detector ranked that training row the most normal of 300 (user test).
+    X = np.random.RandomState(2).normal(size=(300, 4))
+    X[0, 2] = 20.0
+    for (kind, _), mixture in noise_module.bic_neighbourhood(X, 0, 1e-4).items():
+        needed = X.shape[1] + 1 if kind == "full" else 2
+        assert mixture.weights_.min() * len(X) >= needed
+    log_density = fit_gaussian_mixture(X, random_state=0).score_samples(X)
+    assert log_density.argmin() == 0
+    # Too few rows for even one full covariance (3 rows in 4-d): that type is left out.
+    assert "full" not in noise_module.bic_mixtures_by_type(X[:3], 0, 1e-4)
+
+
 def test_kde_noise_matches_sklearn(data):
     noise = KernelDensityNoise(bandwidth=0.4).fit(data)
     expected = KernelDensity(bandwidth=0.4).fit(data).score_samples(data[:20])

@@ -167,6 +167,16 @@ def test_copies_of_the_training_rows_do_not_spike_the_density(n_atom):
     assert np.mean(model.predict(X_new) == -1) < 0.05  # "auto": ~1% of the model's mass
 
 
+def test_a_lone_far_training_row_is_the_most_anomalous():
+    # A user test: one value 20 standard deviations out (a data-entry error)
+    # got a mixture component of its own, and fit_predict called it the most
+    # normal of 300 rows; IsolationForest, LOF and OneClassSVM rank it last.
+    X = np.random.RandomState(2).normal(size=(300, 4))
+    X[0, 2] = 20.0
+    scores = NoisierNCEClassifier(max_epochs=5, random_state=0).fit(X).score_samples(X)
+    assert scores.argmin() == 0
+
+
 @pytest.mark.parametrize("n_copies", [990, 200], ids=["one value in 99% of rows", "5 values"])
 def test_a_value_repeated_in_most_rows_still_fits(n_copies):
     # A value that fills more rows than a split holds out is an atom: holding

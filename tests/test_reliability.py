@@ -62,6 +62,18 @@ def test_string_column_is_named_with_the_fix(estimator):
 
 
 @pytest.mark.parametrize("estimator", _estimators(), ids=_name)
+def test_an_object_column_of_numbers_is_numbers(estimator):
+    # A user test: floats stored as objects were refused as non-numeric,
+    # where IsolationForest (check_array) converts them; text still is not.
+    frame = pd.DataFrame({"x0": X[:, 0], "x1": pd.Series(X[:, 1]).astype(object)})
+    estimator.fit(frame, TARGETS[_name(estimator)])
+    assert estimator.n_features_in_ == 2
+    frame["x1"] = ["1.5", 2.0] * 30
+    with pytest.raises(ValueError, match=r"non-numeric columns \['x1'\]"):
+        estimator.fit(frame, TARGETS[_name(estimator)])
+
+
+@pytest.mark.parametrize("estimator", _estimators(), ids=_name)
 def test_one_dimensional_X_at_predict_time_says_how_to_reshape(estimator):
     estimator.fit(X, TARGETS[_name(estimator)])
     method = getattr(estimator, "score_samples", None) or getattr(

@@ -63,10 +63,17 @@ _MALA_ADAPT_STEPS = 50
 _MALA_STEPS = 50
 # A constant column's value counts as its training value within this much of
 # the value (about 8 float32 steps) plus as much of the varying columns'
-# median standard deviation (for values at 0, in the data's own units):
-# compared exactly, the training value read back from float32 (0.3 ->
+# median standard deviation, at most 1 (for values at 0, in the data's own
+# units): compared exactly, the training value read back from float32 (0.3 ->
 # 0.30000001) or computed another way (0.1 + 0.2) scored every row -inf.
+# Uncapped, large units elsewhere widened it: beside money columns of standard
+# deviation 1e7, a flag that was always 0 read 1 as unchanged (a user test).
 _CONSTANT_RTOL = 1e-6
+# Rows farther than this many standard deviations in a column score -inf
+# unread: the densities' float32 squares overflow there (a user test: 5e37
+# in one column read NaN, 1e25 -inf, 1e19 a finite -98), and no density here
+# puts mass of any size that far.
+_FARTHEST = 1e15
 # Interquartile range of a unit normal: turns an IQR into a standard deviation.
 _IQR_PER_SD = 1.349
 # The network reads rows clamped to the training range widened by this many
@@ -453,15 +460,20 @@ class _BaseEnergyNCE(_BaseNCE):
         """
         Z = validate_X(self, X, reset=False)
         varying = self._varying
-        if varying.all():
+        scored = np.abs(Z).max(axis=1, initial=0.0) <= _FARTHEST
+        if not varying.all():
+            # The training rows lie on a hyperplane: off it the model has no mass.
+            standardiser = self._standardiser
+            scored &= _on_training_values(
+                Z[:, ~varying],
+                standardiser.mean_[~varying],
+                np.median(standardiser.scale_[varying]),
+            )
+            Z = Z[:, varying]
+        if scored.all():
             return self._log_phi_standard(Z, function)
-        # The training rows lie on a hyperplane: off it the model has no mass.
-        standardiser = self._standardiser
-        on_plane = _on_training_values(
-            Z[:, ~varying], standardiser.mean_[~varying], np.median(standardiser.scale_[varying])
-        )
         log_phi = np.full(len(Z), -np.inf)
-        log_phi[on_plane] = self._log_phi_standard(Z[on_plane][:, varying], function)
+        log_phi[scored] = self._log_phi_standard(Z[scored], function)
         return log_phi
 
     def _log_phi_standard(self, Z, function=log_density):
@@ -773,7 +785,8 @@ def _on_training_values(offsets, values, spread):
 
     ``offsets`` are the rows' constant columns in standard units (the value
     minus the training value: those columns keep scale 1); ``spread`` is the
-    data's typical standard deviation, which sets the tolerance around 0.
+    data's typical standard deviation, which sets the tolerance around 0 (up
+    to a spread of 1).
     """
-    tolerance = _CONSTANT_RTOL * (np.abs(values) + spread)
+    tolerance = _CONSTANT_RTOL * (np.abs(values) + min(spread, 1.0))
     return np.all(np.abs(offsets) <= tolerance, axis=1)

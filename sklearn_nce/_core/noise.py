@@ -1754,6 +1754,8 @@ def _bic_search(X, random_state, reg_covar):
     its BIC has risen twice in a row: larger mixtures only cost more), then
     refines the best count on a finer grid between its neighbours, since a
     true count between two powers of two (say 40) is otherwise missed.
+    A mixture with a component too thin to set its own covariance (see
+    ``_spikes``) is left out; a type with none left is left out whole.
     """
     X = np.asarray(X, dtype=np.float64)
     # Several rows per component, or EM only memorises points.
@@ -1761,7 +1763,7 @@ def _bic_search(X, random_state, reg_covar):
 
     def fit(count, kind):
         mixture = _em_mixture(X, count, kind, reg_covar, random_state)
-        return mixture.bic(X), mixture
+        return (np.inf if _spikes(mixture, len(X)) else mixture.bic(X)), mixture
 
     searched = {}
     for kind in _BIC_COVARIANCE_TYPES:
@@ -1770,17 +1772,33 @@ def _bic_search(X, random_state, reg_covar):
             if count > max_count:
                 break
             scores[count] = fit(count, kind)
-            rises = rises + 1 if scores[count][0] > previous else 0
+            rises = rises + 1 if scores[count][0] >= previous else 0
             previous = min(previous, scores[count][0])
             if rises == 2:
                 break
         best_count = min(scores, key=lambda count: scores[count][0])
         finer = np.round(best_count * np.array([0.625, 0.75, 0.875, 1.25, 1.5, 1.75]))
-        for count in np.unique(finer).astype(int):
+        for count in np.unique(finer).astype(int) if np.isfinite(scores[best_count][0]) else ():
             if 1 <= count <= max_count and count not in scores:
                 scores[count] = fit(count, kind)
-        searched[kind] = scores
+        scores = {count: item for count, item in scores.items() if np.isfinite(item[0])}
+        if scores:
+            searched[kind] = scores
     return searched
+
+
+def _spikes(mixture, n_rows):
+    """Whether a component of ``mixture`` holds too few rows to set its own covariance.
+
+    A full covariance needs ``n_features + 1`` rows to have full rank, the
+    others 2; with fewer, the component is a spike at the covariance floor
+    on its rows. BIC rewards it: one training row 20 standard deviations out
+    in one column of 300 x 4 normal rows got a component of its own, and the
+    outlier detector ranked that row the most normal of all 300 (a user test).
+    """
+    n_features = mixture.means_.shape[1]
+    needed = n_features + 1 if mixture.covariance_type == "full" else 2
+    return mixture.weights_.min() * n_rows < needed
 
 
 def _em_mixture(X, n_components, covariance_type, reg_covar, random_state, start=None):

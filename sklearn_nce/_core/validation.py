@@ -493,8 +493,9 @@ def check_feature_scale(Z, name="X"):
             f"{name} has column(s) {squeezed[:10].tolist()} whose middle half spans "
             f"{spread[squeezed[0]]:.3g} standard deviations (column {squeezed[0]}): a few "
             f"extreme values set its scale and the other rows are indistinguishable to a "
-            f"neural critic. Transform {name} first, e.g. with QuantileTransformer or a log, "
-            f"or RobustScaler."
+            f"neural critic. Drop the rows holding those values if they are errors, or "
+            f"transform {name} first, e.g. with QuantileTransformer or a log (a linear scaler "
+            "such as RobustScaler changes nothing here: the check is in standard units)."
         )
 
 
@@ -675,7 +676,22 @@ def non_numeric_columns(X):
     dtypes = getattr(X, "dtypes", None)
     if not hasattr(dtypes, "items"):
         return []
-    return [str(column) for column, dtype in dtypes.items() if _kind(dtype) not in "biuf"]
+    return [
+        str(column)
+        for index, (column, dtype) in enumerate(dtypes.items())
+        if _kind(dtype) not in "biuf" and not _holds_numbers(X.iloc[:, index], dtype)
+    ]
+
+
+def _holds_numbers(column, dtype):
+    """Whether an object column holds numbers only, which ``check_array`` converts.
+
+    A user test: a DataFrame column of floats stored as objects was refused
+    as non-numeric, where IsolationForest accepts it.
+    """
+    if getattr(dtype, "name", None) != "object" or not hasattr(column, "infer_objects"):
+        return False
+    return _kind(column.infer_objects().dtype) in "biuf"  # strings of digits stay text
 
 
 def _check_shape_and_columns(X, name="X"):
