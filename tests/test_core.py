@@ -419,6 +419,29 @@ def test_deferred_loss_reads_still_stop_a_diverged_fit(monkeypatch):
         model.fit(X, y)
 
 
+def test_a_user_batch_hook_reads_its_batch_loss_on_the_gpu_path(monkeypatch):
+    # Deferred reads left the batch's loss out of the history until the
+    # epoch's end, where a user's on_batch_end (or skorch's LRScheduler with
+    # step_every="batch") looks for it: KeyError (a review).
+    _defer_everywhere(monkeypatch)
+    seen = []
+
+    class ReadBatchLoss(Callback):
+        def on_batch_end(self, net, training=False, **kwargs):
+            if training:
+                seen.append(net.history[-1, "batches", -1, "train_loss"])
+
+    X, y = make_mean_shift(n_features=2, kl=1.0).sample(100, 100, random_state=0)
+    model = NCEDensityRatio(
+        max_epochs=2, callbacks=[("read", ReadBatchLoss())], random_state=0
+    ).fit(X, y)
+    assert seen and all(np.isfinite(seen))
+    assert model.net_.defer_loss_reads and not model.net_.losses_deferred_
+    # Without a user's batch hook the losses stay deferred.
+    plain = NCEDensityRatio(max_epochs=2, random_state=0).fit(X, y)
+    assert plain.net_.losses_deferred_
+
+
 class _CountingCapture(graphs.EagerCapture):
     """The capture's eager stand-in, counting the captures of all instances."""
 
@@ -728,12 +751,45 @@ def test_fit_does_not_change_global_numpy_rng():
     np.testing.assert_array_equal(before, np.random.get_state()[1])
 
 
+def test_fit_seeds_no_cuda_generator_it_does_not_use(monkeypatch):
+    # torch.manual_seed also seeds every GPU, which fork_rng restores only for
+    # the devices it is given: a CPU fit left the user's CUDA streams seeded
+    # by the fit's seed (a review). Recorded here, as no GPU need be present.
+    seeded = []
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: seeded.append(seed))
+    monkeypatch.setattr(torch.cuda, "manual_seed", lambda seed: seeded.append(seed))
+    X, y = make_mean_shift(n_features=2, kl=1.0).sample(40, 40, random_state=0)
+    NCEDensityRatio(max_epochs=2, random_state=0).fit(X, y)
+    assert seeded == []
+
+
+def test_cuda_resolves_to_the_current_device_by_index(monkeypatch):
+    # Unindexed, the parameters went to the GPU current at fit and the inputs
+    # to the one current at predict (a review).
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)
+    assert resolve_device("cuda") == resolve_device("auto") == "cuda:1"
+    assert resolve_device("cuda:0") == "cuda:0"
+
+
+def test_a_model_saved_on_a_gpu_this_machine_lacks_loads_on_gpu_0(monkeypatch):
+    # torch.load failed for "cuda:1" on a machine with one GPU (a review).
+    from sklearn_nce._core.training import loadable_device
+
+    assert loadable_device("cuda:1") == "cuda:1"  # no CUDA here: skorch warns, loads on the CPU
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert loadable_device("cuda:1") == "cuda:0"
+    assert [loadable_device(d) for d in ("cuda:0", "cuda", "cpu")] == ["cuda:0", "cuda", "cpu"]
+
+
 def test_resolve_device():
     assert resolve_device("cpu") == "cpu"
-    expected_auto = "cuda" if torch.cuda.is_available() else "cpu"
-    assert resolve_device("auto") == expected_auto
+    expected_auto = "cuda:0" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").startswith(expected_auto[:4])
     if torch.cuda.is_available():
-        assert resolve_device("cuda") == "cuda"
+        assert resolve_device("cuda").startswith("cuda:")
     else:
         for device in ("cuda", "cuda:0"):
             with pytest.raises(ValueError, match="no CUDA device"):

@@ -261,3 +261,48 @@ def test_a_user_critic_that_embeds_x_offers_transform():
     model = InfoNCEAnchorMI(critic=critic, max_epochs=1, cv=2, random_state=0).fit(X, Y)
     assert model.transform(X).shape == (200, 2 * 8)  # its own width, not embedding_dim's 32
     assert len(model.get_feature_names_out()) == 16
+
+
+class _UnregisteredNoise(Noise):
+    """A module whose fitted mean is a plain attribute: ``.to(device)`` leaves it behind."""
+
+    def fit(self, X):
+        self.mean = torch.as_tensor(X.mean(axis=0), dtype=torch.float32)
+        return self
+
+    def sample(self, n_samples, generator=None):
+        return self.mean + torch.randn(
+            (n_samples, len(self.mean)), generator=generator, dtype=torch.float32
+        )
+
+    def log_prob(self, x):
+        return -0.5 * ((x - self.mean) ** 2).sum(-1)
+
+
+class _RegisteredNoise(_UnregisteredNoise):
+    """The same with its mean a buffer, drawing on the generator's device: it moves."""
+
+    def fit(self, X):
+        self.register_buffer("mean", torch.as_tensor(X.mean(axis=0), dtype=torch.float32))
+        return self
+
+    def sample(self, n_samples, generator=None):
+        shape = (n_samples, len(self.mean))
+        return self.mean + torch.randn(shape, generator=generator).to(self.mean.device)
+
+
+def test_a_density_that_cannot_follow_the_network_off_the_cpu_is_named():
+    # A review: on CUDA these passed the check (run on the CPU) and failed
+    # mid-training with a device mismatch. "meta" stands in for a GPU here:
+    # the check moves a copy there and calls it.
+    from sklearn_nce._core.density import _check_user_density
+
+    X = _rows()
+    methods = ("sample", "log_prob")
+    with pytest.raises(ValueError, match="not a torch.nn.Module, so it cannot follow"):
+        _check_user_density(_PlainNoise().fit(X), 2, "base", methods, device="meta")
+    with pytest.raises(ValueError, match="failed on meta.*register_buffer"):
+        _check_user_density(_UnregisteredNoise().fit(X), 2, "noise", methods, device="meta")
+    _check_user_density(_RegisteredNoise().fit(X), 2, "noise", methods, device="meta")
+    # On the CPU both still serve (the plain object as documented).
+    _check_user_density(_PlainNoise().fit(X), 2, "base", methods)

@@ -182,6 +182,20 @@ def test_only_steps_without_host_work_are_graph_safe():
     assert not graph_safe(net)
     net.criterion_ = TelescopingObjective(LOSSES["logistic"], 1.0, n_steps=2)
     assert not graph_safe(net)
+    # A user's own layer may read Python state a capture would freeze (a
+    # temperature a callback changes): it steps eagerly (a review).
+    net = _net()
+    net.module_.add_module("scaled", _Temperature())
+    assert not graph_safe(net)
+
+
+class _Temperature(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.temperature = 1.0
+
+    def forward(self, x):
+        return x / self.temperature
 
 
 def test_build_net_replays_graphs_on_cuda_only():

@@ -31,10 +31,12 @@ from .training import (
     build_net,
     close_progress_bars,
     continue_history,
+    loadable_device,
     module_device,
     n_rows,
     resolve_device,
     rng_devices,
+    seed_torch,
     take_rows,
     warn_if_interrupted,
 )
@@ -221,7 +223,10 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
     def __setstate__(self, state):
         blob = state.pop(_TORCH_STATE_KEY, None)
         if blob is not None:
-            map_location = None if torch.cuda.is_available() else "cpu"
+            saved = state.get("device_")
+            map_location = loadable_device(saved) if torch.cuda.is_available() else "cpu"
+            if not isinstance(map_location, str):  # no device recorded: as saved
+                map_location = None
             # weights_only=False: these are whole modules (noise, base), and
             # loading them trusts the file exactly as the pickle around them does.
             fitted = torch.load(io.BytesIO(blob), map_location=map_location, weights_only=False)
@@ -235,6 +240,8 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
         if isinstance(device, str) and device.startswith("cuda") and not torch.cuda.is_available():
             # skorch warned and loaded the nets on the CPU: say where the model is now.
             self.device_ = "cpu"
+        elif isinstance(device, str):
+            self.device_ = loadable_device(device)
 
     def _fit_critic(self, X, labels, objective, *, n_outputs=1, progress_label=None):
         """Train a fresh critic on (X, labels) with ``objective``; sets the fitted state.
@@ -323,7 +330,7 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
         # Seed torch inside a forked RNG state: reproducible fits without
         # touching the user's global torch seed.
         with torch.random.fork_rng(devices=rng_devices(self.device_)):
-            torch.manual_seed(seed)
+            seed_torch(seed, self.device_)
             critic = self._make_critic(X, n_outputs, critic_index)
             if isinstance(critic, ResidualCritic) and not critic.base_fitted:
                 # Stage one: the base alone, in full batch, on the same split,

@@ -222,7 +222,7 @@ class _BaseEnergyNCE(_BaseNCE):
                 methods = ("sample_given",)  # CNCE never reads a symmetric noise's density
             else:
                 methods = ("sample_given", "log_prob_given")
-            _check_user_density(noise, X_train.shape[1], "noise", methods)
+            _check_user_density(noise, X_train.shape[1], "noise", methods, self.device_)
         self.base_ = self._fit_base(X_train, noise, shared_mixture, seed)
         self.base_family_ = _family(self.base_)
         # The base is the natural proposal: the weights are then exp(f), as
@@ -256,7 +256,7 @@ class _BaseEnergyNCE(_BaseNCE):
         fitted = base.fit(X_train)
         base = base if fitted is None else fitted
         methods = ("log_prob", "sample") if _offers(base, "sample") else ("log_prob",)
-        _check_user_density(base, X_train.shape[1], "base", methods)
+        _check_user_density(base, X_train.shape[1], "base", methods, self.device_)
         return base
 
     def _split_groups(self, X, labels, n_held):
@@ -706,15 +706,21 @@ def _holds_inference_tensors(*modules):
     return any(t.is_inference() for t in tensors)
 
 
-def _check_user_density(density, n_features, role, methods):
+def _check_user_density(density, n_features, role, methods, device="cpu"):
     """Call a user's fitted density once, so that a wrong output gets a clear error.
 
     The estimators train in float32 on ``n_features`` standardised columns.
     A float64 draw, a ``(n, 1)`` log density or a wrong width failed deep in
     training with torch's message, which named none of the user's methods
-    (user test).
+    (user test). Off the CPU the density must follow the network to
+    ``device``: it is called on a copy moved there (a review: a plain object,
+    or a module whose fitted tensors are not buffers, passed the check on the
+    CPU and failed mid-training on CUDA).
     """
-    device = module_device(density)
+    if torch.device(device).type != "cpu":
+        density, device = _moved_user_density(density, role, device), torch.device(device)
+    else:
+        device = module_device(density)
     generator = torch.Generator().manual_seed(0)  # a CPU one, as training passes
     x = torch.zeros(2, n_features, dtype=torch.float32, device=device)
     calls = {
@@ -731,8 +737,15 @@ def _check_user_density(density, n_features, role, methods):
     with torch.no_grad():
         for method in methods:
             call, shape = calls[method]
-            out = call()
             what = f"The {role}'s {method} ({type(density).__name__})"
+            try:
+                out = call()
+            except RuntimeError as error:
+                if device.type == "cpu":
+                    raise
+                raise ValueError(
+                    f"{what} failed on {device} ({error}). {_ON_DEVICE_ADVICE}"
+                ) from error
             if not isinstance(out, torch.Tensor):
                 raise TypeError(f"{what} returned {type(out).__name__}; it must return a tensor.")
             # Draws feed the float32 critic; a float64 log density is only
@@ -750,6 +763,24 @@ def _check_user_density(density, n_features, role, methods):
                     f"model sees {n_features} standardised feature(s) (constant columns "
                     "dropped), and a log density has one value per row, summed over features."
                 )
+
+
+_ON_DEVICE_ADVICE = (
+    "Off the CPU the base and noise move with the network: make them torch.nn.Module "
+    "subclasses whose fitted tensors are buffers (self.register_buffer) or parameters, "
+    "drawing on the generator's device (the training loop passes None or a CPU generator), "
+    "or fit with device='cpu'."
+)
+
+
+def _moved_user_density(density, role, device):
+    """A copy of a user's density on ``device``; a clear error where it cannot move."""
+    if not isinstance(density, torch.nn.Module):
+        raise ValueError(
+            f"The {role} ({type(density).__name__}) is not a torch.nn.Module, so it cannot "
+            f"follow the network to device={str(device)!r}. {_ON_DEVICE_ADVICE}"
+        )
+    return copy.deepcopy(density).to(device)
 
 
 def _trusted(log_weights, ess):

@@ -74,7 +74,27 @@ def graph_safe(net):
     fused = type(optimizer) in (torch.optim.Adam, torch.optim.AdamW) and all(
         group.get("fused") for group in optimizer.param_groups
     )
-    return safe_objective and fused and not net.l2_penalty and not _acts_on_gradients(net)
+    return (
+        safe_objective
+        and fused
+        and not net.l2_penalty
+        and not _acts_on_gradients(net)
+        and _known_layers(net.module_)
+    )
+
+
+def _known_layers(critic):
+    """Whether every layer of ``critic`` is this package's or torch's own.
+
+    A capture freezes whatever Python state a layer reads (a float
+    attribute, a temperature a callback changes), and the first replay's
+    check cannot see a later change: a user's own layer may read such state,
+    so it steps eagerly (a review).
+    """
+    return all(
+        type(layer).__module__.split(".")[0] in ("sklearn_nce", "torch")
+        for layer in critic.modules()
+    )
 
 
 def _acts_on_gradients(net):

@@ -723,8 +723,11 @@ class KernelDensityNoise(Noise):
         # log k(x, c) = precision * (x.c - |c|^2 / 2) - precision * |x|^2 / 2 + const:
         # the first part is one fused matrix product, and the per-row term
         # leaves the log-sum-exp (elementwise passes dominate the cost here).
+        # alpha as a number: a tensor there is read back to the host on every
+        # call, a GPU sync per step (a review). The same float32 value.
+        alpha = float(np.float32(1.0) / np.float32(self.bandwidth_) ** 2)
         cross = torch.addmm(
-            -0.5 * precision * self.squared_norms, flat, self.centres.T, alpha=precision
+            -0.5 * precision * self.squared_norms, flat, self.centres.T, alpha=alpha
         )
         row_term = -0.5 * precision * flat.square().sum(-1)
         log_norm = n_features * (0.5 * _LOG_2PI + torch.log(self.bandwidth_value))

@@ -117,6 +117,8 @@ class ContrastiveNet(NeuralNet):
         return state
 
     def __setstate__(self, state):
+        if "device" in state:  # skorch loads the tensors there
+            state["device"] = loadable_device(state["device"])
         super().__setstate__(state)
         self._graphed_steps = None
         # Absent from pickles of older versions (a warm start trains them).
@@ -133,8 +135,15 @@ class ContrastiveNet(NeuralNet):
         the losses stay on the device until one read per epoch, then fill the
         same history entries and get :class:`FiniteLossGuard`'s check there, so
         a diverged fit raises at the end of its epoch instead of at the batch.
+        A user callback with a batch hook may read the batch's loss there
+        (skorch's ``LRScheduler(step_every="batch")`` does): the losses are
+        then read per batch, as skorch does (a review: deferred, it raised
+        "'train_loss' was not found in history").
         """
-        if not self.defer_loss_reads or iterator is None:
+        self.losses_deferred_ = (
+            self.defer_loss_reads and iterator is not None and not self._hooks_read_batch_losses()
+        )
+        if not self.losses_deferred_:
             return super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
         losses, sizes = [], []
         for batch in iterator:
@@ -153,6 +162,17 @@ class ContrastiveNet(NeuralNet):
         self.history.record(prefix + "_batch_count", len(values))
         for value in values:
             _check_finite_loss(self, value)
+
+    def _hooks_read_batch_losses(self):
+        """Whether a callback from outside this package hooks the batches (and may read losses)."""
+        return any(
+            not isinstance(callback, _LOSS_BLIND_CALLBACKS)
+            and (
+                overridden_hook(callback, "on_batch_end") is not None
+                or overridden_hook(callback, "on_batch_begin") is not None
+            )
+            for _, callback in self.callbacks_
+        )
 
     def train_step(self, batch, **fit_params):
         # skorch's train_step hands the optimizer a closure, which only a line
@@ -453,7 +473,7 @@ class FiniteLossGuard(Callback):
     """Stop training with a clear ``ValueError`` as soon as a batch loss is NaN or inf."""
 
     def on_batch_end(self, net, batch=None, training=None, loss=None, **kwargs):
-        if loss is None or getattr(net, "defer_loss_reads", False):
+        if loss is None or getattr(net, "losses_deferred_", False):
             return  # deferred: the net checks the epoch's losses once it reads them
         # The scalar loss as a float: skorch reads it anyway, and it is ~30x
         # cheaper than a torch.isfinite reduction.
@@ -800,9 +820,15 @@ class TableTitle(Callback):
 
 
 def resolve_device(device):
-    """Map ``"auto"``/``"cpu"``/``"cuda[:k]"`` to a torch device string, failing clearly."""
+    """Map ``"auto"``/``"cpu"``/``"cuda[:k]"`` to a torch device string, failing clearly.
+
+    CUDA is resolved with its index (``"cuda"`` is the current device when
+    fitting), so that a later ``torch.cuda.set_device`` elsewhere (another
+    library, a worker pool) cannot send the model's inputs to another GPU
+    than its parameters (a review).
+    """
     if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        return _indexed_cuda("cuda") if torch.cuda.is_available() else "cpu"
     try:
         torch.device(device)
     except RuntimeError:
@@ -833,7 +859,29 @@ def resolve_device(device):
                 f"device={device!r} was requested but this torch build cannot place tensors "
                 "there; use device='cpu' or device='auto' (which picks CUDA only)."
             ) from None
+    return _indexed_cuda(device) if parsed.type == "cuda" else device
+
+
+def loadable_device(device):
+    """Where a model saved on ``device`` loads on this machine.
+
+    A CUDA device this machine lacks (``"cuda:1"`` where there is one GPU)
+    maps to GPU 0: ``torch.load`` failed there (a review). Without CUDA the
+    device is kept, for skorch to warn and load on the CPU.
+    """
+    if not isinstance(device, str | torch.device):
+        return device
+    parsed = torch.device(device)
+    if parsed.type == "cuda" and torch.cuda.is_available():
+        if (parsed.index or 0) >= torch.cuda.device_count():
+            return "cuda:0"
     return device
+
+
+def _indexed_cuda(device):
+    """``"cuda"`` as ``"cuda:k"`` for the current device ``k``; an indexed one unchanged."""
+    parsed = torch.device(device)
+    return f"cuda:{torch.cuda.current_device() if parsed.index is None else parsed.index}"
 
 
 def module_device(module):
@@ -847,6 +895,20 @@ def module_device(module):
 def rng_devices(device):
     """The CUDA devices whose RNG ``torch.random.fork_rng`` must also save for ``device``."""
     return [torch.device(device)] if str(device).startswith("cuda") else []
+
+
+def seed_torch(seed, device):
+    """Seed the CPU generator and, for a CUDA ``device``, that device's alone.
+
+    Call inside ``fork_rng(devices=rng_devices(device))``. ``torch.manual_seed``
+    also seeds every GPU, which ``fork_rng`` does not restore beyond the
+    devices it was given: every fit, even on the CPU, left the user's CUDA
+    streams seeded by the fit's seed (a review).
+    """
+    torch.default_generator.manual_seed(seed)
+    if str(device).startswith("cuda"):
+        with torch.cuda.device(torch.device(device)):
+            torch.cuda.manual_seed(seed)
 
 
 def build_net(
@@ -943,6 +1005,10 @@ def build_net(
         defer_loss_reads=_defers_loss_reads(device),
         cuda_graphs=_captures_steps(device),
     )
+
+
+# This package's callbacks with batch hooks: none reads a batch's loss there.
+_LOSS_BLIND_CALLBACKS = (FiniteLossGuard, HoldThenDecay, EpochProgressBar)
 
 
 def _defers_loss_reads(device):
