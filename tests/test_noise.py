@@ -143,15 +143,22 @@ def test_bic_gives_no_component_to_a_lone_row():
     # A row 20 standard deviations out in one column got a component of its
     # own (a spike at the covariance floor), which BIC rewards: the outlier
     # detector ranked that training row the most normal of 300 (user test).
+    # Such components are dropped; the search still reads the BIC of what EM
+    # found (the large diagonal mixtures that rank digits well hold them).
     X = np.random.RandomState(2).normal(size=(300, 4))
     X[0, 2] = 20.0
-    for (kind, _), mixture in noise_module.bic_neighbourhood(X, 0, 1e-4).items():
+    for (kind, count), mixture in noise_module.bic_neighbourhood(X, 0, 1e-4).items():
         needed = X.shape[1] + 1 if kind == "full" else 2
         assert mixture.weights_.min() * len(X) >= needed
+        assert mixture.n_components == count  # the count asked of EM
     log_density = fit_gaussian_mixture(X, random_state=0).score_samples(X)
     assert log_density.argmin() == 0
-    # Too few rows for even one full covariance (3 rows in 4-d): that type is left out.
-    assert "full" not in noise_module.bic_mixtures_by_type(X[:3], 0, 1e-4)
+    mixture = fit_gaussian_mixture(X, 8, "diag", random_state=0, reg_covar=1e-4)
+    assert len(mixture.weights_) < 8 and mixture.weights_.sum() == pytest.approx(1.0)
+    assert mixture.score_samples(X).argmin() == 0
+    # A warm start from a pruned mixture starts from the components it kept.
+    again = noise_module._em_mixture(X, 8, "diag", 1e-4, 0, start=mixture)
+    assert len(again.weights_) == len(mixture.weights_)
 
 
 def test_kde_noise_matches_sklearn(data):
