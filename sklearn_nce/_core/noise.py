@@ -490,7 +490,10 @@ class GaussianMixtureNoise(Noise):
         (spherical, diagonal or full) with the lowest BIC, the model
         selection of sklearn's GMM example: per type, counts 1, 2, 4, ..., 64
         (at most one per 10 rows, stopping once the BIC has risen twice in a
-        row), then a finer grid between the best count's neighbours.
+        row), then a finer grid between the best count's neighbours. Either
+        way, components that EM leaves with fewer rows than their covariance
+        needs (``n_features + 1`` for a full one, otherwise 2) are dropped:
+        each would be a spike on a lone training row.
     covariance_type : str, default="full"
         The ``GaussianMixture`` covariance type when ``n_components`` is an
         int; ignored with ``"bic"``.
