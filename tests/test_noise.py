@@ -41,6 +41,7 @@ from sklearn_nce._core.sampling import (
     importance_draws,
     importance_log_partition,
     langevin,
+    log_partition_statistics,
     pareto_k,
     resample,
 )
@@ -150,7 +151,8 @@ def test_bic_gives_no_component_to_a_lone_row():
     for (kind, count), mixture in noise_module.bic_neighbourhood(X, 0, 1e-4).items():
         needed = X.shape[1] + 1 if kind == "full" else 2
         assert mixture.weights_.min() * len(X) >= needed
-        assert mixture.n_components == count  # the count asked of EM
+        assert mixture.asked_components_ == count  # the count asked of EM
+        assert mixture.n_components == len(mixture.weights_)  # the count kept
     log_density = fit_gaussian_mixture(X, random_state=0).score_samples(X)
     assert log_density.argmin() == 0
     mixture = fit_gaussian_mixture(X, 8, "diag", random_state=0, reg_covar=1e-4)
@@ -159,6 +161,29 @@ def test_bic_gives_no_component_to_a_lone_row():
     # A warm start from a pruned mixture starts from the components it kept.
     again = noise_module._em_mixture(X, 8, "diag", 1e-4, 0, start=mixture)
     assert len(again.weights_) == len(mixture.weights_)
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical", "full"])
+def test_narrow_mixture_components_integrate_to_one(covariance_type):
+    # A 3-valued column: spikes of width ~1e-3 (reg_covar 1e-6). The
+    # diagonal expansion of the squared distance cancelled in float32 and the
+    # mixture integrated to 1.0147 (a review); the full one was exact.
+    X = np.random.RandomState(0).choice([-1.0, 0.0, 1.5], 200)[:, None]
+    noise = GaussianMixtureNoise(3, covariance_type, random_state=0).fit(X)
+    grid = np.arange(-3, 3, 2e-5)
+    density = np.exp(noise.log_prob(_t(grid[:, None])).double().numpy())
+    # A 2e-5 grid resolves a 1e-3-wide spike to ~1e-6.
+    assert trapezoid(density, grid) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_kde_is_exact_far_from_the_origin():
+    # Uncentred, float32 lost |x|^2 / h^2's digits: 0.8 nats off at 1000 sd
+    # (a review). Now the float32 rounding of the inputs is what is left.
+    X = 1e3 + np.random.RandomState(0).normal(size=(300, 2))
+    new = 1e3 + np.random.RandomState(1).normal(size=(50, 2))
+    ours = KernelDensityNoise(bandwidth=0.3).fit(X).log_prob(_t(new)).double().numpy()
+    expected = KernelDensity(bandwidth=0.3).fit(X).score_samples(new)
+    np.testing.assert_allclose(ours, expected, atol=5e-3)
 
 
 def test_kde_noise_matches_sklearn(data):
@@ -719,3 +744,12 @@ def test_noises_show_and_take_their_parameters_as_sklearn_estimators_do():
 
     assert repr(Shifted()) == "Shifted()"
     assert repr(Shifted(torch.ones(2))) == "Shifted(loc=tensor([1., 1.]))"
+
+
+def test_a_draw_where_the_density_is_zero_is_a_weight_of_zero():
+    # A base that is 0 outside the data's box gives -inf log weights there:
+    # they were read as a diverged fit (a review). NaN and +inf still are.
+    log_z, _, ess = log_partition_statistics(np.array([0.0, np.log(3.0), -np.inf, -np.inf]))
+    assert log_z == pytest.approx(np.log(4.0 / 4)) and ess == pytest.approx(16 / 10)
+    for bad in ([0.0, np.nan], [0.0, np.inf], [-np.inf, -np.inf]):
+        assert math.isnan(log_partition_statistics(np.array(bad))[0])

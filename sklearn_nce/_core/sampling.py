@@ -100,14 +100,19 @@ def log_partition_statistics(log_weights):
     -------
     log_z : float
         ``log mean(w)`` with ``w = phi(s) / q(s)``, ``s ~ q`` (NaN when a
-        weight is not finite).
+        log weight is NaN or ``+inf``, or every one is ``-inf``; a ``-inf``
+        is a draw where ``phi`` is 0, a weight of 0).
     log_z_std : float
         Delta-method standard error of ``log_z``: ``sqrt(1/ESS - 1/n)``
         (``sd(w) / (sqrt(n) mean(w))``).
     ess : float
         Effective sample size ``(sum w)^2 / sum w^2``, between 1 and ``n``.
     """
-    if not np.all(np.isfinite(log_weights)):
+    # A -inf log weight is phi = 0 at that draw (a base that is 0 outside
+    # the data's box): it counted as a diverged fit (a review).
+    if np.any(np.isnan(log_weights) | (log_weights == np.inf)) or not np.any(
+        np.isfinite(log_weights)
+    ):
         return math.nan, math.nan, 0.0
     peak = log_weights.max()
     weights = np.exp(log_weights - peak)
