@@ -1736,17 +1736,18 @@ def fit_gaussian_mixture(
     if n_components != "bic":
         mixture = _em_mixture(X, n_components, covariance_type, reg_covar, random_state)
         return _drop_thin_components(mixture, len(X))
-    searched = _bic_search(X, random_state, reg_covar)
-    best_per_type = [min(scores.values(), key=_bic) for scores in searched.values()]
-    return min(best_per_type, key=_bic)[1]
+    return min(_bic_best_by_type(X, random_state, reg_covar).values(), key=_bic)[1]
 
 
 def bic_mixtures_by_type(X, random_state=None, reg_covar=1e-6):
     """The BIC-best ``GaussianMixture`` of each covariance type, as ``{type: mixture}``."""
-    return {
-        kind: min(scores.values(), key=_bic)[1]
-        for kind, scores in _bic_search(X, random_state, reg_covar).items()
-    }
+    return {kind: item[1] for kind, item in _bic_best_by_type(X, random_state, reg_covar).items()}
+
+
+def _bic_best_by_type(X, random_state, reg_covar):
+    """``{type: (bic, mixture)}``: each covariance type's BIC-best item of ``_bic_search``."""
+    searched = _bic_search(X, random_state, reg_covar)
+    return {kind: min(scores.values(), key=_bic) for kind, scores in searched.items()}
 
 
 def _bic(item):
@@ -1834,14 +1835,13 @@ def _em_mixture(X, n_components, covariance_type, reg_covar, random_state, start
         )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=ConvergenceWarning)
-        mixture = GaussianMixture(
+        return GaussianMixture(
             n_components,
             covariance_type=covariance_type,
             reg_covar=reg_covar,
             random_state=random_state,
             **warm,
         ).fit(X)
-    return mixture
 
 
 def _drop_thin_components(mixture, n_rows):

@@ -109,12 +109,11 @@ def log_partition_statistics(log_weights):
         Effective sample size ``(sum w)^2 / sum w^2``, between 1 and ``n``.
     """
     # A -inf log weight is phi = 0 at that draw (a base that is 0 outside
-    # the data's box): it counted as a diverged fit (a review).
-    if np.any(np.isnan(log_weights) | (log_weights == np.inf)) or not np.any(
-        np.isfinite(log_weights)
-    ):
-        return math.nan, math.nan, 0.0
+    # the data's box): it counted as a diverged fit (a review). The largest
+    # is NaN with any NaN, +inf with any +inf, and -inf when all are.
     peak = log_weights.max()
+    if not np.isfinite(peak):
+        return math.nan, math.nan, 0.0
     weights = np.exp(log_weights - peak)
     log_z = float(peak + np.log(weights.mean()))
     ess = effective_sample_size(weights)
