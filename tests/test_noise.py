@@ -27,6 +27,7 @@ from sklearn_nce._core.noise import (
     MixedJumps,
     SelectedDensity,
     StackedDensity,
+    _cross_weighed_stack,
     _pooled_mixtures,
     auto_jump_scale,
     cv_bandwidth,
@@ -453,6 +454,27 @@ def test_stacking_weights_recover_a_known_mixture():
         ]
     )
     np.testing.assert_allclose(stacking_weights(log_densities), [0.3, 0.7], atol=0.02)
+
+
+def test_the_stack_is_scored_with_weights_fitted_on_the_other_folds():
+    # Two folds that disagree: the first fold's rows are likelier under
+    # candidate 0 by 2 nats, the second's under candidate 1. Weighed on its
+    # own rows each fold reads log(0.5 e^0 + 0.5 e^-2) = -0.566; weighed on
+    # the other fold's rows (which put all weight on the other candidate)
+    # it reads -2.
+    log_densities = np.array([[0.0, -2.0]] * 50 + [[-2.0, 0.0]] * 50)
+    folds = np.repeat([0, 1], 50)
+    stack = _cross_weighed_stack(log_densities, folds)
+    np.testing.assert_allclose(stack, -2.0, atol=1e-3)
+    in_sample = stacking_weights(log_densities)
+    assert np.log(in_sample @ np.exp(log_densities[0])) == pytest.approx(-0.566, abs=1e-3)
+
+
+def test_the_stacks_reported_score_is_its_cross_weighed_held_out_rows():
+    X = np.random.RandomState(0).normal(size=(60, 2))
+    selected = SelectedDensity(random_state=0).fit(X)
+    assert selected.scores_["stack"] == pytest.approx(selected.held_out_log_density_.mean())
+    assert len(selected.held_out_log_density_) == 60
 
 
 def test_stacked_density_is_normalised_and_samples_by_weight():

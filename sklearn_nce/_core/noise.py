@@ -946,14 +946,17 @@ class SelectedDensity(Noise):
         Weight of each candidate kept, e.g.
         ``{"gmm (full, 4)": 0.6, "kde": 0.3, "kde (adaptive)": 0.1}``.
     scores_ : dict
-        Held-out mean log density of each candidate and of the ``"stack"``.
+        Held-out mean log density of each candidate and of the ``"stack"``
+        (each fold's rows weighed by weights fitted on the other folds' rows,
+        so that the weights do not flatter the rows that fitted them).
     density : Noise
         The stack refitted on all the rows, with its defensive part; its
         Gaussian mixtures are pooled into one mixture per covariance layout
         (diagonal, full), which is the same density.
     held_out_log_density_ : ndarray of shape (n_held_out,)
         The stack's log density of each held-out row (with folds, of every
-        row, each by the candidates fitted without it).
+        row, each by the candidates fitted without it, weighed as in
+        ``scores_``).
     in_sample_log_density_ : ndarray of shape (n_in_sample,)
         The fitted density's log density of the rows (of 25 000 of them,
         drawn at random, beyond that many).
@@ -1017,13 +1020,18 @@ class SelectedDensity(Noise):
             )
             blocks.append(self._held_out_log_densities(fitted, X[rest], X[held]))
         log_densities = np.vstack(blocks)
+        folds = self._weighing_folds(blocks)
         names = list(fitted)
         weights = stacking_weights(log_densities)
         keep = weights >= _MIN_STACK_WEIGHT
         weights = weights[keep] / weights[keep].sum()
         kept = [name for name, flag in zip(names, keep, strict=True) if flag]
         self.scores_ = dict(zip(names, log_densities.mean(axis=0).tolist(), strict=True))
-        stack = logsumexp(log_densities[:, keep] + np.log(weights), axis=1)
+        # The stack's own held-out score weighs each fold's rows by the other
+        # folds' rows: weights fitted on the rows they score flattered them by
+        # 0.04-1.1 nats per row at 30 rows, 0.04-0.22 at 100 (wine and breast
+        # cancer, 4 seeds each).
+        stack = _cross_weighed_stack(log_densities, folds)
         self.scores_["stack"] = float(stack.mean())
         self.weights_ = dict(zip(kept, weights.tolist(), strict=True))
         self.family_ = max(self.families, key=self._family_weight)
@@ -1068,6 +1076,18 @@ class SelectedDensity(Noise):
             np.percentile(self.in_sample_log_density_, 100.0 * level)
             - np.percentile(self.held_out_log_density_, 100.0 * level)
         )
+
+    def _weighing_folds(self, blocks):
+        """Each held-out row's fold for weighing the stack out of fold.
+
+        The cross-fitting folds' blocks where there are several; one held-out
+        block is cut at random into ``_SELECTION_FOLDS`` parts.
+        """
+        if len(blocks) > 1:
+            return np.repeat(np.arange(len(blocks)), [len(block) for block in blocks])
+        n_held = len(blocks[0])
+        order = np.random.RandomState(self.random_state).permutation(n_held)
+        return order % _SELECTION_FOLDS
 
     def _family_weight(self, family):
         return sum(w for name, w in self.weights_.items() if name.partition(" ")[0] == family)
@@ -1895,6 +1915,23 @@ def stacking_weights(log_densities, max_iter=1000, tol=1e-8):
             return updated
         weights = updated
     return weights
+
+
+def _cross_weighed_stack(log_densities, folds):
+    """Each row's stacked log density, with weights fitted on the other folds' rows.
+
+    ``log_densities`` is ``(n_rows, n_candidates)`` (held-out rows);
+    ``folds`` labels each row. An honest held-out score of the stacking
+    itself: the weights are fitted, so scoring the rows that fitted them
+    overstates it.
+    """
+    stack = np.empty(len(log_densities))
+    for fold in np.unique(folds):
+        rows = folds == fold
+        weights = stacking_weights(log_densities[~rows])
+        with np.errstate(divide="ignore"):  # an underflowed weight is a weight of 0
+            stack[rows] = logsumexp(log_densities[rows] + np.log(weights), axis=1)
+    return stack
 
 
 def scott_bandwidth(X):
