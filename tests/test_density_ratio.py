@@ -796,11 +796,26 @@ def test_importing_the_package_does_not_import_tqdm():
 def test_verbose_2_prints_epoch_rows(capsys):
     _, X, y = _small_problem(30, 30)
     _fast(max_epochs=4, random_state=0, verbose=2).fit(X, y)
-    out = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)  # drop ANSI colours
+    out = capsys.readouterr().out
+    assert "\x1b[" not in out  # no ANSI colours where the output is no terminal
     assert "train_loss" in out
     epochs = [int(m.group(1)) for m in re.finditer(r"^\s*(\d+)\s+\d+\.\d+", out, re.MULTILINE)]
     assert epochs == [1, 2, 3, 4]
     assert out.lstrip().startswith("NCEDensityRatio\n")  # the table's title
+
+
+@pytest.mark.parametrize("terminal, no_color", [(True, False), (True, True)])
+def test_verbose_2_colours_its_best_values_only_on_a_terminal(
+    capsys, monkeypatch, terminal, no_color
+):
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: terminal, raising=False)
+    if no_color:
+        monkeypatch.setenv("NO_COLOR", "1")
+    else:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    _, X, y = _small_problem(30, 30)
+    _fast(max_epochs=2, random_state=0, verbose=2).fit(X, y)
+    assert ("\x1b[" in capsys.readouterr().out) == (terminal and not no_color)
 
 
 def test_verbose_2_titles_each_table(capsys):

@@ -10,12 +10,15 @@ samples are positives and negatives (or draws noise) and applies a loss from
 
 import copy
 import math
+import os
+import re
+import sys
 import warnings
 
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback, EarlyStopping
+from skorch.callbacks import Callback, EarlyStopping, PrintLog
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 from skorch.history import History
@@ -94,6 +97,13 @@ class ContrastiveNet(NeuralNet):
         self.defer_loss_reads = defer_loss_reads
         self.cuda_graphs = cuda_graphs
         self._graphed_steps = None
+
+    @property
+    def _default_callbacks(self):
+        return [
+            (name, _PrintLog() if name == "print_log" else callback)
+            for name, callback in super()._default_callbacks
+        ]
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         super().on_train_begin(net, X=X, y=y, **kwargs)
@@ -1005,6 +1015,33 @@ def build_net(
         defer_loss_reads=_defers_loss_reads(device),
         cuda_graphs=_captures_steps(device),
     )
+
+
+class _PrintLog(PrintLog):
+    """skorch's per-epoch table (``verbose=2``), its best values coloured only where that shows.
+
+    skorch wraps them in ANSI codes wherever the table goes: in a log file, a
+    pipe or a CI job's output they read as ``^[[36m3.6837^[[0m``. Colours
+    stay on a terminal and in a Jupyter kernel (whose output renders them
+    though its stream is no terminal), and go wherever ``NO_COLOR`` is set
+    (no-color.org).
+    """
+
+    def format_row(self, row, key, color):
+        text = super().format_row(row, key, color)
+        if isinstance(text, str) and not _shows_colours():
+            return _ANSI_CODE.sub("", text)
+        return text
+
+
+_ANSI_CODE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _shows_colours():
+    if "NO_COLOR" in os.environ:
+        return False
+    isatty = getattr(sys.stdout, "isatty", None)
+    return bool(isatty and isatty()) or "ipykernel" in sys.modules
 
 
 # This package's callbacks with batch hooks: none reads a batch's loss there.
