@@ -15,6 +15,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from skorch import NeuralNet
 from skorch.callbacks import Callback
+from skorch.history import History
 from threadpoolctl import threadpool_info, threadpool_limits
 from torch import nn
 
@@ -48,6 +49,7 @@ from sklearn_nce._core.objectives import (
 )
 from sklearn_nce._core.optim import clear_grads, optimizer_step
 from sklearn_nce._core.training import (
+    BestEpochStopping,
     ContrastiveNet,
     FiniteLossGuard,
     StratifiedBatchSampler,
@@ -409,6 +411,32 @@ def test_deferred_loss_reads_record_the_same_history_and_fit(estimator, with_gra
             torch.testing.assert_close(deferred_param, eager_param, rtol=0, atol=0)
 
 
+def test_early_stopping_restores_the_epoch_of_the_lowest_loss_whatever_tol():
+    # Every epoch after the first improves by less than tol = 0.01, so all
+    # count as misses and the fit stops at epoch 5; the weights restored are
+    # epoch 3's, the lowest loss (skorch's EarlyStopping restored epoch 1's,
+    # the last to beat its threshold).
+    module = nn.Linear(1, 1)
+    net = SimpleNamespace(history=History(), module_=module, verbose=0)
+    stopper = BestEpochStopping(
+        monitor="valid_loss", patience=4, threshold=0.01, threshold_mode="abs", load_best=True
+    )
+    stopper.on_train_begin(net)
+    stopped = None
+    for epoch, loss in enumerate([1.0, 0.998, 0.996, 0.997, 0.999], start=1):
+        module.weight.data.fill_(epoch)
+        net.history.new_epoch()
+        net.history.record("epoch", epoch)
+        net.history.record("valid_loss", loss)
+        try:
+            stopper.on_epoch_end(net)
+        except KeyboardInterrupt:
+            stopped = epoch
+    stopper.on_train_end(net)
+    assert stopped == 5 and stopper.best_epoch_ == 3
+    assert module.weight.item() == 3
+
+
 def test_deferred_loss_reads_still_stop_a_diverged_fit(monkeypatch):
     # As test_diverging_fit_raises_value_error_naming_lr, with the losses read
     # at the end of each epoch: the finite-loss check still names the loss.
@@ -673,6 +701,45 @@ def test_lbfgs_trains_on_fixed_waymarks_and_leaves_the_objective_resampling():
     # later Adam stage may share) keeps drawing fresh pairs.
     assert lbfgs.criterion.resample_pairs is False
     assert adam.criterion is objective and objective.resample_pairs is True
+
+
+@pytest.mark.parametrize("Estimator", [CNCEEnergyModel, NoisierNCEClassifier])
+def test_lbfgs_line_search_sees_one_noise_draw_per_step(Estimator):
+    # Each evaluation of a step's closure drew fresh noise, so the line
+    # search compared different problems and gave up: 68 of 400 iterations.
+    X = np.random.RandomState(0).normal(size=(200, 2))
+    model = Estimator(
+        optimizer="lbfgs",
+        max_epochs=3,
+        early_stopping=False,
+        n_importance_samples=200,
+        random_state=0,
+    ).fit(X)
+    optimizer = model.net_.optimizer_
+    iterations = optimizer.state[optimizer.param_groups[0]["params"][0]]["n_iter"]
+    # 59 of the 60 (torch's count lags by one); 7-10 before.
+    assert iterations >= 3 * training.LBFGS_ITERATIONS_PER_EPOCH - 3
+
+
+@pytest.mark.parametrize("Estimator", [CNCEEnergyModel, NoisierNCEClassifier])
+def test_lbfgs_patience_and_budget_count_its_iterations(Estimator):
+    # An LBFGS epoch is 20 iterations: counted as one step, the 400-step
+    # patience (400 epochs) outlasted the 300-epoch budget.
+    model = Estimator(optimizer="lbfgs")
+    assert model._patience(900, 900) == 20 and model._max_epochs(900, 900) == 100
+
+
+def test_rng_states_put_back_the_cpu_and_the_fit_devices_generators(monkeypatch):
+    # The CUDA half runs on the CPU here with the CUDA calls stubbed.
+    cuda_states = {}
+    monkeypatch.setattr(torch.cuda, "get_rng_state", lambda d: torch.tensor([d.index]))
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda s, d: cuda_states.update({d: s}))
+    states = training.rng_states("cuda:1")
+    first = torch.rand(3)
+    training.set_rng_states(states, "cuda:1")
+    assert torch.equal(torch.rand(3), first)
+    assert list(cuda_states) == [torch.device("cuda:1")]
+    assert cuda_states[torch.device("cuda:1")].item() == 1
 
 
 def test_lbfgs_penalty_spares_the_biases():

@@ -300,6 +300,18 @@ def _wine_rows():
 
 
 @pytest.mark.parametrize("Estimator", DENSITY_MODELS)
+def test_early_stopping_reads_every_held_out_row(Estimator):
+    # 60 held-out rows in batches of 32: the last, partial batch was dropped
+    # (the same 28 rows unread on every epoch).
+    X = np.random.RandomState(0).normal(size=(600, 2))
+    model = Estimator(
+        batch_size=32, max_epochs=1, early_stopping=True, n_importance_samples=200, random_state=0
+    ).fit(X)
+    batches = model.history_[-1]["batches"]
+    assert sum(batch.get("valid_batch_size", 0) for batch in batches) == 60
+
+
+@pytest.mark.parametrize("Estimator", DENSITY_MODELS)
 def test_too_few_rows_per_feature_warn(Estimator):
     # 30 wine rows in 13 features: the repro (held-out log-likelihood
     # -462 385, every new row flagged) now warns.
@@ -414,10 +426,18 @@ def test_under_50_rows_a_base_that_cannot_draw_is_kept_alone_too():
     )
 
 
+def test_the_held_out_count_rounds_up_as_train_test_split_does():
+    # 10% of 7 + 7 rows: train_test_split holds out 2, one per class; the
+    # count rounded to nearest (1) refused them as too few.
+    X = np.random.RandomState(0).normal(size=(14, 2))
+    y = np.repeat([0, 1], 7)
+    NCEDensityRatio(max_epochs=2, early_stopping=True, random_state=0).fit(X, y)
+
+
 @pytest.mark.parametrize("early_stopping", [True, "auto"])
 def test_too_small_a_validation_split_names_the_setting(early_stopping):
-    # 2% of 60 rows is one row: too few to validate on. Under "auto" the
-    # error said early_stopping=True (review).
-    model = CNCEEnergyModel(early_stopping=early_stopping, validation_fraction=0.02)
+    # 1% of 60 rows is one row (rounded up): too few to validate on. Under
+    # "auto" the error said early_stopping=True (review).
+    model = CNCEEnergyModel(early_stopping=early_stopping, validation_fraction=0.01)
     with pytest.raises(ValueError, match=f"early_stopping={early_stopping!r} holds out"):
         model.fit(load_iris().data[:60])

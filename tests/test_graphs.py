@@ -93,8 +93,9 @@ def test_graphed_steps_warm_up_capture_each_shape_and_replay_it(weighted):
         lambda net: setattr(
             net.module_.layers[0], "weight", torch.nn.Parameter(torch.zeros(8, 3))
         ),
+        lambda net: net.module_.layers[0].weight.requires_grad_(False),  # skorch's Freezer
     ],
-    ids=["lr", "noise_weight", "storage"],
+    ids=["lr", "noise_weight", "storage", "frozen"],
 )
 def test_a_changed_setting_or_storage_leaves_the_rest_of_the_fit_eager(change):
     net = _net()

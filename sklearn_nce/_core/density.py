@@ -272,9 +272,12 @@ class _BaseEnergyNCE(_BaseNCE):
         rows is noisy: with 10 epochs' patience (40 steps) the energy model on
         digits (PCA-15, 1212 training rows) stopped at epoch 20 with a network
         worth 0.0005 nats; with 400 steps it ran 500 epochs and gained 1.1
-        nats per held-out row (2000 steps without stopping: 1.4).
+        nats per held-out row (2000 steps without stopping: 1.4). An LBFGS
+        epoch counts its iterations: counted as one step, its patience (400
+        epochs) outlasted the 300 the budget allows, and early stopping never
+        fired (a review).
         """
-        steps_per_epoch = max(1, n_train // batch_size)
+        steps_per_epoch = self._steps_per_epoch(n_train, batch_size)
         return max(self.n_iter_no_change, math.ceil(_MIN_PATIENCE_STEPS / steps_per_epoch))
 
     def _check_training(self, net, valid):

@@ -354,9 +354,10 @@ def _copy_into(static, part):
 def _fingerprint(net):
     """What a captured step fixed: the optimizer's settings, the objective's weight, the storage.
 
-    The learning rate, betas, weight decay, the noise weight and the anchor
-    weight ``nu`` are Python numbers baked into the graph; the parameters and the optimizer's state
-    are read and written at fixed addresses. A scheduler, an annealing
+    (And which parameters train.) The learning rate, betas, weight decay,
+    the noise weight and the anchor weight ``nu`` are Python numbers baked
+    into the graph; the parameters and the optimizer's state are read and
+    written at fixed addresses. A scheduler, an annealing
     callback, ``load_state_dict`` or ``param.data = ...`` changes one of them.
     A learning rate held as a tensor (:class:`~sklearn_nce._core.training.HoldThenDecay`)
     is read at its address, so its value may move between replays.
@@ -370,7 +371,10 @@ def _fingerprint(net):
     for param_state in optimizer.state.values():
         addresses += [value.data_ptr() for value in param_state.values() if torch.is_tensor(value)]
     scalars = [getattr(net.criterion_, name, None) for name in ("noise_weight", "nu")]
-    return settings, scalars, addresses
+    # A parameter frozen mid-fit (skorch's Freezer) gets no gradient and no
+    # update in an eager step; a replay would still update it.
+    trainable = [param.requires_grad for param in net.module_.parameters()]
+    return settings, scalars, addresses, trainable
 
 
 def _setting(value):

@@ -128,6 +128,9 @@ class _NoiseDrawingObjective(nn.Module):
     2.39, 1.89: it tracks Ratio.
     """
 
+    # Each row is scored against its own draws: batches need not be full.
+    full_batches = False
+
     def __init__(self, noise, n_noise, validation_noise=None):
         super().__init__()
         self.noise = noise
