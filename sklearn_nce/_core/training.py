@@ -1031,7 +1031,7 @@ def build_net(
         callbacks.append(
             (
                 "early_stopping",
-                EarlyStopping(
+                BestEpochStopping(
                     monitor="valid_loss",
                     patience=n_iter_no_change,
                     threshold=tol,
