@@ -529,6 +529,15 @@ def test_absurd_lr_raises_instead_of_answering_garbage(estimator):
         estimator.fit(X, y)
 
 
+def test_a_fit_diverged_by_its_weight_decay_is_told_to_lower_it():
+    # SGD scales each weight by 1 - lr * weight_decay per step: at 1e6 it
+    # overshoots, and the advice was to "add weight_decay" (review).
+    X = np.random.default_rng(0).normal(size=(52, 2))
+    model = NCEDensityRatio(optimizer="sgd", weight_decay=1e6, max_epochs=2, random_state=0)
+    with pytest.raises(ValueError, match=r"lower weight_decay \(currently 1e\+06\)"):
+        model.fit(X, np.arange(52) % 2)
+
+
 # ---------------------------------------------------------------------------
 # Critics
 # ---------------------------------------------------------------------------

@@ -426,6 +426,15 @@ def test_under_50_rows_a_base_that_cannot_draw_is_kept_alone_too():
     )
 
 
+@pytest.mark.parametrize("Estimator", DENSITY_MODELS)
+def test_a_validation_split_that_leaves_too_few_rows_names_the_setting(Estimator):
+    # 95% of 52 rows left 2 to train on: scikit-learn's KFold raised inside
+    # the base ("Cannot have number of splits n_splits=3 ...", review).
+    X = np.random.RandomState(0).normal(size=(52, 2))
+    with pytest.raises(ValueError, match="validation_fraction=0.95 of 52 rows, leaving 2"):
+        Estimator(validation_fraction=0.95, max_epochs=1).fit(X)
+
+
 def test_the_held_out_count_rounds_up_as_train_test_split_does():
     # 10% of 7 + 7 rows: train_test_split holds out 2, one per class; the
     # count rounded to nearest (1) refused them as too few.

@@ -827,6 +827,21 @@ def test_verbose_2_titles_each_table(capsys):
     assert base < network and out.count("train_loss") == 2
 
 
+def test_early_stopping_holds_out_a_row_of_a_small_sample():
+    # 4 numerator rows of 40 at validation_fraction=0.1: the stratified split
+    # held out none, and a telescoping fit raised torch's "random_ expects
+    # 'from' to be less than 'to'" drawing their pairs (review).
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 2)), np.r_[np.ones(4, int), np.zeros(36, int)]
+    model = NCEDensityRatio(early_stopping=True, max_epochs=1, random_state=0)
+    (_, _), (_, valid_labels) = model._split(X, y, np.random.RandomState(0))
+    assert set(valid_labels) == {0, 1}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SmallSampleWarning)
+        model.set_params(telescoping_steps=2).fit(X, y)
+    assert np.isfinite(model.predict_log_ratio(X)).all()
+
+
 def test_single_step_critic_with_several_outputs_raises():
     # Training would use one column while prediction sums all: refuse instead.
     _, X, y = _small_problem(20, 20)

@@ -40,6 +40,19 @@ def test_contamination_is_the_share_of_new_inliers_flagged(inliers):
     )
 
 
+@pytest.mark.parametrize("seed", [0, 3])
+def test_contamination_holds_on_a_column_of_whole_numbers(seed):
+    # A rounded normal column: its values repeat by nature. Held out as
+    # copies, whole values left the held-out rows, and 13% (seed 0) and 62%
+    # (seed 3) of new rows were flagged at 0.3 (review). The scores tie within
+    # a value, so the share flagged moves in steps of a value's mass (up to
+    # 0.1 here): 0.3 +- 0.12.
+    rng = np.random.default_rng(seed)
+    X, new = np.round(4 * rng.normal(size=(300, 1))), np.round(4 * rng.normal(size=(20000, 1)))
+    model = NoisierNCEClassifier(contamination=0.3, random_state=0).fit(X)
+    assert np.mean(model.predict(new) == -1) == pytest.approx(0.3, abs=0.12)
+
+
 def test_without_held_out_rows_contamination_is_the_training_share(inliers):
     # A noise that does not cross-fit its rows (a fixed family): offset_ is
     # then the 10% quantile of the training scores, 100 of 1000 rows.

@@ -532,6 +532,13 @@ def test_callbacks_that_cannot_be_copied_are_shared():
     assert logger.epochs == 3
 
 
+@pytest.mark.parametrize("callbacks", [[1], [("name", "not a callback")], ["EarlyStopping"]])
+def test_callbacks_that_are_not_callbacks_are_refused_by_name(callbacks):
+    # skorch raised "'int' object has no attribute 'set_params'" (review).
+    with pytest.raises(TypeError, match="callbacks must hold skorch callbacks"):
+        NCEDensityRatio(max_epochs=1, callbacks=callbacks).fit(X, TARGETS["NCEDensityRatio"])
+
+
 def test_a_scorer_callback_is_refused_clearly_and_a_callable_one_runs():
     # The inner net predicts critic outputs on internal inputs: a sklearn
     # scorer there failed deep in skorch's predict_proba. A callable is the

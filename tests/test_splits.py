@@ -7,11 +7,13 @@ from sklearn.model_selection import KFold
 from sklearn_nce import CNCEEnergyModel, InfoNCEAnchorMI
 from sklearn_nce._core.noise import SelectedDensity
 from sklearn_nce._core.splits import (
+    coarse_lattice_columns,
     copy_groups,
     copy_mask,
     draw_copy_groups,
     grouped_folds,
     grouped_hold_out,
+    measured_copy_groups,
 )
 
 
@@ -100,6 +102,38 @@ def test_draw_copy_groups_keep_copied_draws_and_split_discrete_repeats():
     groups = draw_copy_groups(X, n_held=30)
     sizes = np.bincount(groups)[groups]
     assert np.all(sizes[:100] == 1) and np.all(sizes[100:] == 3)
+
+
+def test_coarse_lattice_columns_are_the_ones_whose_values_repeat_by_nature():
+    rng = np.random.RandomState(0)
+    normal = rng.normal(size=400)
+    counts = np.round(4 * normal)  # about 25 values for 400 rows
+    X = np.column_stack(
+        [
+            counts,
+            (counts - counts.mean()) / counts.std(),  # in any units
+            np.round(normal, 1),  # rounded to 0.1: about 60 points
+            rng.randint(0, 3, 400),  # three codes
+            normal,  # continuous
+            np.round(1000 * normal),  # 3 decimals as whole numbers: ~6000 points
+        ]
+    )
+    assert coarse_lattice_columns(X).tolist() == [True, True, True, True, False, False]
+
+
+def test_measured_copy_groups_split_repeated_values_and_keep_copied_draws():
+    rng = np.random.RandomState(0)
+    # A rounded normal column: its values repeat by nature, rows one by one.
+    counts = np.round(4 * rng.normal(size=(300, 1)))
+    assert copy_groups(counts, n_held=30) is not None
+    assert measured_copy_groups(counts, n_held=30) is None
+    # Continuous draws copied 4 times, read to 3 decimals as whole numbers
+    # or not: each draw's copies in one group.
+    draws = np.repeat(rng.normal(size=(100, 2)), 4, axis=0)
+    for X in (draws, np.round(1000 * draws)):
+        groups = measured_copy_groups(X, n_held=40)
+        assert len(np.unique(groups)) == 100
+    assert measured_copy_groups(rng.normal(size=(50, 2)), n_held=5) is None
 
 
 def test_mutual_information_keeps_a_pairs_copies_in_one_fold():

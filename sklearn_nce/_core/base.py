@@ -18,7 +18,7 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from skorch.callbacks import BatchScoring, EpochScoring
+from skorch.callbacks import BatchScoring, Callback, EpochScoring
 
 from ..exceptions import SmallSampleWarning
 from .critics import ACTIVATIONS, MLPCritic, ResidualCritic
@@ -59,6 +59,9 @@ __all__ = ["_BaseNCE", "apply_critic", "iter_critic"]
 # is what keeps a wide critic from overfitting (2 x 5000 rows, 50-d, KL 8:
 # log-ratio MSE 4.9 with it, 876 without).
 _AUTO_EARLY_STOPPING_MIN_SAMPLES = 5000
+# Rows early stopping must leave to train on: the base's 3 folds and a
+# critic need a few (with 2 left, scikit-learn's KFold raised in the base).
+_MIN_TRAINING_ROWS = 5
 # Optimiser steps that max_epochs="auto" buys (InfoNCEAnchorMI sets its own
 # with its smaller batches). Chosen on x ~ U(-1, 1), y = sin(3x) + N(0, 0.3^2)
 # (true MI 0.863): InfoNCEAnchorMI with batches of 64 at lr 2e-3 reached
@@ -491,6 +494,13 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
                 "validation_fraction, or early_stopping=False."
             )
         n_held = self._n_held_out(n_total)
+        if n_total - n_held < _MIN_TRAINING_ROWS:
+            raise ValueError(
+                f"early_stopping={self.early_stopping!r} holds out "
+                f"validation_fraction={self.validation_fraction} of {n_total} rows, leaving "
+                f"{n_total - n_held} to train on (at least {_MIN_TRAINING_ROWS}); use a smaller "
+                "validation_fraction, more rows, or early_stopping=False."
+            )
         groups = self._split_groups(X, labels, n_held)
         if groups is None:
             train_idx, valid_idx = train_test_split(
@@ -499,6 +509,8 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
                 stratify=labels,
                 random_state=rng,
             )
+            if labels is not None:
+                train_idx, valid_idx = _every_class_held_out(labels, train_idx, valid_idx, rng)
         else:
             held = grouped_hold_out(groups, n_held, rng)
             # Shuffled as train_test_split's are: validation batches are full
@@ -605,6 +617,7 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
         # model otherwise fitted its base first).
         super()._validate_params()
         self._hidden_widths()
+        _check_callbacks(self.callbacks)
 
     def _hidden_widths(self):
         """``hidden_layer_sizes`` as a tuple of ints (an int is one layer, as in MLPClassifier)."""
@@ -667,6 +680,26 @@ def _base_stage_rows(train, rng):
             ]
         )
     return take_rows(X, keep), (None if labels is None else labels[keep])
+
+
+def _every_class_held_out(labels, train_idx, valid_idx, rng):
+    """Move one row of each class the held-out rows lack from ``train_idx`` to ``valid_idx``.
+
+    A stratified split rounds a small class's share down to none (4 rows of
+    40 at 0.1), and its held-out loss then judged one sample alone; with
+    telescoping, drawing the missing sample's pairs raised a torch error.
+    """
+    missing = np.setdiff1d(np.unique(labels), labels[valid_idx])
+    for label in missing:
+        members = train_idx[labels[train_idx] == label]
+        if len(members) < 2:
+            raise ValueError(
+                f"early_stopping holds out rows of each sample, but the sample labelled "
+                f"{label!r} has {len(members)} row(s); use more rows or early_stopping=False."
+            )
+        moved = rng.choice(members)
+        train_idx, valid_idx = train_idx[train_idx != moved], np.append(valid_idx, moved)
+    return train_idx, valid_idx
 
 
 def _base_stage_penalty(n_train):
@@ -763,6 +796,24 @@ def _own_copy(entry):
     if scoring:
         callback.use_caching = False
     return callback if name is None else (name, callback)
+
+
+def _check_callbacks(callbacks):
+    """Refuse ``callbacks`` entries that are not skorch callbacks (or ``(name, callback)``).
+
+    skorch raised an AttributeError from inside its net for ``callbacks=[1]``.
+    """
+    for entry in callbacks or []:
+        named = isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str)
+        callback = entry[1] if named else entry
+        is_callback = isinstance(callback, Callback) or (
+            isinstance(callback, type) and issubclass(callback, Callback)
+        )
+        if not is_callback:
+            raise TypeError(
+                "callbacks must hold skorch callbacks (skorch.callbacks.Callback instances) or "
+                f"(name, callback) pairs, got {entry!r}."
+            )
 
 
 def _check_scoring_callback(callback):

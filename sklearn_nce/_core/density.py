@@ -35,7 +35,7 @@ from .noise import (
 )
 from .objectives import log_density
 from .sampling import importance_draws, langevin, log_partition_statistics, pareto_k, resample
-from .splits import copy_groups
+from .splits import measured_copy_groups
 from .training import module_device
 from .validation import (
     CHECK_PREPROCESSING,
@@ -263,7 +263,7 @@ class _BaseEnergyNCE(_BaseNCE):
         # Copies of a row are one draw: held out apart from them, the network
         # learnt them and the held-out rows vouched for it (see splits.py).
         del labels
-        return copy_groups(X, n_held)
+        return measured_copy_groups(X, n_held)
 
     def _patience(self, n_train, batch_size):
         """``n_iter_no_change`` epochs, but never fewer than 400 optimiser steps.

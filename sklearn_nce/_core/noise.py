@@ -35,7 +35,7 @@ from sklearn.neighbors import NearestNeighbors
 from torch import nn
 
 from .critics import box_log_tail
-from .splits import copy_groups, copy_mask, grouped_folds, grouped_hold_out
+from .splits import copy_mask, grouped_folds, grouped_hold_out, measured_copy_groups
 
 __all__ = [
     "DENSITY_FAMILIES",
@@ -874,7 +874,8 @@ class SelectedDensity(Noise):
 
     ``fit`` holds rows out (3 folds up to 2000 rows, else
     ``held_out_fraction``; a row's exact copies with it, unless one value
-    fills more rows than that), fits each
+    fills more rows than that or its values repeat by nature, as counts and
+    codes do: ``measured_copy_groups``), fits each
     candidate on the rest, and weighs the candidates to maximise the
     held-out log-likelihood of their mixture
     ``sum_k w_k p_k`` (EM on the held-out log densities: stacked density
@@ -1173,17 +1174,18 @@ class SelectedDensity(Noise):
     def _splits(self, X):
         """(fit rows, held-out rows): 3 folds up to 2000 rows, else one split.
 
-        A row's copies are held out with it (``copy_groups``).
+        A row's copies are held out with it, unless its values repeat by nature
+        (``measured_copy_groups``).
         """
         n_samples = len(X)
         rng = np.random.RandomState(self.random_state)
         if n_samples <= _SELECTION_KFOLD_MAX_ROWS:
             # A fifth of ~100 rows is too few to weigh the candidates: every
             # row is held out once (each fit is fast at this size).
-            groups = copy_groups(X, n_samples // _SELECTION_FOLDS)
+            groups = measured_copy_groups(X, n_samples // _SELECTION_FOLDS)
             return grouped_folds(n_samples, groups, _SELECTION_FOLDS, rng)
         n_held = min(round(self.held_out_fraction * n_samples), _SELECTION_MAX_HELD_OUT)
-        groups = copy_groups(X, n_held)
+        groups = measured_copy_groups(X, n_held)
         if groups is None:
             order = rng.permutation(n_samples)
             return [(order[n_held:], order[:n_held])]

@@ -11,12 +11,26 @@ A value repeated in more rows than are held out is an atom, which no density
 here represents; held out whole, it left fits of a handful of rows (990
 copies of one row and 10 others). Its rows are split one by one, as rows
 without copies are, and the other rows keep their groups.
+
+Values that repeat by nature (counts, codes, coarsely rounded readings) are
+not copies of one draw either: new rows repeat them too. The density models
+read a copy only in columns off a coarse lattice (``measured_copy_groups``),
+as the MI estimator reads one only in its measured columns
+(``draw_copy_groups``).
 """
 
 import numpy as np
 from sklearn.model_selection import KFold
 
-__all__ = ["copy_groups", "copy_mask", "draw_copy_groups", "grouped_folds", "grouped_hold_out"]
+__all__ = [
+    "coarse_lattice_columns",
+    "copy_groups",
+    "copy_mask",
+    "draw_copy_groups",
+    "grouped_folds",
+    "grouped_hold_out",
+    "measured_copy_groups",
+]
 
 
 def copy_groups(X, n_held):
@@ -70,6 +84,51 @@ def draw_copy_groups(X, n_held, measured=None):
         return None
     # The others take ids of their own (negative until renumbered).
     return _ids_by_first_row(np.where(together, groups, -1 - np.arange(len(groups))))[0]
+
+
+def measured_copy_groups(X, n_held):
+    """:func:`draw_copy_groups`, measured in the columns whose values do not repeat by nature.
+
+    A density model cannot tell a copied row from a repeated value by the row
+    alone: in one column, 50 values copied 10 times and a rounded normal
+    variable look alike. The columns can: a value read on a fine scale does
+    not repeat by chance, while counts, codes and coarsely rounded readings
+    (:func:`coarse_lattice_columns`) repeat by nature, and new rows will
+    repeat them too. Held out whole, such values left the held-out rows a few
+    values the fit never saw: an outlier detector calibrated on them flagged
+    1-62% of new rows at ``contamination=0.3`` on a rounded normal column (a
+    review).
+    """
+    if copy_groups(X, n_held) is None:  # no copies (the usual case): no column scan
+        return None
+    X = np.asarray(X, dtype=np.float64)
+    return draw_copy_groups(X, n_held, ~coarse_lattice_columns(X))
+
+
+def coarse_lattice_columns(X):
+    """Mask of the columns of ``X`` whose values repeat by nature.
+
+    Their values sit on a lattice ``a + k * step`` (integers, codes, readings
+    rounded to a fixed step, in any units) with no more points across their
+    range than there are rows, so that rows must share values; two or fewer
+    distinct values count as such. A continuous sample's gaps are integer
+    multiples of its smallest only by an accident of measure zero, and a fine
+    lattice (prices in cents, readings to 3 decimals as whole numbers) has
+    room for every row.
+    """
+    return np.array([_on_coarse_lattice(column) for column in np.asarray(X, dtype=np.float64).T])
+
+
+def _on_coarse_lattice(column):
+    values = np.unique(column)
+    if len(values) <= 2:
+        return True
+    gaps = np.diff(values)
+    step = gaps.min()
+    steps = gaps / step
+    # Rounding in the last bits of the values (0.1-steps read 0.0999...96).
+    on_lattice = np.all(np.abs(steps - np.round(steps)) <= 1e-6 * steps)
+    return bool(on_lattice and (values[-1] - values[0]) / step + 1 <= len(column))
 
 
 def grouped_hold_out(groups, n_held, rng):

@@ -714,8 +714,26 @@ def _raise_diverged(net, what):
     # The objective may name its own remedy (e.g. a bounded loss).
     objective = getattr(net, "criterion_", None)
     hint = getattr(objective, "divergence_hint", "add weight_decay")
+    decay = _weight_decay(net)
+    if decay >= _LARGE_WEIGHT_DECAY:
+        # The penalty itself overshoots: advising more of it was wrong
+        # (review: weight_decay=1e6 with SGD).
+        hint = f"lower weight_decay (currently {decay:g})"
     # No "standardise X": every estimator standardises its inputs itself.
     raise ValueError(f"{what} Lower `lr` (currently {net.lr}) or {hint}.")
+
+
+# A weight decay from which the diverged-fit advice names it as the cause:
+# plain SGD's step multiplies a weight by 1 - lr * weight_decay, which
+# overshoots from lr * weight_decay = 2, and no fit needs an L2 penalty
+# this strong on standardised inputs.
+_LARGE_WEIGHT_DECAY = 1.0
+
+
+def _weight_decay(net):
+    """The net's L2 penalty: its optimizer's ``weight_decay``, or LBFGS's explicit penalty."""
+    groups = getattr(getattr(net, "optimizer_", None), "param_groups", None) or [{}]
+    return max(float(groups[0].get("weight_decay", 0.0) or 0.0), float(net.l2_penalty or 0.0))
 
 
 class NoiseWeightAnnealing(Callback):
