@@ -733,7 +733,8 @@ _LARGE_WEIGHT_DECAY = 1.0
 def _weight_decay(net):
     """The net's L2 penalty: its optimizer's ``weight_decay``, or LBFGS's explicit penalty."""
     groups = getattr(getattr(net, "optimizer_", None), "param_groups", None) or [{}]
-    return max(float(groups[0].get("weight_decay", 0.0) or 0.0), float(net.l2_penalty or 0.0))
+    penalty = getattr(net, "l2_penalty", 0.0)
+    return max(float(groups[0].get("weight_decay", 0.0) or 0.0), float(penalty or 0.0))
 
 
 class NoiseWeightAnnealing(Callback):
