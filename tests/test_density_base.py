@@ -435,6 +435,15 @@ def test_a_validation_split_that_leaves_too_few_rows_names_the_setting(Estimator
         Estimator(validation_fraction=0.95, max_epochs=1).fit(X)
 
 
+def test_a_grouped_split_that_leaves_too_few_rows_names_the_setting():
+    # Three draws copied 4 times: 40% of 12 rows asks for 5 held-out rows,
+    # and whole groups hold out 8, leaving 4 (review).
+    X = np.repeat(np.random.RandomState(0).normal(size=(3, 2)), 4, axis=0)
+    model = CNCEEnergyModel(early_stopping=True, validation_fraction=0.4, max_epochs=1)
+    with pytest.raises(ValueError, match="leaving 4 to train on"):
+        model._split(X, None, np.random.RandomState(0))
+
+
 def test_the_held_out_count_rounds_up_as_train_test_split_does():
     # 10% of 7 + 7 rows: train_test_split holds out 2, one per class; the
     # count rounded to nearest (1) refused them as too few.

@@ -809,10 +809,8 @@ def test_verbose_2_colours_its_best_values_only_on_a_terminal(
     capsys, monkeypatch, terminal, no_color
 ):
     monkeypatch.setattr(sys.stdout, "isatty", lambda: terminal, raising=False)
-    if no_color:
-        monkeypatch.setenv("NO_COLOR", "1")
-    else:
-        monkeypatch.delenv("NO_COLOR", raising=False)
+    # Set but empty means unset (no-color.org).
+    monkeypatch.setenv("NO_COLOR", "1" if no_color else "")
     _, X, y = _small_problem(30, 30)
     _fast(max_epochs=2, random_state=0, verbose=2).fit(X, y)
     assert ("\x1b[" in capsys.readouterr().out) == (terminal and not no_color)

@@ -59,7 +59,8 @@ The energy and outlier numbers again when copies came to be held out
 together only in columns off a coarse lattice (iris's readings to 0.1 cm
 repeat by nature: its 3 repeated rows are split row by row); the energy
 model's 5-fold held-out log-likelihood on iris, seeds 0-2: -1.631 -> -1.640
-(spread -1.60 to -1.67).
+(spread -1.60 to -1.67). The energy fit then kept no network (scale 0), so
+its record moved to random_state=1, which keeps one.
 
 The tolerance is float32's: the critics compute in float32 (about 7
 significant digits), and a CPU with other vector kernels may round the last
@@ -130,7 +131,9 @@ def _mi_separable_nwj():
 
 def _energy():
     X = load_iris().data
-    model = CNCEEnergyModel(max_epochs=20, random_state=0).fit(X)
+    # random_state=1: seed 0's network is no longer kept (scale 0), and the
+    # record should cover a trained one.
+    model = CNCEEnergyModel(max_epochs=20, random_state=1).fit(X)
     return [*model.score_samples(X[:5]), model.log_partition_, model.network_scale_]
 
 
@@ -191,13 +194,13 @@ RECORDED = {
         -0.12593917548656464,
     ],
     _energy: [
-        1.5418866116947922,
-        1.1655519444889817,
-        1.5576161582417283,
-        1.276708825344542,
-        1.4044343669361863,
-        0.0,
-        0.0,
+        1.880327011476715,
+        1.191913480888565,
+        1.3406662596571044,
+        1.050023878942688,
+        1.4517427338468627,
+        0.006037492140074294,
+        1.0,
     ],
     _outlier: [
         8.483528852462769,

@@ -477,6 +477,14 @@ def test_the_stacks_reported_score_is_its_cross_weighed_held_out_rows():
     assert len(selected.held_out_log_density_) == 60
 
 
+def test_one_held_out_row_is_weighed_in_sample():
+    # 0.0004 of 2500 rows holds one out: no other fold to weigh it by, and
+    # the stack's score read NaN (0/0 weights; review).
+    X = np.random.RandomState(0).normal(size=(2500, 2))
+    selected = SelectedDensity(held_out_fraction=0.0004, random_state=0).fit(X)
+    assert np.isfinite(selected.scores_["stack"])
+
+
 def test_stacked_density_is_normalised_and_samples_by_weight():
     parts = [GaussianNoise().fit(np.random.RandomState(s).randn(500, 1) + 6 * s) for s in (0, 1)]
     stacked = StackedDensity(parts, [0.25, 0.75])

@@ -119,6 +119,13 @@ def test_coarse_lattice_columns_are_the_ones_whose_values_repeat_by_nature():
         ]
     )
     assert coarse_lattice_columns(X).tolist() == [True, True, True, True, False, False]
+    # As the density models read them: standardised, in float32, whose
+    # rounding piled up over a wide count's steps (review: a count of sd 10
+    # read as measured), and a float32 reading of 12.3 in steps of 0.1.
+    wide = np.column_stack([np.round(20 * normal), np.round(8 * normal) / 10 + 12.3])
+    standard = ((wide - wide.mean(axis=0)) / wide.std(axis=0)).astype(np.float32)
+    assert coarse_lattice_columns(standard).all()
+    assert coarse_lattice_columns(wide.astype(np.float32)).all()
 
 
 def test_measured_copy_groups_split_repeated_values_and_keep_copied_draws():

@@ -473,8 +473,16 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
         return math.ceil(self.validation_fraction * n_total)
 
     def _can_hold_out(self, n_total, n_classes=1):
-        """Whether they suffice to validate on: ``_min_validation_rows``, one per class."""
-        return self._n_held_out(n_total) >= max(n_classes, self._min_validation_rows)
+        """Whether a split of ``n_total`` rows can validate and train.
+
+        The rows held out suffice to validate on (``_min_validation_rows``,
+        one per class) and leave ``_MIN_TRAINING_ROWS`` to train on.
+        """
+        n_held = self._n_held_out(n_total)
+        return (
+            n_held >= max(n_classes, self._min_validation_rows)
+            and n_total - n_held >= _MIN_TRAINING_ROWS
+        )
 
     def _split(self, X, labels, rng):
         """Hold out ``validation_fraction`` (stratified by label) when early stopping is on.
@@ -485,6 +493,8 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
             return (X, labels), None
         n_total = n_rows(X)
         n_classes = 1 if labels is None else len(np.unique(labels))
+        n_held = self._n_held_out(n_total)
+        self._check_rows_left(n_total, n_total - n_held)
         if not self._can_hold_out(n_total, n_classes):
             raise ValueError(
                 # Named as set: under "auto" the message said True (review).
@@ -492,14 +502,6 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
                 f"validation_fraction={self.validation_fraction} "
                 f"of {n_total} rows, too few to validate on; use more rows, a larger "
                 "validation_fraction, or early_stopping=False."
-            )
-        n_held = self._n_held_out(n_total)
-        if n_total - n_held < _MIN_TRAINING_ROWS:
-            raise ValueError(
-                f"early_stopping={self.early_stopping!r} holds out "
-                f"validation_fraction={self.validation_fraction} of {n_total} rows, leaving "
-                f"{n_total - n_held} to train on (at least {_MIN_TRAINING_ROWS}); use a smaller "
-                "validation_fraction, more rows, or early_stopping=False."
             )
         groups = self._split_groups(X, labels, n_held)
         if groups is None:
@@ -516,12 +518,24 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
             # Shuffled as train_test_split's are: validation batches are full
             # ones, so in stored order the last rows would never be judged.
             train_idx, valid_idx = np.flatnonzero(~held), rng.permutation(np.flatnonzero(held))
+        # Whole groups (or a row moved per class) may hold out more than asked.
+        self._check_rows_left(n_total, len(train_idx))
         if labels is None:
             return (take_rows(X, train_idx), None), (take_rows(X, valid_idx), None)
         return (
             (take_rows(X, train_idx), labels[train_idx]),
             (take_rows(X, valid_idx), labels[valid_idx]),
         )
+
+    def _check_rows_left(self, n_total, n_left):
+        """Refuse a split leaving fewer than ``_MIN_TRAINING_ROWS`` of ``n_total`` to train on."""
+        if n_left < _MIN_TRAINING_ROWS:
+            raise ValueError(
+                f"early_stopping={self.early_stopping!r} holds out "
+                f"validation_fraction={self.validation_fraction} of {n_total} rows, leaving "
+                f"{n_left} to train on (at least {_MIN_TRAINING_ROWS}); use a smaller "
+                "validation_fraction, more rows, or early_stopping=False."
+            )
 
     def _split_groups(self, X, labels, n_held):
         """Hook: groups whose rows ``_split`` holds out together (None: rows one by one).
@@ -691,13 +705,8 @@ def _every_class_held_out(labels, train_idx, valid_idx, rng):
     """
     missing = np.setdiff1d(np.unique(labels), labels[valid_idx])
     for label in missing:
-        members = train_idx[labels[train_idx] == label]
-        if len(members) < 2:
-            raise ValueError(
-                f"early_stopping holds out rows of each sample, but the sample labelled "
-                f"{label!r} has {len(members)} row(s); use more rows or early_stopping=False."
-            )
-        moved = rng.choice(members)
+        # A stratified split refuses a class of one row: two or more are here.
+        moved = rng.choice(train_idx[labels[train_idx] == label])
         train_idx, valid_idx = train_idx[train_idx != moved], np.append(valid_idx, moved)
     return train_idx, valid_idx
 

@@ -1021,7 +1021,7 @@ class SelectedDensity(Noise):
             )
             blocks.append(self._held_out_log_densities(fitted, X[rest], X[held]))
         log_densities = np.vstack(blocks)
-        folds = self._weighing_folds(blocks)
+        folds = self._weighing_folds(X, splits)
         names = list(fitted)
         weights = stacking_weights(log_densities)
         keep = weights >= _MIN_STACK_WEIGHT
@@ -1078,17 +1078,24 @@ class SelectedDensity(Noise):
             - np.percentile(self.held_out_log_density_, 100.0 * level)
         )
 
-    def _weighing_folds(self, blocks):
+    def _weighing_folds(self, X, splits):
         """Each held-out row's fold for weighing the stack out of fold.
 
-        The cross-fitting folds' blocks where there are several; one held-out
-        block is cut at random into ``_SELECTION_FOLDS`` parts.
+        The cross-fitting folds where there are several; one held-out block
+        is cut into ``_SELECTION_FOLDS`` parts, a row's copies in one (as
+        ``_splits`` holds them out), or is one fold below that many rows.
         """
-        if len(blocks) > 1:
-            return np.repeat(np.arange(len(blocks)), [len(block) for block in blocks])
-        n_held = len(blocks[0])
-        order = np.random.RandomState(self.random_state).permutation(n_held)
-        return order % _SELECTION_FOLDS
+        if len(splits) > 1:
+            return np.repeat(np.arange(len(splits)), [len(held) for _, held in splits])
+        held = splits[0][1]
+        folds = np.zeros(len(held), dtype=int)
+        if len(held) < _SELECTION_FOLDS:
+            return folds
+        groups = measured_copy_groups(X[held], len(held) // _SELECTION_FOLDS)
+        rng = np.random.RandomState(self.random_state)
+        for fold, (_, rows) in enumerate(grouped_folds(len(held), groups, _SELECTION_FOLDS, rng)):
+            folds[rows] = fold
+        return folds
 
     def _family_weight(self, family):
         return sum(w for name, w in self.weights_.items() if name.partition(" ")[0] == family)
@@ -1927,6 +1934,10 @@ def _cross_weighed_stack(log_densities, folds):
     itself: the weights are fitted, so scoring the rows that fitted them
     overstates it.
     """
+    if len(np.unique(folds)) < 2:  # nothing to weigh out of fold: in sample
+        weights = stacking_weights(log_densities)
+        with np.errstate(divide="ignore"):
+            return logsumexp(log_densities + np.log(weights), axis=1)
     stack = np.empty(len(log_densities))
     for fold in np.unique(folds):
         rows = folds == fold

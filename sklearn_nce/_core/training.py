@@ -673,10 +673,11 @@ class BestEpochStopping(EarlyStopping):
     skorch keeps an epoch's weights only when it beats the last kept epoch by
     ``threshold``, so an epoch that improved by less was never restored: with
     ``tol=0.01`` a fit whose last epoch was its best rolled back 5 epochs to a
-    held-out loss 0.010 nats worse (a review). As in scikit-learn's
-    ``MLPClassifier``, ``threshold`` now only counts the epochs without
-    improvement that end the fit, and the weights kept are those of the epoch
-    with the lowest loss (the one ``history`` flags ``valid_loss_best``).
+    held-out loss 0.010 nats worse (a review). Here ``threshold`` only counts
+    the epochs without improvement that end the fit (skorch's count, against
+    the last epoch that improved by it), and the weights kept are those of
+    the fit's epoch with the lowest loss, as ``MLPClassifier`` keeps its best
+    coefficients.
     """
 
     def on_train_begin(self, net, **kwargs):
@@ -715,19 +716,19 @@ def _raise_diverged(net, what):
     objective = getattr(net, "criterion_", None)
     hint = getattr(objective, "divergence_hint", "add weight_decay")
     decay = _weight_decay(net)
-    if decay >= _LARGE_WEIGHT_DECAY:
+    if net.lr * decay >= _OVERSHOOTING_DECAY_STEP:
         # The penalty itself overshoots: advising more of it was wrong
         # (review: weight_decay=1e6 with SGD).
-        hint = f"lower weight_decay (currently {decay:g})"
+        lower = f"lower weight_decay (currently {decay:g})"
+        hint = lower if hint == "add weight_decay" else f"{hint}, or {lower}"
     # No "standardise X": every estimator standardises its inputs itself.
     raise ValueError(f"{what} Lower `lr` (currently {net.lr}) or {hint}.")
 
 
-# A weight decay from which the diverged-fit advice names it as the cause:
-# plain SGD's step multiplies a weight by 1 - lr * weight_decay, which
-# overshoots from lr * weight_decay = 2, and no fit needs an L2 penalty
-# this strong on standardised inputs.
-_LARGE_WEIGHT_DECAY = 1.0
+# lr * weight_decay from which the diverged-fit advice names the decay: an
+# SGD or AdamW step multiplies a weight by 1 - lr * weight_decay, which
+# overshoots from 2.
+_OVERSHOOTING_DECAY_STEP = 2.0
 
 
 def _weight_decay(net):
@@ -1132,7 +1133,7 @@ _ANSI_CODE = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _shows_colours():
-    if "NO_COLOR" in os.environ:
+    if os.environ.get("NO_COLOR"):  # set and not empty (no-color.org)
         return False
     isatty = getattr(sys.stdout, "isatty", None)
     return bool(isatty and isatty()) or "ipykernel" in sys.modules
