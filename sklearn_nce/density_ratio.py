@@ -1098,9 +1098,13 @@ default=None
         Returns
         -------
         ratio : ndarray of shape (n_samples,)
-            The estimated density ratio of each row (never clipped).
+            The estimated density ratio of each row (never clipped; ``inf``
+            beyond a log ratio of about 709, where float64 ends:
+            :meth:`predict_log_ratio` stays finite).
         """
-        return np.exp(self.predict_log_ratio(X))
+        # numpy's overflow warning named no cause: the docstring does.
+        with np.errstate(over="ignore"):
+            return np.exp(self.predict_log_ratio(X))
 
     def predict_weights(self, X=None):
         """Importance weights for covariate shift, of mean 1 on the training denominator.

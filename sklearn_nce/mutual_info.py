@@ -2205,7 +2205,11 @@ def _resolve_discrete_target(discrete_target, y):
             labels = labels.astype(np.float64)
         except (TypeError, ValueError):
             return True  # text or other non-numbers: labels
-    if type_of_target(labels, input_name="y") not in ("binary", "multiclass"):
+    # type_of_target casts y to int to test for whole numbers: numpy warned
+    # "invalid value encountered in cast" for a y near 1e30 (fuzz test).
+    with np.errstate(invalid="ignore"):
+        kind = type_of_target(labels, input_name="y")
+    if kind not in ("binary", "multiclass"):
         return False
     return len(np.unique(labels)) <= _MAX_AUTO_CLASSES
 

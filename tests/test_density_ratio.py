@@ -840,6 +840,17 @@ def test_early_stopping_holds_out_a_row_of_a_small_sample():
     assert np.isfinite(model.predict_log_ratio(X)).all()
 
 
+def test_predict_ratio_is_inf_past_float64_without_numpys_warning(monkeypatch):
+    # A log ratio past 709 (an overfitted LBFGS fit read 1084) overflowed
+    # with numpy's "overflow encountered in exp" (fuzz test).
+    _, X, y = _small_problem(30, 30)
+    model = _fast(max_epochs=1, random_state=0).fit(X, y)
+    monkeypatch.setattr(type(model), "predict_log_ratio", lambda self, X: np.array([1084.0, 0.0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(model.predict_ratio(X[:2]), [np.inf, 1.0])
+
+
 def test_single_step_critic_with_several_outputs_raises():
     # Training would use one column while prediction sums all: refuse instead.
     _, X, y = _small_problem(20, 20)

@@ -412,6 +412,15 @@ def test_progress_bar_names_the_estimator_and_shows_the_estimate(capsys):
     assert "_JointProductRatio" not in err and "refit" not in err
 
 
+def test_a_target_near_1e30_is_read_without_numpys_cast_warning():
+    # scikit-learn's type_of_target casts y to int: numpy warned "invalid
+    # value encountered in cast" (fuzz test).
+    X, Y, _ = make_correlated_gaussian(100, 1, 1.0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        _fast(max_epochs=2).fit(X, 1e30 * Y[:, 0])
+
+
 def test_constant_columns_among_varying_ones_are_kept():
     X, Y, _ = make_correlated_gaussian(100, 2, 1.0, random_state=0)
     model = _fast(max_epochs=2).fit(np.c_[X, np.ones(len(X))], Y)
