@@ -13,6 +13,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_nce import NoisierNCEClassifier
 from sklearn_nce.datasets import IsotropicMixture
+from sklearn_nce.outlier import _tail_share
 
 INLIERS = IsotropicMixture([[-1.5, 0.0], [1.5, 0.0]], 0.5)
 
@@ -51,6 +52,19 @@ def test_contamination_holds_on_a_column_of_whole_numbers(seed):
     X, new = np.round(4 * rng.normal(size=(300, 1))), np.round(4 * rng.normal(size=(20000, 1)))
     model = NoisierNCEClassifier(contamination=0.3, random_state=0).fit(X)
     assert np.mean(model.predict(new) == -1) == pytest.approx(0.3, abs=0.12)
+
+
+def test_copies_of_a_row_count_once_in_the_held_out_tail(fitted):
+    # One transaction's 15 copies filled the held-out 5% tail of a table of
+    # repeated purchases and set the threshold alone: 0.3-8.5% of new rows
+    # were flagged at contamination=0.05 (user test). Copies of one draw
+    # count once; the tail's level reaches 5 distinct rows.
+    rng = np.random.RandomState(0)
+    held = np.vstack([np.repeat(rng.normal(size=(1, 2)), 15, axis=0), rng.normal(size=(45, 2))])
+    assert len(fitted._held_out_scores(held.astype(np.float32))) == 46
+    ties = np.array([1.0, 1, 1, 1, 2, 3, 4, 5, 6])
+    assert _tail_share(ties, 5) == pytest.approx(8 / 9)
+    assert _tail_share(np.arange(20.0), 5) == pytest.approx(5 / 20)
 
 
 def test_without_held_out_rows_contamination_is_the_training_share(inliers):
