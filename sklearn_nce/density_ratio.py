@@ -1102,9 +1102,10 @@ default=None
             beyond a log ratio of about 709, where float64 ends:
             :meth:`predict_log_ratio` stays finite).
         """
+        log_ratio = self.predict_log_ratio(X)
         # numpy's overflow warning named no cause: the docstring does.
         with np.errstate(over="ignore"):
-            return np.exp(self.predict_log_ratio(X))
+            return np.exp(log_ratio)
 
     def predict_weights(self, X=None):
         """Importance weights for covariate shift, of mean 1 on the training denominator.

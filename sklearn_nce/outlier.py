@@ -361,26 +361,35 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
             return []
         return [("anneal", NoiseWeightAnnealing(self.n_noise, self.noise_weight_))]
 
-    def _held_out_scores(self, Z_held_out):
+    def _held_out_scores(self, Z, Z_held_out):
         """The held-out rows' scores, one per draw: copies of a row (held out together) once.
 
+        ``Z`` holds every row, ``Z_held_out`` those early stopping held out.
         A held-out set of 300 rows from a table of repeated purchases held one
         transaction 15 times; its copies made the 5% tail alone, and the
         threshold read from them flagged 0.3-8.5% of new rows at
-        ``contamination=0.05`` (user test). Repeated values of counts and codes
-        are draws of their own and stay (``measured_copy_groups``).
+        ``contamination=0.05`` (user test). The groups are the split's own
+        (``measured_copy_groups`` on every row): repeated values of counts and
+        codes, and the rows of a value too common to hold out whole, are draws
+        of their own and stay.
         """
         scores = self._log_density_standard(Z_held_out)
-        groups = measured_copy_groups(Z_held_out, len(Z_held_out))
+        groups = measured_copy_groups(Z, self._n_held_out(len(Z)))
         if groups is None:
             return scores
-        return scores[np.unique(groups, return_index=True)[1]]
+        group_of = {row.tobytes(): group for row, group in zip(Z, groups, strict=True)}
+        held = np.array([group_of[row.tobytes()] for row in Z_held_out])
+        # A group of one is a row on its own (no copies, or split row by row).
+        together = np.bincount(groups)[held] > 1
+        first = np.zeros(len(held), dtype=bool)
+        first[np.unique(held, return_index=True)[1]] = True
+        return scores[~together | first]
 
     def _finish_fit(self, Z, Z_held_out, log_density_draws, log_weights):
         if self.contamination != "auto":
             self.offset_ = _held_out_quantile(
                 self._log_density_standard(Z),
-                None if Z_held_out is None else self._held_out_scores(Z_held_out),
+                None if Z_held_out is None else self._held_out_scores(Z, Z_held_out),
                 self.contamination,
                 getattr(self.noise_, "tail_optimism", None),
             )
@@ -422,6 +431,8 @@ def _held_out_quantile(scores, held_out_scores, level, optimism=None):
 
 def _tail_share(scores, n_distinct):
     """The share of ``scores`` at or below their ``n_distinct``-th smallest distinct value.
+
+    Equal scores (rows of equal values) count as one value.
 
     Copies of a row score alike and are held out together: on a table of
     repeated purchases one transaction's 15 copies filled the held-out 5%

@@ -60,8 +60,13 @@ def test_copies_of_a_row_count_once_in_the_held_out_tail(fitted):
     # were flagged at contamination=0.05 (user test). Copies of one draw
     # count once; the tail's level reaches 5 distinct rows.
     rng = np.random.RandomState(0)
-    held = np.vstack([np.repeat(rng.normal(size=(1, 2)), 15, axis=0), rng.normal(size=(45, 2))])
-    assert len(fitted._held_out_scores(held.astype(np.float32))) == 46
+    rows = np.vstack([np.repeat(rng.normal(size=(1, 2)), 15, axis=0), rng.normal(size=(245, 2))])
+    rows = rows.astype(np.float32)
+    assert len(fitted._held_out_scores(rows, rows[:60])) == 46
+    # A value too common to hold out whole (over 26 of 260 rows: an atom) is
+    # split row by row, and its held-out rows count each.
+    atom = np.vstack([np.repeat(rows[:1], 40, axis=0), rows[15:235]])
+    assert len(fitted._held_out_scores(atom, atom[:60])) == 60
     ties = np.array([1.0, 1, 1, 1, 2, 3, 4, 5, 6])
     assert _tail_share(ties, 5) == pytest.approx(8 / 9)
     assert _tail_share(np.arange(20.0), 5) == pytest.approx(5 / 20)

@@ -126,6 +126,14 @@ def test_coarse_lattice_columns_are_the_ones_whose_values_repeat_by_nature():
     standard = ((wide - wide.mean(axis=0)) / wide.std(axis=0)).astype(np.float32)
     assert coarse_lattice_columns(standard).all()
     assert coarse_lattice_columns(wide.astype(np.float32)).all()
+    # 10 000 whole numbers among 100 000 rows, standardised in float32: the
+    # float32 rounding of the step piled up over its multiples (review).
+    dollars = rng.randint(0, 10_000, 100_000).astype(float)
+    standard = ((dollars - dollars.mean()) / dollars.std()).astype(np.float32)
+    assert coarse_lattice_columns(standard[:, None]).all()
+    # Three values, one gap 270 times the other: no lattice (a step fitted
+    # to every value by least squares passed it).
+    assert not coarse_lattice_columns(np.repeat([0.0, 0.37, 100.0], 100)[:, None]).any()
 
 
 def test_measured_copy_groups_split_repeated_values_and_keep_copied_draws():

@@ -35,7 +35,15 @@ from sklearn.neighbors import NearestNeighbors
 from torch import nn
 
 from .critics import box_log_tail
-from .splits import copy_mask, grouped_folds, grouped_hold_out, measured_copy_groups
+from .splits import (
+    coarse_lattice_columns,
+    copy_groups,
+    copy_mask,
+    draw_copy_groups,
+    grouped_folds,
+    grouped_hold_out,
+    measured_copy_groups,
+)
 
 __all__ = [
     "DENSITY_FAMILIES",
@@ -1091,7 +1099,13 @@ class SelectedDensity(Noise):
         folds = np.zeros(len(held), dtype=int)
         if len(held) < _SELECTION_FOLDS:
             return folds
-        groups = measured_copy_groups(X[held], len(held) // _SELECTION_FOLDS)
+        # Copies read as the split read them: measured in the columns off a
+        # coarse lattice over every row (the held-out rows alone have fewer
+        # rows for a lattice's points); scanned only where copies exist.
+        n_part = len(held) // _SELECTION_FOLDS
+        groups = None
+        if copy_groups(X[held], n_part) is not None:
+            groups = draw_copy_groups(X[held], n_part, ~coarse_lattice_columns(X))
         rng = np.random.RandomState(self.random_state)
         for fold, (_, rows) in enumerate(grouped_folds(len(held), groups, _SELECTION_FOLDS, rng)):
             folds[rows] = fold

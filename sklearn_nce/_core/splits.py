@@ -123,22 +123,24 @@ def _on_coarse_lattice(column):
     values = np.unique(column)
     if len(values) <= 2:
         return True
-    offsets = values - values[0]
-    step = np.diff(values).min()
-    if offsets[-1] / step + 1 > len(column):
+    gaps = np.diff(values)
+    step = gaps.min()
+    if (values[-1] - values[0]) / step + 1 > len(column):
         return False  # no lattice, or one with room for every row
-    # The step refitted by least squares: the columns arrive standardised in
-    # float32, whose rounding (1e-7 of each value) piled up over a column's
-    # steps, and a float32 reading of 12.3 is 2e-6 steps of 0.1 off. A
-    # continuous sample sits within 1% of a step at each of its values by
-    # chance only (0.02 per value).
-    multiples = np.round(offsets / step)
-    step = (multiples @ offsets) / (multiples @ multiples)
-    multiples = np.round(offsets / step)
-    return bool(np.all(np.abs(offsets - multiples * step) <= _LATTICE_TOLERANCE * step))
+    # Each gap a whole number of steps, within 1% of a step (a continuous
+    # sample's gap does so by chance at 0.02 a gap) plus float32's rounding:
+    # the columns arrive standardised in float32, each value off by up to
+    # ~6e-8 of its size, so the smallest gap is off by a share `slack` of
+    # itself and a gap of k steps reads k times that (with a fixed 1e-6 a
+    # count of sd 10 read as continuous; fitting one step to every value by
+    # least squares passed 3 values 0, 0.37 and 100: a review).
+    ratios = gaps / step
+    multiples = np.round(ratios)
+    slack = 4 * np.finfo(np.float32).eps * np.abs(values).max() / step
+    return bool(np.all(np.abs(ratios - multiples) <= _LATTICE_TOLERANCE + multiples * slack))
 
 
-# How far (in steps) a value may sit off its lattice point.
+# How far (in steps) a gap may sit off a whole number of steps.
 _LATTICE_TOLERANCE = 0.01
 
 
