@@ -28,6 +28,7 @@ from ._core.objectives import (
     weighted_rows,
 )
 from ._core.sampling import effective_sample_size
+from ._core.splits import measured_copy_groups
 from ._core.validation import (
     Integral,
     Interval,
@@ -1291,6 +1292,17 @@ default=None
             "On Gaussian mean shifts that cut the log-ratio MSE 6-7 fold; on heavy-tailed "
             "samples it was better on some seeds and worse on others."
         )
+
+    def _split_groups(self, X, labels, n_held):
+        # A row's copies within its sample are one draw (an upsampled target
+        # repeats its rows): held out apart from them, the held-out rows
+        # vouched for a critic that learnt them. With a 10-d sample's rows
+        # repeated 6 times the fit never stopped (100 epochs, log-ratio MSE
+        # 11-99 against 0.11-0.94); upsampling 20 target rows 100-fold read
+        # 68-3309 against 0.25-5.3 (user test). Counts and codes repeat by
+        # nature and are split row by row (measured_copy_groups).
+        rows, _ = rows_and_weights(X)
+        return measured_copy_groups(np.column_stack([rows, labels]), n_held)
 
     def _check_training(self, net, valid):
         # The density chasm: when almost no held-out row is misclassified, the

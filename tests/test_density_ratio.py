@@ -825,6 +825,25 @@ def test_verbose_2_titles_each_table(capsys):
     assert base < network and out.count("train_loss") == 2
 
 
+def test_early_stopping_holds_a_rows_copies_out_together():
+    # Rows repeated 6 times (an upsampled sample): every held-out row had a
+    # copy among the training rows, the fit never stopped and read a
+    # log-ratio MSE of 11-99 against 0.11-0.94 (user test).
+    pair = make_mean_shift(n_features=3, kl=1.0)
+    X, y = pair.sample(50, 50, random_state=0)
+    X, y = np.repeat(X, 6, axis=0), np.repeat(y, 6)
+    model = NCEDensityRatio(early_stopping=True, random_state=0)
+    (train, train_labels), (valid, valid_labels) = model._split(X, y, np.random.RandomState(0))
+    seen = {row.tobytes() for row in train}
+    assert not any(row.tobytes() in seen for row in valid)
+    assert set(valid_labels) == set(train_labels) == {0, 1}
+    # A sample that is one row repeated stays among the training rows.
+    one = np.vstack([np.repeat(X[:1], 40, axis=0), X[y == 0][::6]])
+    labels = np.r_[np.ones(40, int), np.zeros(50, int)]
+    (_, train_labels), (_, valid_labels) = model._split(one, labels, np.random.RandomState(0))
+    assert set(train_labels) == set(valid_labels) == {0, 1}
+
+
 def test_early_stopping_holds_out_a_row_of_a_small_sample():
     # 4 numerator rows of 40 at validation_fraction=0.1: the stratified split
     # held out none, and a telescoping fit raised torch's "random_ expects

@@ -514,7 +514,7 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
             if labels is not None:
                 train_idx, valid_idx = _every_class_held_out(labels, train_idx, valid_idx, rng)
         else:
-            held = grouped_hold_out(groups, n_held, rng)
+            held = _grouped_stratified_hold_out(groups, labels, n_held, rng)
             # Shuffled as train_test_split's are: validation batches are full
             # ones, so in stored order the last rows would never be judged.
             train_idx, valid_idx = np.flatnonzero(~held), rng.permutation(np.flatnonzero(held))
@@ -694,6 +694,25 @@ def _base_stage_rows(train, rng):
             ]
         )
     return take_rows(X, keep), (None if labels is None else labels[keep])
+
+
+def _grouped_stratified_hold_out(groups, labels, n_held, rng):
+    """A mask of about ``n_held`` rows in whole ``groups``, each class its share (at least one).
+
+    Without ``labels``, :func:`grouped_hold_out`. A class that whole groups
+    would hold out entirely (a single row repeated) is held out row by row:
+    its sample must stay among the training rows.
+    """
+    if labels is None:
+        return grouped_hold_out(groups, n_held, rng)
+    held = np.zeros(len(labels), dtype=bool)
+    for label in np.unique(labels):
+        rows = np.flatnonzero(labels == label)
+        share = max(1, round(n_held * len(rows) / len(labels)))
+        held[rows] = grouped_hold_out(groups[rows], share, rng)
+        if held[rows].all():  # one draw, or groups that overshot: row by row
+            held[rows] = grouped_hold_out(np.arange(len(rows)), share, rng)
+    return held
 
 
 def _every_class_held_out(labels, train_idx, valid_idx, rng):
