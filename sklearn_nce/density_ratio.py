@@ -16,7 +16,7 @@ from sklearn.base import ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.validation import check_array, check_consistent_length
+from sklearn.utils.validation import _num_samples, check_array, check_consistent_length
 
 from ._core.base import _BaseNCE, apply_critic
 from ._core.critics import QuadraticCritic, ResidualCritic, as_scores
@@ -718,6 +718,10 @@ default=None
             # The weights are the source rows': the fit keeps their column
             # order, so that predict_weights(X_source) reads them as given.
             X_target = X_target[columns]
+        for rows, name in ((X_source, "X_source"), (X_target, "X_target")):
+            # The fit's own message named class counts the caller never set.
+            if _num_samples(rows) < 2:
+                raise ValueError(f"{name} needs at least 2 rows; got {_num_samples(rows)}.")
         sample_weight = None
         if source_weight is not None or target_weight is not None:
             # make_two_sample stacks the target (numerator) rows first.

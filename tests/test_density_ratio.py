@@ -825,6 +825,14 @@ def test_verbose_2_titles_each_table(capsys):
     assert base < network and out.count("train_loss") == 2
 
 
+@pytest.mark.parametrize("n_target", [0, 1])
+def test_fit_weights_names_a_sample_too_small(n_target):
+    # The fit's message named class counts {0: 300, 1: 1} the caller never set.
+    X = np.random.default_rng(0).normal(size=(300, 2))
+    with pytest.raises(ValueError, match=f"X_target needs at least 2 rows; got {n_target}"):
+        NCEDensityRatio(max_epochs=1).fit_weights(X_source=X, X_target=X[:n_target])
+
+
 def test_early_stopping_holds_a_rows_copies_out_together():
     # Rows repeated 6 times (an upsampled sample): every held-out row had a
     # copy among the training rows, the fit never stopped and read a
