@@ -35,15 +35,7 @@ from sklearn.neighbors import NearestNeighbors
 from torch import nn
 
 from .critics import box_log_tail
-from .splits import (
-    coarse_lattice_columns,
-    copy_groups,
-    copy_mask,
-    draw_copy_groups,
-    grouped_folds,
-    grouped_hold_out,
-    measured_copy_groups,
-)
+from .splits import copy_mask, grouped_folds, grouped_hold_out, measured_copy_groups
 
 __all__ = [
     "DENSITY_FAMILIES",
@@ -1099,13 +1091,9 @@ class SelectedDensity(Noise):
         folds = np.zeros(len(held), dtype=int)
         if len(held) < _SELECTION_FOLDS:
             return folds
-        # Copies read as the split read them: measured in the columns off a
-        # coarse lattice over every row (the held-out rows alone have fewer
-        # rows for a lattice's points); scanned only where copies exist.
-        n_part = len(held) // _SELECTION_FOLDS
-        groups = None
-        if copy_groups(X[held], n_part) is not None:
-            groups = draw_copy_groups(X[held], n_part, ~coarse_lattice_columns(X))
+        # Copies read as the split read them: the lattices over every row (the
+        # held-out rows alone have fewer rows for a lattice's points).
+        groups = measured_copy_groups(X[held], len(held) // _SELECTION_FOLDS, lattice_rows=X)
         rng = np.random.RandomState(self.random_state)
         for fold, (_, rows) in enumerate(grouped_folds(len(held), groups, _SELECTION_FOLDS, rng)):
             folds[rows] = fold
@@ -1949,16 +1937,19 @@ def _cross_weighed_stack(log_densities, folds):
     overstates it.
     """
     if len(np.unique(folds)) < 2:  # nothing to weigh out of fold: in sample
-        weights = stacking_weights(log_densities)
-        with np.errstate(divide="ignore"):
-            return logsumexp(log_densities + np.log(weights), axis=1)
+        return _mixed_log_density(log_densities, stacking_weights(log_densities))
     stack = np.empty(len(log_densities))
     for fold in np.unique(folds):
         rows = folds == fold
         weights = stacking_weights(log_densities[~rows])
-        with np.errstate(divide="ignore"):  # an underflowed weight is a weight of 0
-            stack[rows] = logsumexp(log_densities[rows] + np.log(weights), axis=1)
+        stack[rows] = _mixed_log_density(log_densities[rows], weights)
     return stack
+
+
+def _mixed_log_density(log_densities, weights):
+    """``log sum_k w_k p_k`` of each row, from its candidates' log densities."""
+    with np.errstate(divide="ignore"):  # an underflowed weight is a weight of 0
+        return logsumexp(log_densities + np.log(weights), axis=1)
 
 
 def scott_bandwidth(X):

@@ -72,8 +72,11 @@ def draw_copy_groups(X, n_held, measured=None):
     if not measured.any():
         return None
     groups = copy_groups(X, n_held)
-    if groups is None:
-        return None
+    return None if groups is None else _one_draw_groups(X, groups, measured)
+
+
+def _one_draw_groups(X, groups, measured):
+    """``groups`` kept where some ``measured`` column's value is held by no row outside them."""
     group_rows = np.bincount(groups)[groups]
     exclusive = np.zeros(len(groups), dtype=bool)
     for column in X[:, measured].T + 0.0:  # -0.0 as 0.0
@@ -86,7 +89,7 @@ def draw_copy_groups(X, n_held, measured=None):
     return _ids_by_first_row(np.where(together, groups, -1 - np.arange(len(groups))))[0]
 
 
-def measured_copy_groups(X, n_held):
+def measured_copy_groups(X, n_held, lattice_rows=None):
     """:func:`draw_copy_groups`, measured in the columns whose values do not repeat by nature.
 
     A density model cannot tell a copied row from a repeated value by the row
@@ -97,12 +100,15 @@ def measured_copy_groups(X, n_held):
     repeat them too. Held out whole, such values left the held-out rows a few
     values the fit never saw: an outlier detector calibrated on them flagged
     13-62% of new rows at ``contamination=0.3`` on a rounded normal column (a
-    review).
+    review). ``lattice_rows`` (default ``X``) are the rows the lattices are
+    read on: a subset of rows has fewer rows for a lattice's points.
     """
-    if copy_groups(X, n_held) is None:  # no copies (the usual case): no column scan
-        return None
     X = np.asarray(X, dtype=np.float64)
-    return draw_copy_groups(X, n_held, ~coarse_lattice_columns(X))
+    groups = copy_groups(X, n_held)
+    if groups is None:  # no copies (the usual case): no column scan
+        return None
+    lattice = coarse_lattice_columns(X if lattice_rows is None else lattice_rows)
+    return _one_draw_groups(X, groups, ~lattice)
 
 
 def coarse_lattice_columns(X):
