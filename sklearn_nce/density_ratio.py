@@ -1257,6 +1257,12 @@ default=None
     def _numerator_index(self):
         """Index in ``classes_`` of the numerator label; warns when it had to be guessed."""
         if self.numerator_label is not None:
+            if np.ndim(self.numerator_label) != 0:
+                # A list would be compared element-wise: [0, 1] matched both
+                # classes and silently took the first.
+                raise ValueError(
+                    f"numerator_label must be a single label, got {self.numerator_label!r}."
+                )
             # As objects: numpy < 1.25 warns (FutureWarning) when comparing an int
             # array with a str label, before the clear error below.
             matches = np.flatnonzero(self.classes_.astype(object) == self.numerator_label)

@@ -610,6 +610,10 @@ def test_unknown_numerator_label_raises():
     _, X, y = _small_problem(40, 40)
     with pytest.raises(ValueError, match=r"numerator_label='test' is not one of the labels"):
         _fast(max_epochs=2, numerator_label="test").fit(X, y)
+    # A list was compared element-wise: [0, 1] matched both classes.
+    for label in ([1], [0, 1]):
+        with pytest.raises(ValueError, match="numerator_label must be a single label"):
+            _fast(max_epochs=2, numerator_label=label).fit(X, y)
 
 
 def test_make_two_sample():
