@@ -10,7 +10,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# torch first, from the pinned CPU build: a bare `torch` requirement would pull CUDA wheels.
+# torch first, pinned: a CPU build where pip's configuration offers one (this project's
+# machines: a local wheel); from plain PyPI on Linux it is the CUDA build (docs/faq.rst).
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install --quiet -e ".[test,benchmarks,distributed,pyod]" ruff

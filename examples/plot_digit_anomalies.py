@@ -5,8 +5,9 @@ Held-out-digit anomaly detection on handwritten digits
 
 :class:`~sklearn_nce.NoisierNCEClassifier` is an outlier detector with the API of
 :class:`~sklearn.ensemble.IsolationForest`. It fits a density model of the training rows, a
-Gaussian mixture corrected by a network trained to tell the data from draws of that mixture, and
-flags rows of low density.
+base density (a stack of Gaussian mixtures, KDEs and a Gaussian, weighed by held-out likelihood)
+corrected by a network trained to tell the data from draws of that base, and flags rows of low
+density.
 
 The data are scikit-learn's 8 x 8 images of handwritten digits
 (:func:`~sklearn.datasets.load_digits`). The detector is trained on images of nine digits; the

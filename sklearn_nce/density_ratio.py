@@ -325,8 +325,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
     numerator_label : label or None, default=None
         The value of ``y`` that marks the numerator sample. None takes the
         larger label, ``classes_[1]``, which is 1 for 0/1 labels and True for
-        booleans; with any other labels (e.g. "test"/"train", where sorting
-        decides) it also warns, because a swapped direction silently inverts
+        booleans; when the larger label is neither 1 nor True (e.g.
+        "test"/"train", where sorting decides) it also warns, because a swapped direction silently inverts
         the ratio: set this parameter to say which sample is which.
     hidden_layer_sizes : tuple of int or int, default=(64, 64)
         Widths of the MLP critic's hidden layers; ``()`` is a linear log
@@ -428,7 +428,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         over all the fits that ``warm_start`` continued.
     lr_, batch_size_, max_epochs_ : float, int, int
         What ``lr``, ``batch_size`` and ``max_epochs`` resolved to (``"auto"``
-        included), for the optimiser's stage.
+        included), for the optimiser's stage (with ``optimizer="lbfgs"``,
+        ``lr_`` is LBFGS's first trial step, 1.0).
     denominator_weights_ : ndarray of shape (n_denominator,)
         Importance weights of the training denominator rows (mean 1; with
         ``sample_weight``, weighted mean 1), in their order in ``X``; also

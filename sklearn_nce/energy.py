@@ -42,10 +42,11 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
     ----------
     noise : {"auto", "gmm", "mix", "local", "global", "gaussian", "kde"} or Noise, \
             default="auto"
-        The noise distribution. "auto" jumps to the base density itself:
-        ``G = f(x) - f(y)`` and the network learns exactly the correction
-        ``log p / b`` (with ``base=None``, "auto" is a density chosen as
-        ``base="auto"`` would be). "gmm" jumps to a BIC Gaussian mixture.
+        The noise distribution. "auto" jumps to the base density itself
+        with ``base="auto"``: ``G = f(x) - f(y)`` and the network learns
+        exactly the correction ``log p / b`` (with another base or
+        ``base=None``, "auto" is a density chosen as ``base="auto"`` would
+        be, fitted beside it). "gmm" jumps to a BIC Gaussian mixture.
         "local" jumps ``y = x + noise_scale * eps``; "global"
         jumps to a Gaussian KDE of the data; "mix" is a local jump with
         probability ``local_proportion``, else a global one (the paper's best
