@@ -5,7 +5,8 @@ An energy-based density model of a 25-mode grid
 
 :class:`~sklearn_nce.CNCEEnergyModel` learns a density as an unnormalised model
 ``log phi(x) = f(x) + log b(x)``: a neural network ``f`` on top of a fitted base density ``b``
-(by default a Gaussian mixture chosen by BIC). ``f`` is trained by conditional noise-contrastive
+(by default a stack of Gaussian mixtures, KDEs and a Gaussian weighed by held-out likelihood).
+``f`` is trained by conditional noise-contrastive
 estimation (CNCE), and the normalising constant ``log Z`` is estimated afterwards by importance
 sampling, so ``score_samples`` returns normalised log densities and ``sample`` draws from the
 model.
@@ -32,9 +33,6 @@ import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-
 from sklearn_nce import CNCEEnergyModel
 from sklearn_nce.datasets import make_grid_mixture
 
@@ -54,13 +52,12 @@ truth = make_grid_mixture(scale=0.1)
 X_train = truth.sample(N_TRAIN, random_state=0)
 X_test = truth.sample(N_TEST, random_state=1)
 
+# No StandardScaler in front: the model standardises internally, and its log densities and
+# draws are in the units of X.
 models = {
-    "CNCEEnergyModel (default)": make_pipeline(
-        StandardScaler(), CNCEEnergyModel(max_epochs=DEFAULT_EPOCHS, random_state=0)
-    ),
-    "base=None, noise='mix'": make_pipeline(
-        StandardScaler(),
-        CNCEEnergyModel(base=None, noise="mix", max_epochs=SCRATCH_EPOCHS, random_state=0),
+    "CNCEEnergyModel (default)": CNCEEnergyModel(max_epochs=DEFAULT_EPOCHS, random_state=0),
+    "base=None, noise='mix'": CNCEEnergyModel(
+        base=None, noise="mix", max_epochs=SCRATCH_EPOCHS, random_state=0
     ),
 }
 for name, model in models.items():
@@ -74,26 +71,18 @@ for name, model in models.items():
 # Held-out log-likelihood
 # -----------------------
 #
-# ``score_samples`` of the pipeline is the log density of the *standardised* rows. The log
-# density in the original space subtracts the log-determinant of the scaling,
-# ``sum(log(scaler.scale_))``.
-
-
-def log_density(model, X):
-    return model.score_samples(X) - np.log(model[0].scale_).sum()
-
+# ``score_samples`` is the normalised log density of the rows, in the units of ``X``.
 
 print(f"{'true density':>26}: {truth.log_density(X_test).mean():.3f} nats per point")
-for name, model in models.items():
-    energy = model[-1]
+for name, energy in models.items():
     print(
-        f"{name:>26}: {log_density(model, X_test).mean():.3f} nats per point "
+        f"{name:>26}: {energy.score_samples(X_test).mean():.3f} nats per point "
         f"(log Z {energy.log_partition_:.3f} +- {energy.log_partition_std_:.3f}, "
         f"importance ESS {energy.importance_ess_:.0f} of {energy.n_importance_samples})"
     )
 
 # %%
-# The default model starts from the BIC mixture, which on this problem already has the right
+# The default model starts from its base, a stack whose weight here lies on the BIC mixture, which on this problem already has the right
 # form (a mixture of Gaussians), so the network has little to correct: in this run it is within
 # 0.01 nats per point of the true density. The model trained from scratch must find the 25 modes
 # with the network alone. After 50 epochs it is 3.3 nats per point below the truth: on the
@@ -107,15 +96,12 @@ for name, model in models.items():
 # Sampling
 # --------
 #
-# ``sample`` draws candidates from the fitted mixture, resamples them by importance weight (20
-# candidates per draw) and moves each by 100 steps of Metropolis-adjusted Langevin dynamics on
-# the learnt log density. The draws are in the standardised space; ``inverse_transform`` maps
-# them back.
+# ``sample`` draws candidates from the proposal (``proposal_``: the fitted base where it can
+# draw), resamples them by importance weight (20 candidates per draw) and moves each by 100
+# steps of Metropolis-adjusted Langevin dynamics on the learnt log density. The draws are in
+# the units of ``X``.
 
-draws = {
-    name: model[0].inverse_transform(model[-1].sample(N_DRAWS, random_state=0))
-    for name, model in models.items()
-}
+draws = {name: model.sample(N_DRAWS, random_state=0) for name, model in models.items()}
 for name, X_draws in draws.items():
     print(
         f"{name:>26}: true log density of its draws, mean {truth.log_density(X_draws).mean():.3f}"
@@ -131,7 +117,7 @@ print(f"{'true draws':>26}: {truth.log_density(truth.sample(N_DRAWS, random_stat
 axis = np.linspace(-3, 3, GRID_POINTS)
 points = np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2)
 surfaces = {"true density": truth.log_density(points)}
-surfaces.update({name: log_density(model, points) for name, model in models.items()})
+surfaces.update({name: model.score_samples(points) for name, model in models.items()})
 samples = {"true density": truth.sample(N_DRAWS, random_state=2), **draws}
 
 fig, axes = plt.subplots(2, 3, figsize=(12, 8), sharex=True, sharey=True, layout="constrained")

@@ -254,6 +254,27 @@ def test_adaptive_kde_is_the_sum_of_its_gaussians_far_from_the_origin():
     )
 
 
+def test_kdes_are_exact_on_a_tight_cluster():
+    # A fifth of the rows within 1e-4 of one point: kernels of width ~3e-5
+    # there, and the expanded float32 product read 980 nats off (a review).
+    # Such kernels switch log_prob to float64; its error is float64's.
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.normal(size=(400, 4)), 3 + 1e-4 * rng.normal(size=(100, 4))]
+    for kde in (
+        AdaptiveKernelDensityNoise(random_state=0).fit(X),
+        KernelDensityNoise(bandwidth=1e-3).fit(100 + X),
+    ):
+        centres = kde.centres.double().numpy()
+        widths = (kde.widths if hasattr(kde, "widths") else kde.bandwidth_value).double().numpy()
+        new = centres[-50:]
+        squared = ((new[:, None, :] - centres[None]) ** 2).sum(-1)
+        log_kernels = -0.5 * squared / widths**2 - 4 * np.log(widths) - 2 * math.log(2 * math.pi)
+        exact = logsumexp(log_kernels, axis=1) - math.log(len(centres))
+        np.testing.assert_allclose(kde.log_prob(_t(new)).double().numpy(), exact, atol=1e-4)
+        # float64 inside, float32 out, as the float32 product returns.
+        assert kde.log_prob(_t(new)).dtype == torch.float32
+
+
 def test_adaptive_kde_keeps_repeated_rows_apart_and_checks_its_parameters():
     # Integer-valued columns repeat rows; a 10th neighbour at distance 0 is
     # raised to the 10th percentile of the positive distances, so every

@@ -95,6 +95,14 @@ _SELECTION_KFOLD_MAX_ROWS = 2000
 # ODDS sets by under 0.002 and 0.07 nats (seeds 0-2).
 _SELECTION_FOLDS = 3
 _BIC_SEARCH_ROWS = 4000
+# A KDE's log kernel is expanded as p x.c - p |x|^2 / 2 - p |c|^2 / 2 (one
+# matrix product), whose terms cancel to -p |x - c|^2 / 2 near a centre;
+# float32 keeps ~6e-8 of them. Where the largest term p |c - shift|^2 passes
+# this, log_prob works in float64 (error ~1e-3 nats here). Kernels of width
+# 3e-5 (a tight cluster of a fifth of the rows) read 980 nats off in float32
+# (a review); the standardised ODDS sets and digits read 75-2100 (float32
+# error <= 3e-4 nats), so they keep the float32 product.
+_FLOAT32_KERNEL_TERMS = 1e4
 # Above _SELECTION_KFOLD_MAX_ROWS, rows held out to weigh the candidates
 # (held_out_fraction of them, at most this many: a mean log density over
 # 5000 rows is known to ~0.02 nats), and rows whose in-sample log density
@@ -682,13 +690,15 @@ class KernelDensityNoise(Noise):
         # kernels do: uncentred, float32 lost |x|^2 / h^2's digits on data far
         # from the origin (0.8 nats off at 1000 sd, 190 at 10 000; a review).
         shift = X.mean(axis=0)
+        squared_norms = np.square(X - shift).sum(axis=1)
         _set_buffers(
             self,
             centres=X,
             shift=shift,
-            squared_norms=np.square(X - shift).sum(axis=1),
+            squared_norms=squared_norms,
             bandwidth_value=np.asarray(bandwidth),
         )
+        self._float64 = _needs_float64(squared_norms / bandwidth**2)
         return self
 
     def _with_bandwidth(self, bandwidth):
@@ -725,6 +735,9 @@ class KernelDensityNoise(Noise):
         return self.bandwidth_value
 
     def log_prob(self, x):
+        if _in_float64(self, x):
+            widths = self.bandwidth_value.expand(len(self.centres))
+            return _float64_kernel_log_density(x, self.centres, self.shift, widths)
         n_centres, n_features = self.centres.shape
         # Fitted by an older version: no shift, and squared norms uncentred.
         shift = self._buffers.get("shift", self.centres.new_zeros(n_features))
@@ -823,6 +836,7 @@ class AdaptiveKernelDensityNoise(KernelDensityNoise):
         # narrowest kernels on data 100 units from the origin was 1.3 nats.
         shift = X.mean(axis=0)
         centred = X - shift
+        self._float64 = _needs_float64(precisions * np.square(centred).sum(axis=1))
         _set_buffers(
             self,
             centres=X,
@@ -861,6 +875,8 @@ class AdaptiveKernelDensityNoise(KernelDensityNoise):
         return self.widths[rows, None]
 
     def log_prob(self, x):
+        if _in_float64(self, x):
+            return _float64_kernel_log_density(x, self.centres, self.shift, self.widths)
         flat = x.reshape(-1, x.shape[-1]) - self.shift
         n_centres, n_features = self.centres.shape
         augmented = torch.cat([flat, flat.square().sum(-1, keepdim=True)], dim=1)
@@ -2162,6 +2178,40 @@ def _float32_draws(draw, shape, generator, device):
     return draw(shape, generator=generator, device=generator.device, dtype=torch.float32).to(
         device
     )
+
+
+def _needs_float64(kernel_terms):
+    """Whether a KDE's expanded log kernels, ``p |c - shift|^2`` per centre, need float64."""
+    return bool(np.max(kernel_terms) > _FLOAT32_KERNEL_TERMS)
+
+
+def _in_float64(kde, x):
+    """Whether ``kde.log_prob(x)`` works in float64 (narrow kernels; MPS has no float64)."""
+    # Fitted by an older version: no flag, float32 as then.
+    return getattr(kde, "_float64", False) and x.device.type != "mps"
+
+
+def _float64_kernel_log_density(x, centres, shift, widths):
+    """Log density of the Gaussian kernels of ``widths`` at ``centres``, in float64.
+
+    The expanded product of ``log_prob``, with every term recomputed in
+    float64 from the float32 buffers: exact to ~1e-16 of its largest term.
+    """
+    work = torch.float64
+    n_centres, n_features = centres.shape
+    shift = shift.to(work)
+    centred = centres.to(work) - shift
+    precisions = widths.to(work).pow(-2)
+    flat = x.reshape(-1, n_features).to(work) - shift
+    log_kernels = (
+        precisions * (flat @ centred.T)
+        - 0.5 * flat.square().sum(-1, keepdim=True) * precisions
+        - 0.5 * precisions * centred.square().sum(-1)
+        - n_features * widths.to(work).log()
+    )
+    log_norm = 0.5 * n_features * _LOG_2PI + math.log(n_centres)
+    log_density = torch.logsumexp(log_kernels, dim=-1) - log_norm
+    return log_density.to(x.dtype).reshape(x.shape[:-1])
 
 
 def _set_buffers(module, **arrays):
