@@ -12,6 +12,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_nce import CNCEEnergyModel
 from sklearn_nce._core.noise import GaussianNoise
+from sklearn_nce.modules import KernelDensityNoise
 from sklearn_nce.datasets import IsotropicMixture
 from sklearn_nce.exceptions import UnreliableEstimateWarning
 
@@ -190,6 +191,15 @@ def test_reproducible_and_picklable(train, test):
     np.testing.assert_array_equal(first.score_samples(test), second.score_samples(test))
     restored = pickle.loads(pickle.dumps(first))
     np.testing.assert_array_equal(first.score_samples(test), restored.score_samples(test))
+    # A base passed unseeded draws from random_state too (its 100 centres of
+    # 1200 rows differed on every fit; a review), and stays unseeded itself.
+    base = KernelDensityNoise(max_rows=100)
+    fits = [
+        CNCEEnergyModel(base=base, max_epochs=1, random_state=0).fit(train[:1200])
+        for _ in range(2)
+    ]
+    np.testing.assert_array_equal(*(fit.base_score_samples(test) for fit in fits))
+    assert base.random_state is None
 
 
 def test_in_a_pipeline_with_a_scaler(train, test):

@@ -253,6 +253,9 @@ class _BaseEnergyNCE(_BaseNCE):
         # The object itself, not what fit returns: a fit that returns None
         # (no "return self") had silently dropped the base (user test).
         base = copy.deepcopy(self.base)
+        # Seeded as the noise is: a KernelDensityNoise(max_rows=100) base drew
+        # another subset on every fit with the same random_state (a review).
+        _seed_unseeded(base, seed)
         fitted = base.fit(X_train)
         base = base if fitted is None else fitted
         methods = ("log_prob", "sample") if _offers(base, "sample") else ("log_prob",)
