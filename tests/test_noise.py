@@ -82,6 +82,16 @@ def test_gaussian_noise_matches_scipy(data):
     np.testing.assert_allclose(np.cov(draws, rowvar=False), truth.cov, atol=0.05)
 
 
+def test_gaussian_noise_ridge_is_relative_to_each_column():
+    # A ridge of the mean variance turned a column of sd 0.1 beside one of
+    # sd 1e4 into sd 7.07 (a review); per column, each keeps its sd to
+    # sqrt(1 + 1e-6).
+    rng = np.random.RandomState(0)
+    X = np.c_[1e4 * rng.normal(size=500), 0.1 * rng.normal(size=500)]
+    tril = GaussianNoise().fit(X).scale_trils[0].double().numpy()
+    np.testing.assert_allclose(np.sqrt(np.diag(tril @ tril.T)), X.std(0, ddof=1), rtol=1e-5)
+
+
 @pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
 def test_mixture_noise_matches_sklearn(data, covariance_type):
     noise = GaussianMixtureNoise(3, covariance_type, random_state=0).fit(data)

@@ -302,7 +302,10 @@ class Noise(nn.Module):
         Parameters
         ----------
         x : torch.Tensor of shape (..., n_features)
-            The rows, with any leading shape; the last axis holds the features.
+            The rows, with any leading shape; the last axis holds the
+            features. float32, the dtype of the fitted buffers and of every
+            row the estimators pass (the built-in densities' matrix products
+            refuse float64 rows).
 
         Returns
         -------
@@ -395,8 +398,8 @@ def _missing_method(noise, method, conditional_method):
 class GaussianNoise(Noise):
     """A Gaussian with the training rows' mean and full covariance.
 
-    ``ridge`` (relative to the mean variance) is added to the diagonal so that
-    a rank-deficient sample still gives a proper density. With
+    ``ridge`` (relative to each column's variance) is added to the diagonal
+    so that a rank-deficient sample still gives a proper density. With
     ``shrinkage="ledoit-wolf"`` the covariance is scikit-learn's
     :class:`~sklearn.covariance.LedoitWolf` estimate, shrunk towards a
     multiple of the identity by the amount that minimises its expected
@@ -408,9 +411,11 @@ class GaussianNoise(Noise):
     Parameters
     ----------
     ridge : float, default=1e-6
-        Added to the covariance's diagonal, times the mean variance
-        (``trace(covariance) / n_features``): a relative floor that keeps the
-        covariance positive definite, so that its Cholesky factor exists.
+        Added to the covariance's diagonal, times each column's variance (a
+        constant column's: the largest variance): a relative floor that keeps
+        the covariance positive definite, so that its Cholesky factor exists,
+        in any units (the correlation matrix plus ``ridge`` times the identity,
+        scaled back).
     shrinkage : {None, "ledoit-wolf"}, default=None
         None uses the sample covariance (``np.cov``); ``"ledoit-wolf"``
         scikit-learn's shrunk estimate. Any other value raises a ValueError
@@ -460,10 +465,12 @@ class GaussianNoise(Noise):
             covariance = np.atleast_2d(np.cov(X, rowvar=False))
         else:
             raise ValueError(f"shrinkage must be None or 'ledoit-wolf', got {self.shrinkage!r}.")
-        covariance = covariance + (
-            self.ridge
-            * max(np.trace(covariance) / len(covariance), 1e-12)
-            * np.eye(len(covariance))
+        # Per column: a ridge of the mean variance turned a column of sd 0.1
+        # beside one of sd 1e4 into sd 7.07 (a review).
+        variances = np.diag(covariance)
+        fallback = max(variances.max(), 1e-12)
+        covariance = covariance + np.diag(
+            self.ridge * np.where(variances > 0, variances, fallback)
         )
         scale_tril = np.linalg.cholesky(covariance)
         _set_buffers(
