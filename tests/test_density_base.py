@@ -374,6 +374,17 @@ def test_the_network_does_not_extrapolate_beyond_the_training_box():
     np.testing.assert_allclose(correction, correction[0], rtol=0, atol=1e-6)
 
 
+def test_the_box_is_the_range_of_the_rows_trained_on():
+    # Early stopping's held-out rows judge the network as new rows would:
+    # the box is the training rows' range plus one standard deviation, so a
+    # held-out extreme row (random_state=16 holds out row 0) lies outside it.
+    X = np.random.RandomState(0).normal(size=(300, 1))
+    X[0] = 6.0
+    z = np.sort((X[:, 0] - X.mean()) / X.std())
+    model = CNCEEnergyModel(max_epochs=1, n_importance_samples=200, random_state=16).fit(X)
+    assert float(model.net_.module_.high[0]) == pytest.approx(z[-2] + 1.0, rel=1e-6)
+
+
 @pytest.mark.parametrize("Estimator", DENSITY_MODELS)
 def test_the_auto_budget_caps_passes_on_small_data(Estimator):
     # 2000 steps of 256 rows would be 2000 passes over 180 training rows:

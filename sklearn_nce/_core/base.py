@@ -335,7 +335,7 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
         # touching the user's global torch seed.
         with torch.random.fork_rng(devices=rng_devices(self.device_)):
             seed_torch(seed, self.device_)
-            critic = self._make_critic(X, n_outputs, critic_index)
+            critic = self._make_critic(train[0], n_outputs, critic_index)
             if isinstance(critic, ResidualCritic) and not critic.base_fitted:
                 # Stage one: the base alone, in full batch, on the same split,
                 # kept only where the held-out rows say it beats its start.

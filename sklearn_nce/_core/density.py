@@ -352,7 +352,9 @@ class _BaseEnergyNCE(_BaseNCE):
     def _make_critic(self, X, n_outputs, critic_index=0):
         network = super()._make_critic(X, n_outputs, critic_index)
         # The box the network reads: the training rows' range (standard
-        # units) plus one standard deviation on each side.
+        # units) plus one standard deviation on each side. X holds the rows
+        # it trains on only: early stopping's held-out rows judge the network
+        # as new rows would, clamped where they leave the box (a review).
         low = torch.as_tensor(X.min(axis=0) - _BOX_MARGIN, dtype=torch.float32)
         high = torch.as_tensor(X.max(axis=0) + _BOX_MARGIN, dtype=torch.float32)
         if self.base_ is None:
