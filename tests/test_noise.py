@@ -426,6 +426,24 @@ def test_the_defence_is_no_spike_on_a_column_constant_in_a_fold():
         CauchyNoise(min_scale=0).fit(X)
 
 
+def test_the_stack_parts_refuse_settings_they_cannot_use():
+    # Each had failed later and obscurely, or not at all (a review): an empty
+    # held-out set gave NaN weights and an IndexError, log(0) a bare
+    # ValueError, weights not summing to 1 a log_prob that disagreed with
+    # sample(), 2 rows sklearn's KFold error.
+    X = np.random.RandomState(0).normal(size=(30, 2))
+    for fraction in (0.0, 1.0):
+        with pytest.raises(ValueError, match="held_out_fraction must be in"):
+            SelectedDensity(held_out_fraction=fraction).fit(X)
+    with pytest.raises(ValueError, match="at least 6 rows"):
+        SelectedDensity().fit(X[:2])
+    gaussian = GaussianNoise().fit(X)
+    with pytest.raises(ValueError, match=r"weight must be in \(0, 1\)"):
+        DefensiveMixture(gaussian, CauchyNoise().fit(X), 0)
+    with pytest.raises(ValueError, match="summing to 1"):
+        StackedDensity([gaussian, GaussianNoise().fit(X)], [0.5, 0.6])
+
+
 def test_the_stacked_kdes_keep_the_bandwidths_chosen_on_all_rows():
     # The folds' KDEs take the bandwidths chosen once on all rows, moved to
     # their size by the n^(-1 / (d + 4)) rate; the refit moves them back.

@@ -1026,6 +1026,15 @@ class SelectedDensity(Noise):
 
     def fit(self, X):
         X = np.asarray(X, dtype=np.float64)
+        if not 0 < self.held_out_fraction < 1:
+            raise ValueError(
+                f"held_out_fraction must be in (0, 1); got {self.held_out_fraction!r}."
+            )
+        if len(X) < 2 * _SELECTION_FOLDS:
+            raise ValueError(
+                f"SelectedDensity needs at least {2 * _SELECTION_FOLDS} rows to hold some out "
+                f"in {_SELECTION_FOLDS} folds; got {len(X)}."
+            )
         splits = self._splits(X)
         # With folds the mixtures' counts and the KDE's bandwidth come from one
         # search on all rows (each fold refits with them: the bandwidth search
@@ -1342,8 +1351,19 @@ class StackedDensity(Noise):
     def __init__(self, densities, weights):
         super().__init__()
         self.parts = nn.ModuleList(densities)
-        weights = torch.as_tensor(np.asarray(weights, dtype=np.float64))
-        self.register_buffer("log_weights", torch.log(weights).float())
+        weights = np.asarray(weights, dtype=np.float64)
+        # sample() normalises through its multinomial and log_prob would not:
+        # the two disagreed on weights that do not sum to 1 (a review).
+        if (
+            weights.shape != (len(self.parts),)
+            or not np.all(weights > 0)
+            or not np.isclose(weights.sum(), 1.0)
+        ):
+            raise ValueError(
+                f"weights must be {len(self.parts)} positive numbers summing to 1, one per "
+                f"density; got {weights.tolist()}."
+            )
+        self.register_buffer("log_weights", torch.log(torch.as_tensor(weights)).float())
 
     def fit(self, X):
         for part in self.parts:
@@ -1526,6 +1546,9 @@ class DefensiveMixture(Noise):
         super().__init__()
         self.density = density
         self.wide = wide
+        if not 0 < weight < 1:
+            # log_prob reads log(weight) and log1p(-weight).
+            raise ValueError(f"weight must be in (0, 1); got {weight!r}.")
         self.weight = weight
 
     def fit(self, X):
