@@ -972,7 +972,11 @@ class SelectedDensity(Noise):
     scores_ : dict
         Held-out mean log density of each candidate and of the ``"stack"``
         (each fold's rows weighed by weights fitted on the other folds' rows,
-        so that the weights do not flatter the rows that fitted them).
+        so that the weights do not flatter the rows that fitted them). With
+        folds, the mixtures' counts and covariance types and the KDEs'
+        bandwidths are chosen once on all rows, held-out ones included, and
+        each fold refits with them: a slight optimism, traded for the cost
+        of a search per fold.
     density : Noise
         The stack refitted on all the rows, with its defensive part; its
         Gaussian mixtures are pooled into one mixture per covariance layout
