@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 import torch
 from scipy.integrate import trapezoid
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_nce import CNCEEnergyModel
+from sklearn_nce._core import density
 from sklearn_nce._core.noise import GaussianNoise
 from sklearn_nce.modules import KernelDensityNoise
 from sklearn_nce.datasets import IsotropicMixture
@@ -218,6 +220,18 @@ def test_bad_input_raises(train):
         model.fit(np.ones((100, 2)))
     with pytest.raises(ValueError, match="objective='nce' needs an unconditional noise"):
         CNCEEnergyModel(noise="local", objective="nce", max_epochs=2).fit(train[:100])
+    # energy() before fit: sklearn's NotFittedError, not an AttributeError
+    # (a review).
+    with pytest.raises(NotFittedError):
+        CNCEEnergyModel().energy(train[:2])
+
+
+def test_the_pareto_threshold_follows_the_number_of_draws(monkeypatch):
+    # PSIS's min(1 - 1 / log10(n), 0.7): a tail shape of 0.6 is trusted at
+    # 10 000 draws, not at 100 (threshold 0.5), where a fixed 0.7 trusted it.
+    monkeypatch.setattr(density, "pareto_k", lambda log_weights: 0.6)
+    assert density._trusted(np.zeros(10_000), 10_000.0)
+    assert not density._trusted(np.zeros(100), 100.0)
 
 
 class _Exploding(torch.nn.Module):

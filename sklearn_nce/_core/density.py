@@ -505,6 +505,7 @@ class _BaseEnergyNCE(_BaseNCE):
         energy : ndarray of shape (n_samples,)
             ``score_samples(X) = -energy(X) - log_partition_``.
         """
+        check_is_fitted(self, "log_partition_")
         return -self._log_phi(X)
 
     def score_samples(self, X):
@@ -792,8 +793,15 @@ def _moved_user_density(density, role, device):
 
 
 def _trusted(log_weights, ess):
-    """Whether importance weights (ESS ``ess``) support a log Z: ESS >= 1%, Pareto k <= 0.7."""
-    return ess >= _MIN_ESS_FRACTION * len(log_weights) and pareto_k(log_weights) <= _MAX_PARETO_K
+    """Whether importance weights (ESS ``ess``) support a log Z: ESS >= 1%, Pareto k small.
+
+    PSIS's threshold for ``n`` draws, ``min(1 - 1 / log10(n), 0.7)``: 0.7 at
+    the default 10 000 draws, 0.5 at the fewest allowed (100), where a fixed
+    0.7 had trusted weights PSIS rejects (a review).
+    """
+    n_draws = len(log_weights)
+    threshold = min(1.0 - 1.0 / math.log10(n_draws), _MAX_PARETO_K)
+    return ess >= _MIN_ESS_FRACTION * n_draws and pareto_k(log_weights) <= threshold
 
 
 def _family(density):
