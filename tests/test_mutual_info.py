@@ -251,6 +251,9 @@ def test_fit_offset_recovers_a_shifted_true_critic(nu):
         offset = InBatchMIObjective(nu, "log", bound=bound).fit_offset(matrices)
         assert offset == pytest.approx(-2.0, abs=0.1)
     assert InBatchMIObjective(nu, "log", bound="nwj").fit_offset(matrices) == -1.0
+    # nu=0 is plain InfoNCE, which no shift moves: no offset (the search had
+    # returned a float-rounding "optimum" anywhere in [-3, 3]; a review).
+    assert InBatchMIObjective(0.0, "log").fit_offset(matrices) == 0.0
 
 
 @pytest.mark.parametrize("objective", ["nwj", "dv"])

@@ -481,7 +481,8 @@ class InBatchMIObjective(nn.Module):
         batches at once, removes the jitter. The search is bounded (Brent's
         method on ``[-max_shift, max_shift]``): the log score is convex in
         ``c``, but the Brier score is bounded and can be flat far away. A
-        ``c`` that does not lower the loss, or is not finite, gives 0.
+        ``c`` that does not lower the loss, or is not finite, gives 0, as
+        does ``nu=0`` (plain InfoNCE, whose loss no shift moves).
 
         The bounds' critics are no log ratios as trained, and ``c`` is the
         shift that makes them one: NWJ's optimum is ``1 + log r`` (``c = -1``);
@@ -510,6 +511,10 @@ class InBatchMIObjective(nn.Module):
             products = torch.cat([in_batch_tuples(matrix)[1].reshape(-1) for matrix in matrices])
             level = float(log_mean_exp(products))
             return -level if np.isfinite(level) else 0.0
+        if self.nu == 0:
+            # Plain InfoNCE does not move with a shift: the search's "better"
+            # shift was float rounding, anywhere in [-3, 3] (a review).
+            return 0.0
         # One (M, B, B) stack: every matrix has the same number of tuples, so
         # the loss over the stack is the mean of the per-matrix losses.
         stacked = torch.stack(matrices)
