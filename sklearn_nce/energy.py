@@ -191,7 +191,8 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         held-out rows cannot weigh the shares then).
     network_gain_ : float or None
         Held-out log-likelihood gain over the base alone at that share, in
-        nats per row (None without held-out rows or without a base).
+        nats per row (None without held-out rows, without a base, or with a
+        base that cannot draw, whose share is not searched).
     proposal_ : Noise
         The importance-sampling proposal: the base where it can be sampled,
         else the BIC Gaussian mixture (with ``base=None``, mixed with the

@@ -111,6 +111,33 @@ def test_sample_reproduces_means_and_weights(default_model):
         torch.set_num_threads(previous)
 
 
+def test_sample_resamples_in_chunks(default_model, monkeypatch):
+    # One resampling of sample(1_000_000) raised (torch.multinomial takes at
+    # most 2^24 categories) after drawing 2e7 candidates at once; draws are
+    # resampled in chunks. Chunks of 1000 here: 3000 draws in 3 chunks still
+    # follow the mixture's weights (the tolerance of the test above).
+    monkeypatch.setattr(density, "_RESAMPLE_CHUNK", 1000)
+    assert density._chunk_sizes(2500, 1000) == [1000, 1000, 500]
+    draws = default_model.sample(3000, random_state=0)
+    nearest = np.argmin(((draws[:, None] - TRUTH.means[None]) ** 2).sum(-1), axis=1)
+    weights = np.bincount(nearest, minlength=3) / len(draws)
+    np.testing.assert_allclose(weights, TRUTH.weights, atol=0.04)
+
+
+def test_the_first_langevin_step_passes_over_lattice_columns():
+    # A column whose proposal draws mostly share one value has quartiles that
+    # coincide: its zero variance made every MALA step zero (a review). The
+    # finest variance is read from the other columns (here 0.5^2).
+    class _Lattice(GaussianNoise):
+        def sample(self, n_samples, generator=None):
+            draws = super().sample(n_samples, generator)
+            return torch.cat([draws[:, :1], torch.zeros(n_samples, 1)], dim=1)
+
+    noise = _Lattice().fit(0.5 * np.random.RandomState(0).normal(size=(500, 2)))
+    variance = density._finest_variance(noise, torch.Generator().manual_seed(0), "cpu")
+    assert variance == pytest.approx(0.25, rel=0.2)  # 1000 draws: IQR within ~10%
+
+
 def test_a_model_without_its_network_is_drawn_from_its_base(train, monkeypatch):
     # network_scale_ 0: the model is its base, drawn exactly, with no Langevin steps.
     from sklearn_nce._core import density

@@ -59,6 +59,10 @@ _MIN_ESS_FRACTION = 0.01
 # sample(): candidates per returned draw for the importance resampling, and
 # MALA steps (adaptation, then sampling) that polish the resampled draws.
 _RESAMPLE_CANDIDATES = 20
+# sample() resamples at most this many draws at a time (20 candidates each):
+# torch.multinomial takes at most 2^24 categories, so one resampling of
+# sample(1_000_000) raised, after drawing 2e7 candidates at once (a review).
+_RESAMPLE_CHUNK = 65_536
 _MALA_ADAPT_STEPS = 50
 _MALA_STEPS = 50
 # A constant column's value counts as its training value within this much of
@@ -642,29 +646,21 @@ class _BaseEnergyNCE(_BaseNCE):
         def log_phi(x):
             return log_density(module, x)
 
-        start = resample(
-            log_phi,
-            proposal,
-            n_samples,
-            _RESAMPLE_CANDIDATES * n_samples,
-            generator,
-            self._proposal_correction(module),
+        correction = self._proposal_correction(module)
+        start = torch.cat(
+            [
+                resample(
+                    log_phi, proposal, size, _RESAMPLE_CANDIDATES * size, generator, correction
+                )
+                for size in _chunk_sizes(n_samples, _RESAMPLE_CHUNK)
+            ]
         )
-        # A first step well inside the data's finest scale; adaptation tunes it.
-        # The interquartile range, not the variance: the base's defensive
-        # Cauchy draws would inflate a variance a thousandfold.
-        quartiles = torch.quantile(
-            proposal.sample(1000, generator),
-            torch.tensor([0.25, 0.75], dtype=torch.float32, device=device),
-            dim=0,
-        )
-        scale = float(((quartiles[1] - quartiles[0]) / _IQR_PER_SD).square().min())
         draws, _, _ = langevin(
             log_phi,
             start,
             n_steps=_MALA_STEPS,
             n_adapt=_MALA_ADAPT_STEPS,
-            step_size=1e-3 * scale,
+            step_size=1e-3 * _finest_variance(proposal, generator, device),
             generator=generator,
         )
         return draws.cpu().numpy()
@@ -674,6 +670,32 @@ class _BaseEnergyNCE(_BaseNCE):
         full = np.zeros((len(Z), len(self._varying)))
         full[:, self._varying] = Z
         return self._standardiser.inverse_transform(full)
+
+
+def _chunk_sizes(n, chunk):
+    """Sizes of the consecutive chunks of at most ``chunk`` that make up ``n``."""
+    return [min(chunk, n - start) for start in range(0, n, chunk)]
+
+
+def _finest_variance(proposal, generator, device):
+    """The smallest per-column variance of ``proposal``, read from 1000 of its draws.
+
+    MALA's first step is well inside the data's finest scale (adaptation
+    tunes it). The interquartile range, not the variance: the base's
+    defensive Cauchy draws would inflate a variance a thousandfold. Columns
+    whose quartiles coincide (most draws on one value of a lattice column)
+    are passed over: their zero would make every step zero, and the draws
+    would stay where resampling left them (a review); with none left, 1 (the
+    standard units' variance).
+    """
+    quartiles = torch.quantile(
+        proposal.sample(1000, generator),
+        torch.tensor([0.25, 0.75], dtype=torch.float32, device=device),
+        dim=0,
+    )
+    variances = ((quartiles[1] - quartiles[0]) / _IQR_PER_SD).square()
+    positive = variances[variances > 0]
+    return float(positive.min()) if len(positive) else 1.0
 
 
 def _base_log_density(critic, X):
