@@ -326,8 +326,9 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         The value of ``y`` that marks the numerator sample. None takes the
         larger label, ``classes_[1]``, which is 1 for 0/1 labels and True for
         booleans; when the larger label is neither 1 nor True (e.g.
-        "test"/"train", where sorting decides) it also warns, because a swapped direction silently inverts
-        the ratio: set this parameter to say which sample is which.
+        "test"/"train", where sorting decides) it also warns, because a
+        swapped direction silently inverts the ratio: set this parameter to
+        say which sample is which.
     hidden_layer_sizes : tuple of int or int, default=(64, 64)
         Widths of the MLP critic's hidden layers; ``()`` is a linear log
         ratio, best fitted with ``optimizer="lbfgs"`` (Adam's default budget

@@ -390,9 +390,9 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         not improved by ``tol`` for ``n_iter_no_change`` epochs and restore the
         best weights. "auto" enables it from 5000 training pairs in a fold
         (a telescoping fold, a :class:`~sklearn_nce.NCEDensityRatio`, follows
-        that estimator's rule: from 50 rows); below that the critics train their full budget and the folds are
-        refitted with early stopping where they learnt their training pairs:
-        where the held-out estimate reads under 3/4 of the in-sample one
+        that estimator's rule: from 50 rows); below that the critics train
+        their full budget and the folds are refitted with early stopping
+        where they learnt their training pairs: where the held-out estimate reads under 3/4 of the in-sample one
         (``overfitted_``; the anchor objective with ``nu > 0`` and in-batch
         critics only, not where ``validation_fraction`` of a fold's pairs is
         under 3 pairs, and not on a warm start, which continues the critics

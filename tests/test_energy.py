@@ -14,9 +14,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn_nce import CNCEEnergyModel
 from sklearn_nce._core import density
 from sklearn_nce._core.noise import GaussianNoise
-from sklearn_nce.modules import KernelDensityNoise
 from sklearn_nce.datasets import IsotropicMixture
 from sklearn_nce.exceptions import UnreliableEstimateWarning
+from sklearn_nce.modules import KernelDensityNoise
 
 # Three separated modes with unequal weights: the learnt density must get both
 # the shapes and the relative masses right.
