@@ -392,8 +392,8 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         (a telescoping fold, a :class:`~sklearn_nce.NCEDensityRatio`, follows
         that estimator's rule: from 50 rows); below that the critics train
         their full budget and the folds are refitted with early stopping
-        where they learnt their training pairs: where the held-out estimate reads under 3/4 of the in-sample one
-        (``overfitted_``; the anchor objective with ``nu > 0`` and in-batch
+        where they learnt their training pairs: where the held-out estimate
+        reads under 3/4 of the in-sample one (``overfitted_``; the anchor objective with ``nu > 0`` and in-batch
         critics only, not where ``validation_fraction`` of a fold's pairs is
         under 3 pairs, and not on a warm start, which continues the critics
         as they were trained: refitted ones with early stopping).
