@@ -385,18 +385,16 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         training pairs is cut to them with a ``SmallSampleWarning``; ``nu="auto"``
         and the InfoNCE cap then follow the size used (``batch_size_``).
     early_stopping : bool or "auto", default="auto"
-        Hold out ``validation_fraction`` of each fold's training rows (with
-        telescoping, of its joint and shuffled pairs), stop when their loss has
-        not improved by ``tol`` for ``n_iter_no_change`` epochs and restore the
-        best weights. "auto" enables it from 5000 training pairs in a fold
-        (a telescoping fold, a :class:`~sklearn_nce.NCEDensityRatio`, follows
-        that estimator's rule: from 50 rows); below that the critics train
-        their full budget and the folds are refitted with early stopping
-        where they learnt their training pairs: where the held-out estimate
-        reads under 3/4 of the in-sample one (``overfitted_``; the anchor objective with ``nu > 0`` and in-batch
-        critics only, not where ``validation_fraction`` of a fold's pairs is
-        under 3 pairs, and not on a warm start, which continues the critics
-        as they were trained: refitted ones with early stopping).
+        Hold out ``validation_fraction`` of each fold's training rows (with telescoping, of its
+        joint and shuffled pairs), stop when their loss has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs and restore the best weights. "auto" enables it from 5000
+        training pairs in a fold (a telescoping fold, a :class:`~sklearn_nce.NCEDensityRatio`,
+        follows that estimator's rule: from 50 rows); below that the critics train their full
+        budget and the folds are refitted with early stopping where they learnt their training
+        pairs: where the held-out estimate reads under 3/4 of the in-sample one (``overfitted_``;
+        the anchor objective with ``nu > 0`` and in-batch critics only, not where
+        ``validation_fraction`` of a fold's pairs is under 3 pairs, and not on a warm start, which
+        continues the critics as they were trained: refitted ones with early stopping).
         The refit costs a second, shorter fit; ``early_stopping=True`` skips
         the first (to score many columns with :func:`mutual_info_nce`, where
         a user test read the same scores on 10 columns of 300 rows in 12 s
