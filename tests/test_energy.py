@@ -14,6 +14,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn_nce import CNCEEnergyModel
 from sklearn_nce._core import density
 from sklearn_nce._core.noise import GaussianNoise
+from sklearn_nce._core.sampling import resample
 from sklearn_nce.datasets import IsotropicMixture
 from sklearn_nce.exceptions import UnreliableEstimateWarning
 from sklearn_nce.modules import KernelDensityNoise
@@ -118,7 +119,16 @@ def test_sample_resamples_in_chunks(default_model, monkeypatch):
     # follow the mixture's weights (the tolerance of the test above).
     monkeypatch.setattr(density, "_RESAMPLE_CHUNK", 1000)
     assert density._chunk_sizes(2500, 1000) == [1000, 1000, 500]
+    sizes = []
+
+    def recorded(log_phi, proposal, n_samples, *args, **kwargs):
+        sizes.append(n_samples)
+        return resample(log_phi, proposal, n_samples, *args, **kwargs)
+
+    monkeypatch.setattr(density, "resample", recorded)
+    assert default_model.network_scale_ > 0  # else sample() draws from the base directly
     draws = default_model.sample(3000, random_state=0)
+    assert sizes == [1000, 1000, 1000]
     nearest = np.argmin(((draws[:, None] - TRUTH.means[None]) ** 2).sum(-1), axis=1)
     weights = np.bincount(nearest, minlength=3) / len(draws)
     np.testing.assert_allclose(weights, TRUTH.weights, atol=0.04)

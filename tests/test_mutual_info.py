@@ -20,6 +20,7 @@ from skorch.callbacks import LRScheduler
 from torch.optim.lr_scheduler import StepLR
 
 from sklearn_nce import InfoNCEAnchorMI, mutual_info, mutual_info_nce
+from sklearn_nce._core import objectives
 from sklearn_nce._core.critics import CriticEnsemble, SeparableCritic
 from sklearn_nce._core.losses import dv_loss
 from sklearn_nce._core.objectives import (
@@ -223,7 +224,7 @@ def _gaussian_log_ratio(x, y, rho):
 
 
 @pytest.mark.parametrize("nu", [None, 1.0])
-def test_fit_offset_recovers_a_shifted_true_critic(nu):
+def test_fit_offset_recovers_a_shifted_true_critic(nu, monkeypatch):
     # Score matrices of the true log ratio shifted by +2 nats: the refitted
     # constant must undo the shift. 100 batches of 64 pairs; the tolerance
     # (0.1 nat) is ~4 standard errors of the offset at nu = K (measured
@@ -251,8 +252,12 @@ def test_fit_offset_recovers_a_shifted_true_critic(nu):
         offset = InBatchMIObjective(nu, "log", bound=bound).fit_offset(matrices)
         assert offset == pytest.approx(-2.0, abs=0.1)
     assert InBatchMIObjective(nu, "log", bound="nwj").fit_offset(matrices) == -1.0
-    # nu=0 is plain InfoNCE, which no shift moves: no offset (the search had
-    # returned a float-rounding "optimum" anywhere in [-3, 3]; a review).
+    # nu=0 is plain InfoNCE, which no shift moves: no offset, and no search
+    # (it had returned a float-rounding "optimum" anywhere in [-3, 3]; a review).
+    def no_search(*args, **kwargs):
+        raise AssertionError("searched for a shift that cannot move the loss")
+
+    monkeypatch.setattr(objectives, "minimize_scalar", no_search)
     assert InBatchMIObjective(0.0, "log").fit_offset(matrices) == 0.0
 
 

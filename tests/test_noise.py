@@ -437,6 +437,8 @@ def test_the_stack_parts_refuse_settings_they_cannot_use():
             SelectedDensity(held_out_fraction=fraction).fit(X)
     with pytest.raises(ValueError, match="at least 6 rows"):
         SelectedDensity().fit(X[:2])
+    with pytest.raises(ValueError, match=r"defensive_weight must be in \[0, 1\)"):
+        SelectedDensity(defensive_weight=1.0).fit(X)
     gaussian = GaussianNoise().fit(X)
     with pytest.raises(ValueError, match=r"weight must be in \(0, 1\)"):
         DefensiveMixture(gaussian, CauchyNoise().fit(X), 0)

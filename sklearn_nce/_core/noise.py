@@ -304,7 +304,7 @@ class Noise(nn.Module):
         x : torch.Tensor of shape (..., n_features)
             The rows, with any leading shape; the last axis holds the
             features. float32, the dtype of the fitted buffers and of every
-            row the estimators pass (the built-in densities' matrix products
+            row the estimators pass (most built-in densities' matrix products
             refuse float64 rows).
 
         Returns
@@ -411,8 +411,8 @@ class GaussianNoise(Noise):
     Parameters
     ----------
     ridge : float, default=1e-6
-        Added to the covariance's diagonal, times each column's variance (a
-        constant column's: the largest variance): a relative floor that keeps
+        Added to the covariance's diagonal, times each column's variance (at
+        least 1e-12 of the largest): a relative floor that keeps
         the covariance positive definite, so that its Cholesky factor exists,
         in any units (the correlation matrix plus ``ridge`` times the identity,
         scaled back).
@@ -467,11 +467,11 @@ class GaussianNoise(Noise):
             raise ValueError(f"shrinkage must be None or 'ledoit-wolf', got {self.shrinkage!r}.")
         # Per column: a ridge of the mean variance turned a column of sd 0.1
         # beside one of sd 1e4 into sd 7.07 (a review).
+        # A column of (near) zero variance takes 1e-12 of the largest one's:
+        # a variance of 1e-30 from float jitter would otherwise be a spike.
         variances = np.diag(covariance)
-        fallback = max(variances.max(), 1e-12)
-        covariance = covariance + np.diag(
-            self.ridge * np.where(variances > 0, variances, fallback)
-        )
+        floor = max(variances.max(), 1e-12) * 1e-12
+        covariance = covariance + np.diag(self.ridge * np.maximum(variances, floor))
         scale_tril = np.linalg.cholesky(covariance)
         _set_buffers(
             self,
@@ -1030,6 +1030,10 @@ class SelectedDensity(Noise):
 
     def fit(self, X):
         X = np.asarray(X, dtype=np.float64)
+        if not 0 <= self.defensive_weight < 1:
+            raise ValueError(
+                f"defensive_weight must be in [0, 1); got {self.defensive_weight!r}."
+            )
         if not 0 < self.held_out_fraction < 1:
             raise ValueError(
                 f"held_out_fraction must be in (0, 1); got {self.held_out_fraction!r}."
@@ -1514,10 +1518,12 @@ class CauchyNoise(Noise):
         self.min_scale = min_scale
 
     def fit(self, X):
-        if not self.min_scale > 0:
-            raise ValueError(f"min_scale must be positive; got {self.min_scale!r}.")
+        # Pickles of older versions lack the parameter (a refit reads it).
+        min_scale = getattr(self, "min_scale", 1e-12)
+        if not min_scale > 0:
+            raise ValueError(f"min_scale must be positive; got {min_scale!r}.")
         X = np.asarray(X, dtype=np.float64)
-        scale = np.maximum(X.std(axis=0), self.min_scale)
+        scale = np.maximum(X.std(axis=0), min_scale)
         _set_buffers(self, location=np.median(X, axis=0), scale=scale)
         return self
 
