@@ -25,6 +25,7 @@ from sklearn_nce._core.sampling import effective_sample_size
 from sklearn_nce.datasets import make_mean_shift, make_student_t_shift
 from sklearn_nce.density_ratio import (
     _balanced_error_bound,
+    _clip_bounds,
     _linear_gap,
     _warn_if_few_effective_rows,
 )
@@ -181,6 +182,23 @@ def test_weight_clip_quantile_none_gives_weights_proportional_to_the_ratio():
     # The log ratio itself never depends on the clip: the same fit, clipped or not.
     clipped = _fast(random_state=0).fit(X, y)
     np.testing.assert_array_equal(clipped.predict_log_ratio(X), model.predict_log_ratio(X))
+
+
+def test_the_clip_weighs_the_two_samples_equally():
+    # 200 target rows beside 10 000 source rows: pooled as they came, the
+    # upper bound fell inside the target's bulk (a review). Weighed equally,
+    # the bounds are those of the target rows repeated 50 times beside the
+    # source's (interpolation positions differ by one row in 20 000: 0.05).
+    rng = np.random.default_rng(0)
+    X_de, X_nu = rng.normal(0, 1, (10_000, 1)), rng.normal(2, 1, (200, 1))
+    X, labels = np.r_[X_nu, X_de], np.r_[np.ones(200), np.zeros(10_000)]
+    bounds = _clip_bounds(X, labels, None, 0.005)
+    expected = np.quantile(np.r_[np.repeat(X_nu, 50, axis=0), X_de], [0.005, 0.995], axis=0)
+    np.testing.assert_allclose(bounds, expected, atol=0.05)
+    assert bounds[1, 0] > np.quantile(X, 0.995) + 0.5  # the pooled bound: ~2.9
+    # Sample weights count as copies: a weight of 50 on each target row.
+    weighted = _clip_bounds(X, labels, np.r_[np.full(200, 50.0), np.ones(10_000)], 0.005)
+    np.testing.assert_allclose(weighted, bounds, rtol=1e-6)
 
 
 def test_weights_read_far_rows_at_the_edge_of_the_training_rows():
