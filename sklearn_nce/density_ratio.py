@@ -1570,12 +1570,17 @@ def _linear_gap(X, labels, weight=None):
     folds = StratifiedKFold(5, shuffle=True, random_state=_LINEAR_GAP_FOLD_SEED)
     for train, test in folds.split(X, labels):
         scaler = StandardScaler().fit(X[train])
+        fold_weight = np.ones(len(train)) if weight is None else weight[train]
         classifier = LogisticRegression().fit(
-            scaler.transform(X[train]),
-            labels[train],
-            sample_weight=None if weight is None else weight[train],
+            scaler.transform(X[train]), labels[train], sample_weight=fold_weight
         )
-        scores[test] = classifier.decision_function(scaler.transform(X[test]))
+        # Less the training prior, as the critic's log ratio is: the intercept
+        # holds log(n_nu / n_de), and split at 0 the balanced error read 7.7%
+        # for 2.3% (100 beside 5000 rows, KL 8: a 3-nat gap for 5.6, so no
+        # bridge; a review).
+        is_pos = labels[train] == 1
+        prior = np.log(fold_weight[is_pos].sum() / fold_weight[~is_pos].sum())
+        scores[test] = classifier.decision_function(scaler.transform(X[test])) - prior
     error = _balanced_error(scores, labels, weight=weight)
     return _gaussian_gap(_balanced_error_bound(error, labels, _GAP_CONFIDENCE, weight))
 

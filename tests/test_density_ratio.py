@@ -1053,6 +1053,13 @@ def test_the_linear_gap_is_a_bound_read_on_cross_validated_errors():
     assert _linear_gap(rng.normal(size=(120, 2)), labels) < 0.5
     assert _linear_gap(far[41:], labels[41:]) == 0.0  # 19 rows in the smaller sample
     assert _linear_gap(far[40:], labels[40:]) > 4.0
+    # Unbalanced samples are read without the prior, as the critic is: 100
+    # rows beside 5000 (1-d, KL 8) read a 2.4-3.2 nat gap split at 0 with the
+    # intercept's log(100 / 5000) (a review); 5.3-5.5 without it (seeds 0-2),
+    # and the default fit bridges there (log-ratio MSE 0.14-0.76 against
+    # 0.03-13.9 unbridged).
+    X, y = make_two_sample(rng.normal(4, 1, (100, 1)), rng.normal(0, 1, (5000, 1)))
+    assert _linear_gap((X - X.mean()) / X.std(), y) > 4.0
 
 
 def test_a_few_held_out_rows_bridge_a_chasm_only_when_their_error_bound_shows_it():
