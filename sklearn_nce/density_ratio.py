@@ -16,7 +16,12 @@ from sklearn.base import ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.validation import _num_samples, check_array, check_consistent_length
+from sklearn.utils.validation import (
+    _num_samples,
+    check_array,
+    check_consistent_length,
+    column_or_1d,
+)
 
 from ._core.base import _BaseNCE, apply_critic
 from ._core.critics import QuadraticCritic, ResidualCritic, as_scores
@@ -1188,6 +1193,9 @@ default=None
         """
         log_ratio = self.predict_log_ratio(X)
         y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
+        # A column vector, as fit takes it (with sklearn's warning): indexed
+        # as (n, 1) it raised an IndexError below (a review).
+        y = column_or_1d(y, warn=True)
         check_consistent_length(log_ratio, y)
         is_pos = y == self.numerator_label_
         is_neg = y == self.classes_[self.classes_ != self.numerator_label_][0]

@@ -14,6 +14,7 @@ from scipy.special import expit
 from scipy.stats import norm
 from sklearn.base import clone, is_classifier
 from sklearn.datasets import load_wine
+from sklearn.exceptions import DataConversionWarning
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, check_cv, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -741,6 +742,10 @@ def test_score_needs_both_samples():
         model.score(X[y == 1], y[y == 1])
     with pytest.raises(ValueError, match="both samples"):
         model.score(X, np.where(y == 1, 1, 2))
+    # A column vector, as fit takes it: the same score, with sklearn's
+    # warning (it had raised an IndexError; a review).
+    with pytest.warns(DataConversionWarning):
+        assert model.score(X, y[:, None]) == model.score(X, y)
 
 
 # ---------------------------------------------------------------------------
