@@ -447,7 +447,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         over the numerator rows early stopping held out (``exp(-2 KL)`` for
         a Gaussian mean shift); None without held-out rows, since on its
         training rows an overfitted critic reads the ratios too high, or
-        with fewer than 10 held-out numerator rows, too few to average. A
+        with fewer than 10 held-out numerator rows, too few to average; at
+        most 1 (equal distributions), which a noisy mean would pass. A
         sample's own effective size often reads higher: it rarely holds the
         heaviest weights, and an average over it is then biased. Below 1%
         :meth:`predict_weights` warns.
@@ -848,7 +849,9 @@ default=None
             mean_log_weight_nu = _log_mean_exp(
                 log_weights_nu, None if held_out_weight is None else held_out_weight[is_pos]
             )
-            self.effective_share_ = float(np.exp(-mean_log_weight_nu))
+            # At most 1, the share of two equal distributions: their
+            # held-out mean weight falls below 1 half the time (a review).
+            self.effective_share_ = min(1.0, float(np.exp(-mean_log_weight_nu)))
 
     def _objective(self, steps):
         loss = LOSSES[self.loss]

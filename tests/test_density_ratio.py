@@ -871,6 +871,14 @@ def test_effective_share_needs_ten_held_out_numerator_rows_and_is_not_blamed_whe
         _warn_if_few_effective_rows(collapsed, share=0.2)
     with pytest.warns(UnreliableEstimateWarning, match="barely overlap"):
         _warn_if_few_effective_rows(collapsed, share=0.001)
+    # Two samples of one distribution: the held-out mean weight falls below 1
+    # about half the time, and the share had read above 1 (a review). Seeds
+    # 1-3 here pass 1 unclipped.
+    for seed in range(1, 4):
+        rng = np.random.default_rng(seed)
+        X, y = make_two_sample(rng.normal(size=(300, 2)), rng.normal(size=(300, 2)))
+        fit = NCEDensityRatio(max_epochs=3, early_stopping=True, random_state=seed).fit(X, y)
+        assert fit.effective_share_ == 1.0
 
 
 def test_early_stopping_holds_a_rows_copies_out_together():
