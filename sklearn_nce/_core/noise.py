@@ -98,11 +98,13 @@ _BIC_SEARCH_ROWS = 4000
 # A KDE's log kernel is expanded as p x.c - p |x|^2 / 2 - p |c|^2 / 2 (one
 # matrix product), whose terms cancel to -p |x - c|^2 / 2 near a centre;
 # float32 keeps ~6e-8 of them. Where the largest term p |c - shift|^2 passes
-# this, log_prob works in float64 (error ~1e-3 nats here). Kernels of width
-# 3e-5 (a tight cluster of a fifth of the rows) read 980 nats off in float32
-# (a review); the standardised ODDS sets and digits read 75-2100 (float32
-# error <= 3e-4 nats), so they keep the float32 product.
-_FLOAT32_KERNEL_TERMS = 1e4
+# this, log_prob works in float64, at 2.7-2.9 times the cost. Kernels of
+# width 3e-5 (a tight cluster of a fifth of the rows) read 980 nats off in
+# float32 (a review); on shuttle's training rows (seed 2) the fixed KDE's
+# terms reached 2.1e6 (float32 error up to 0.125 nats), the adaptive one's
+# 9.5e4 (0.0036 nats: kept in float32, whose extra cost had slowed the
+# outlier fit by a fifth); the other ODDS sets and digits read 75-2100.
+_FLOAT32_KERNEL_TERMS = 1e5
 # Above _SELECTION_KFOLD_MAX_ROWS, rows held out to weigh the candidates
 # (held_out_fraction of them, at most this many: a mean log density over
 # 5000 rows is known to ~0.02 nats), and rows whose in-sample log density
