@@ -470,7 +470,10 @@ class _BaseEnergyNCE(_BaseNCE):
         ``function(critic, rows)`` gives ``log phi`` in the model's own units
         (the critic's log density by default).
         """
-        Z = validate_X(self, X, reset=False)
+        # A value beyond float32 once standardised reads +-inf and scores
+        # -inf, as one beyond float32's squares does: one such row had
+        # failed a whole batch with a ValueError (user test).
+        Z = validate_X(self, X, reset=False, overflow="inf")
         varying = self._varying
         scored = np.abs(Z).max(axis=1, initial=0.0) <= _FARTHEST
         if not varying.all():

@@ -257,7 +257,7 @@ _FAR_OUTSIDE_RANGES = 1e3
 _SCALE_CHECK_ROWS = 10_000
 
 
-def validate_X(estimator, X, *, reset, encode=None):
+def validate_X(estimator, X, *, reset, encode=None, overflow="raise"):
     """Validate X as a finite 2-D array and return it standardised, as float32.
 
     NaN, inf, 1-D input, complex values and too few rows raise ``ValueError``
@@ -266,6 +266,9 @@ def validate_X(estimator, X, *, reset, encode=None):
     ``estimator._standardiser``; every call returns X in its units, so the
     critic sees features of order 1 whatever the user's units. ``encode``,
     ``encode(X, reset)``, maps the validated X first (e.g. one-hot columns).
+    ``overflow="inf"`` (after fit only) returns a finite value beyond
+    float32's range once standardised as +-inf instead of raising: a density
+    model scores such a row -inf, as it scores one beyond float32's squares.
     """
     _check_shape_and_columns(X)
     if reset:
@@ -280,7 +283,7 @@ def validate_X(estimator, X, *, reset, encode=None):
         )
     if encode is not None:
         X = encode(X, reset)
-    return _standardise(estimator, X, "X", reset)
+    return _standardise(estimator, X, "X", reset, overflow)
 
 
 def validate_X_y(estimator, X, y, *, reset=True, names="X", encode=None, **check_params):
@@ -356,12 +359,12 @@ class FeatureStandardiser:
             )
         return self
 
-    def transform(self, X, name="X"):
+    def transform(self, X, name="X", overflow="raise"):
         """X in standard units, as float32 (a new array).
 
         A finite value beyond float32's range once standardised raises a
         ``ValueError`` naming ``name``, its row and column (it would give a
-        NaN answer).
+        NaN answer), or with ``overflow="inf"`` is returned as +-inf.
         """
         X = np.asarray(X)
         out = np.empty(X.shape, dtype=np.float32)
@@ -370,7 +373,8 @@ class FeatureStandardiser:
             for block in _row_blocks(X):
                 out[start : start + len(block)] = (block - self.mean_) / self.scale_
                 start += len(block)
-        _check_float32_range(out, X, name)
+        if overflow == "raise":
+            _check_float32_range(out, X, name)
         return out
 
     def inverse_transform(self, Z):
@@ -399,11 +403,11 @@ def _row_blocks(X, rows=65_536):
         yield X[start : start + rows]
 
 
-def _standardise(estimator, X, name, reset):
+def _standardise(estimator, X, name, reset, overflow="raise"):
     """X in the standard units fitted at ``reset`` (kept as ``estimator._standardiser``)."""
     if reset:
         estimator._standardiser = FeatureStandardiser().fit(X)
-    Z = estimator._standardiser.transform(X, name)
+    Z = estimator._standardiser.transform(X, name, overflow=overflow)
     if reset:
         check_feature_scale(Z, name)
         estimator._training_bounds = _bounds(Z)
