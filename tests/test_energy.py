@@ -13,7 +13,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_nce import CNCEEnergyModel
 from sklearn_nce._core import density
-from sklearn_nce._core.noise import GaussianNoise
+from sklearn_nce._core.noise import DefensiveMixture, GaussianNoise
 from sklearn_nce._core.sampling import resample
 from sklearn_nce.datasets import IsotropicMixture
 from sklearn_nce.exceptions import UnreliableEstimateWarning
@@ -134,6 +134,19 @@ def test_sample_resamples_in_chunks(default_model, monkeypatch):
     np.testing.assert_allclose(weights, TRUTH.weights, atol=0.04)
 
 
+def test_draws_leave_out_the_defensive_tail():
+    # The stack's defensive Cauchy (0.1% of the base's mass) put 0.05% of the
+    # draws beyond 10 standard deviations and some 1000 out (a user test).
+    # 40 rows keep the base alone, drawn directly: of 100 000 draws ~100
+    # would be Cauchy ones, and 6% of those lie beyond 10 scales.
+    X = np.random.RandomState(0).normal(size=(40, 1))
+    model = CNCEEnergyModel(random_state=0).fit(X)
+    assert model.network_scale_ == 0.0
+    draws = model.sample(100_000, random_state=0)
+    assert np.abs((draws - X.mean()) / X.std()).max() < 8.0
+    assert isinstance(model.base_.density, DefensiveMixture)  # kept for scoring
+
+
 def test_the_first_langevin_step_passes_over_lattice_columns():
     # A column whose proposal draws mostly share one value has quartiles that
     # coincide: its zero variance made every MALA step zero (a review). The
@@ -149,15 +162,15 @@ def test_the_first_langevin_step_passes_over_lattice_columns():
 
 
 def test_a_model_without_its_network_is_drawn_from_its_base(train, monkeypatch):
-    # network_scale_ 0: the model is its base, drawn exactly, with no Langevin steps.
-    from sklearn_nce._core import density
-
+    # network_scale_ 0: the model is its base, drawn exactly (less its
+    # defensive part), with no Langevin steps.
     model = CNCEEnergyModel(max_epochs=2, random_state=0).fit(train[:300])
     model.net_.module_.network_scale.fill_(0.0)
     monkeypatch.setattr(density, "langevin", None)  # a call would raise TypeError
     draws = model.sample(500, random_state=0)
     seed = np.random.RandomState(0).randint(np.iinfo(np.int32).max)
-    base_draws = model.proposal_.sample(500, torch.Generator().manual_seed(int(seed)))
+    stack = density._without_defence(model.proposal_)
+    base_draws = stack.sample(500, torch.Generator().manual_seed(int(seed)))
     expected = model._standardiser.inverse_transform(base_draws.numpy().astype(np.float64))
     np.testing.assert_allclose(draws, expected, rtol=1e-6)
 

@@ -252,6 +252,7 @@ def test_fit_offset_recovers_a_shifted_true_critic(nu, monkeypatch):
         offset = InBatchMIObjective(nu, "log", bound=bound).fit_offset(matrices)
         assert offset == pytest.approx(-2.0, abs=0.1)
     assert InBatchMIObjective(nu, "log", bound="nwj").fit_offset(matrices) == -1.0
+
     # nu=0 is plain InfoNCE, which no shift moves: no offset, and no search
     # (it had returned a float-rounding "optimum" anywhere in [-3, 3]; a review).
     def no_search(*args, **kwargs):

@@ -316,7 +316,9 @@ class _BaseEnergyNCE(_BaseNCE):
         f_valid = apply_critic(
             module, net.device, lambda critic, x: critic.correction(x), valid[0]
         )
-        scales = np.linspace(0.0, 1.0, 11)
+        # Tenths as written (linspace's 0.30000000000000004 showed in
+        # network_scale_; a user test).
+        scales = np.arange(11) / 10
         gains = np.full(len(scales), -np.inf)  # s = 0 always qualifies
         for index, scale in enumerate(scales):
             log_weights = scale * f_draws
@@ -600,9 +602,11 @@ class _BaseEnergyNCE(_BaseNCE):
         Draws are importance-resampled from ``proposal_`` (20 candidates per
         draw, which sets the weight of each mode) and then moved by 100 steps
         of Metropolis-adjusted Langevin dynamics (the first 50 tune the step),
-        which corrects each draw's position within its mode. Where the fit
-        kept none of the network (``network_scale_`` 0), the model is its base
-        and is drawn from it directly.
+        which corrects each draw's position within its mode: about 0.5 ms a
+        draw on 10 features, more where the base holds a large KDE. Where the
+        fit kept none of the network (``network_scale_`` 0), the model is its
+        base and is drawn from it directly. The default base's defensive part
+        (0.1% of its mass, heavy-tailed) is left out of the draws.
 
         Parameters
         ----------
@@ -639,8 +643,13 @@ class _BaseEnergyNCE(_BaseNCE):
             # the copy's base where it was the module's).
             module, proposal = copy.deepcopy((module, proposal))
         module.eval()
-        proposal = _on_device(proposal, device)
-        if self._proposal_correction(module) is not None and float(module.network_scale) == 0:
+        correction = self._proposal_correction(module)
+        # With the base as proposal, draws come from the base less its
+        # defensive part (and the weights exp(s f) stay those of the base).
+        proposal = _on_device(
+            proposal if correction is None else _without_defence(proposal), device
+        )
+        if correction is not None and float(module.network_scale) == 0:
             # The model is its base: exact draws, without 100 Langevin steps
             # through its log density (a stack's KDEs made that ~1 ms a draw).
             with torch.no_grad():  # a user's base may hold parameters
@@ -649,7 +658,6 @@ class _BaseEnergyNCE(_BaseNCE):
         def log_phi(x):
             return log_density(module, x)
 
-        correction = self._proposal_correction(module)
         start = torch.cat(
             [
                 resample(
@@ -673,6 +681,21 @@ class _BaseEnergyNCE(_BaseNCE):
         full = np.zeros((len(Z), len(self._varying)))
         full[:, self._varying] = Z
         return self._standardiser.inverse_transform(full)
+
+
+def _without_defence(density):
+    """``density`` to draw from: a stack's densities without its defensive Cauchy part.
+
+    The defence (weight 1e-3) keeps every row's log density finite, at a
+    cost of 0.001 nats; drawn from, it put 0.05% of the draws more than 10
+    standard deviations from the data and some 1000 out (breast cancer's
+    10 first columns, 200 000 draws; a user test), where the stack never
+    goes past 7. Draws follow the model with that 0.1% of mass left out.
+    """
+    inner = getattr(density, "density", None)
+    if isinstance(density, SelectedDensity) and isinstance(inner, DefensiveMixture):
+        return inner.density
+    return density
 
 
 def _chunk_sizes(n, chunk):

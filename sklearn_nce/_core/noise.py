@@ -1033,9 +1033,7 @@ class SelectedDensity(Noise):
     def fit(self, X):
         X = np.asarray(X, dtype=np.float64)
         if not 0 <= self.defensive_weight < 1:
-            raise ValueError(
-                f"defensive_weight must be in [0, 1); got {self.defensive_weight!r}."
-            )
+            raise ValueError(f"defensive_weight must be in [0, 1); got {self.defensive_weight!r}.")
         if not 0 < self.held_out_fraction < 1:
             raise ValueError(
                 f"held_out_fraction must be in (0, 1); got {self.held_out_fraction!r}."
