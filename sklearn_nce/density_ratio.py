@@ -319,7 +319,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         1.51 -> 0.83, MLPClassifier 1.97) at a cost on Gaussian pairs whose
         largest true weights lie beyond the clip (mean shift d = 10, KL = 8:
         0.064 -> 0.095, MLPClassifier 0.37; see the User Guide). A value
-        that fewer than that share of the rows reach at either end of a
+        that less than that share of the two samples (weighed equally)
+        reaches at either end of a
         feature is read as the nearest value within the bounds, except
         where both bounds would be one value (a rare category's indicator,
         say): that feature keeps the training rows' range. 0 clips to the
@@ -1423,37 +1424,27 @@ def _clip_bounds(X, labels, sample_weight, quantile):
         sample_weight = None if sample_weight is None else sample_weight[kept]
     else:
         rows = X
-    weights = np.ones(len(rows)) if sample_weight is None else np.asarray(sample_weight, float)
+    weights = np.ones(len(rows)) if sample_weight is None else np.array(sample_weight, float)
     for label in (0, 1):
         in_sample = labels == label
         weights[in_sample] = weights[in_sample] / weights[in_sample].sum()
-    bounds = _weighted_quantiles(rows, weights, [quantile, 1.0 - quantile])
+    levels = [quantile, 1.0 - quantile]
+    if np.allclose(weights, weights[0]):  # equal samples: numpy's default, as before
+        bounds = np.quantile(rows, levels, axis=0)
+    else:
+        # The weighted inverted CDF: a value of the rows, whatever their order
+        # (an interpolated weighted quantile moved with the order of ties and
+        # could put a rare indicator's bound at 0.2; a review).
+        bounds = np.quantile(
+            rows,
+            levels,
+            axis=0,
+            weights=np.broadcast_to(weights[:, None], rows.shape),
+            method="inverted_cdf",
+        )
     collapsed = bounds[0] == bounds[1]
     bounds[:, collapsed] = np.stack([X.min(axis=0), X.max(axis=0)])[:, collapsed]
     return bounds.astype(np.float32)
-
-
-def _weighted_quantiles(X, weights, levels):
-    """Per-column quantiles of weighted rows, ``(len(levels), n_features)``.
-
-    Linear interpolation between the sorted values placed at
-    ``(S_i - w_i) / (S_n - w_n)`` (``S`` the cumulative weights): numpy's
-    default ("linear") method when the weights are equal. Rows of weight 0
-    take no place.
-    """
-    positive = weights > 0
-    X, weights = X[positive], weights[positive]
-    order = np.argsort(X, axis=0, kind="stable")
-    bounds = np.empty((len(levels), X.shape[1]))
-    for column in range(X.shape[1]):
-        values, w = X[order[:, column], column], weights[order[:, column]]
-        cumulative = np.cumsum(w)
-        span = cumulative[-1] - w[-1]
-        if span <= 0:  # one row
-            bounds[:, column] = values[-1]
-            continue
-        bounds[:, column] = np.interp(levels, (cumulative - w) / span, values)
-    return bounds
 
 
 def _can_judge(valid, min_rows=_CHASM_MIN_ROWS):

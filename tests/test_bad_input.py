@@ -367,6 +367,12 @@ def test_a_value_beyond_float32_after_fit_scores_minus_infinity(fitted, name):
     if name == "NoisierNCEClassifier":
         with pytest.warns(UnreliableEstimateWarning):
             assert model.predict(bad)[5] == -1
+    # A NaN is still refused, also where sklearn's finiteness check is off
+    # (it had scored -inf there; a review).
+    bad[5, 0] = np.nan
+    with sklearn.config_context(assume_finite=True):
+        with pytest.raises(ValueError, match=r"contains NaN \(row 5, column 0\)"):
+            model.score_samples(bad)
 
 
 def test_nan_under_assume_finite_is_named_as_nan():

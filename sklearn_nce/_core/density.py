@@ -605,8 +605,10 @@ class _BaseEnergyNCE(_BaseNCE):
         which corrects each draw's position within its mode: about 0.5 ms a
         draw on 10 features, more where the base holds a large KDE. Where the
         fit kept none of the network (``network_scale_`` 0), the model is its
-        base and is drawn from it directly. The default base's defensive part
-        (0.1% of its mass, heavy-tailed) is left out of the draws.
+        base and is drawn from it directly. A stack base's defensive part
+        (0.1% of its mass, heavy-tailed) is left out of the candidates, so
+        the draws follow the model without it (closely: the Langevin steps
+        read the whole density).
 
         Parameters
         ----------
@@ -690,7 +692,9 @@ def _without_defence(density):
     cost of 0.001 nats; drawn from, it put 0.05% of the draws more than 10
     standard deviations from the data and some 1000 out (breast cancer's
     10 first columns, 200 000 draws; a user test), where the stack never
-    goes past 7. Draws follow the model with that 0.1% of mass left out.
+    goes past 7. Resampled from the stack alone, the draws follow the model
+    with that 0.1% of mass left out (closely: the Langevin steps read the
+    whole density).
     """
     inner = getattr(density, "density", None)
     if isinstance(density, SelectedDensity) and isinstance(inner, DefensiveMixture):

@@ -375,6 +375,10 @@ class FeatureStandardiser:
                 start += len(block)
         if overflow == "raise":
             _check_float32_range(out, X, name)
+        elif not np.isfinite(out).all():
+            # Overflow reads +-inf; a NaN or inf in X itself is still refused
+            # (under assume_finite it had scored -inf; a review).
+            _refuse_non_finite(X, name)
         return out
 
     def inverse_transform(self, Z):
@@ -551,8 +555,13 @@ def _warn_if_far_outside(X, bounds, estimator):
     if distance[worst] > _FAR_OUTSIDE_RANGES:
         names = getattr(estimator, "feature_names_in_", None)
         column = f"column {worst}" if names is None else f"column {names[worst]!r}"
+        where = (
+            f"lies {distance[worst]:.3g} training ranges"
+            if np.isfinite(distance[worst])
+            else "lies beyond float32's range once standardised,"
+        )
         warnings.warn(
-            f"X has a value in {column} that lies {distance[worst]:.3g} training ranges "
+            f"X has a value in {column} that {where} "
             f"outside the range {type(estimator).__name__} was fitted on. "
             f"{getattr(estimator, '_far_rows_advice', EXTRAPOLATION_ADVICE)}",
             UnreliableEstimateWarning,
