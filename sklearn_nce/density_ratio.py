@@ -368,7 +368,11 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         ``n_rows // 100`` (about 100 steps per epoch) up to 4096: on large data
         an epoch then costs less than ``MLPClassifier``'s at its batch of 200.
         A batch never exceeds the training rows (``batch_size_`` says what was
-        used), as ``MLPClassifier`` clips it.
+        used), as ``MLPClassifier`` clips it. Every batch holds at least one
+        row of each sample, so an epoch has at most as many batches as the
+        smaller sample has rows: 10 target rows beside 10 000 source rows
+        train in 10 batches of about 1000 rows each, whatever
+        ``batch_size_`` reads.
     early_stopping : bool or "auto", default="auto"
         Hold out ``validation_fraction`` of the rows (stratified), stop when its
         loss has not improved by ``tol`` for ``n_iter_no_change`` epochs and
