@@ -746,7 +746,7 @@ class KernelDensityNoise(Noise):
     def log_prob(self, x):
         if _in_float64(self, x):
             widths = self.bandwidth_value.expand(len(self.centres))
-            return _float64_kernel_log_density(x, self.centres, self.shift, widths)
+            return _float64_kernel_log_density(x, self.centres, widths)
         n_centres, n_features = self.centres.shape
         # Fitted by an older version: no shift, and squared norms uncentred.
         shift = self._buffers.get("shift", self.centres.new_zeros(n_features))
@@ -885,7 +885,7 @@ class AdaptiveKernelDensityNoise(KernelDensityNoise):
 
     def log_prob(self, x):
         if _in_float64(self, x):
-            return _float64_kernel_log_density(x, self.centres, self.shift, self.widths)
+            return _float64_kernel_log_density(x, self.centres, self.widths)
         flat = x.reshape(-1, x.shape[-1]) - self.shift
         n_centres, n_features = self.centres.shape
         augmented = torch.cat([flat, flat.square().sum(-1, keepdim=True)], dim=1)
@@ -2194,7 +2194,9 @@ def _diagonal_gaussian_log_probs(x, means, scales):
 
     The squared distance is expanded as ``x^2 . P - 2 x . (mu P) + mu^2 . P``
     (``P = 1 / scales^2``), sklearn's form for diagonal mixtures: two matrix
-    products, no ``(n, K, d)`` tensor.
+    products, no ``(n, K, d)`` tensor. ``scales`` of shape ``(K, 1)`` are
+    isotropic components (a KDE's kernels): ``x^2 . P`` is then ``|x|^2 P``,
+    one product fewer.
     """
     n_components, n_features = means.shape
     # In float64, on x and means centred on the means' average: the
@@ -2209,12 +2211,14 @@ def _diagonal_gaussian_log_probs(x, means, scales):
     flat = x.reshape(-1, n_features).to(work) - centre
     means = means - centre
     precisions = scales.pow(-2)
+    if precisions.shape[1] == n_features:
+        spread = flat.square() @ precisions.T
+    else:
+        spread = flat.square().sum(-1, keepdim=True) * precisions.T
     squared_distance = (
-        flat.square() @ precisions.T
-        - 2.0 * flat @ (means * precisions).T
-        + (means.square() * precisions).sum(-1)
+        spread - 2.0 * flat @ (means * precisions).T + (means.square() * precisions).sum(-1)
     )
-    log_det = -scales.log().sum(-1)
+    log_det = -scales.log().expand(n_components, n_features).sum(-1)
     log_probs = -0.5 * squared_distance + log_det - 0.5 * n_features * _LOG_2PI
     return log_probs.to(x.dtype).reshape(*x.shape[:-1], n_components)
 
@@ -2249,27 +2253,14 @@ def _in_float64(kde, x):
     return getattr(kde, "_float64", False) and x.device.type != "mps"
 
 
-def _float64_kernel_log_density(x, centres, shift, widths):
-    """Log density of the Gaussian kernels of ``widths`` at ``centres``, in float64.
+def _float64_kernel_log_density(x, centres, widths):
+    """Log density of isotropic Gaussian kernels of ``widths`` at ``centres``, in float64.
 
-    The expanded product of ``log_prob``, with every term recomputed in
-    float64 from the float32 buffers: exact to ~1e-16 of its largest term.
+    Each kernel is a diagonal Gaussian of one scale, expanded in float64 by
+    :func:`_diagonal_gaussian_log_probs` from the float32 buffers.
     """
-    work = torch.float64
-    n_centres, n_features = centres.shape
-    shift = shift.to(work)
-    centred = centres.to(work) - shift
-    precisions = widths.to(work).pow(-2)
-    flat = x.reshape(-1, n_features).to(work) - shift
-    log_kernels = (
-        precisions * (flat @ centred.T)
-        - 0.5 * flat.square().sum(-1, keepdim=True) * precisions
-        - 0.5 * precisions * centred.square().sum(-1)
-        - n_features * widths.to(work).log()
-    )
-    log_norm = 0.5 * n_features * _LOG_2PI + math.log(n_centres)
-    log_density = torch.logsumexp(log_kernels, dim=-1) - log_norm
-    return log_density.to(x.dtype).reshape(x.shape[:-1])
+    log_kernels = _diagonal_gaussian_log_probs(x, centres, widths[:, None])
+    return torch.logsumexp(log_kernels, dim=-1) - math.log(len(centres))
 
 
 def _set_buffers(module, **arrays):
