@@ -145,7 +145,10 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
         state starts afresh, as in :class:`~sklearn.neural_network.MLPClassifier`,
         and ``history_`` and ``n_iter_`` run on from the previous fit's, as its
         ``loss_curve_`` and ``n_iter_`` do. Everything fitted on the data (the
-        noise, ``log_partition_``, ``offset_``) is fitted again.
+        noise, ``log_partition_``, ``offset_``) is fitted again. The
+        standardisation of X is kept from the fit the critic started in, so
+        that it reads new rows in the units it learnt (a feature that was
+        constant there must stay so).
     callbacks : list of skorch callbacks or None, default=None
         Extra :mod:`skorch.callbacks` (instances, or ``(name, callback)``
         pairs) added to every net the fit trains, e.g.

@@ -370,6 +370,10 @@ class _BaseEnergyNCE(_BaseNCE):
             # _prepare_training chose the mixture just before.
             box = BoxDensity(low, high)
             self.proposal_ = DefensiveMixture(self.proposal_, box, _BOX_PROPOSAL_WEIGHT)
+        if isinstance(self.base_, nn.Module):
+            # A fixed density (see ContrastiveNet.get_all_learnable_params): a
+            # user's base with nn.Parameters had been trained with the network.
+            self.base_.requires_grad_(False)
         return BaseCorrectedDensity(network, self.base_, bounds=(low, high))
 
     def _previous_critics(self):

@@ -107,6 +107,20 @@ class ContrastiveNet(NeuralNet):
             for name, callback in super()._default_callbacks
         ]
 
+    def get_all_learnable_params(self):
+        """The critic's trainable parameters only: never the noise's, nor a frozen base's.
+
+        skorch's default also yields the criterion's parameters, and the
+        objective holds the noise: a user's noise that kept its location and
+        scale as ``nn.Parameter`` s was trained along with the critic, to be
+        told apart more easily (its scale 0.99 -> 1.32 in 50 epochs; a
+        review), where NCE's noise is fixed. A density model's base is frozen
+        when the critic is built (``requires_grad_(False)``) for the same reason.
+        """
+        for name, param in self.module_.named_parameters():
+            if param.requires_grad:
+                yield name, param
+
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         super().on_train_begin(net, X=X, y=y, **kwargs)
         # Built at the first step, once every callback's on_train_begin has
@@ -174,7 +188,7 @@ class ContrastiveNet(NeuralNet):
             row[prefix + "_batch_size"] = size
         self.history.record(prefix + "_batch_count", len(values))
         for value in values:
-            _check_finite_loss(self, value)
+            _check_finite_loss(self, value, training)
 
     def _hooks_read_batch_losses(self):
         """Whether a callback from outside this package hooks the batches (and may read losses)."""
@@ -512,16 +526,27 @@ class FiniteLossGuard(Callback):
             return  # deferred: the net checks the epoch's losses once it reads them
         # The scalar loss as a float: skorch reads it anyway, and it is ~30x
         # cheaper than a torch.isfinite reduction.
-        _check_finite_loss(net, loss.item())
+        _check_finite_loss(net, loss.item(), training)
 
 
-def _check_finite_loss(net, value):
-    """Raise the divergence error when a batch loss ``value`` is NaN or infinite."""
-    if not math.isfinite(value):
-        _raise_diverged(
-            net,
-            f"The training loss became {value} in epoch {len(net.history)}: the fit diverged.",
-        )
+def _check_finite_loss(net, value, training=True):
+    """Raise a clear error when a batch loss ``value`` is NaN or infinite.
+
+    A held-out loss that is not finite while the training loss was is no
+    divergence: advising a lower ``lr`` there sent users the wrong way (a
+    review: a critic whose eval mode gave NaN).
+    """
+    if math.isfinite(value):
+        return
+    epoch = len(net.history)
+    if training is not False:  # None: a caller that did not say
+        _raise_diverged(net, f"The training loss became {value} in epoch {epoch}: the fit diverged.")
+    raise ValueError(
+        f"The held-out (early-stopping) loss became {value} in epoch {epoch} while the training "
+        "loss stayed finite: the critic's output on held-out rows in eval mode is not finite. "
+        "Check a custom critic's eval-mode behaviour (e.g. dropout or batch normalisation "
+        "statistics), or set early_stopping=False."
+    )
 
 
 class DivergenceCheck(Callback):
