@@ -86,14 +86,15 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
         rows at that quantile, then the held-out rows of ``early_stopping``),
         so that ``predict`` flags about that share of new rows from the
         training distribution; the training rows themselves, which the model
-        scores optimistically, are flagged less often than in
-        ``IsolationForest``. With neither (a fixed noise family and no
-        held-out rows) it is the training quantile. "auto" sets
-        ``offset_`` to the log density below which the model itself puts 1%
-        of its mass (estimated from the importance draws): a threshold for
-        clean training data. Outliers among the training rows become part of
-        the fitted density and fall mostly above it; with contaminated
-        training data, set the expected share, as for ``IsolationForest``.
+        scores optimistically, ``predict`` flags less often. With neither (a
+        fixed noise family and no held-out rows) it is the training quantile.
+        :meth:`fit_predict` flags that share of the rows it is given, as
+        ``IsolationForest`` does: with contaminated training data, set the
+        expected share and call it. "auto" sets ``offset_`` to the log
+        density below which the model itself puts 1% of its mass (estimated
+        from the importance draws): a threshold for clean training data.
+        Outliers among the training rows become part of the fitted density
+        and fall mostly above it.
     n_importance_samples : int >= 100, default=10000
         Noise draws for ``log Z`` and the "auto" threshold.
     hidden_layer_sizes : tuple of int or int, default=(64, 64)
@@ -333,6 +334,39 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
             +1 where ``decision_function(X) >= 0``, else -1.
         """
         return np.where(self.decision_function(X) >= 0, 1, -1)
+
+    def fit_predict(self, X, y=None):
+        """Fit on X and label its rows: the outliers *among them* are -1, the rest +1.
+
+        With a numeric ``contamination`` the rows of X that score below their
+        own ``contamination`` quantile are the outliers, so that the share
+        asked for is flagged among the rows given, as ``IsolationForest`` and
+        ``LocalOutlierFactor`` do. ``offset_`` (what :meth:`predict` reads) is
+        a threshold for *new* rows instead, and the model scores its own rows
+        optimistically: ``fit(X).predict(X)`` flagged 2.5% of 393
+        breast-cancer rows with 9.2% malignant at ``contamination=0.092``, 7
+        of the 36 (this: 9.2%, as ``IsolationForest``'s 9.4%; a user test).
+        With ``contamination="auto"`` it is ``fit(X).predict(X)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            -1 for the outliers among the rows of X, +1 for the others.
+        """
+        scores = self.fit(X).score_samples(X)
+        if self.contamination == "auto":
+            threshold = self.offset_
+        else:
+            # IsolationForest's rule: below the quantile, ties inliers.
+            threshold = np.percentile(scores, 100.0 * self.contamination)
+        return np.where(scores >= threshold, 1, -1)
 
     def _make_objective(self, noise, n_samples):
         if getattr(noise, "conditional", False):
