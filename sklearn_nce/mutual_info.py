@@ -67,6 +67,7 @@ from ._core.validation import (
     check_warm_start_features,
     explained_conversion_errors,
     stacklevel_to_user,
+    standard_rows,
     validate_params,
     validate_X,
     validate_X_y,
@@ -1462,7 +1463,7 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
             standardiser = FeatureStandardiser().fit(y)
             check_not_constant(standardiser.varying_, "y", _CONSTANT_CARRIES_NOTHING)
             encoded = standardiser.transform(y, "y")
-            check_feature_scale(encoded, "y")
+            check_feature_scale(standard_rows(standardiser, y), "y")
         # Checked before anything is stored: a refused warm start keeps describing
         # the critics it has.
         previous_width = getattr(self, "_target_width", None)

@@ -104,6 +104,13 @@ CASES = {
         (ValueError, r"middle half spans.*QuantileTransformer"),
         WORKS,
     ),
+    # In float32 the other rows became one value, whose spread of 0 passed
+    # as "mostly one value" while the column collapsed (a user test).
+    "one value beyond float32's resolution of the rest": (
+        np.r_[X[:-1], [[1e12, 0.0]]],
+        (ValueError, r"column\(s\) \[0\] whose middle half spans"),
+        WORKS,
+    ),
     "more features": (np.hstack([X, X]), WORKS, (ValueError, "4 features.*expecting 2")),
     "fewer features": (X[:, :1], WORKS, (ValueError, "1 features.*expecting 2")),
     "nested lists": (X.tolist(), WORKS, WORKS),
@@ -271,6 +278,12 @@ def test_score_with_bad_y(fitted):
 
 
 # -- pandas: names seen at fit and later -----------------------------------------------
+def test_a_squeezed_column_is_named_as_the_dataframe_names_it():
+    frame = pd.DataFrame({"age": X[:, 0], "income": np.r_[X[:-1, 1], 1e12]})
+    with pytest.raises(ValueError, match=r"column\(s\) \['income'\] whose middle half"):
+        NCEDensityRatio(**FAST).fit(frame, LABELS)
+
+
 @pytest.mark.parametrize("name", ["NCEDensityRatio", "CNCEEnergyModel"])
 def test_feature_names_must_match_those_seen_at_fit(name):
     frame = pd.DataFrame(X, columns=["a", "b"])

@@ -360,7 +360,11 @@ def test_a_density_holding_parameters_is_not_trained(role):
     # base's parameters along with the critic's; the noise widened from a
     # scale of 0.99 to 1.32 in 50 epochs. NCE's noise and base are fixed.
     X = _rows()
-    params = dict(noise=_ParameterNoise(), base=None) if role == "noise" else {"base": _ParameterNoise()}
+    params = (
+        dict(noise=_ParameterNoise(), base=None)
+        if role == "noise"
+        else {"base": _ParameterNoise()}
+    )
     model = CNCEEnergyModel(objective="nce", lr=1e-2, max_epochs=20, random_state=0, **params)
     model.fit(X)
     density = model.noise_ if role == "noise" else model.base_

@@ -540,7 +540,9 @@ def _check_finite_loss(net, value, training=True):
         return
     epoch = len(net.history)
     if training is not False:  # None: a caller that did not say
-        _raise_diverged(net, f"The training loss became {value} in epoch {epoch}: the fit diverged.")
+        _raise_diverged(
+            net, f"The training loss became {value} in epoch {epoch}: the fit diverged."
+        )
     raise ValueError(
         f"The held-out (early-stopping) loss became {value} in epoch {epoch} while the training "
         "loss stayed finite: the critic's output on held-out rows in eval mode is not finite. "

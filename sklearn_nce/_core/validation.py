@@ -50,6 +50,7 @@ __all__ = [
     "check_binary_target",
     "check_features",
     "check_feature_scale",
+    "standard_rows",
     "check_is_fitted",
     "non_numeric_columns",
     "check_not_constant",
@@ -438,7 +439,9 @@ def _standardise(estimator, X, name, reset, overflow="raise"):
         estimator._standardiser = kept or FeatureStandardiser().fit(X)
     Z = estimator._standardiser.transform(X, name, overflow=overflow)
     if reset:
-        check_feature_scale(Z, name)
+        check_feature_scale(
+            standard_rows(estimator._standardiser, X), name, _feature_names(estimator, Z.shape[1])
+        )
         bounds = _bounds(Z)
         previous = getattr(estimator, "_training_bounds", None)
         if kept is not None and bounds is not None and previous is not None:
@@ -477,6 +480,29 @@ def _warm_standardiser(estimator, X, name):
             "vary. Set warm_start=False to start afresh."
         )
     return previous
+
+
+def standard_rows(standardiser, X):
+    """Evenly spaced rows of X (at most ``_SCALE_CHECK_ROWS``) in standard units, in float64.
+
+    What :func:`check_feature_scale` reads. In float32 a squeezed column could
+    vanish: 1e12 in one of 400 rows left the others within 3e-11 standard
+    deviations of each other, one float32 value, and a middle half of spread
+    0 passed as "mostly one value" while the column collapsed (a user test
+    met the error at 4000 rows, where float32 kept a spread of 2.6e-6).
+    """
+    rows = np.asarray(X[:: max(1, len(X) // _SCALE_CHECK_ROWS)], dtype=np.float64)
+    return (rows - standardiser.mean_) / standardiser.scale_
+
+
+def _feature_names(estimator, width):
+    """``feature_names_in_`` where they name the ``width`` columns the estimator reads, else None.
+
+    Not after one-hot encoding (InfoNCEAnchorMI's ``discrete_features``),
+    where the columns are no longer the user's.
+    """
+    names = getattr(estimator, "feature_names_in_", None)
+    return names if names is not None and len(names) == width else None
 
 
 def _check_float32_range(Z, X, name):
@@ -539,7 +565,7 @@ def check_warm_start_features(estimator, n_features, previous, name="X"):
         )
 
 
-def check_feature_scale(Z, name="X"):
+def check_feature_scale(Z, name="X", feature_names=None):
     """Refuse standardised columns whose bulk a few extreme values squeeze to a point.
 
     ``Z`` is in standard units (see :class:`FeatureStandardiser`). When a
@@ -548,7 +574,7 @@ def check_feature_scale(Z, name="X"):
     a critic cannot tell them apart. The interquartile range is read on at
     most ``_SCALE_CHECK_ROWS`` evenly spaced rows; a column whose range is 0
     (mostly one value) passes. Raises ``ValueError`` naming the columns and
-    the fix.
+    the fix (by ``feature_names``, one per column of Z, where given).
     """
     Z = np.asarray(Z)
     rows = Z[:: max(1, len(Z) // _SCALE_CHECK_ROWS)].astype(np.float64, copy=False)
@@ -556,9 +582,10 @@ def check_feature_scale(Z, name="X"):
     spread = q75 - q25
     squeezed = np.flatnonzero((spread > 0) & (spread < 1 / _MAX_FEATURE_SCALE))
     if len(squeezed):
+        labels = squeezed if feature_names is None else np.asarray(feature_names)[squeezed]
         raise ValueError(
-            f"{name} has column(s) {squeezed[:10].tolist()} whose middle half spans "
-            f"{spread[squeezed[0]]:.3g} standard deviations (column {squeezed[0]}): a few "
+            f"{name} has column(s) {labels[:10].tolist()} whose middle half spans "
+            f"{spread[squeezed[0]]:.3g} standard deviations (column {labels[0]!r}): a few "
             f"extreme values set its scale and the other rows are indistinguishable to a "
             f"neural critic. Drop the rows holding those values if they are errors, or "
             f"transform {name} first, e.g. with QuantileTransformer or a log (a linear scaler "
@@ -612,7 +639,7 @@ def _warn_if_far_outside(X, bounds, estimator):
         distance = np.maximum(low - X.min(axis=0), X.max(axis=0) - high) / span
     worst = int(np.argmax(distance))
     if distance[worst] > _FAR_OUTSIDE_RANGES:
-        names = getattr(estimator, "feature_names_in_", None)
+        names = _feature_names(estimator, X.shape[1])
         column = f"column {worst}" if names is None else f"column {names[worst]!r}"
         where = (
             f"lies {distance[worst]:.3g} training ranges"
