@@ -274,7 +274,12 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         (full batch, LBFGS: a convex problem, solved exactly, with the L2
         penalty of ``LogisticRegression(C=10)`` so that samples a hyperplane
         separates still have an optimum), then, with it frozen, an MLP added
-        on top of it by ``optimizer``, starting from zero. With held-out rows
+        on top of it by ``optimizer``, starting from zero. From 3000 training
+        rows a single classifier's linear part also reads each feature's
+        Yeo-Johnson transform (power fitted on the training rows, read on
+        their range), so that it follows skewed features: log-normal
+        incomes scaled by e read a log-ratio MSE of 2.13 with the plain line
+        and 0.092 with it. With held-out rows
         (``early_stopping``) the linear part is kept only if their loss is
         below the constant ratio's (except in the refit that bridges a
         chasm, whose measured gap rules the constant out): on wine split at
