@@ -345,6 +345,20 @@ def test_finite_loss_guard_raises_on_non_finite_loss(bad):
         guard.on_batch_end(net, loss=torch.tensor(bad))
 
 
+def test_a_held_out_loss_after_weights_went_non_finite_is_a_divergence():
+    # An epoch's last step can send the weights to NaN; the held-out pass
+    # is then the first to see it (a review): that is the diverged-fit error.
+    guard = FiniteLossGuard()
+    module = torch.nn.Linear(2, 1)
+    net = SimpleNamespace(history=[{}], lr=0.5, module_=module, losses_deferred_=False)
+    with pytest.raises(ValueError, match="eval mode"):
+        guard.on_batch_end(net, training=False, loss=torch.tensor(float("nan")))
+    with torch.no_grad():
+        module.weight.fill_(float("nan"))
+    with pytest.raises(ValueError, match=r"held-out loss became nan.*diverged.*`lr`"):
+        guard.on_batch_end(net, training=False, loss=torch.tensor(float("nan")))
+
+
 def test_finite_loss_guard_accepts_finite_loss():
     guard = FiniteLossGuard()
     net = SimpleNamespace(history=[{}], lr=0.5)

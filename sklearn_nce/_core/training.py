@@ -114,12 +114,13 @@ class ContrastiveNet(NeuralNet):
         objective holds the noise: a user's noise that kept its location and
         scale as ``nn.Parameter`` s was trained along with the critic, to be
         told apart more easily (its scale 0.99 -> 1.32 in 50 epochs; a
-        review), where NCE's noise is fixed. A density model's base is frozen
-        when the critic is built (``requires_grad_(False)``) for the same reason.
+        review), where NCE's noise is fixed. A density model's base, which
+        the critic holds, is frozen when the critic is built
+        (``requires_grad_(False)``) for the same reason.
         """
-        for name, param in self.module_.named_parameters():
-            if param.requires_grad:
-                yield name, param
+        # All of the critic's, frozen ones too (a frozen parameter gets no
+        # gradient, and the optimisers skip it; one unfrozen later trains).
+        yield from self.module_.named_parameters()
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         super().on_train_begin(net, X=X, y=y, **kwargs)
@@ -539,16 +540,23 @@ def _check_finite_loss(net, value, training=True):
     if math.isfinite(value):
         return
     epoch = len(net.history)
-    if training is not False:  # None: a caller that did not say
-        _raise_diverged(
-            net, f"The training loss became {value} in epoch {epoch}: the fit diverged."
-        )
+    # An epoch's last step can send the weights to NaN: the held-out pass
+    # is then the first to see it, and that is a divergence too.
+    if training is not False or not _finite_parameters(net.module_):  # None: unsaid
+        loss = "training" if training is not False else "held-out"
+        _raise_diverged(net, f"The {loss} loss became {value} in epoch {epoch}: the fit diverged.")
     raise ValueError(
-        f"The held-out (early-stopping) loss became {value} in epoch {epoch} while the training "
-        "loss stayed finite: the critic's output on held-out rows in eval mode is not finite. "
-        "Check a custom critic's eval-mode behaviour (e.g. dropout or batch normalisation "
-        "statistics), or set early_stopping=False."
+        f"The held-out (early-stopping) loss became {value} in epoch {epoch}, with the critic's "
+        "weights finite and the training loss finite: the critic's output on the held-out rows "
+        "in eval mode, or the loss of it, is not finite. Check a custom critic's eval-mode "
+        "behaviour (e.g. dropout or batch normalisation statistics), or set "
+        "early_stopping=False."
     )
+
+
+def _finite_parameters(module):
+    """Whether every parameter of ``module`` is finite."""
+    return all(bool(torch.isfinite(param).all()) for param in module.parameters())
 
 
 class DivergenceCheck(Callback):

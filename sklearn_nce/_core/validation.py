@@ -438,10 +438,13 @@ def _standardise(estimator, X, name, reset, overflow="raise"):
     if reset:
         estimator._standardiser = kept or FeatureStandardiser().fit(X)
     Z = estimator._standardiser.transform(X, name, overflow=overflow)
-    if reset:
+    if reset and kept is None:
+        # (A warm chunk is read in the first fit's units: its own spread,
+        # however small, squeezes nothing.)
         check_feature_scale(
             standard_rows(estimator._standardiser, X), name, _feature_names(estimator, Z.shape[1])
         )
+    if reset:
         bounds = _bounds(Z)
         previous = getattr(estimator, "_training_bounds", None)
         if kept is not None and bounds is not None and previous is not None:
@@ -491,7 +494,7 @@ def standard_rows(standardiser, X):
     0 passed as "mostly one value" while the column collapsed (a user test
     met the error at 4000 rows, where float32 kept a spread of 2.6e-6).
     """
-    rows = np.asarray(X[:: max(1, len(X) // _SCALE_CHECK_ROWS)], dtype=np.float64)
+    rows = np.asarray(X[:: max(1, -(-len(X) // _SCALE_CHECK_ROWS))], dtype=np.float64)
     return (rows - standardiser.mean_) / standardiser.scale_
 
 
@@ -582,9 +585,11 @@ def check_feature_scale(Z, name="X", feature_names=None):
     spread = q75 - q25
     squeezed = np.flatnonzero((spread > 0) & (spread < 1 / _MAX_FEATURE_SCALE))
     if len(squeezed):
-        labels = squeezed if feature_names is None else np.asarray(feature_names)[squeezed]
+        labels = (
+            squeezed if feature_names is None else np.asarray(feature_names)[squeezed]
+        ).tolist()
         raise ValueError(
-            f"{name} has column(s) {labels[:10].tolist()} whose middle half spans "
+            f"{name} has column(s) {labels[:10]} whose middle half spans "
             f"{spread[squeezed[0]]:.3g} standard deviations (column {labels[0]!r}): a few "
             f"extreme values set its scale and the other rows are indistinguishable to a "
             f"neural critic. Drop the rows holding those values if they are errors, or "
