@@ -24,7 +24,7 @@ from sklearn.utils.validation import (
 )
 
 from ._core.base import _BaseNCE, apply_critic
-from ._core.critics import QuadraticCritic, ResidualCritic, YeoJohnsonLinear, as_scores
+from ._core.critics import QuadraticCritic, ResidualCritic, as_scores
 from ._core.losses import LOSSES, balanced_log_likelihood
 from ._core.objectives import (
     TelescopingObjective,
@@ -143,13 +143,6 @@ _AUTO_EARLY_STOPPING_MIN_ROWS = 50
 # 2% quantiles (1000 rows: Student-t 2.43 -> 1.73 / 1.65 but mean shift d=5
 # 0.037 -> 0.051 / 0.098).
 _AUTO_RESIDUAL_MIN_ROWS = 4000
-# The residual critic's linear stage also reads the features' Yeo-Johnson
-# transforms (YeoJohnsonLinear) from this many training rows (the default
-# residual critic's 4000 rows less those held out). Below, twice the linear
-# parameters fit noise: two random halves of wine (89 rows each) kept a
-# linear stage the held-out rows had rejected as a plain line, and a 1-d
-# separable shift at 40 rows per sample read a log-ratio MSE of 18 (line 1.2).
-_POWER_STAGE_MIN_ROWS = 3000
 # predict_weights (and denominator_weights_) read the critic on inputs clipped,
 # feature by feature, to the [q, 1 - q] quantiles of the training rows of both
 # samples (weight_clip_quantile=q), so that no weight comes from the critic
@@ -274,12 +267,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         (full batch, LBFGS: a convex problem, solved exactly, with the L2
         penalty of ``LogisticRegression(C=10)`` so that samples a hyperplane
         separates still have an optimum), then, with it frozen, an MLP added
-        on top of it by ``optimizer``, starting from zero. From 3000 training
-        rows a single classifier's linear part also reads each feature's
-        Yeo-Johnson transform (power fitted on the training rows, read on
-        their range), so that it follows skewed features: log-normal
-        incomes scaled by e read a log-ratio MSE of 2.13 with the plain line
-        and 0.092 with it. With held-out rows
+        on top of it by ``optimizer``, starting from zero. With held-out rows
         (``early_stopping``) the linear part is kept only if their loss is
         below the constant ratio's (except in the refit that bridges a
         chasm, whose measured gap rules the constant out): on wine split at
@@ -1396,12 +1384,6 @@ default=None
             return QuadraticCritic(X.shape[1], n_outputs)
         mlp = super()._default_critic(X, n_outputs)
         if self.architecture_ == "residual":
-            if n_outputs == 1 and not self.bridged_chasm_ and len(X) >= _POWER_STAGE_MIN_ROWS:
-                # Linear in the rows and in their power transforms (see
-                # YeoJohnsonLinear): a line alone overshot skewed features'
-                # tails. Across a chasm (and in telescoping heads) the plain
-                # line is what extrapolates between the samples.
-                return ResidualCritic(YeoJohnsonLinear.from_rows(X, n_outputs), mlp)
             linear = torch.nn.Linear(X.shape[1], n_outputs, dtype=torch.float32)
             # Zero start, as for a fresh logistic regression: the first stage
             # is convex, so LBFGS reaches the same optimum from anywhere.

@@ -6,13 +6,10 @@ mapping a float32 tensor of shape ``(n, n_features)`` to ``(n,)`` or
 ``(n, n_outputs)`` can be passed instead.
 """
 
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from numbers import Integral
 
-import numpy as np
 import torch
-from scipy.stats import yeojohnson_normmax
 from torch import nn
 from torch.nn import functional as F
 
@@ -26,7 +23,6 @@ __all__ = [
     "QuadraticCritic",
     "ResidualCritic",
     "SeparableCritic",
-    "YeoJohnsonLinear",
     "as_scores",
     "score_count",
     "single_scores",
@@ -180,101 +176,6 @@ class QuadraticCritic(nn.Module):
         """
         quadratic = torch.einsum("ni,kij,nj->nk", x, self.quadratic, x)
         return self.linear(x) + quadratic
-
-
-class YeoJohnsonLinear(nn.Linear):
-    """A linear map of the rows and of their Yeo-Johnson transforms: ``W [x, t(x)] + b``.
-
-    The first stage of a residual critic (:class:`ResidualCritic`). A linear
-    log ratio in ``x`` is right for shifts, but a ratio that is linear in the
-    log of a skewed feature is steep and curved in the feature, and a line
-    through it overshoots in the sparse tail (a user test: log-normal incomes
-    scaled by e, 3000 rows per sample, read a log-ratio MSE of 2.13 on the
-    shifted rows against 0.10 for the MLP alone). ``t`` is the Yeo-Johnson
-    power transform of each (standardised) feature, with the power that
-    makes the training rows most normal (maximum likelihood, the criterion
-    of sklearn's ``PowerTransformer``), standardised again: the line in
-    ``[x, t(x)]`` then fits both shapes (that problem 0.092; log-normal
-    location shift 0.037 -> 0.013; Gaussian shift, Student-t shift
-    unchanged; gamma scale change 0.003 -> 0.006, the MLP alone 0.011;
-    seeds 0-2). ``t`` reads ``x`` clamped to the training
-    range, so that beyond it the map extrapolates linearly in ``x``, as a
-    plain linear stage does.
-
-    Build it with :meth:`from_rows`. Its ``weight`` and ``bias`` are an
-    ``nn.Linear``'s over the ``2 * n_features`` columns ``[x, t(x)]``.
-    """
-
-    def __init__(self, lambdas, low, high, mean, scale, out_features=1):
-        n_features = len(lambdas)
-        super().__init__(2 * n_features, out_features, dtype=torch.float32)
-        for name, value in [
-            ("lambdas", lambdas),
-            ("low", low),
-            ("high", high),
-            ("mean", mean),
-            ("scale", scale),
-        ]:
-            self.register_buffer(name, torch.as_tensor(value, dtype=torch.float32))
-
-    @classmethod
-    def from_rows(cls, X, out_features=1, max_rows=10_000):
-        """Fit the transform on the training rows X (at most ``max_rows`` evenly spaced of them).
-
-        A feature that does not vary keeps the identity (power 1).
-        """
-        X = np.asarray(X, dtype=np.float64)
-        rows = X[:: max(1, -(-len(X) // max_rows))]
-        lambdas = np.ones(X.shape[1])
-        for column in np.flatnonzero(np.ptp(rows, axis=0) > 0):
-            with warnings.catch_warnings(), np.errstate(all="ignore"):
-                warnings.simplefilter("ignore")
-                power = yeojohnson_normmax(rows[:, column])
-            # Bounded powers keep (x + 1)^power within float32 on the
-            # training range; the maximum-likelihood power of real columns
-            # lies well inside (log-normal columns: -0.9 to 0.1).
-            lambdas[column] = np.clip(power, *_YEO_JOHNSON_POWERS) if np.isfinite(power) else 1.0
-        transformed = _yeo_johnson(torch.as_tensor(rows), torch.as_tensor(lambdas)).numpy()
-        scale = transformed.std(axis=0)
-        layer = cls(
-            lambdas,
-            X.min(axis=0),
-            X.max(axis=0),
-            transformed.mean(axis=0),
-            np.where(scale > 0, scale, 1.0),
-            out_features,
-        )
-        nn.init.zeros_(layer.weight)
-        nn.init.zeros_(layer.bias)
-        return layer
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        inside = torch.minimum(torch.maximum(x, self.low), self.high)
-        transformed = (_yeo_johnson(inside, self.lambdas) - self.mean) / self.scale
-        return F.linear(torch.cat([x, transformed], dim=-1), self.weight, self.bias)
-
-
-# The powers YeoJohnsonLinear allows (see from_rows).
-_YEO_JOHNSON_POWERS = (-3.0, 5.0)
-
-
-def _yeo_johnson(x, lambdas):
-    """The Yeo-Johnson transform of each column of ``x`` with power ``lambdas[j]``."""
-    positive = x >= 0
-    magnitude = x.abs()
-    near_zero, near_two = lambdas.abs() < 1e-6, (2 - lambdas).abs() < 1e-6
-    log_up = torch.log1p(magnitude)
-    # expm1(p log(1 + m)) / p, not ((1 + m)^p - 1) / p: float32 cancels
-    # there for small powers (an error of about eps / p).
-    upper = torch.where(
-        near_zero, log_up, torch.expm1(lambdas * log_up) / torch.where(near_zero, 1.0, lambdas)
-    )
-    lower = -torch.where(
-        near_two,
-        log_up,
-        torch.expm1((2 - lambdas) * log_up) / torch.where(near_two, 1.0, 2 - lambdas),
-    )
-    return torch.where(positive, upper, lower)
 
 
 class ResidualCritic(nn.Module):
