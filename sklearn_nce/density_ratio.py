@@ -407,10 +407,9 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         and ``history_`` and ``n_iter_`` run on from the previous fit's, as its
         ``loss_curve_`` and ``n_iter_`` do (a fit that bridges a density
         chasm refits afresh). Everything fitted on the data (the class sizes,
-        the chasm check) is fitted again. The
-        standardisation of X is kept from the fit the critic started in, so
-        that it reads new rows in the units it learnt (a feature that was
-        constant there must stay so).
+        the chasm check) is fitted again, but not the standardisation of X:
+        the critic reads new rows in the units it learnt in (so a feature
+        that was constant then must stay so).
     callbacks : list of skorch callbacks or None, default=None
         Extra :mod:`skorch.callbacks` (instances, or ``(name, callback)``
         pairs) added to every net the fit trains, e.g.

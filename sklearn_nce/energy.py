@@ -155,10 +155,9 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         state starts afresh, as in :class:`~sklearn.neural_network.MLPClassifier`,
         and ``history_`` and ``n_iter_`` run on from the previous fit's, as its
         ``loss_curve_`` and ``n_iter_`` do. Everything fitted on the data (the
-        noise, the base density, ``log_partition_``) is fitted again. The
-        standardisation of X is kept from the fit the critic started in, so
-        that it reads new rows in the units it learnt (a feature that was
-        constant there must stay so).
+        noise, the base density, ``log_partition_``) is fitted again, but not the
+        standardisation of X: the critic reads new rows in the units it
+        learnt in (so a feature that was constant then must stay so).
     callbacks : list of skorch callbacks or None, default=None
         Extra :mod:`skorch.callbacks` (instances, or ``(name, callback)``
         pairs) added to every net the fit trains, e.g.

@@ -87,10 +87,10 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
         so that ``predict`` flags about that share of new rows from the
         training distribution (the held-out tail is a few rows, so that share
         strays from fit to fit: 3.5-11.5% of new rows at 0.05 over 16 draws
-        of a 4-d Gaussian; see the User Guide); the training rows themselves, which
-        the model scores optimistically, ``predict`` usually flags less
-        often. With neither (a
-        fixed noise family and no held-out rows) it is the training quantile.
+        of a 4-d Gaussian; see the User Guide). The training rows themselves,
+        which the model scores optimistically, ``predict`` usually flags less
+        often. With neither correction (a fixed noise family and no held-out
+        rows) it is the training quantile.
         :meth:`fit_predict` flags that share of the rows it is given, as
         ``IsolationForest`` does: with contaminated training data, set the
         expected share and call it. "auto" sets ``offset_`` to the log
@@ -149,10 +149,9 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
         state starts afresh, as in :class:`~sklearn.neural_network.MLPClassifier`,
         and ``history_`` and ``n_iter_`` run on from the previous fit's, as its
         ``loss_curve_`` and ``n_iter_`` do. Everything fitted on the data (the
-        noise, ``log_partition_``, ``offset_``) is fitted again. The
-        standardisation of X is kept from the fit the critic started in, so
-        that it reads new rows in the units it learnt (a feature that was
-        constant there must stay so).
+        noise, ``log_partition_``, ``offset_``) is fitted again, but not the
+        standardisation of X: the critic reads new rows in the units it
+        learnt in (so a feature that was constant then must stay so).
     callbacks : list of skorch callbacks or None, default=None
         Extra :mod:`skorch.callbacks` (instances, or ``(name, callback)``
         pairs) added to every net the fit trains, e.g.
@@ -350,8 +349,8 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
         breast-cancer rows with 9.2% malignant at ``contamination=0.092``, 7
         of the 36 (this: 9.4% and 23 of them, ``IsolationForest`` 9.4% and
         21; a user test). Tied scores count as inliers, as there, so copies
-        of a row can leave fewer than that share flagged.
-        With ``contamination="auto"`` it is ``fit(X).predict(X)``.
+        of a row can leave fewer than that share flagged. With
+        ``contamination="auto"`` it is ``fit(X).predict(X)``.
 
         Parameters
         ----------

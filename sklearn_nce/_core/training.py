@@ -108,7 +108,7 @@ class ContrastiveNet(NeuralNet):
         ]
 
     def get_all_learnable_params(self):
-        """The critic's trainable parameters only: never the noise's, nor a frozen base's.
+        """The critic's parameters only, never the objective's (the noise's).
 
         skorch's default also yields the criterion's parameters, and the
         objective holds the noise: a user's noise that kept its location and
