@@ -540,10 +540,11 @@ def _check_finite_loss(net, value, training=True):
     if math.isfinite(value):
         return
     epoch = len(net.history)
+    held_out = training is False  # None: a caller that did not say
     # An epoch's last step can send the weights to NaN: the held-out pass
     # is then the first to see it, and that is a divergence too.
-    if training is not False or not _finite_parameters(net.module_):  # None: unsaid
-        loss = "training" if training is not False else "held-out"
+    if not held_out or not _finite_parameters(net.module_):
+        loss = "held-out" if held_out else "training"
         _raise_diverged(net, f"The {loss} loss became {value} in epoch {epoch}: the fit diverged.")
     raise ValueError(
         f"The held-out (early-stopping) loss became {value} in epoch {epoch}, with the critic's "

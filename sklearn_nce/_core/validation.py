@@ -438,13 +438,12 @@ def _standardise(estimator, X, name, reset, overflow="raise"):
     if reset:
         estimator._standardiser = kept or FeatureStandardiser().fit(X)
     Z = estimator._standardiser.transform(X, name, overflow=overflow)
-    if reset and kept is None:
-        # (A warm chunk is read in the first fit's units: its own spread,
-        # however small, squeezes nothing.)
-        check_feature_scale(
-            standard_rows(estimator._standardiser, X), name, _feature_names(estimator, Z.shape[1])
-        )
     if reset:
+        if kept is None:
+            # (A warm chunk is read in the first fit's units: its own spread,
+            # however small, squeezes nothing.)
+            names = _feature_names(estimator, Z.shape[1])
+            check_feature_scale(standard_rows(estimator._standardiser, X), name, names)
         bounds = _bounds(Z)
         previous = getattr(estimator, "_training_bounds", None)
         if kept is not None and bounds is not None and previous is not None:
@@ -574,14 +573,13 @@ def check_feature_scale(Z, name="X", feature_names=None):
     ``Z`` is in standard units (see :class:`FeatureStandardiser`). When a
     handful of values far from the rest set a column's standard deviation,
     the other rows end up within ``1 / _MAX_FEATURE_SCALE`` of each other and
-    a critic cannot tell them apart. The interquartile range is read on at
-    most ``_SCALE_CHECK_ROWS`` evenly spaced rows; a column whose range is 0
-    (mostly one value) passes. Raises ``ValueError`` naming the columns and
-    the fix (by ``feature_names``, one per column of Z, where given).
+    a critic cannot tell them apart. The interquartile range is read on the
+    rows given (:func:`standard_rows` picks at most ``_SCALE_CHECK_ROWS``
+    of X); a column whose range is 0 (mostly one value) passes. Raises
+    ``ValueError`` naming the columns and the fix (by ``feature_names``, one
+    per column of Z, where given).
     """
-    Z = np.asarray(Z)
-    rows = Z[:: max(1, len(Z) // _SCALE_CHECK_ROWS)].astype(np.float64, copy=False)
-    q25, q75 = np.percentile(rows, [25, 75], axis=0)
+    q25, q75 = np.percentile(np.asarray(Z, dtype=np.float64), [25, 75], axis=0)
     spread = q75 - q25
     squeezed = np.flatnonzero((spread > 0) & (spread < 1 / _MAX_FEATURE_SCALE))
     if len(squeezed):
