@@ -1271,7 +1271,7 @@ default=None
                 "constant ratio of 1): the critic is confidently wrong on these rows, which "
                 f"is overfitting or an unstable fit. {remedy}.",
                 UnreliableEstimateWarning,
-                stacklevel=2,
+                stacklevel=stacklevel_to_user(),
             )
         return score
 
@@ -1296,8 +1296,9 @@ default=None
         smaller, larger = self.classes_.tolist()  # Python scalars: plain reprs
         if not (larger == 1 or larger is True):
             warnings.warn(
-                f"y has labels {[smaller, larger]}; taking {larger!r} (the larger) as the "
-                "numerator sample. A swapped direction inverts the ratio: set numerator_label "
+                f"y has labels {[smaller, larger]}; taking {larger!r} (the later in sorted "
+                "order, classes_[1], as LogisticRegression's positive class) as the numerator "
+                "sample. A swapped direction inverts the ratio: set numerator_label "
                 f"(e.g. numerator_label={smaller!r}) to choose, or use 0/1 labels "
                 "(make_two_sample builds them).",
                 UserWarning,

@@ -64,6 +64,7 @@ from ._core.validation import (
     check_feature_scale,
     check_is_fitted,
     check_not_constant,
+    check_shape_and_columns,
     check_warm_start_features,
     explained_conversion_errors,
     stacklevel_to_user,
@@ -335,10 +336,12 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         (sklearn's ``type_of_target`` "binary" or "multiclass") with at most
         20 distinct values; a y of several columns is continuous. True: y
         (one column) is discrete whatever its values. False: y is numbers.
-    discrete_features : bool or array-like, default=False
+    discrete_features : bool, "auto" or array-like, default=False
         Which columns of X hold categories (codes) rather than numbers, as
         in :func:`~sklearn.feature_selection.mutual_info_classif`: True (all),
-        False (none), column indices, or a boolean mask. Each such column is
+        False (none), column indices, or a boolean mask; "auto" is False, as
+        sklearn's "auto" is for dense X. Category or text columns are
+        refused either way: encode them as codes first (``OrdinalEncoder``). Each such column is
         one-hot encoded (one column per value seen at fit; a value unseen at
         fit reads as none of them), so the critic reads unordered
         categories, not their codes as numbers: 30 product codes fixing a
@@ -620,7 +623,7 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "cv": [Interval(Integral, 2, None, closed="left")],
         "discrete_target": ["boolean", StrOptions({"auto"})],
-        "discrete_features": ["boolean", "array-like"],
+        "discrete_features": ["boolean", "array-like", StrOptions({"auto"})],
         # "auto": a budget of optimiser steps (see _BaseNCE._max_epochs).
         "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "batch_size": [Interval(Integral, 3, None, closed="left"), StrOptions({"auto"})],
@@ -1595,7 +1598,7 @@ InfoNCEAnchorMI.fit_transform = available_if(InfoNCEAnchorMI._check_embedding)(
         "y": ["array-like"],
         "per_feature": ["boolean"],
         "discrete_target": [StrOptions({"auto"}), "boolean"],
-        "discrete_features": ["boolean", "array-like"],
+        "discrete_features": ["boolean", "array-like", StrOptions({"auto"})],
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
     },
@@ -1655,10 +1658,11 @@ def mutual_info_nce(
         not matter (True), or numbers (False). "auto": a one-column y of
         text, booleans, or integers with at most 20 distinct values is class
         labels. See :class:`InfoNCEAnchorMI`.
-    discrete_features : bool or array-like, default=False
+    discrete_features : bool, "auto" or array-like, default=False
         Which columns of X hold categories (codes), one-hot encoded so that
-        their codes do not matter: True, False, column indices or a boolean
-        mask, as in :func:`~sklearn.feature_selection.mutual_info_classif`.
+        their codes do not matter: True, False ("auto": False, as sklearn's
+        is for dense X), column indices or a boolean mask, as in
+        :func:`~sklearn.feature_selection.mutual_info_classif`.
         See :class:`InfoNCEAnchorMI`.
     random_state : int, RandomState instance or None, default=None
         Seeds the estimator; with ``per_feature=True`` one seed per column is
@@ -1700,6 +1704,9 @@ def mutual_info_nce(
             random_state=random_state, discrete_features=discrete_features, **params
         )
         return model.fit(X, y).mi_
+    # The joint fit's refusal of category and text columns (a user test: a
+    # category column was refused there and read as its codes here).
+    check_shape_and_columns(X)
     # float64 kept: each fit standardises its column, in float64 (X + 1e8 keeps its digits).
     with explained_conversion_errors("X"):
         X = check_array(X, dtype=(np.float64, np.float32), ensure_min_samples=2, input_name="X")

@@ -12,6 +12,7 @@ import torch
 from joblib import parallel_config
 from numpy.testing import assert_allclose
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from skorch import NeuralNet
 from skorch.callbacks import Callback
@@ -1291,7 +1292,25 @@ def test_a_batch_size_above_the_training_rows_is_clipped_with_a_warning():
     assert mi.batch_size_ == 100 and mi.nu_ == 99
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)  # "auto" is never clipped aloud
+        warnings.simplefilter("ignore", ConvergenceWarning)  # one epoch: not the point
         NCEDensityRatio(max_epochs=1, random_state=0).fit(X, y)
+
+
+def test_a_user_epoch_cap_that_stops_a_falling_loss_warns_as_mlpclassifier_does():
+    # A user test: max_epochs=3 read a log-ratio MSE of 4.38 (0.25 at the
+    # default) in silence; MLPClassifier warns at max_iter.
+    X, y = make_mean_shift(n_features=3, kl=1.0).sample(500, 500, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="max_epochs=3 ended the fit while the held-out"):
+        NCEDensityRatio(max_epochs=3, random_state=0).fit(X, y)
+    with pytest.warns(ConvergenceWarning, match="while the training loss"):
+        NCEDensityRatio(max_epochs=3, early_stopping=False, random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        # The default cap is the package's budget, not the user's, and a
+        # generous cap that early stopping ends first is no cap at all.
+        NCEDensityRatio(random_state=0).fit(X, y)
+        ratio = NCEDensityRatio(max_epochs=1000, random_state=0).fit(X, y)
+    assert len(ratio.net_.history) < 1000
 
 
 @pytest.mark.filterwarnings("ignore:InfoNCEAnchorMI's estimate")  # one epoch: not the point

@@ -15,6 +15,7 @@ from sklearn.feature_selection import mutual_info_classif
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_nce import InfoNCEAnchorMI, mutual_info_nce
+from sklearn_nce._core.encoding import discrete_mask
 from sklearn_nce.datasets import make_correlated_gaussian
 from sklearn_nce.exceptions import SmallSampleWarning, UnreliableEstimateWarning
 from sklearn_nce.mutual_info import _MAX_AUTO_CLASSES, _resolve_discrete_target
@@ -299,6 +300,22 @@ def test_discrete_features_read_codes_as_categories():
     assert abs(per_feature[1]) < 0.05
     with pytest.raises(ValueError, match="outside X's 2 column"):
         InfoNCEAnchorMI(discrete_features=[2]).fit(X_codes, price)
+
+
+def test_discrete_features_auto_and_category_columns_read_as_sklearn_and_alike():
+    # sklearn's default "auto" is False for dense X; a category column is
+    # refused by the joint fit and, alike, column by column (a user test:
+    # per_feature=True had read the category's codes as numbers).
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2))
+    np.testing.assert_array_equal(discrete_mask("auto", 2), [False, False])
+    model = InfoNCEAnchorMI(cv=2, max_epochs=2, random_state=0, discrete_features="auto")
+    assert not model.fit(X, X[:, 0]).discrete_features_.any()
+    frame = pd.DataFrame({"a": X[:, 0], "code": rng.integers(0, 4, 200)})
+    frame = frame.astype({"code": "category"})
+    for per_feature in (False, True):
+        with pytest.raises(ValueError, match=r"non-numeric columns \['code'\].*OrdinalEncoder"):
+            mutual_info_nce(frame, X[:, 0], per_feature=per_feature, discrete_features=[1])
 
 
 # The short fits' folds disagree (their warning is not what this test reads).

@@ -30,7 +30,13 @@ _MAX_CATEGORIES_SHARE = 0.5
 
 
 def discrete_mask(discrete_features, n_features):
-    """``discrete_features`` (a bool, indices or a mask) as a boolean mask of the columns."""
+    """``discrete_features`` (a bool, "auto", indices or a mask) as a boolean mask of the columns.
+
+    "auto" is False: sklearn's ``mutual_info_classif`` reads it as "discrete
+    where X is sparse", and X is dense here.
+    """
+    if isinstance(discrete_features, str) and discrete_features == "auto":
+        return np.zeros(n_features, dtype=bool)
     if isinstance(discrete_features, (bool, np.bool_)):
         return np.full(n_features, bool(discrete_features))
     given = np.asarray(discrete_features)

@@ -292,7 +292,7 @@ def validate_X(estimator, X, *, reset, encode=None, overflow="raise"):
     float32's range once standardised as +-inf instead of raising: a density
     model scores such a row -inf, as it scores one beyond float32's squares.
     """
-    _check_shape_and_columns(X)
+    check_shape_and_columns(X)
     if reset:
         _check_warm_start_width(estimator, X)
     with explained_conversion_errors("X"):
@@ -315,7 +315,7 @@ def validate_X_y(estimator, X, y, *, reset=True, names="X", encode=None, **check
     least ``MIN_SAMPLES`` rows are required. ``names`` is what a conversion
     error calls the input ("X or y" where y holds features too).
     """
-    _check_shape_and_columns(X)
+    check_shape_and_columns(X)
     if scipy.sparse.issparse(y):
         raise TypeError(
             "A sparse y was passed, but dense data is required. Use y.toarray() to "
@@ -768,7 +768,7 @@ def check_features(X, name):
 
     Returns a float64 array; ``name`` is the argument's name in messages.
     """
-    _check_shape_and_columns(X, name)
+    check_shape_and_columns(X, name)
     with explained_conversion_errors(name):
         return check_array(X, input_name=name)
 
@@ -796,7 +796,7 @@ def _holds_numbers(column, dtype):
     return _kind(column.infer_objects().dtype) in "biuf"  # strings of digits stay text
 
 
-def _check_shape_and_columns(X, name="X"):
+def check_shape_and_columns(X, name="X"):
     """Refuse 1-D input and non-numeric DataFrame columns with messages that say the fix.
 
     sklearn's own 1-D message echoes the whole array before its advice, and a
@@ -808,7 +808,8 @@ def _check_shape_and_columns(X, name="X"):
         raise ValueError(
             f"{name} has non-numeric columns {text}: encode them first, e.g. with "
             "OneHotEncoder or OrdinalEncoder in a ColumnTransformer placed before this "
-            "estimator in a Pipeline."
+            "estimator in a Pipeline (for InfoNCEAnchorMI and mutual_info_nce, "
+            "OrdinalEncoder's codes in discrete_features)."
         )
     # Arrays, DataFrames and Series know their ndim; nested lists are
     # measured; anything else (e.g. array-likes that refuse numpy functions)
