@@ -99,7 +99,7 @@ for name, energy in models.items():
 # --------
 #
 # ``sample`` draws candidates from the proposal (``proposal_``: the fitted base where it can
-# draw), resamples them by importance weight (20 candidates per draw) and moves each by 100
+# draw), resamples them by importance weight (20-200 candidates per draw) and moves each by 100
 # steps of Metropolis-adjusted Langevin dynamics on the learnt log density. The draws are in
 # the units of ``X``.
 

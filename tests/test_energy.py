@@ -1,6 +1,7 @@
 """CNCEEnergyModel against densities known in closed form."""
 
 import pickle
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -112,23 +113,45 @@ def test_sample_reproduces_means_and_weights(default_model):
         torch.set_num_threads(previous)
 
 
+def test_sample_of_zero_rows_is_empty_and_the_estimators_seed_does_not_fix_draws(default_model):
+    # As KernelDensity.sample: 0 rows give an empty array, and each call
+    # without random_state draws afresh (a user test asked which it follows).
+    assert default_model.sample(0).shape == (0, default_model.n_features_in_)
+    assert not np.array_equal(default_model.sample(3), default_model.sample(3))
+    np.testing.assert_array_equal(
+        default_model.sample(3, random_state=1), default_model.sample(3, random_state=1)
+    )
+
+
+def test_sample_resamples_enough_candidates_for_distinct_starts():
+    # 20 candidates per draw at an importance ESS of 10% left 12% of digits'
+    # draws starting as copies (a user test); the count now follows the ESS.
+    model = SimpleNamespace(n_importance_samples=10_000)
+    counts = {}
+    for ess in (9000, 1000, 300, 10):
+        model.importance_ess_ = ess
+        counts[ess] = CNCEEnergyModel._resample_candidates(model)
+    assert counts == {9000: 20, 1000: 100, 300: 200, 10: 200}
+
+
 def test_sample_resamples_in_chunks(default_model, monkeypatch):
     # One resampling of sample(1_000_000) raised (torch.multinomial takes at
     # most 2^24 categories) after drawing 2e7 candidates at once; draws are
     # resampled in chunks. Chunks of 1000 here: 3000 draws in 3 chunks still
     # follow the mixture's weights (the tolerance of the test above).
-    monkeypatch.setattr(density, "_RESAMPLE_CHUNK", 1000)
+    per_draw = default_model._resample_candidates()
+    monkeypatch.setattr(density, "_RESAMPLE_CHUNK_CANDIDATES", 1000 * per_draw)
     assert density._chunk_sizes(2500, 1000) == [1000, 1000, 500]
     sizes = []
 
-    def recorded(log_phi, proposal, n_samples, *args, **kwargs):
-        sizes.append(n_samples)
-        return resample(log_phi, proposal, n_samples, *args, **kwargs)
+    def recorded(log_phi, proposal, n_samples, n_candidates, *args, **kwargs):
+        sizes.append((n_samples, n_candidates))
+        return resample(log_phi, proposal, n_samples, n_candidates, *args, **kwargs)
 
     monkeypatch.setattr(density, "resample", recorded)
     assert default_model.network_scale_ > 0  # else sample() draws from the base directly
     draws = default_model.sample(3000, random_state=0)
-    assert sizes == [1000, 1000, 1000]
+    assert sizes == [(1000, 1000 * per_draw)] * 3
     nearest = np.argmin(((draws[:, None] - TRUTH.means[None]) ** 2).sum(-1), axis=1)
     weights = np.bincount(nearest, minlength=3) / len(draws)
     np.testing.assert_allclose(weights, TRUTH.weights, atol=0.04)

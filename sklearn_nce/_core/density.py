@@ -56,13 +56,19 @@ __all__ = ["_BaseEnergyNCE"]
 # Below this effective sample size (as a fraction of the draws) the
 # importance-sampled log Z is dominated by a few draws: warn.
 _MIN_ESS_FRACTION = 0.01
-# sample(): candidates per returned draw for the importance resampling, and
-# MALA steps (adaptation, then sampling) that polish the resampled draws.
+# sample(): candidates per returned draw for the importance resampling, at
+# least _RESAMPLE_CANDIDATES and as many as give _RESAMPLE_EFFECTIVE effective
+# ones (by the fit's importance ESS share), at most _RESAMPLE_MAX_CANDIDATES.
+# With 20 on digits (ESS 10%: two effective candidates per draw) 12% of 1257
+# draws started as copies of another, and MALA's small steps left them
+# near-twins (a user test); 10 effective ones make about 5% copies.
 _RESAMPLE_CANDIDATES = 20
-# sample() resamples at most this many draws at a time (20 candidates each):
-# torch.multinomial takes at most 2^24 categories, so one resampling of
-# sample(1_000_000) raised, after drawing 2e7 candidates at once (a review).
-_RESAMPLE_CHUNK = 65_536
+_RESAMPLE_EFFECTIVE = 10
+_RESAMPLE_MAX_CANDIDATES = 200
+# sample() resamples at most this many candidates at a time: torch.multinomial
+# takes at most 2^24 categories, so one resampling of sample(1_000_000) raised,
+# after drawing 2e7 candidates at once (a review).
+_RESAMPLE_CHUNK_CANDIDATES = 65_536 * 20
 _MALA_ADAPT_STEPS = 50
 _MALA_STEPS = 50
 # A constant column's value counts as its training value within this much of
@@ -603,8 +609,9 @@ class _BaseEnergyNCE(_BaseNCE):
     def sample(self, n_samples=1, random_state=None):
         """Draw from the fitted density.
 
-        Draws are importance-resampled from ``proposal_`` (20 candidates per
-        draw, which sets the weight of each mode) and then moved by 100 steps
+        Draws are importance-resampled from ``proposal_`` (20 to 200
+        candidates per draw, as many as make 10 effective ones by the fit's
+        ``importance_ess_``; this sets the weight of each mode) and then moved by 100 steps
         of Metropolis-adjusted Langevin dynamics (the first 50 tune the step),
         which corrects each draw's position within its mode: about 0.5 ms a
         draw on 10 features, more where the base holds a large KDE. Where the
@@ -617,9 +624,11 @@ class _BaseEnergyNCE(_BaseNCE):
         Parameters
         ----------
         n_samples : int, default=1
-            Number of draws.
+            Number of draws (0 gives an empty array, as ``KernelDensity``).
         random_state : int, RandomState instance or None, default=None
-            Seeds the draws.
+            Seeds the draws. The estimator's own ``random_state`` does not:
+            as with ``KernelDensity.sample`` (not ``GaussianMixture``'s),
+            each call without one draws afresh.
 
         Returns
         -------
@@ -627,7 +636,9 @@ class _BaseEnergyNCE(_BaseNCE):
             The draws, in the units of the rows given to :meth:`fit`.
         """
         check_is_fitted(self, "log_partition_")
-        check_scalar(n_samples, "n_samples", Integral, min_val=1)
+        check_scalar(n_samples, "n_samples", Integral, min_val=0)
+        if n_samples == 0:
+            return np.empty((0, self.n_features_in_))
         seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
         # Langevin steps need gradients, which a caller's inference_mode (as
         # serving code uses) would switch off (user test: it raised). On the
@@ -664,12 +675,11 @@ class _BaseEnergyNCE(_BaseNCE):
         def log_phi(x):
             return log_density(module, x)
 
+        per_draw = self._resample_candidates()
         start = torch.cat(
             [
-                resample(
-                    log_phi, proposal, size, _RESAMPLE_CANDIDATES * size, generator, correction
-                )
-                for size in _chunk_sizes(n_samples, _RESAMPLE_CHUNK)
+                resample(log_phi, proposal, size, per_draw * size, generator, correction)
+                for size in _chunk_sizes(n_samples, _RESAMPLE_CHUNK_CANDIDATES // per_draw)
             ]
         )
         draws, _, _ = langevin(
@@ -681,6 +691,12 @@ class _BaseEnergyNCE(_BaseNCE):
             generator=generator,
         )
         return draws.cpu().numpy()
+
+    def _resample_candidates(self):
+        """Candidates per draw of :meth:`sample`'s resampling (see ``_RESAMPLE_EFFECTIVE``)."""
+        share = self.importance_ess_ / self.n_importance_samples
+        wanted = math.ceil(_RESAMPLE_EFFECTIVE / max(share, 1e-12))
+        return int(np.clip(wanted, _RESAMPLE_CANDIDATES, _RESAMPLE_MAX_CANDIDATES))
 
     def _to_user_units(self, Z):
         """Rows of the model (standard units, varying columns) in the user's units."""
