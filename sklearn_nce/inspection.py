@@ -59,7 +59,7 @@ class TrainingHistoryDisplay:
     >>> rng = np.random.RandomState(0)
     >>> X = np.r_[rng.normal(0.5, 1, (200, 2)), rng.normal(0, 1, (200, 2))]
     >>> y = np.r_[np.ones(200), np.zeros(200)]
-    >>> model = NCEDensityRatio(max_epochs=5, random_state=0).fit(X, y)
+    >>> model = NCEDensityRatio(random_state=0).fit(X, y)
     >>> display = TrainingHistoryDisplay.from_estimator(model)
     >>> len(display.lines_)  # the training loss and the held-out (early-stopping) loss
     2
@@ -181,7 +181,7 @@ def plot_history(estimator, ax=None):
     >>> rng = np.random.RandomState(0)
     >>> X = np.r_[rng.normal(0.5, 1, (200, 2)), rng.normal(0, 1, (200, 2))]
     >>> y = np.r_[np.ones(200), np.zeros(200)]
-    >>> model = NCEDensityRatio(max_epochs=5, random_state=0).fit(X, y)
+    >>> model = NCEDensityRatio(random_state=0).fit(X, y)
     >>> display = plot_history(model)
     >>> display.ax_.get_xlabel()
     'epoch'

@@ -22,6 +22,7 @@ import torch
 from joblib import Parallel, delayed
 from scipy.stats import t as student_t
 from sklearn.base import ClassNamePrefixFeaturesOutMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import TransformerTags, check_array, check_consistent_length, check_random_state
 from sklearn.utils._set_output import _SetOutputMixin
 from sklearn.utils.multiclass import type_of_target
@@ -340,12 +341,13 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         Which columns of X hold categories (codes) rather than numbers, as
         in :func:`~sklearn.feature_selection.mutual_info_classif`: True (all),
         False (none), column indices, or a boolean mask; "auto" is False, as
-        sklearn's "auto" is for dense X. Category or text columns are
-        refused either way: encode them as codes first (``OrdinalEncoder``). Each such column is
-        one-hot encoded (one column per value seen at fit; a value unseen at
-        fit reads as none of them), so the critic reads unordered
-        categories, not their codes as numbers: 30 product codes fixing a
-        price read 0.82 nats as numbers, 3.29 as categories (truth 3.39).
+        sklearn's "auto" is for dense X. Each such column is one-hot
+        encoded (one column per value seen at fit; a value unseen at fit
+        reads as none of them), so the critic reads unordered categories,
+        not their codes as numbers: 30 product codes fixing a price read
+        0.82 nats as numbers, 3.29 as categories (truth 3.39). Category or
+        text columns are refused: encode them as codes first
+        (``OrdinalEncoder``).
     hidden_layer_sizes : tuple of int or int, default=(64, 64)
         Widths of the MLP critic's hidden layers (of ``architecture="joint"``,
         and of each embedding of "separable").
@@ -1706,7 +1708,7 @@ def mutual_info_nce(
         return model.fit(X, y).mi_
     # The joint fit's refusal of category and text columns (a user test: a
     # category column was refused there and read as its codes here).
-    check_shape_and_columns(X)
+    check_shape_and_columns(X, categories=True)
     # float64 kept: each fit standardises its column, in float64 (X + 1e8 keeps its digits).
     with explained_conversion_errors("X"):
         X = check_array(X, dtype=(np.float64, np.float32), ensure_min_samples=2, input_name="X")
@@ -1758,8 +1760,11 @@ def _feature_mi(column, y, seed, params):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SmallSampleWarning)
         warnings.simplefilter("always", UnreliableEstimateWarning)
+        warnings.simplefilter("always", ConvergenceWarning)
         model.fit(column, y)
-    ours = (SmallSampleWarning, UnreliableEstimateWarning)
+    # Reported once for all columns (_warn_per_feature); a worker's would be
+    # lost under loky, and in process repeated per column (a review).
+    ours = (SmallSampleWarning, UnreliableEstimateWarning, ConvergenceWarning)
     for caught_warning in caught:  # other libraries' warnings pass through
         if not issubclass(caught_warning.category, ours):
             warnings.warn(caught_warning.message, caught_warning.category, stacklevel=2)

@@ -27,6 +27,7 @@ from sklearn_nce import (
     NoisierNCEClassifier,
     make_two_sample,
 )
+from sklearn_nce._core import base as base_module
 from sklearn_nce._core import graphs, optim, training
 from sklearn_nce._core.base import _BaseNCE
 from sklearn_nce._core.critics import (
@@ -1310,7 +1311,37 @@ def test_a_user_epoch_cap_that_stops_a_falling_loss_warns_as_mlpclassifier_does(
         # generous cap that early stopping ends first is no cap at all.
         NCEDensityRatio(random_state=0).fit(X, y)
         ratio = NCEDensityRatio(max_epochs=1000, random_state=0).fit(X, y)
+        # Under 50 rows the package runs one epoch and keeps the base alone:
+        # the user's 50 was not the cap (a review).
+        CNCEEnergyModel(max_epochs=50, random_state=0).fit(X[:40])
     assert len(ratio.net_.history) < 1000
+
+
+@pytest.mark.parametrize(
+    "losses, monitor, early_stopping, warns",
+    [
+        ([0.9, 0.8, 0.7], "valid_loss", "auto", True),
+        ([0.9, 0.7, 0.69995], "valid_loss", "auto", False),  # levelled off: a gain under tol
+        ([0.9, 0.7, 0.8], "valid_loss", "auto", False),  # not its lowest
+        ([0.9, 0.8, 0.7], "train_loss", False, True),  # early stopping turned off by the user
+        ([0.9, 0.8, 0.7], "train_loss", "auto", False),  # too few rows to hold out: overfitting
+    ],
+)
+def test_the_epoch_cap_warning_reads_the_last_gain_against_tol(
+    losses, monitor, early_stopping, warns
+):
+    history = History()
+    for loss in losses:
+        history.new_epoch()
+        history.record(monitor, loss)
+    net = SimpleNamespace(history=history, max_epochs=len(losses), callbacks_=[])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        base_module._warn_if_capped(net, 3, 100, 1e-4, early_stopping)
+        # The default and the epochs the package chose itself never warn.
+        base_module._warn_if_capped(net, 100, 100, 1e-4, early_stopping)
+        base_module._warn_if_capped(net, 50, 100, 1e-4, early_stopping)
+    assert [w.category for w in caught] == [ConvergenceWarning] * warns
 
 
 @pytest.mark.filterwarnings("ignore:InfoNCEAnchorMI's estimate")  # one epoch: not the point

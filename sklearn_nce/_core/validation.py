@@ -292,7 +292,7 @@ def validate_X(estimator, X, *, reset, encode=None, overflow="raise"):
     float32's range once standardised as +-inf instead of raising: a density
     model scores such a row -inf, as it scores one beyond float32's squares.
     """
-    check_shape_and_columns(X)
+    check_shape_and_columns(X, categories=encode is not None)
     if reset:
         _check_warm_start_width(estimator, X)
     with explained_conversion_errors("X"):
@@ -315,7 +315,7 @@ def validate_X_y(estimator, X, y, *, reset=True, names="X", encode=None, **check
     least ``MIN_SAMPLES`` rows are required. ``names`` is what a conversion
     error calls the input ("X or y" where y holds features too).
     """
-    check_shape_and_columns(X)
+    check_shape_and_columns(X, categories=encode is not None)
     if scipy.sparse.issparse(y):
         raise TypeError(
             "A sparse y was passed, but dense data is required. Use y.toarray() to "
@@ -796,20 +796,21 @@ def _holds_numbers(column, dtype):
     return _kind(column.infer_objects().dtype) in "biuf"  # strings of digits stay text
 
 
-def check_shape_and_columns(X, name="X"):
+def check_shape_and_columns(X, name="X", categories=False):
     """Refuse 1-D input and non-numeric DataFrame columns with messages that say the fix.
 
     sklearn's own 1-D message echoes the whole array before its advice, and a
     string column fails as "could not convert string to float" without
-    naming the column.
+    naming the column. ``categories``: the caller one-hot encodes
+    ``discrete_features`` itself (the MI), so codes are the advice.
     """
     text = non_numeric_columns(X)
     if text:
+        codes = " (OrdinalEncoder's codes, listed in discrete_features)" if categories else ""
         raise ValueError(
             f"{name} has non-numeric columns {text}: encode them first, e.g. with "
-            "OneHotEncoder or OrdinalEncoder in a ColumnTransformer placed before this "
-            "estimator in a Pipeline (for InfoNCEAnchorMI and mutual_info_nce, "
-            "OrdinalEncoder's codes in discrete_features)."
+            f"OneHotEncoder or OrdinalEncoder{codes} in a ColumnTransformer placed before "
+            "this estimator in a Pipeline."
         )
     # Arrays, DataFrames and Series know their ndim; nested lists are
     # measured; anything else (e.g. array-likes that refuse numpy functions)
