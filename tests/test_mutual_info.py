@@ -553,6 +553,11 @@ def test_fold_checks_flag_negative_and_disagreeing_folds():
     advice = _inconsistency_advice([disagree])
     assert "differ more" in advice and "below 0" not in advice
     assert _fold_dispersion([0.10, -1.50], [0.2, 0.2]) == pytest.approx(1.6**2 / 0.08)
+    # An independent column on 50 000 pairs (a user test): folds of ~1e-5
+    # +- 1e-5 disperse beyond their errors but agree within 0.01 nats.
+    folds = [2.1e-5, -1.3e-5, 3.0e-5, -0.2e-5, 1.1e-5]
+    assert _fold_dispersion(folds, [5e-6] * 5) > 6
+    assert _consistency_problems(1e-5, 1e-5, folds, [5e-6] * 5) == []
 
 
 def test_per_feature_reports_untrustworthy_columns_in_one_warning():
