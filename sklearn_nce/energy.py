@@ -114,7 +114,8 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         L2 penalty on the network's weights.
     max_epochs : int or "auto", default="auto"
         Maximum passes over the data; "auto" buys 2000 optimiser steps
-        whatever the number of rows, but at most 300 passes (small data sets).
+        whatever the number of rows, but at most 300 passes (small data sets)
+        and at least 20 (large ones; at most 20 000 steps of them).
     batch_size : int, default=256
         Data rows per mini-batch (each with ``n_noise`` noise draws).
     early_stopping : bool or "auto", default="auto"

@@ -388,13 +388,19 @@ def test_the_box_is_the_range_of_the_rows_trained_on():
 
 
 @pytest.mark.parametrize("Estimator", DENSITY_MODELS)
-def test_the_auto_budget_caps_passes_on_small_data(Estimator):
+def test_the_auto_budget_caps_passes_on_small_data_and_floors_them_on_large(Estimator):
     # 2000 steps of 256 rows would be 2000 passes over 180 training rows:
     # "auto" stops at 300 passes. 25 600 rows (100 steps an epoch) keep the
-    # 2000-step budget; an explicit max_epochs is never capped.
+    # 2000-step budget; 100 000 rows (6 passes of it) get 20 passes, where 6
+    # left the held-out loss falling (a user test). An explicit max_epochs is
+    # never capped nor floored.
     assert Estimator()._max_epochs(180, 256) == 300
     assert Estimator()._max_epochs(25_600, 256) == 20
+    assert Estimator()._max_epochs(100_000, 256) == 20
+    # The floor buys at most 20 000 steps: 5 passes over 10^6 rows.
+    assert Estimator()._max_epochs(1_000_000, 256) == 5
     assert Estimator(max_epochs=1000)._max_epochs(180, 256) == 1000
+    assert Estimator(max_epochs=3)._max_epochs(100_000, 256) == 3
     model = Estimator(random_state=0).fit(load_iris().data[:60])
     assert model.max_epochs_ == 300
 

@@ -136,6 +136,11 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
     # Most passes over the data max_epochs="auto" makes (None: no cap). On a
     # small sample the step budget is many passes that refit the same rows.
     _auto_max_passes = None
+    # Fewest passes it makes (None: no floor), as far as they take at most
+    # _auto_max_floor_steps steps. On a large set the step budget is a
+    # fraction of the passes a network needs.
+    _auto_min_passes = None
+    _auto_max_floor_steps = None
     # What an answer on rows far outside the training data is worth, and what
     # to check (the warning about such rows says it).
     _far_rows_advice = EXTRAPOLATION_ADVICE
@@ -447,13 +452,17 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
 
         A budget of steps rather than passes: a small data set then gets as
         many updates as a large one instead of a fraction of them, up to
-        ``_auto_max_passes`` passes where an estimator sets one.
+        ``_auto_max_passes`` passes and at least ``_auto_min_passes`` (within
+        ``_auto_max_floor_steps`` steps) where an estimator sets them.
         """
         del valid  # what held-out rows there are: a subclass may read it
         if self.max_epochs != "auto":
             return self.max_epochs
         steps_per_epoch = self._steps_per_epoch(n_train, batch_size)
         epochs = max(1, math.ceil(self._auto_optimizer_steps / steps_per_epoch))
+        if self._auto_min_passes is not None:
+            affordable = max(1, self._auto_max_floor_steps // steps_per_epoch)
+            epochs = max(epochs, min(self._auto_min_passes, affordable))
         return epochs if self._auto_max_passes is None else min(epochs, self._auto_max_passes)
 
     def _steps_per_epoch(self, n_train, batch_size):

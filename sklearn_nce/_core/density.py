@@ -106,6 +106,19 @@ _MIN_PATIENCE_STEPS = 400
 # and 0.22 nats (vertebral). Sets of more than ~1800 training rows reach the
 # step budget first.
 _MAX_AUTO_EPOCHS = 300
+# ... and at least this many: on 100 000 rows (20-d, make_classification's
+# class 0) the 2000 steps were 6 passes, and the held-out loss still fell at
+# each (a user test). Held-out log-likelihood of new normal rows and AUROC
+# against the other class, NoisierNCEClassifier at 6 / 10 / 20 / 40 passes:
+# -19.06 / -18.84 / -18.58 / -18.44 nats and 0.938 / 0.946 / 0.957 / 0.961,
+# in 7.0 / 7.4 / 11.0 / 19.2 s (CNCEEnergyModel alike: -19.05 -> -18.49 at
+# 20). Early stopping still ends a fit sooner. Sets under ~25 600 training
+# rows reach the 2000 steps in 20 passes or fewer, so none changes. The floor
+# buys at most _MAX_FLOOR_STEPS steps: a pass over 10^6 rows took 5.7-7.5 s
+# (benchmarks/results/scaling.md), so 20 of them would be 2-3 minutes; it
+# gets 5 (500 000 rows: 10).
+_MIN_AUTO_EPOCHS = 20
+_MAX_FLOOR_STEPS = 20_000
 # Largest Pareto tail shape k (sampling.pareto_k) of importance weights the
 # keep rule trusts: PSIS's threshold for 10 000 draws is
 # min(1 - 1 / log10(10 000), 0.7) = 0.7. The ESS alone was not enough: it is
@@ -126,8 +139,10 @@ class _BaseEnergyNCE(_BaseNCE):
     """Shared base of the density models (mixins first in subclasses, as sklearn does)."""
 
     _auto_early_stopping_min_rows = _AUTO_EARLY_STOPPING_MIN_ROWS
-    # max_epochs="auto": the shared 2000 steps, but at most 300 passes.
+    # max_epochs="auto": the shared 2000 steps, but 20 to 300 passes.
     _auto_max_passes = _MAX_AUTO_EPOCHS
+    _auto_min_passes = _MIN_AUTO_EPOCHS
+    _auto_max_floor_steps = _MAX_FLOOR_STEPS
     # What the low-ESS warning suggests besides more draws (per estimator).
     _low_ess_remedy = "add weight_decay or lower max_epochs (the network has overfitted)"
 
