@@ -499,8 +499,8 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         ``mi_`` is below 0 by more than 2 ``mi_std_`` and 0.1 nats, or when the fold
         estimates disagree beyond these errors (their chi-square about
         the weighted mean over ``cv - 1`` above 6; about 1 when the folds
-        differ by sampling error alone): signs of too few pairs for the
-        critic. The estimate is not clipped.
+        differ by sampling error alone) and by more than 0.01 nats: signs
+        of too few pairs for the critic. The estimate is not clipped.
     discrete_target_ : bool
         Whether y was read as class labels (``discrete_target`` resolved).
     target_classes_ : ndarray of shape (n_classes,) or None

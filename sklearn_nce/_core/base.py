@@ -461,8 +461,10 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
         steps_per_epoch = self._steps_per_epoch(n_train, batch_size)
         epochs = max(1, math.ceil(self._auto_optimizer_steps / steps_per_epoch))
         if self._auto_min_passes is not None:
-            affordable = max(1, self._auto_max_floor_steps // steps_per_epoch)
-            epochs = max(epochs, min(self._auto_min_passes, affordable))
+            floor = self._auto_min_passes
+            if self._auto_max_floor_steps is not None:
+                floor = min(floor, max(1, self._auto_max_floor_steps // steps_per_epoch))
+            epochs = max(epochs, floor)
         return epochs if self._auto_max_passes is None else min(epochs, self._auto_max_passes)
 
     def _steps_per_epoch(self, n_train, batch_size):

@@ -139,7 +139,8 @@ class _BaseEnergyNCE(_BaseNCE):
     """Shared base of the density models (mixins first in subclasses, as sklearn does)."""
 
     _auto_early_stopping_min_rows = _AUTO_EARLY_STOPPING_MIN_ROWS
-    # max_epochs="auto": the shared 2000 steps, but 20 to 300 passes.
+    # max_epochs="auto": the shared 2000 steps, at most 300 passes, at least 20
+    # as far as 20 000 steps reach.
     _auto_max_passes = _MAX_AUTO_EPOCHS
     _auto_min_passes = _MIN_AUTO_EPOCHS
     _auto_max_floor_steps = _MAX_FLOOR_STEPS

@@ -516,8 +516,9 @@ class GaussianMixtureNoise(Noise):
         (at most one per 10 rows, stopping once the BIC has risen twice in a
         row), then a finer grid between the best count's neighbours. Either
         way, components that EM leaves with fewer rows than their covariance
-        needs (``n_features + 1`` for a full one, otherwise 2) are dropped:
-        each would be a spike on a lone training row.
+        needs (``n_features + 1`` for a full one, otherwise 2), or than 5,
+        are dropped: each would be a spike on a lone training row, or a mode
+        of a few anomalies.
     covariance_type : str, default="full"
         The ``GaussianMixture`` covariance type when ``n_components`` is an
         int; ignored with ``"bic"``.
@@ -1975,8 +1976,9 @@ def _drop_thin_components(mixture, n_rows):
     """
     n_features = mixture.means_.shape[1]
     needed = n_features + 1 if mixture.covariance_type == "full" else 2
-    needed = max(needed, _MIN_COMPONENT_ROWS)
-    kept = mixture.weights_ * n_rows >= needed
+    kept = mixture.weights_ * n_rows >= max(needed, _MIN_COMPONENT_ROWS)
+    if not kept.any():  # too few rows for 5 a component: its covariance's rule alone
+        kept = mixture.weights_ * n_rows >= needed
     mixture.asked_components_ = mixture.n_components
     if kept.all() or not kept.any() or mixture.covariance_type == "tied":
         return mixture

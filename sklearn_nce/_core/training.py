@@ -130,11 +130,6 @@ class ContrastiveNet(NeuralNet):
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
         super().on_train_end(net, X=X, y=y, **kwargs)
-        # The split held the held-out rows (predefined_split), which every
-        # pickle then carried, 10.4 of 12.6 MB on 500 000 x 50 rows, and with
-        # the standardiser beside them the user's rows (a user test). No
-        # second fit reads it: a warm start builds a new net.
-        self.train_split = None
         if self._graphed_steps is not None:
             self.cuda_graph_report_ = self._graphed_steps.report()
             # Graphs hold device memory and do not pickle; the gradients a
@@ -146,6 +141,12 @@ class ContrastiveNet(NeuralNet):
         # A fit that raised never reached on_train_end: its graphs stay out.
         state = super().__getstate__()
         state.pop("_graphed_steps", None)
+        # The split holds the rows early stopping held out (predefined_split):
+        # every pickle carried them, 10.4 of 12.6 MB on 500 000 x 50 rows, and
+        # with the standardiser beside them the user's rows (a user test). A
+        # loaded net validates no more (the estimator's warm start builds a
+        # new net); the live one keeps them for skorch's partial_fit (a review).
+        state["train_split"] = None
         return state
 
     def __setstate__(self, state):
