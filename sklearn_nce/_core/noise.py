@@ -1977,7 +1977,7 @@ def _drop_thin_components(mixture, n_rows):
     n_features = mixture.means_.shape[1]
     needed = n_features + 1 if mixture.covariance_type == "full" else 2
     kept = mixture.weights_ * n_rows >= max(needed, _MIN_COMPONENT_ROWS)
-    if not kept.any():  # too few rows for 5 a component: its covariance's rule alone
+    if not kept.any():  # too few rows for 5 per component: the covariance's rule alone
         kept = mixture.weights_ * n_rows >= needed
     mixture.asked_components_ = mixture.n_components
     if kept.all() or not kept.any() or mixture.covariance_type == "tied":
