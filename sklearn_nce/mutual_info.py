@@ -1762,14 +1762,13 @@ def _feature_mi(column, y, seed, params):
             model._auto_optimizer_steps = _PER_FEATURE_STEPS
         if "hidden_layer_sizes" not in params and model.critic is None:
             model.hidden_layer_sizes = _PER_FEATURE_HIDDEN
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", SmallSampleWarning)
-        warnings.simplefilter("always", UnreliableEstimateWarning)
-        warnings.simplefilter("always", ConvergenceWarning)
-        model.fit(column, y)
     # Reported once for all columns (_warn_per_feature); a worker's would be
     # lost under loky, and in process repeated per column (a review).
     ours = (SmallSampleWarning, UnreliableEstimateWarning, ConvergenceWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        for category in ours:
+            warnings.simplefilter("always", category)
+        model.fit(column, y)
     for caught_warning in caught:  # other libraries' warnings pass through
         if not issubclass(caught_warning.category, ours):
             warnings.warn(caught_warning.message, caught_warning.category, stacklevel=2)
