@@ -13,6 +13,13 @@ clock starts. On ``os.cpu_count()`` cores the fair share beside two spinning
 processes is ``min(1, cores / 3)`` of a core: 2/3 on 2 cores, so a ratio of 1.5
 is what a perfectly fair scheduler gives a single-threaded fit there.
 
+What the machine itself gives a single-threaded program is measured in the
+same run: a reference row trains a (64, 64) MLP in a plain torch loop on one
+thread (no sklearn_nce) for a fixed number of steps, about as long as a fit.
+Each row also records the CPU seconds the process used, so that what the
+scheduler withholds (wall time per CPU second) and what the shared cores cost
+per CPU second are read apart.
+
 Run ``python benchmarks/busy.py`` (about 5 minutes on 2 cores); results go to
 ``benchmarks/results/busy.{json,md}`` and the ``BENCHMARK:busy`` block of
 ``docs/benchmarks.rst``.
@@ -33,7 +40,9 @@ from _shared import run_meta, write_readme_block  # noqa: E402
 RESULTS = Path(__file__).parent / "results"
 REPEATS = 3
 SPINNERS = 2
+REFERENCE = "reference"
 FITS = {
+    REFERENCE: "reference: a plain one-thread torch loop, (64, 64) MLP, batch 256",
     "InfoNCEAnchorMI": "InfoNCEAnchorMI() on 2000 sine pairs",
     "NCEDensityRatio": "NCEDensityRatio() on 2 x 5000 rows (20-d mean shift, KL 2.5)",
     "CNCEEnergyModel": "CNCEEnergyModel() on breast cancer (569 x 30)",
@@ -54,15 +63,15 @@ def main():
         idle = [_run_worker(estimator) for _ in range(REPEATS)]
         with _spinning(SPINNERS):
             busy = [_run_worker(estimator) for _ in range(REPEATS)]
-        row = dict(
-            estimator=estimator,
-            fit=FITS[estimator],
-            idle_s=statistics.median(idle),
-            busy_s=statistics.median(busy),
-            idle_all=idle,
-            busy_all=busy,
-        )
+        row = dict(estimator=estimator, fit=FITS[estimator])
+        for name, runs in (("idle", idle), ("busy", busy)):
+            row[f"{name}_s"] = statistics.median(r["seconds"] for r in runs)
+            row[f"{name}_cpu_s"] = statistics.median(r["cpu_seconds"] for r in runs)
+            row[f"{name}_all"] = runs
         row["ratio"] = row["busy_s"] / row["idle_s"]
+        row["cpu_ratio"] = row["busy_cpu_s"] / row["idle_cpu_s"]
+        if estimator != REFERENCE:
+            row["against_reference"] = row["ratio"] / rows[0]["ratio"]
         print(json.dumps(row), flush=True)
         rows.append(row)
     meta = run_meta(
@@ -80,9 +89,12 @@ def main():
 
 
 def _fit_once(estimator):
-    """Build the data, pay the one-off costs, then time one default fit (seconds)."""
+    """Build the data, pay the one-off costs, then time one default fit (wall and CPU s)."""
     import numpy as np
     import torch
+
+    if estimator == REFERENCE:
+        return _reference_once()
     from sklearn.datasets import load_breast_cancer
 
     import sklearn_nce
@@ -99,11 +111,40 @@ def _fit_once(estimator):
         y = None
     model = getattr(sklearn_nce, estimator)(random_state=0)
     threads_before = torch.get_num_threads()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     model.fit(X, y) if y is not None else model.fit(X)
     elapsed = time.perf_counter() - start
     assert np.isfinite(elapsed)
-    return dict(seconds=elapsed, torch_threads=threads_before)
+    return dict(
+        seconds=elapsed, cpu_seconds=time.process_time() - cpu_start, torch_threads=threads_before
+    )
+
+
+def _reference_once(steps=6000):
+    """A plain torch training loop on one thread: what any single-threaded program gets."""
+    import torch
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(30, 64),
+        torch.nn.ReLU(),
+        torch.nn.Linear(64, 64),
+        torch.nn.ReLU(),
+        torch.nn.Linear(64, 1),
+    )
+    optimizer = torch.optim.Adam(net.parameters())
+    X, y = torch.randn(256, 30), torch.randint(0, 2, (256, 1)).float()
+    start, cpu_start = time.perf_counter(), time.process_time()
+    for _ in range(steps):
+        optimizer.zero_grad()
+        torch.nn.functional.binary_cross_entropy_with_logits(net(X), y).backward()
+        optimizer.step()
+    return dict(
+        seconds=time.perf_counter() - start,
+        cpu_seconds=time.process_time() - cpu_start,
+        torch_threads=1,
+    )
 
 
 def _run_worker(estimator):
@@ -116,7 +157,7 @@ def _run_worker(estimator):
         env=env,
         check=True,
     )
-    return json.loads(completed.stdout.strip().splitlines()[-1])["seconds"]
+    return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
 class _spinning:
@@ -146,14 +187,20 @@ def _markdown(rows, meta):
         f"{meta['repeats']}; {meta['cpu_count']} cores, where a fair scheduler gives a "
         "single-threaded fit a busy/idle ratio of "
         f"{max(1.0, (meta['spinners'] + 1) / meta['cpu_count']):.2f}. "
-        "Rerun with `python benchmarks/busy.py`.",
+        "The reference row is a plain single-threaded torch loop: its ratio is what this "
+        "machine gives any one-thread program. CPU ratio: CPU seconds used busy / idle (above 1: "
+        "the same work costs more CPU on shared cores). Rerun with `python benchmarks/busy.py`.",
         "",
-        "| fit | idle (s) | beside 2 busy processes (s) | ratio |",
-        "|---|---:|---:|---:|",
+        f"| fit | idle (s) | beside {meta['spinners']} busy processes (s) | ratio | "
+        "ratio / reference's | CPU ratio |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
-    lines += [
-        f"| {r['fit']} | {r['idle_s']:.1f} | {r['busy_s']:.1f} | {r['ratio']:.2f} |" for r in rows
-    ]
+    for r in rows:
+        against = f"{r['against_reference']:.2f}" if "against_reference" in r else "-"
+        lines.append(
+            f"| {r['fit']} | {r['idle_s']:.1f} | {r['busy_s']:.1f} | {r['ratio']:.2f} | "
+            f"{against} | {r['cpu_ratio']:.2f} |"
+        )
     return lines
 
 
