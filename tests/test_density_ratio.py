@@ -27,6 +27,7 @@ from sklearn_nce.datasets import make_mean_shift, make_student_t_shift
 from sklearn_nce.density_ratio import (
     _balanced_error_bound,
     _clip_bounds,
+    _heaviest_row,
     _linear_gap,
     _warn_if_few_effective_rows,
 )
@@ -867,6 +868,47 @@ def test_fit_weights_names_a_sample_too_small(n_target):
     X = np.random.default_rng(0).normal(size=(300, 2))
     with pytest.raises(ValueError, match=f"X_target needs at least 2 rows; got {n_target}"):
         NCEDensityRatio(max_epochs=1).fit_weights(X_source=X, X_target=X[:n_target])
+
+
+def test_fit_weights_messages_name_its_own_arguments():
+    # The fit's messages described a stacked array of 4 rows and an
+    # "X_numerator" the caller never passed (user test).
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    with pytest.raises(ValueError, match=r"need at least 10 rows together; got 2 \+ 2"):
+        NCEDensityRatio(max_epochs=1).fit_weights(X_source=X[:2], X_target=X[2:4])
+    X_nan = X.copy()
+    X_nan[1, 1] = np.nan
+    with pytest.raises(ValueError, match="X_target contains NaN"):
+        NCEDensityRatio(max_epochs=1).fit_weights(X_source=X, X_target=X_nan)
+    with pytest.raises(ValueError, match=r"3 \(target\) and 2 \(source\)"):
+        NCEDensityRatio(max_epochs=1).fit_weights(X_source=X[:, :2], X_target=X)
+
+
+def test_heaviest_row_reads_one_rows_part_and_the_others_share():
+    # 19 rows of weight 1 and one of 981: that row is 981/1000 of the sum,
+    # the others' mean weight 1 (share 1); with row weights, the row's weight
+    # counts in both its part and the others' mean.
+    log_weights = np.log(np.r_[981.0, np.ones(19)])
+    part, rest = _heaviest_row(log_weights)
+    assert part == pytest.approx(0.981) and rest == pytest.approx(1.0)
+    row_weight = np.r_[1.0, np.full(18, 2.0), 0.0]  # a zero-weight row is no row
+    log_weights = np.log(np.r_[1.0, np.full(18, 0.5), 1e6])
+    part, rest = _heaviest_row(log_weights, row_weight)
+    assert part == pytest.approx(1 / 19) and rest == pytest.approx(1.0)
+    assert _heaviest_row(np.zeros(1)) is None
+
+
+def test_low_share_made_by_one_row_blames_that_row_not_the_overlap():
+    # A share of 0.11% that one held-out row made (99% of it; the others
+    # 10.4%) was told the samples "barely overlap" (user test, digits).
+    collapsed = np.r_[1000.0, np.ones(999)]
+    with pytest.warns(UnreliableEstimateWarning, match="one held-out numerator row carries 99.0%"):
+        _warn_if_few_effective_rows(collapsed, share=0.0011, heaviest=(0.99, 0.104))
+    # Spread heavy weights (no row above 90% of the sum), or others that read
+    # low too: samples that barely overlap.
+    for heaviest in [(0.6, 0.104), (0.99, 0.02), None]:
+        with pytest.warns(UnreliableEstimateWarning, match="barely overlap"):
+            _warn_if_few_effective_rows(collapsed, share=0.0011, heaviest=heaviest)
 
 
 def test_effective_share_needs_ten_held_out_numerator_rows_and_is_not_blamed_when_fine():
