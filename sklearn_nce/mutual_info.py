@@ -1678,8 +1678,8 @@ def mutual_info_nce(
         bits).
     n_jobs : int, default=None
         Columns estimated in parallel by joblib (``per_feature=True`` only);
-        each worker uses one torch thread (use a process-based backend, the
-        default).
+        each worker uses one torch thread. Use a process-based backend (the
+        default): fits in threads reproduce, but train one at a time.
     **params
         Passed to :class:`InfoNCEAnchorMI`.
 

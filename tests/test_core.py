@@ -1109,31 +1109,39 @@ def test_a_fit_runs_blas_and_openmp_on_one_thread_and_restores_them(monkeypatch)
 
 
 def test_fits_overlapping_in_threads_leave_the_process_as_the_first_found_it():
-    # A starts, B starts, A ends, B ends (forced by callbacks): each fit
-    # saved what the other had set, and B restored A's one BLAS thread and
-    # A's seeded torch stream after A had restored the user's (user test:
-    # OpenBLAS on one thread for the rest of the process in 10 of 10 runs).
+    # A starts, B starts, A ends, B ends (forced in their bases' fits, before
+    # training, which threads take in turn): each fit saved what the other
+    # had set, and B restored A's one BLAS thread and A's seeded torch stream
+    # after A had restored the user's (user test: OpenBLAS on one thread for
+    # the rest of the process in 10 of 10 runs).
     import threading
 
+    from sklearn_nce.modules import GaussianNoise
+
     a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    meetings = {"a": (a_in, b_in), "b": (b_in, a_out)}  # by name: the base is deep-copied
 
-    class Meet(Callback):
-        def __init__(self, arrived, wait_for):
-            self.arrived, self.wait_for = arrived, wait_for
+    class Meet(GaussianNoise):
+        def __init__(self, who="a"):
+            super().__init__()
+            self.who = who
 
-        def on_train_begin(self, net, **kwargs):
-            self.arrived.set()
-            self.wait_for.wait(30)
+        def fit(self, X, y=None):
+            arrived, wait_for = meetings[self.who]
+            if not arrived.is_set():
+                arrived.set()
+                assert wait_for.wait(30)
+            return super().fit(X)
 
-    X, y = make_mean_shift(n_features=2, kl=1.0).sample(100, 100, random_state=0)
+    X = make_mean_shift(n_features=2, kl=1.0).sample(100, 100, random_state=0)[0]
 
     def fit_a():
-        NCEDensityRatio(max_epochs=2, random_state=0, callbacks=[Meet(a_in, b_in)]).fit(X, y)
+        CNCEEnergyModel(base=Meet("a"), max_epochs=2, random_state=0).fit(X)
         a_out.set()
 
     def fit_b():
         a_in.wait(30)
-        NCEDensityRatio(max_epochs=2, random_state=1, callbacks=[Meet(b_in, a_out)]).fit(X, y)
+        CNCEEnergyModel(base=Meet("b"), max_epochs=2, random_state=1).fit(X)
 
     with threadpool_limits(limits=2):  # a user's setting (one per core here)
         torch.manual_seed(123)
@@ -1147,6 +1155,29 @@ def test_fits_overlapping_in_threads_leave_the_process_as_the_first_found_it():
         blas = {info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"}
         assert blas == {2}
         assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_fits_in_threads_reproduce_fits_made_one_at_a_time():
+    # Threads shared torch's process-wide generator and drew from each
+    # other's stream: mutual_info_nce(n_jobs=2) nested in cross_validate
+    # (n_jobs=2), where joblib runs the inner jobs in threads, read scores up
+    # to 0.025 nats apart between identical runs (user test). Each fit's
+    # training now holds the generator alone.
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, y = make_mean_shift(n_features=2, kl=1.0).sample(150, 150, random_state=0)
+
+    def fit(seed):
+        return NCEDensityRatio(max_epochs=5, random_state=seed).fit(X, y).predict_log_ratio(X)
+
+    alone = [fit(seed) for seed in range(4)]
+    torch.manual_seed(7)
+    state = torch.get_rng_state()
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(fit, range(4)))
+    for one, other in zip(alone, together, strict=True):
+        assert np.array_equal(one, other)
+    assert torch.equal(torch.get_rng_state(), state)
 
 
 def test_a_users_own_draws_during_a_fit_stand():

@@ -33,11 +33,11 @@ from .training import (
     build_net,
     close_progress_bars,
     continue_history,
+    forked_rng,
     loadable_device,
     module_device,
     n_rows,
     resolve_device,
-    rng_devices,
     seed_torch,
     stopped_early,
     take_rows,
@@ -340,7 +340,7 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
         label = progress_label or self._progress_label()
         # Seed torch inside a forked RNG state: reproducible fits without
         # touching the user's global torch seed.
-        with torch.random.fork_rng(devices=rng_devices(self.device_)):
+        with forked_rng(self.device_):
             seed_torch(seed, self.device_)
             critic = self._make_critic(train[0], n_outputs, critic_index)
             if isinstance(critic, ResidualCritic) and not critic.base_fitted:
@@ -1007,7 +1007,7 @@ def _call_critic(critic, call, description, inputs_note):
     was_training = probe.training
     probe.eval()
     try:
-        with torch.random.fork_rng(devices=rng_devices(device)):
+        with forked_rng(device):
             with torch.no_grad():
                 out = call(probe, zeros)
     except Exception as error:  # any failure: torch's message names no estimator input

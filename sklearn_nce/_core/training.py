@@ -8,11 +8,13 @@ samples are positives and negatives (or draws noise) and applies a loss from
 (``train_step_single``, ``validation_step``, ``get_iterator``).
 """
 
+import contextlib
 import copy
 import math
 import os
 import re
 import sys
+import threading
 import warnings
 
 import numpy as np
@@ -604,11 +606,12 @@ class _LossProbe:
     """
 
     def __init__(self, net, X, y):
+        self.device = net.device
         self.cuda = rng_devices(net.device)
         # The first training batch, drawn on the CPU and then moved: the
         # training iterator moves all of X to the net's device, which here
         # would be a second copy for the sake of one batch.
-        with torch.random.fork_rng(devices=self.cuda):
+        with forked_rng(net.device):
             batch = next(iter(net._batches(net.get_dataset(X, y), True, "cpu")))
         self.batch = tuple(
             None if part is None else _to_device(part, net.device) for part in _probe_batch(*batch)
@@ -626,7 +629,7 @@ class _LossProbe:
             net.criterion_.noise_weight = self.noise_weight
         net._ensure_mode(training=True)
         try:
-            with torch.random.fork_rng(devices=self.cuda), torch.no_grad():
+            with forked_rng(self.device), torch.no_grad():
                 torch.set_rng_state(self.cpu_state)
                 for device, state in zip(self.cuda, self.cuda_states, strict=True):
                     torch.cuda.set_rng_state(state, device)
@@ -1031,6 +1034,24 @@ def rng_devices(device):
     return [torch.device(device)] if str(device).startswith("cuda") else []
 
 
+# Fits in threads of one process (joblib's "threading" backend, which joblib
+# also picks for an n_jobs nested inside one of its worker processes) share
+# torch's process-wide generator: each fit seeded it and drew from it, their
+# draws interleaved, and random_state did not reproduce (user test:
+# mutual_info_nce(per_feature=True, n_jobs=2) inside cross_validate(n_jobs=2)
+# read scores up to 0.025 nats apart between identical runs). So one thread
+# at a time holds the generator; a fit's own nested forks re-enter. Threaded
+# fits still prepare their data and bases side by side, and train in turn.
+_GLOBAL_RNG_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def forked_rng(device):
+    """``torch.random.fork_rng`` for ``device``, held by one thread at a time."""
+    with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=rng_devices(device)):
+        yield
+
+
 def rng_states(device):
     """The CPU generator's state and, for a CUDA ``device``, that device's."""
     return torch.get_rng_state(), [torch.cuda.get_rng_state(d) for d in rng_devices(device)]
@@ -1047,7 +1068,7 @@ def set_rng_states(states, device):
 def seed_torch(seed, device):
     """Seed the CPU generator and, for a CUDA ``device``, that device's alone.
 
-    Call inside ``fork_rng(devices=rng_devices(device))``. ``torch.manual_seed``
+    Call inside ``forked_rng(device)``. ``torch.manual_seed``
     also seeds every GPU, which ``fork_rng`` does not restore beyond the
     devices it was given: every fit, even on the CPU, left the user's CUDA
     streams seeded by the fit's seed (a review).
