@@ -1697,7 +1697,8 @@ def _warn_if_few_effective_rows(weights, share=None, sample_weight=None, heavies
             "average over it is then biased)"
         )
         one_row = (
-            share is not None
+            not few_here
+            and share is not None
             and share < _WEIGHT_MIN_ESS_SHARE
             and heaviest is not None
             and heaviest[0] >= _ONE_ROW_PART
@@ -1706,7 +1707,7 @@ def _warn_if_few_effective_rows(weights, share=None, sample_weight=None, heavies
         if one_row:
             cause = (
                 f": one held-out numerator row carries {heaviest[0]:.1%} of that reading, "
-                f"and the others read {heaviest[1]:.1%}. It rests on that row's extreme ratio, "
+                f"and the others read {heaviest[1]:.1%}. It rests on that row's weight, "
                 "which is more often the critic extrapolating than samples that barely "
                 "overlap; weights of rows like it are unreliable. Compare another critic "
                 "(architecture, a larger weight_decay, or LogisticRegression) before "

@@ -1447,3 +1447,41 @@ def test_divergence_probe_keeps_a_few_rows_of_every_label():
     assert training._probe_batch({"x": X}, None)[0]["x"].shape == (training._PROBE_MAX_ROWS, 1)
     small = X[:100], y[:100]
     assert training._probe_batch(*small) == small
+
+
+def _fit_in_child(X, y):
+    NCEDensityRatio(max_epochs=2, random_state=0).fit(X, y)
+
+
+def test_a_child_forked_while_another_thread_trains_can_fit():
+    # The child inherited the generator's lock held by the training thread,
+    # and its first fit waited forever (review; multiprocessing's "fork").
+    import multiprocessing
+    import threading
+
+    from sklearn_nce._core import training
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    X, y = make_mean_shift(n_features=2, kl=1.0).sample(100, 100, random_state=0)
+    held, release = threading.Event(), threading.Event()
+
+    def hold():  # as a thread's training holds it
+        with training._GLOBAL_RNG_LOCK:
+            held.set()
+            release.wait(60)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert held.wait(30)
+        child = multiprocessing.get_context("fork").Process(target=_fit_in_child, args=(X, y))
+        child.start()
+        child.join(60)
+        alive = child.is_alive()
+        if alive:
+            child.kill()
+        assert not alive and child.exitcode == 0
+    finally:
+        release.set()
+        thread.join(60)

@@ -901,14 +901,21 @@ def test_heaviest_row_reads_one_rows_part_and_the_others_share():
 def test_low_share_made_by_one_row_blames_that_row_not_the_overlap():
     # A share of 0.11% that one held-out row made (99% of it; the others
     # 10.4%) was told the samples "barely overlap" (user test, digits).
-    collapsed = np.r_[1000.0, np.ones(999)]
+    even = np.ones(1000)
     with pytest.warns(UnreliableEstimateWarning, match="one held-out numerator row carries 99.0%"):
-        _warn_if_few_effective_rows(collapsed, share=0.0011, heaviest=(0.99, 0.104))
-    # Spread heavy weights (no row above 90% of the sum), or others that read
-    # low too: samples that barely overlap.
-    for heaviest in [(0.6, 0.104), (0.99, 0.02), None]:
+        _warn_if_few_effective_rows(even, share=0.0011, heaviest=(0.99, 0.104))
+    # Spread heavy weights (no row above 90% of the sum), others that read low
+    # too, or weights that collapse on the rows given as well: samples that
+    # barely overlap.
+    collapsed = np.r_[1000.0, np.ones(999)]
+    for weights, heaviest in [
+        (even, (0.6, 0.104)),
+        (even, (0.99, 0.02)),
+        (even, None),
+        (collapsed, (0.99, 0.104)),
+    ]:
         with pytest.warns(UnreliableEstimateWarning, match="barely overlap"):
-            _warn_if_few_effective_rows(collapsed, share=0.0011, heaviest=heaviest)
+            _warn_if_few_effective_rows(weights, share=0.0011, heaviest=heaviest)
 
 
 def test_effective_share_needs_ten_held_out_numerator_rows_and_is_not_blamed_when_fine():

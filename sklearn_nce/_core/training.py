@@ -1045,6 +1045,16 @@ def rng_devices(device):
 _GLOBAL_RNG_LOCK = threading.RLock()
 
 
+def _new_rng_lock():
+    # A child forked while another thread trained (multiprocessing's "fork")
+    # inherited the lock held, and its first fit waited forever (review).
+    global _GLOBAL_RNG_LOCK
+    _GLOBAL_RNG_LOCK = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_new_rng_lock)
+
+
 @contextlib.contextmanager
 def forked_rng(device):
     """``torch.random.fork_rng`` for ``device``, held by one thread at a time."""

@@ -132,6 +132,18 @@ _shared_state_lock = threading.Lock()
 _shared_state = {"fits": {}}
 
 
+def _forget_shared_state():
+    # A forked child runs none of its parent's fits, and a lock another thread
+    # held at the fork would stay held there (review).
+    global _shared_state_lock
+    _shared_state_lock = threading.Lock()
+    _shared_state.clear()
+    _shared_state["fits"] = {}
+
+
+os.register_at_fork(after_in_child=_forget_shared_state)
+
+
 @contextlib.contextmanager
 def shared_state_restored():
     """Leave the process-wide state that overlapping fits change as the first of them found it.
