@@ -1036,11 +1036,12 @@ def rng_devices(device):
 
 # Fits in threads of one process (joblib's "threading" backend, which joblib
 # also picks for an n_jobs nested inside one of its worker processes) share
-# torch's process-wide generator: each fit seeded it and drew from it, their
-# draws interleaved, and random_state did not reproduce (user test:
-# mutual_info_nce(per_feature=True, n_jobs=2) inside cross_validate(n_jobs=2)
-# read scores up to 0.025 nats apart between identical runs). So one thread
-# at a time holds the generator; a fit's own nested forks re-enter. Threaded
+# process-wide state: torch's generator, which each fit seeded and drew from,
+# so that their draws interleaved and random_state did not reproduce (user
+# test: mutual_info_nce(per_feature=True, n_jobs=2) inside
+# cross_validate(n_jobs=2) read scores up to 0.025 nats apart between
+# identical runs), and the warnings filters a recording fit swaps. So one
+# thread at a time holds them; a fit's own nested uses re-enter. Threaded
 # fits still prepare their data and bases side by side, and train in turn.
 _GLOBAL_RNG_LOCK = threading.RLock()
 
@@ -1056,9 +1057,16 @@ os.register_at_fork(after_in_child=_new_rng_lock)
 
 
 @contextlib.contextmanager
+def process_state_held():
+    """Hold the process-wide state that fits in threads take turns with (see above)."""
+    with _GLOBAL_RNG_LOCK:
+        yield
+
+
+@contextlib.contextmanager
 def forked_rng(device):
     """``torch.random.fork_rng`` for ``device``, held by one thread at a time."""
-    with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=rng_devices(device)):
+    with process_state_held(), torch.random.fork_rng(devices=rng_devices(device)):
         yield
 
 
