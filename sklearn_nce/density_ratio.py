@@ -425,7 +425,9 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         chasm refits afresh). Everything fitted on the data (the class sizes,
         the chasm check) is fitted again, but not the standardisation of X:
         the critic reads new rows in the units it learnt in (so a feature
-        that was constant then must stay so).
+        that was constant then must stay so: one that stops varying, or
+        spreads tenfold more or less, as in new units, warns), and a
+        DataFrame's columns must keep their names and order.
     callbacks : list of skorch callbacks or None, default=None
         Extra :mod:`skorch.callbacks` (instances, or ``(name, callback)``
         pairs) added to every net the fit trains, e.g.

@@ -154,7 +154,9 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
         ``loss_curve_`` and ``n_iter_`` do. Everything fitted on the data (the
         noise, ``log_partition_``, ``offset_``) is fitted again, but not the
         standardisation of X: the critic reads new rows in the units it
-        learnt in (so a feature that was constant then must stay so).
+        learnt in (so a feature that was constant then must stay so: one that
+        stops varying, or spreads tenfold more or less, as in new units,
+        warns), and a DataFrame's columns must keep their names and order.
     callbacks : list of skorch callbacks or None, default=None
         Extra :mod:`skorch.callbacks` (instances, or ``(name, callback)``
         pairs) added to every net the fit trains, e.g.

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import get_scorer, log_loss
 from sklearn.model_selection import GridSearchCV
 from skorch.callbacks import Callback, EpochScoring
@@ -414,6 +415,47 @@ def test_warm_start_keeps_the_units_its_critic_learnt_in():
         CNCEEnergyModel(n_importance_samples=200, max_epochs=2, warm_start=True).fit(
             np.c_[X, np.zeros(60)]
         ).fit(flagged)
+
+
+def test_warm_start_refuses_columns_named_otherwise():
+    # The critic reads columns by position: a DataFrame with its columns
+    # reordered was continued as the first fit's, feature_names_in_ took the
+    # new order, and the held-out score fell to chance in silence (user test;
+    # MLPClassifier refuses the same call).
+    frame = pd.DataFrame(X, columns=["a", "b"])
+    for model, target in [
+        (NCEDensityRatio(max_epochs=1, random_state=0), TARGETS["NCEDensityRatio"]),
+        (CNCEEnergyModel(n_importance_samples=200, max_epochs=1, random_state=0), None),
+    ]:
+        model.set_params(warm_start=True).fit(frame, target)
+        before = model.score_samples(frame) if target is None else model.decision_function(frame)
+        for other in (frame[["b", "a"]], frame.rename(columns={"a": "x"})):
+            with pytest.raises(ValueError, match=r"had the columns \['a', 'b'\]; this X has"):
+                model.fit(other, target)
+        assert list(model.feature_names_in_) == ["a", "b"]
+        after = model.score_samples(frame) if target is None else model.decision_function(frame)
+        np.testing.assert_array_equal(after, before)
+        model.fit(frame.to_numpy(), target)  # positions, as sklearn allows a reset fit
+
+
+def test_warm_start_warns_of_units_changed_or_a_column_stuck():
+    # Read in the first fit's units, a chunk in millimetres for metres read a
+    # held-out score of -1.40 (cold -0.59, chance -0.69), and a column stuck
+    # at one value gave its rows +17 nats (cold -2.8), both in silence (user
+    # test). Ordinary chunks stay silent.
+    model = NCEDensityRatio(max_epochs=1, warm_start=True, random_state=0)
+    model.fit(X, TARGETS["NCEDensityRatio"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)  # max_epochs=1 is the cap
+        model.fit(X[::-1] * 1.5 + 0.5, TARGETS["NCEDensityRatio"][::-1])
+    with pytest.warns(UserWarning, match=r"column\(s\) \[0, 1\] spread 1e\+03, 1e\+03 times"):
+        model.fit(X * 1000.0, TARGETS["NCEDensityRatio"])
+    stuck = np.c_[X[:, 0], np.full(len(X), 0.3)]
+    detector = CNCEEnergyModel(n_importance_samples=200, max_epochs=1, warm_start=True)
+    detector.fit(X)
+    with pytest.warns(UserWarning, match=r"column\(s\) \[1\] spread 0 times"):
+        detector.fit(stuck)
 
 
 class _FailAtTrainBegin(Callback):

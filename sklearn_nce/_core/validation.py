@@ -306,7 +306,7 @@ def validate_X(estimator, X, *, reset, encode=None, overflow="raise"):
     """
     check_shape_and_columns(X, categories=encode is not None)
     if reset:
-        _check_warm_start_width(estimator, X)
+        _check_warm_start_data(estimator, X)
     with explained_conversion_errors("X"):
         X = validate_data(
             estimator,
@@ -334,7 +334,7 @@ def validate_X_y(estimator, X, y, *, reset=True, names="X", encode=None, **check
             "convert it to a dense numpy array."
         )
     if reset:
-        _check_warm_start_width(estimator, X)
+        _check_warm_start_data(estimator, X)
     with explained_conversion_errors(names):
         X, y = validate_data(
             estimator,
@@ -456,6 +456,8 @@ def _standardise(estimator, X, name, reset, overflow="raise"):
             # however small, squeezes nothing.)
             names = _feature_names(estimator, Z.shape[1])
             check_feature_scale(standard_rows(estimator._standardiser, X), name, names)
+        else:
+            _warn_if_units_changed(estimator, kept, X, name)
         bounds = _bounds(Z)
         previous = getattr(estimator, "_training_bounds", None)
         if kept is not None and bounds is not None and previous is not None:
@@ -494,6 +496,43 @@ def _warm_standardiser(estimator, X, name):
             "vary. Set warm_start=False to start afresh."
         )
     return previous
+
+
+# A warm chunk whose column spreads this many times (or 1 / this) the first
+# fit's, in its units: a change of units, or a column stuck at one value. A
+# warm refit on rows rescaled by 1000 read a held-out score of -1.40 (cold:
+# -0.59; chance -0.69) in silence, and a column stuck in the new chunk gave
+# its rows +17 nats where a cold fit gives -2.8 (user test). Drift rarely
+# moves a spread tenfold.
+_WARM_SPREAD_CHANGE = 10.0
+
+
+def _warn_if_units_changed(estimator, standardiser, X, name):
+    """Warn where a warm chunk's columns spread ``_WARM_SPREAD_CHANGE`` times off its units."""
+    rows = standard_rows(standardiser, X)
+    if len(rows) < 2:
+        return
+    spread = rows[:, standardiser.varying_].std(axis=0)  # 1: the first fit's spread
+    off = np.flatnonzero((spread > _WARM_SPREAD_CHANGE) | (spread < 1.0 / _WARM_SPREAD_CHANGE))
+    if not len(off):
+        return
+    columns = np.flatnonzero(standardiser.varying_)[off]
+    names = _feature_names(estimator, len(standardiser.mean_))
+    labels = (columns if names is None else np.asarray(names)[columns]).tolist()
+    ratios = ", ".join(_spread_text(v) for v in spread[off][:10])
+    warnings.warn(
+        f"warm_start=True reads {name} in the units of the first fit, and column(s) "
+        f"{labels[:10]} spread {ratios} times as much here as there (a change of units, or "
+        "a column stuck at one value). If the units changed, convert them back, or set "
+        "warm_start=False to start afresh.",
+        UserWarning,
+        stacklevel=stacklevel_to_user(),
+    )
+
+
+def _spread_text(ratio):
+    # A column stuck at one value reads a rounding residue (4e-17), not 0.
+    return "0" if ratio < 1e-9 else f"{ratio:.3g}"
 
 
 def standard_rows(standardiser, X):
@@ -608,9 +647,16 @@ def check_feature_scale(Z, name="X", feature_names=None):
         )
 
 
-def _check_warm_start_width(estimator, X):
-    # Before validate_data, whose reset would overwrite n_features_in_ and
-    # leave a refused warm start describing data its critic cannot read.
+def _check_warm_start_data(estimator, X):
+    """Refuse a warm start on data of another width, or on columns named otherwise.
+
+    Before validate_data, whose reset would overwrite n_features_in_ and
+    feature_names_in_ and leave a refused warm start describing data its
+    critic cannot read. The critic reads columns by position: a DataFrame
+    with its columns reordered was continued as if they were the first
+    fit's, and NCEDensityRatio's held-out score fell to chance in silence
+    (user test; MLPClassifier refuses the same call).
+    """
     previous_width = getattr(estimator, "n_features_in_", None)
     if previous_width is None or not getattr(estimator, "warm_start", False):
         return
@@ -619,6 +665,18 @@ def _check_warm_start_width(estimator, X):
     except TypeError:  # not 2-D: validate_data says what is wrong
         return
     check_warm_start_features(estimator, width, previous_width)
+    previous_names = getattr(estimator, "feature_names_in_", None)
+    columns = getattr(X, "columns", None)
+    if previous_names is None or columns is None:
+        return
+    names = [str(column) for column in columns]
+    if names != [str(name) for name in previous_names]:
+        raise ValueError(
+            f"warm_start=True continues the previous fit, whose X had the columns "
+            f"{list(previous_names)[:10]}; this X has {names[:10]}. The critic reads columns "
+            "by position: pass them in the first fit's order, or set warm_start=False to "
+            "start afresh."
+        )
 
 
 def _bounds(X):
