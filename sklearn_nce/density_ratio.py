@@ -422,8 +422,10 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         state starts afresh, as in :class:`~sklearn.neural_network.MLPClassifier`,
         and ``history_`` and ``n_iter_`` run on from the previous fit's, as its
         ``loss_curve_`` and ``n_iter_`` do (a fit that bridges a density
-        chasm refits afresh). Everything fitted on the data (the class sizes,
-        the chasm check) is fitted again, but not the standardisation of X:
+        chasm refits afresh; a residual critic's linear stage stays as the
+        first fit left it, and only the network on top trains on). Everything
+        fitted on the data (the class sizes, the chasm check) is fitted
+        again, but not the standardisation of X:
         the critic reads new rows in the units it learnt in (so a feature
         that was constant then must stay so: one that stops varying, or
         spreads tenfold more or less, as in new units, warns), and a
