@@ -1739,7 +1739,10 @@ def mutual_info_nce(
     if verbose:
         fits = progress_bar(fits, total=X.shape[1], unit="column", desc="mutual_info_nce")
     fits = list(fits)
-    _warn_per_feature(fits)
+    # Outside another call's recording window (_feature_mi), which in threads
+    # had taken this report in as its column's own (review).
+    with process_state_held():
+        _warn_per_feature(fits)
     return np.asarray([fit["mi"] for fit in fits], dtype=np.float64)
 
 
@@ -1807,7 +1810,9 @@ def _warn_per_feature(fits):
         for category, message in fit["warnings"]:
             if message.startswith(_INCONSISTENT_PREFIX):
                 continue  # the fold checks, reported above
-            others.setdefault((category, message), []).append(column)
+            columns = others.setdefault((category, message), [])
+            if column not in columns:  # a column's fit can repeat a warning
+                columns.append(column)
     if inconsistent:
         warnings.warn(
             f"mutual_info_nce(per_feature=True): the estimates of {len(inconsistent)} of "

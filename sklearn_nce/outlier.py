@@ -149,14 +149,16 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
         When True, a new ``fit`` starts from the critic of the previous fit
         (same parameters, same number of features) instead of a fresh
         initialisation, and trains ``max_epochs`` more epochs; the optimiser
-        state starts afresh, as in :class:`~sklearn.neural_network.MLPClassifier`,
-        and ``history_`` and ``n_iter_`` run on from the previous fit's, as its
-        ``loss_curve_`` and ``n_iter_`` do. Everything fitted on the data (the
-        noise, ``log_partition_``, ``offset_``) is fitted again, but not the
-        standardisation of X: the critic reads new rows in the units it
-        learnt in (so a feature that was constant then must stay so: one that
-        stops varying, or spreads tenfold more or less, as in new units,
-        warns), and a DataFrame's columns must keep their names and order.
+        state starts afresh, as in
+        :class:`~sklearn.neural_network.MLPClassifier`, and ``history_`` and
+        ``n_iter_`` run on from the previous fit's, as its ``loss_curve_`` and
+        ``n_iter_`` do. Everything fitted on the data (the noise,
+        ``log_partition_``, ``offset_``) is fitted again, but not the
+        standardisation of X: the critic reads new rows in the units it learnt
+        in (so a feature that was constant then must stay so: one that stops
+        varying, or whose middle half spans tenfold more or less, as in new
+        units, warns, in chunks from 20 rows), and a DataFrame's columns must
+        keep their names and order.
     callbacks : list of skorch callbacks or None, default=None
         Extra :mod:`skorch.callbacks` (instances, or ``(name, callback)``
         pairs) added to every net the fit trains, e.g.

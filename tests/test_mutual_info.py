@@ -762,3 +762,17 @@ def test_per_feature_warnings_survive_columns_fitted_in_threads():
         scores, seen = kinds("threading")
         assert np.array_equal(scores, expected_scores)
         assert seen == expected
+    # Two calls side by side: one's report, made while the other recorded a
+    # column, was taken in as that column's ("column(s) [2]: mutual_info_nce
+    # (per_feature=True), column(s) [2]: ..."; review).
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one_call(_):
+        return mutual_info_nce(X, y, per_feature=True, cv=2, max_epochs=3, random_state=0)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(one_call, range(2)))
+    messages = [str(w.message) for w in caught]
+    assert sorted(messages) == sorted(2 * [message for _, message in expected])

@@ -1042,7 +1042,8 @@ def rng_devices(device):
 # cross_validate(n_jobs=2) read scores up to 0.025 nats apart between
 # identical runs), and the warnings filters a recording fit swaps. So one
 # thread at a time holds them; a fit's own nested uses re-enter. Threaded
-# fits still prepare their data and bases side by side, and train in turn.
+# fits still prepare their data and bases side by side, and train in turn
+# (mutual_info_nce's columns record warnings, so run whole, in turn).
 _GLOBAL_RNG_LOCK = threading.RLock()
 
 
