@@ -469,6 +469,11 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         Importance weights of the training denominator rows (mean 1; with
         ``sample_weight``, weighted mean 1), in their order in ``X``; also
         ``predict_weights()`` with no argument.
+    log_weight_offset_ : float
+        ``log`` of the mean (weighted by ``sample_weight``, if any) of
+        ``exp(log ratio)`` over the training denominator rows, read on
+        inputs clipped as the weights read them: what ``predict_weights``
+        subtracts so that those rows' weights average 1.
     effective_share_ : float or None
         The share of the denominator distribution that a weighted average
         rests on, ``(E w)^2 / E w^2`` over it, read as 1 / the weights' mean

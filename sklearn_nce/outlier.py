@@ -205,6 +205,8 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
     lr_, batch_size_, max_epochs_ : float, int, int
         What ``lr``, ``batch_size`` and ``max_epochs`` resolved to (``"auto"``
         included).
+    device_ : str
+        Device the network was trained on.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
