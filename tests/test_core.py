@@ -1467,7 +1467,7 @@ def test_a_child_forked_while_another_thread_trains_can_fit():
     held, release = threading.Event(), threading.Event()
 
     def hold():  # as a thread's training holds it
-        with training._GLOBAL_RNG_LOCK:
+        with training._PROCESS_STATE_LOCK:
             held.set()
             release.wait(60)
 

@@ -1044,23 +1044,23 @@ def rng_devices(device):
 # thread at a time holds them; a fit's own nested uses re-enter. Threaded
 # fits still prepare their data and bases side by side, and train in turn
 # (mutual_info_nce's columns record warnings, so run whole, in turn).
-_GLOBAL_RNG_LOCK = threading.RLock()
+_PROCESS_STATE_LOCK = threading.RLock()
 
 
-def _new_rng_lock():
+def _new_process_state_lock():
     # A child forked while another thread trained (multiprocessing's "fork")
     # inherited the lock held, and its first fit waited forever (review).
-    global _GLOBAL_RNG_LOCK
-    _GLOBAL_RNG_LOCK = threading.RLock()
+    global _PROCESS_STATE_LOCK
+    _PROCESS_STATE_LOCK = threading.RLock()
 
 
-os.register_at_fork(after_in_child=_new_rng_lock)
+os.register_at_fork(after_in_child=_new_process_state_lock)
 
 
 @contextlib.contextmanager
 def process_state_held():
     """Hold the process-wide state that fits in threads take turns with (see above)."""
-    with _GLOBAL_RNG_LOCK:
+    with _PROCESS_STATE_LOCK:
         yield
 
 
