@@ -70,7 +70,6 @@ from ._core.validation import (
     check_warm_start_features,
     explained_conversion_errors,
     stacklevel_to_user,
-    standard_rows,
     validate_params,
     validate_X,
     validate_X_y,
@@ -1474,7 +1473,7 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
             standardiser = FeatureStandardiser().fit(y)
             check_not_constant(standardiser.varying_, "y", _CONSTANT_CARRIES_NOTHING)
             encoded = standardiser.transform(y, "y")
-            check_feature_scale(standard_rows(standardiser, y), "y")
+            check_feature_scale(standardiser.middle_spread_, "y")
         # Checked before anything is stored: a refused warm start keeps describing
         # the critics it has.
         previous_width = getattr(self, "_target_width", None)

@@ -60,6 +60,7 @@ __all__ = [
     "n_rows_of",
     "safe_indexing",
     "stacklevel_to_user",
+    "middle_spread",
     "standard_rows",
     "validate_X",
     "validate_X_y",
@@ -392,8 +393,9 @@ class FeatureStandardiser:
                 "rescale them first."
             )
         # Each column's middle half, in standard units, from evenly spaced
-        # rows: what a warm chunk's is compared with (_warn_if_units_changed).
-        self.middle_spread_ = _middle_spread(standard_rows(self, X)) if n_rows else None
+        # rows: what check_feature_scale reads, and what a warm chunk's is
+        # compared with (_warn_if_units_changed).
+        self.middle_spread_ = middle_spread(standard_rows(self, X)) if n_rows else None
         return self
 
     def transform(self, X, name="X", overflow="raise"):
@@ -458,7 +460,7 @@ def _standardise(estimator, X, name, reset, overflow="raise"):
             # (A warm chunk is read in the first fit's units: its own spread,
             # however small, squeezes nothing.)
             names = _feature_names(estimator, Z.shape[1])
-            check_feature_scale(standard_rows(estimator._standardiser, X), name, names)
+            check_feature_scale(estimator._standardiser.middle_spread_, name, names)
         else:
             _warn_if_units_changed(estimator, kept, X, name)
         bounds = _bounds(Z)
@@ -524,7 +526,7 @@ def _warn_if_units_changed(estimator, standardiser, X, name):
     rows = standard_rows(standardiser, X)
     if first is None or len(rows) < _WARM_MIN_ROWS:
         return
-    here = _middle_spread(rows)
+    here = middle_spread(rows)
     spread = first > 0
     rescaled = np.flatnonzero(
         spread
@@ -541,9 +543,7 @@ def _warn_if_units_changed(estimator, standardiser, X, name):
 
     found = []
     if len(rescaled):
-        ratios = ", ".join(
-            f"{v:.3g}" for v in (here / np.where(spread, first, 1.0))[rescaled][:10]
-        )
+        ratios = ", ".join(f"{v:.3g}" for v in (here[rescaled] / first[rescaled])[:10])
         found.append(
             f"the middle half of column(s) {labels(rescaled)} spans {ratios} times the first "
             "fit's (a change of units? convert them back, or set warm_start=False to start "
@@ -563,7 +563,7 @@ def _warn_if_units_changed(estimator, standardiser, X, name):
     )
 
 
-def _middle_spread(rows):
+def middle_spread(rows):
     """Each column's interquartile range."""
     low, high = np.percentile(rows, [25, 75], axis=0)
     return high - low
@@ -572,7 +572,7 @@ def _middle_spread(rows):
 def standard_rows(standardiser, X):
     """Evenly spaced rows of X (at most ``_SCALE_CHECK_ROWS``) in standard units, in float64.
 
-    What :func:`check_feature_scale` reads. In float32 a squeezed column could
+    What ``middle_spread_`` is read on. In float32 a squeezed column could
     vanish: 1e12 in one of 400 rows left the others within 3e-11 standard
     deviations of each other, one float32 value, and a middle half of spread
     0 passed as "mostly one value" while the column collapsed (a user test
@@ -652,20 +652,18 @@ def check_warm_start_features(estimator, n_features, previous, name="X"):
         )
 
 
-def check_feature_scale(Z, name="X", feature_names=None):
+def check_feature_scale(spread, name="X", feature_names=None):
     """Refuse standardised columns whose bulk a few extreme values squeeze to a point.
 
-    ``Z`` is in standard units (see :class:`FeatureStandardiser`). When a
-    handful of values far from the rest set a column's standard deviation,
-    the other rows end up within ``1 / _MAX_FEATURE_SCALE`` of each other and
-    a critic cannot tell them apart. The interquartile range is read on the
-    rows given (:func:`standard_rows` picks at most ``_SCALE_CHECK_ROWS``
-    of X); a column whose range is 0 (mostly one value) passes. Raises
+    ``spread`` holds each column's interquartile range in standard units
+    (:class:`FeatureStandardiser`'s ``middle_spread_``, read on the rows
+    :func:`standard_rows` picks). When a handful of values far from the rest
+    set a column's standard deviation, the other rows end up within
+    ``1 / _MAX_FEATURE_SCALE`` of each other and a critic cannot tell them
+    apart. A column whose range is 0 (mostly one value) passes. Raises
     ``ValueError`` naming the columns and the fix (by ``feature_names``, one
-    per column of Z, where given).
+    per column, where given).
     """
-    q25, q75 = np.percentile(np.asarray(Z, dtype=np.float64), [25, 75], axis=0)
-    spread = q75 - q25
     squeezed = np.flatnonzero((spread > 0) & (spread < 1 / _MAX_FEATURE_SCALE))
     if len(squeezed):
         labels = (
