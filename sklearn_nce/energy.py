@@ -180,9 +180,8 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
     log_partition_std_ : float
         Its Monte-Carlo standard error, ``sqrt(1/ESS - 1/n)``, for this
         fitted model: refits with another ``random_state`` train another
-        network, whose ``log Z``
-        differs by more (0.006-0.017 nats against errors of 1e-4 to 3e-4 on
-        four 1-d and 2-d densities; a user test).
+        network, whose ``log Z`` differs by more (0.006-0.017 nats against
+        errors of 1e-4 to 3e-4 on four 1-d and 2-d densities; a user test).
     importance_ess_ : float
         Effective sample size of the importance weights.
     noise_ : Noise
