@@ -830,16 +830,19 @@ default=None
         without early stopping).
         """
         steps = self.telescoping_steps
-        if self.warm_start and self._previous_critics():
-            if steps == "auto" or (steps == 1 and self.bridged_chasm_):
-                steps = self.telescoping_steps_  # continue the previous fit's heads
+        continued = self.warm_start and self._previous_critics()
+        if continued and (steps == "auto" or (steps == 1 and self.bridged_chasm_)):
+            # Continue the previous fit's heads; gap_kl_ stays the gap they
+            # were chosen from (a review: it read None after a warm fit).
+            steps = self.telescoping_steps_
         else:
+            self.gap_kl_ = None
+        if not continued:
             # "custom": a user's critic is trained as given, whatever architecture says.
             self.architecture_ = (
                 "custom" if self.critic is not None else self._resolve_architecture(len(labels))
             )
             self.bridged_chasm_ = False
-        self.gap_kl_ = None
         if steps == "auto":
             return self._fit_auto_telescoping(X, labels, progress_label)
         objective = self._objective(steps)

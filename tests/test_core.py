@@ -554,6 +554,27 @@ def test_a_fit_diverged_by_its_weight_decay_is_told_to_lower_it():
         model.fit(X, np.arange(52) % 2)
 
 
+def test_a_diverged_lbfgs_fit_is_not_told_to_lower_lr():
+    # lbfgs ignores lr (it runs at 1.0): the advice to lower it changed
+    # nothing (review: lr=1e-6 read "Lower `lr` (currently 1.0)").
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0.7, 1, (150, 2)), rng.normal(0, 1.2, (250, 2))])
+    y = np.r_[np.ones(150), np.zeros(250)].astype(int)
+    model = NCEDensityRatio(
+        loss="lsif",
+        architecture="quadratic",
+        optimizer="lbfgs",
+        lr=1e-6,
+        max_epochs=30,
+        early_stopping=False,
+        bridge_chasm=False,
+        random_state=0,
+    )
+    with pytest.raises(ValueError, match="diverged") as raised:
+        model.fit(X, y)
+    assert "lr" not in str(raised.value).replace("loss=", "")
+
+
 # ---------------------------------------------------------------------------
 # Critics
 # ---------------------------------------------------------------------------

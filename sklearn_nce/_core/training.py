@@ -760,6 +760,9 @@ def _raise_diverged(net, what):
     # The objective may name its own remedy (e.g. a bounded loss).
     objective = getattr(net, "criterion_", None)
     hint = getattr(objective, "divergence_hint", "add weight_decay")
+    if isinstance(getattr(net, "optimizer_", None), torch.optim.LBFGS):
+        # lbfgs ignores lr: advising a lower one changed nothing (a review).
+        raise ValueError(f"{what} {hint[0].upper()}{hint[1:]}.")
     decay = _weight_decay(net)
     if net.lr * decay >= _OVERSHOOTING_DECAY_STEP:
         # The penalty itself overshoots: advising more of it was wrong
