@@ -361,7 +361,9 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
                 if resets and not _beats_start(base_net, start, valid):
                     critic.base.load_state_dict(start)
                 critic.freeze_base()
-            net = self._fit_stage(critic, objective, train, valid, self.optimizer, label)
+            net = self._fit_stage(
+                critic, objective, train, valid, self.optimizer, label, continued=earlier is not None
+            )
         if earlier is not None:
             net.history = continue_history(earlier, net.history)
         self._check_training(net, valid)
@@ -377,11 +379,20 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
         return True
 
     def _fit_stage(
-        self, critic, objective, train, valid, optimizer, progress_label, weight_decay=None
+        self,
+        critic,
+        objective,
+        train,
+        valid,
+        optimizer,
+        progress_label,
+        weight_decay=None,
+        continued=False,
     ):
         """Train ``critic`` by ``optimizer`` on the ``train`` rows; return the fitted net.
 
-        ``weight_decay`` defaults to the estimator's.
+        ``weight_decay`` defaults to the estimator's; ``continued`` (a warm
+        start) keeps the starting weights where no epoch beats them.
         """
         # Unlabelled batches are full-sized (drop_last) for in-batch negatives:
         # cap the batch at the number of rows so that one batch always exists.
@@ -409,6 +420,7 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
             tol=self.tol,
             progress_label=progress_label,
             extra_callbacks=[*self._training_callbacks(), *_user_callbacks(self.callbacks)],
+            continued=continued,
         )
         try:
             net.fit(*train)

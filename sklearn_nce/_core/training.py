@@ -723,11 +723,51 @@ class BestEpochStopping(EarlyStopping):
     the last epoch that improved by it), and the weights kept are those of
     the fit's epoch with the lowest loss, as ``MLPClassifier`` keeps its best
     coefficients.
+
+    With ``score_start=True`` (a warm start) the weights the fit starts from
+    are a candidate too, scored on the held-out rows before the first epoch,
+    as ``MLPClassifier`` carries its best validation score into a warm fit: a
+    continued critic whose new epochs all read worse kept the last of them
+    (a review: held-out loss 0.5535 -> 0.5610).
     """
+
+    def __init__(
+        self,
+        monitor="valid_loss",
+        patience=5,
+        threshold=1e-4,
+        threshold_mode="rel",
+        lower_is_better=True,
+        sink=print,
+        load_best=False,
+        score_start=False,
+    ):
+        super().__init__(
+            monitor=monitor,
+            patience=patience,
+            threshold=threshold,
+            threshold_mode=threshold_mode,
+            lower_is_better=lower_is_better,
+            sink=sink,
+            load_best=load_best,
+        )
+        self.score_start = score_start
 
     def on_train_begin(self, net, **kwargs):
         super().on_train_begin(net, **kwargs)
         self.best_score_ = np.inf if self.lower_is_better else -np.inf
+        self._start_unscored = self.score_start
+
+    def on_epoch_begin(self, net, dataset_valid=None, **kwargs):
+        if not self._start_unscored or dataset_valid is None:
+            return
+        self._start_unscored = False
+        # Epoch 0: the start, scored as skorch scores an epoch's held-out rows.
+        self.best_score_ = _held_out_loss(net, dataset_valid)
+        self.dynamic_threshold_ = self._calc_new_threshold(self.best_score_)
+        self.best_epoch_ = 0
+        if self.load_best:
+            self.best_model_weights_ = copy.deepcopy(net.module_.state_dict())
 
     def on_epoch_end(self, net, **kwargs):
         score = net.history[-1, self.monitor]
@@ -748,6 +788,15 @@ class BestEpochStopping(EarlyStopping):
                 verbose=net.verbose,
             )
             raise KeyboardInterrupt
+
+
+def _held_out_loss(net, dataset):
+    """The net's loss on ``dataset``, as skorch's ``valid_loss``: batch losses averaged by size."""
+    losses, sizes = [], []
+    for batch in net.get_iterator(dataset, training=False):
+        losses.append(net.validation_step(batch)["loss"].detach())
+        sizes.append(n_rows(batch[0]))
+    return float(np.average(torch.stack(losses).cpu().numpy(), weights=sizes))
 
 
 def stopped_early(net):
@@ -1118,6 +1167,7 @@ def build_net(
     tol=1e-4,
     progress_label="fit",
     extra_callbacks=(),
+    continued=False,
 ):
     """Assemble a :class:`ContrastiveNet` with the package's callbacks.
 
@@ -1128,6 +1178,8 @@ def build_net(
     given, early stopping watches its loss and restores the best weights.
     ``progress_label`` names the progress bar shown when ``verbose == 1``;
     ``extra_callbacks`` are ``(name, callback)`` pairs an estimator adds.
+    ``continued=True`` (a warm start) lets early stopping keep the weights
+    the fit starts from when no epoch beats them.
     """
     callbacks = [("finite_loss", FiniteLossGuard()), *extra_callbacks]
     train_split = None
@@ -1143,6 +1195,7 @@ def build_net(
                     threshold_mode="abs",
                     load_best=True,
                     sink=print if verbose >= 2 else _silent,
+                    score_start=continued,
                 ),
             )
         )
