@@ -510,17 +510,43 @@ class _BaseEnergyNCE(_BaseNCE):
         if not varying.all():
             # The training rows lie on a hyperplane: off it the model has no mass.
             standardiser = self._standardiser
-            scored &= _on_training_values(
+            moved = _off_training_values(
                 Z[:, ~varying],
                 standardiser.mean_[~varying],
                 np.median(standardiser.scale_[varying]),
             )
+            if moved.any():
+                self._warn_off_constant_values(moved)
+            scored &= ~moved.any(axis=1)
             Z = Z[:, varying]
         if scored.all():
             return self._log_phi_standard(Z, function)
         log_phi = np.full(len(Z), -np.inf)
         log_phi[scored] = self._log_phi_standard(Z[scored], function)
         return log_phi
+
+    def _warn_off_constant_values(self, moved):
+        """Say which rows score ``-inf`` for leaving a training-constant column's value.
+
+        ``moved`` marks, for each row, the constant columns it moved in. They
+        had scored ``-inf`` in silence, and ``roc_auc_score`` refuses infinite
+        scores (a user test: 38 of 216 ionosphere rows, whose first column is
+        1 in every inlier the fit saw).
+        """
+        columns = np.flatnonzero(~self._varying)[moved.any(axis=0)]
+        names = getattr(self, "feature_names_in_", None)
+        labels = [str(names[c]) if names is not None else int(c) for c in columns]
+        warnings.warn(
+            f"{int(moved.any(axis=1).sum())} of {len(moved)} rows hold another value than in "
+            f"training in column(s) {labels}, which held one value in every row "
+            f"{type(self).__name__} was fitted on: they score -inf, as the model puts no mass "
+            "off that value (the most anomalous score there is). Ranking metrics such as "
+            "roc_auc_score refuse infinite scores: clip them first, e.g. "
+            "np.maximum(scores, floor). If these columns can vary, fit on rows where they do, "
+            "or leave them out.",
+            UnreliableEstimateWarning,
+            stacklevel=stacklevel_to_user(),
+        )
 
     def _log_phi_standard(self, Z, function=log_density):
         """``log phi`` of rows in the model's own units, shifted by the log-Jacobian."""
@@ -922,8 +948,8 @@ def _seed_unseeded(noise, seed):
             part.random_state = seed
 
 
-def _on_training_values(offsets, values, spread):
-    """Rows whose constant columns hold their training ``values``, within rounding.
+def _off_training_values(offsets, values, spread):
+    """Where the rows' constant columns leave their training ``values``, beyond rounding.
 
     ``offsets`` are the rows' constant columns in standard units (the value
     minus the training value: those columns keep scale 1); ``spread`` is the
@@ -931,4 +957,4 @@ def _on_training_values(offsets, values, spread):
     to a spread of 1).
     """
     tolerance = _CONSTANT_RTOL * (np.abs(values) + min(spread, 1.0))
-    return np.all(np.abs(offsets) <= tolerance, axis=1)
+    return np.abs(offsets) > tolerance
