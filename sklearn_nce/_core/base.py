@@ -362,7 +362,13 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
                     critic.base.load_state_dict(start)
                 critic.freeze_base()
             net = self._fit_stage(
-                critic, objective, train, valid, self.optimizer, label, continued=earlier is not None
+                critic,
+                objective,
+                train,
+                valid,
+                self.optimizer,
+                label,
+                continued=earlier is not None,
             )
         if earlier is not None:
             net.history = continue_history(earlier, net.history)
