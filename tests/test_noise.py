@@ -532,6 +532,21 @@ def test_selection_on_many_rows_reads_capped_subsets(monkeypatch):
     np.testing.assert_allclose(noise._log_prob_by_blocks(selected, X[:1000]), at_once, rtol=1e-6)
 
 
+def test_collinear_columns_do_not_hand_the_stack_to_the_gaussian():
+    # Two clusters in 3-d, plus 3 columns that are linear combinations of
+    # them: the rows fill a 3-d subspace of 6 columns. With a ridge of 1e-6
+    # against the mixtures' floor of 1e-4, the Gaussian read about 2.3 nats
+    # more per null direction and took the whole stack (a user test: on
+    # make_classification's 50 columns of rank 40, AUPRC 0.80 / 0.86 against
+    # 0.89 / 0.94 with the mixtures it now picks).
+    rng = np.random.RandomState(0)
+    Z = np.r_[rng.normal(-2, 1, (300, 3)), rng.normal(2, 1, (300, 3))]
+    X = np.c_[Z, Z @ rng.normal(size=(3, 3))]
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    selected = SelectedDensity(families=("gmm", "gaussian"), random_state=0).fit(X)
+    assert selected.weights_.get("gaussian", 0.0) < 0.1
+
+
 def test_stacking_weights_recover_a_known_mixture():
     # Rows from 0.3 N(-3, 1) + 0.7 N(3, 1), scored under the two parts: the
     # weights' sampling SD at 5000 rows is sqrt(0.21 / 5000) = 0.0065.
