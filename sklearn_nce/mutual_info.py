@@ -70,9 +70,11 @@ from ._core.validation import (
     check_warm_start_features,
     explained_conversion_errors,
     stacklevel_to_user,
+    training_bounds,
     validate_params,
     validate_X,
     validate_X_y,
+    warn_if_far_outside,
     warn_if_few_rows,
 )
 from .density_ratio import NCEDensityRatio
@@ -81,6 +83,11 @@ from .exceptions import SmallSampleWarning, UnreliableEstimateWarning
 __all__ = ["InfoNCEAnchorMI", "mutual_info_nce"]
 
 ARCHITECTURES = ("joint", "separable")
+# What the far-outside warning says of a y far outside the training range.
+_Y_FAR_ADVICE = (
+    "The critic extrapolates there and its output is meaningless: check that y is "
+    "preprocessed (and in the units) as the training data was."
+)
 OBJECTIVES = ("anchor", "nwj", "dv", "mine")
 
 # Held-out pairs per fold below which fit warns: with fewer, a fold's estimate
@@ -1461,7 +1468,13 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
             if self.discrete_target_:
                 return X, _one_hot(y[:, 0], self.target_classes_)
             y = _numeric_target(y, self.discrete_target, fitted=True)
-            return X, self._target_standardiser.transform(y, "y")
+            encoded = self._target_standardiser.transform(y, "y")
+            # As X's rows are checked: a y in other units read an MI of
+            # -12500 nats in silence (a user test; y * 1e4).
+            warn_if_far_outside(
+                encoded, getattr(self, "_target_bounds", None), self, "y", _Y_FAR_ADVICE
+            )
+            return X, encoded
         discrete = _resolve_discrete_target(self.discrete_target, y)
         if discrete:
             # A warm start keeps the previous fit's column order for the same classes.
@@ -1470,7 +1483,7 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
             encoded = _one_hot(y[:, 0], classes)
         else:
             y = _numeric_target(y, self.discrete_target)
-            standardiser = FeatureStandardiser().fit(y)
+            standardiser = FeatureStandardiser().fit(y, "y")
             check_not_constant(standardiser.varying_, "y", _CONSTANT_CARRIES_NOTHING)
             encoded = standardiser.transform(y, "y")
             check_feature_scale(standardiser.middle_spread_, "y")
@@ -1483,6 +1496,7 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         self.target_classes_ = classes if discrete else None
         self.label_entropy_ = _label_entropy(encoded) if discrete else None
         self._target_standardiser = None if discrete else standardiser
+        self._target_bounds = None if discrete else training_bounds(encoded)
         self.n_targets_ = y.shape[1]
         self._target_width = encoded.shape[1]  # the critic's y inputs
         return X, encoded

@@ -76,6 +76,24 @@ def test_y_far_from_order_one_needs_no_scaler():
     ) == pytest.approx(model.mi_, abs=1e-3)
 
 
+def test_a_y_in_other_units_after_fit_warns_as_x_does():
+    # y * 1e4 at estimate time read an MI of -12500 nats in silence, where
+    # X * 1e4 warned (a user test); a y too large for float64's squares at
+    # fit was reported as a column of X.
+    X, Y, _ = make_correlated_gaussian(200, 1, 1.0, random_state=0)
+    y = Y.ravel()
+    model = InfoNCEAnchorMI(cv=2, max_epochs=5, random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the training units: nothing to say
+        model.estimate(X, y)
+    with pytest.warns(UnreliableEstimateWarning, match=r"^y has a value in column 0 that lies"):
+        model.estimate(X, y * 1e4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # numpy's overflow stays inside
+        with pytest.raises(ValueError, match=r"^y has column\(s\) \[0\] whose standard"):
+            InfoNCEAnchorMI(cv=2, max_epochs=5).fit(X, y * 1e300)
+
+
 def test_recoded_and_text_class_labels_give_the_same_estimate(iris):
     X, y, names = iris
     original = InfoNCEAnchorMI(**IRIS_FAST).fit(X, y)

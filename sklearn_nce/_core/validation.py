@@ -65,6 +65,8 @@ __all__ = [
     "validate_X",
     "validate_X_y",
     "validate_params",
+    "training_bounds",
+    "warn_if_far_outside",
     "warn_if_few_rows",
 ]
 
@@ -368,18 +370,22 @@ class FeatureStandardiser:
     value; ``varying_`` marks the other columns.
     """
 
-    def fit(self, X):
+    def fit(self, X, name="X"):
+        """Fit the map on the rows of ``X`` (``name`` is what errors call it)."""
         X = np.asarray(X)
         if get_config()["assume_finite"]:
-            _refuse_non_finite(X, "X")
+            _refuse_non_finite(X, name)
         n_rows = len(X)
         total = np.zeros(X.shape[1])
-        for block in _row_blocks(X):
-            total += block.sum(axis=0, dtype=np.float64)
-        mean = total / n_rows
         squares = np.zeros(X.shape[1])
-        for block in _row_blocks(X):
-            squares += np.square(block.astype(np.float64) - mean).sum(axis=0)
+        # Overflow (values near 1e300) is refused below, by name: numpy's own
+        # RuntimeWarning had come first, pointing inside the package (user test).
+        with np.errstate(over="ignore", invalid="ignore"):
+            for block in _row_blocks(X):
+                total += block.sum(axis=0, dtype=np.float64)
+            mean = total / n_rows
+            for block in _row_blocks(X):
+                squares += np.square(block.astype(np.float64) - mean).sum(axis=0)
         self.varying_ = np.ptp(X, axis=0) > 0
         # A constant column maps to exactly 0 on its own value.
         self.mean_ = np.where(self.varying_, mean, X[0].astype(np.float64) if n_rows else 0.0)
@@ -388,7 +394,7 @@ class FeatureStandardiser:
         if not np.all(np.isfinite(self.scale_)) or np.any(self.scale_ <= 0):
             columns = np.flatnonzero(~np.isfinite(self.scale_) | (self.scale_ <= 0))
             raise ValueError(
-                f"X has column(s) {columns[:10].tolist()} whose standard deviation float64 "
+                f"{name} has column(s) {columns[:10].tolist()} whose standard deviation float64 "
                 "cannot hold (values beyond ~1e154, or differences below ~1e-154): "
                 "rescale them first."
             )
@@ -463,14 +469,14 @@ def _standardise(estimator, X, name, reset, overflow="raise"):
             check_feature_scale(estimator._standardiser.middle_spread_, name, names)
         else:
             _warn_if_units_changed(estimator, kept, X, name)
-        bounds = _bounds(Z)
+        bounds = training_bounds(Z)
         previous = getattr(estimator, "_training_bounds", None)
         if kept is not None and bounds is not None and previous is not None:
             # The continued critic has read both fits' rows.
             bounds = np.minimum(bounds[0], previous[0]), np.maximum(bounds[1], previous[1])
         estimator._training_bounds = bounds
     else:
-        _warn_if_far_outside(Z, getattr(estimator, "_training_bounds", None), estimator)
+        warn_if_far_outside(Z, getattr(estimator, "_training_bounds", None), estimator)
     return Z
 
 
@@ -711,8 +717,8 @@ def _check_warm_start_data(estimator, X):
         )
 
 
-def _bounds(X):
-    """Per-feature (low, high) of the training data, for the extrapolation check."""
+def training_bounds(X):
+    """Per-feature (low, high) of the training data, for :func:`warn_if_far_outside`."""
     if len(X) == 0:
         return None
     return X.min(axis=0).astype(np.float64), X.max(axis=0).astype(np.float64)
@@ -726,15 +732,16 @@ EXTRAPOLATION_ADVICE = (
 )
 
 
-def _warn_if_far_outside(X, bounds, estimator):
-    """Warn when rows lie many training ranges outside the training data.
+def warn_if_far_outside(X, bounds, estimator, name="X", advice=None):
+    """Warn when rows of ``name`` lie many training ranges outside the training data.
 
     A critic is a neural network: far outside the data it extrapolates
     linearly, so a log ratio there means nothing (X * 1e8 at predict time
     gave log ratios past 700, whose exponential overflows). The density
     models read such rows from their base's tails instead, and say so
     (``estimator._far_rows_advice``): both warn, since the likeliest cause is
-    X in other units than at fit.
+    X in other units than at fit. ``advice`` ends the message (by default
+    the estimator's ``_far_rows_advice``).
     """
     if bounds is None or len(X) == 0 or X.shape[1] != len(bounds[0]):
         return
@@ -744,17 +751,18 @@ def _warn_if_far_outside(X, bounds, estimator):
         distance = np.maximum(low - X.min(axis=0), X.max(axis=0) - high) / span
     worst = int(np.argmax(distance))
     if distance[worst] > _FAR_OUTSIDE_RANGES:
-        names = _feature_names(estimator, X.shape[1])
+        names = _feature_names(estimator, X.shape[1]) if name == "X" else None
         column = f"column {worst}" if names is None else f"column {names[worst]!r}"
+        if advice is None:
+            advice = getattr(estimator, "_far_rows_advice", EXTRAPOLATION_ADVICE)
         where = (
             f"lies {distance[worst]:.3g} training ranges"
             if np.isfinite(distance[worst])
             else "lies beyond float32's range once standardised,"
         )
         warnings.warn(
-            f"X has a value in {column} that {where} "
-            f"outside the range {type(estimator).__name__} was fitted on. "
-            f"{getattr(estimator, '_far_rows_advice', EXTRAPOLATION_ADVICE)}",
+            f"{name} has a value in {column} that {where} "
+            f"outside the range {type(estimator).__name__} was fitted on. {advice}",
             UnreliableEstimateWarning,
             stacklevel=stacklevel_to_user(),
         )
@@ -907,13 +915,18 @@ def check_shape_and_columns(X, name="X", categories=False):
     ``discrete_features`` itself (the MI), so codes are the advice.
     """
     text = non_numeric_columns(X)
+    codes = " (OrdinalEncoder's codes, listed in discrete_features)" if categories else ""
+    advice = (
+        f"encode categories first, e.g. with OneHotEncoder or OrdinalEncoder{codes} in a "
+        "ColumnTransformer placed before this estimator in a Pipeline; convert numbers "
+        "stored as text with pandas.to_numeric or .astype(float)."
+    )
     if text:
-        codes = " (OrdinalEncoder's codes, listed in discrete_features)" if categories else ""
-        raise ValueError(
-            f"{name} has non-numeric columns {text}: encode them first, e.g. with "
-            f"OneHotEncoder or OrdinalEncoder{codes} in a ColumnTransformer placed before "
-            "this estimator in a Pipeline."
-        )
+        raise ValueError(f"{name} has non-numeric columns {text}: {advice}")
+    if isinstance(X, np.ndarray) and X.dtype.kind in "SU":
+        # Refused as a DataFrame's text columns are (a user test: the same
+        # numbers as strings passed in an array and failed in a DataFrame).
+        raise ValueError(f"{name} contains text (dtype {X.dtype}): {advice}")
     # Arrays, DataFrames and Series know their ndim; nested lists are
     # measured; anything else (e.g. array-likes that refuse numpy functions)
     # is left to validate_data.
