@@ -411,10 +411,15 @@ def test_warm_start_keeps_the_units_its_critic_learnt_in():
     # Nor is one that barely varies refused as squeezed: the chunk is read in
     # the first fit's units (a review).
     detector.fit(np.c_[X, 1 + 1e-9 * X[:, 0]])
+    energy = CNCEEnergyModel(n_importance_samples=200, max_epochs=2, warm_start=True)
+    energy.fit(np.c_[X, np.zeros(60)])
     with pytest.raises(ValueError, match=r"column\(s\) \[2\] were constant; here they vary"):
-        CNCEEnergyModel(n_importance_samples=200, max_epochs=2, warm_start=True).fit(
-            np.c_[X, np.zeros(60)]
-        ).fit(flagged)
+        energy.fit(flagged)
+    # Nor one that holds another value: every row of that chunk scored -inf
+    # after a silent fit (a review). Rounding of the value is no change.
+    with pytest.raises(ValueError, match=r"\[2\] were constant; here they vary or hold another"):
+        energy.fit(np.c_[X, np.full(60, 5.0)])
+    energy.fit(np.c_[X, np.full(60, np.float32(1e-12))])
 
 
 def test_warm_start_refuses_columns_named_otherwise():

@@ -45,6 +45,7 @@ from .validation import (
     StrOptions,
     check_is_fitted,
     check_not_constant,
+    off_constant_values,
     stacklevel_to_user,
     torch_threads,
     validate_X,
@@ -71,14 +72,6 @@ _RESAMPLE_MAX_CANDIDATES = 200
 _RESAMPLE_CHUNK_CANDIDATES = 65_536 * 20
 _MALA_ADAPT_STEPS = 50
 _MALA_STEPS = 50
-# A constant column's value counts as its training value within this much of
-# the value (about 8 float32 steps) plus as much of the varying columns'
-# median standard deviation, at most 1 (for values at 0, in the data's own
-# units): compared exactly, the training value read back from float32 (0.3 ->
-# 0.30000001) or computed another way (0.1 + 0.2) scored every row -inf.
-# Uncapped, large units elsewhere widened it: beside money columns of standard
-# deviation 1e7, a flag that was always 0 read 1 as unchanged (a user test).
-_CONSTANT_RTOL = 1e-6
 # Rows farther than this many standard deviations in a column score -inf
 # unread: the densities' float32 squares overflow there (a user test: 5e37
 # in one column read NaN, 1e25 -inf, 1e19 a finite -98), and no density here
@@ -510,7 +503,7 @@ class _BaseEnergyNCE(_BaseNCE):
         if not varying.all():
             # The training rows lie on a hyperplane: off it the model has no mass.
             standardiser = self._standardiser
-            moved = _off_training_values(
+            moved = off_constant_values(
                 Z[:, ~varying],
                 standardiser.mean_[~varying],
                 np.median(standardiser.scale_[varying]),
@@ -946,15 +939,3 @@ def _seed_unseeded(noise, seed):
     for part in noise.modules() if hasattr(noise, "modules") else [noise]:
         if getattr(part, "random_state", 0) is None:
             part.random_state = seed
-
-
-def _off_training_values(offsets, values, spread):
-    """Where the rows' constant columns leave their training ``values``, beyond rounding.
-
-    ``offsets`` are the rows' constant columns in standard units (the value
-    minus the training value: those columns keep scale 1); ``spread`` is the
-    data's typical standard deviation, which sets the tolerance around 0 (up
-    to a spread of 1).
-    """
-    tolerance = _CONSTANT_RTOL * (np.abs(values) + min(spread, 1.0))
-    return np.abs(offsets) > tolerance

@@ -52,6 +52,7 @@ __all__ = [
     "check_feature_scale",
     "check_is_fitted",
     "non_numeric_columns",
+    "off_constant_values",
     "check_not_constant",
     "check_sample_weight",
     "check_warm_start_features",
@@ -499,14 +500,44 @@ def _warm_standardiser(estimator, X, name):
         or not previous_critics()
     ):
         return None
-    newly_varying = np.flatnonzero(~previous.varying_ & (np.ptp(X, axis=0) > 0))
-    if len(newly_varying):
+    constant = np.flatnonzero(~previous.varying_)
+    # One that holds another value is as new to the critic: every row of such
+    # a chunk scored -inf under the density models, after a silent fit (a
+    # review).
+    moved = off_constant_values(
+        np.asarray(X, dtype=np.float64)[:, constant] - previous.mean_[constant],
+        previous.mean_[constant],
+        np.median(previous.scale_[previous.varying_]) if previous.varying_.any() else 1.0,
+    ).any(axis=0)
+    if moved.any():
         raise ValueError(
             f"warm_start=True continues a critic that read {name} in the units of the first "
-            f"fit, where column(s) {newly_varying[:10].tolist()} were constant; here they "
-            "vary. Set warm_start=False to start afresh."
+            f"fit, where column(s) {constant[moved][:10].tolist()} were constant; here they "
+            "vary or hold another value. Set warm_start=False to start afresh."
         )
     return previous
+
+
+# A constant column's value counts as its training value within this much of
+# the value (about 8 float32 steps) plus as much of the varying columns'
+# median standard deviation, at most 1 (for values at 0, in the data's own
+# units): compared exactly, the training value read back from float32 (0.3 ->
+# 0.30000001) or computed another way (0.1 + 0.2) scored every row -inf.
+# Uncapped, large units elsewhere widened it: beside money columns of standard
+# deviation 1e7, a flag that was always 0 read 1 as unchanged (a user test).
+_CONSTANT_RTOL = 1e-6
+
+
+def off_constant_values(offsets, values, spread):
+    """Where the rows' constant columns leave their training ``values``, beyond rounding.
+
+    ``offsets`` are the rows' constant columns in standard units (the value
+    minus the training value: those columns keep scale 1); ``spread`` is the
+    data's typical standard deviation, which sets the tolerance around 0 (up
+    to a spread of 1).
+    """
+    tolerance = _CONSTANT_RTOL * (np.abs(values) + min(spread, 1.0))
+    return np.abs(offsets) > tolerance
 
 
 # A warm chunk whose columns' middle half spans this many times (or 1 / this)
