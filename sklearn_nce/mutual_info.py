@@ -798,7 +798,7 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         matrices of the last pass.
         """
         held_out_matrices = self._cross_fit(X, y)
-        if self._refits_saturated(continued):
+        if self._refits_saturated(continued, held_out_matrices):
             self.saturated_ = True
             return self._cross_fit(X, y)
         if self._refits_overfitted(len(X), continued):
@@ -906,9 +906,10 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
     def score(self, X, y):
         """Negative training loss on (X, y) in batches of ``batch_size`` (higher is better).
 
-        Uses the estimator's own ``objective``, ``nu`` and ``scoring`` and
-        the fold critics' average, so ``GridSearchCV`` compares critics on the
-        objective they were trained for. The loss grows with the candidates
+        Uses the fold critics' average and the ``objective``, ``nu``,
+        ``scoring`` and ``batch_size`` they were fitted with (``set_params``
+        since changes nothing until the next fit), so ``GridSearchCV``
+        compares critics on the objective they were trained for. The loss grows with the candidates
         per batch, so compare scores on sets of the same size: below
         ``batch_size`` pairs the one batch is smaller and the score higher (3
         pairs scored -0.67 where 33 of the same model scored -2.05).
@@ -929,8 +930,10 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         X, y = self._validate_pairs(X, y, reset=False)
         if len(X) < 3:
             raise ValueError(f"score needs at least 3 pairs; got {len(X)}.")
-        matrices = _score_matrices(*self._inference_module(), X, y, self._batch_size(len(X)))
-        return self._bound_from_matrices(matrices)
+        # Pickles from before _fitted_bound read the parameters.
+        settings = getattr(self, "_fitted_bound", None) or self._bound_settings()
+        matrices = _score_matrices(*self._inference_module(), X, y, settings[3])
+        return self._bound_from_matrices(matrices, settings)
 
     def _has_embedding(self):
         nets = getattr(self, "nets_", None)
@@ -1117,14 +1120,15 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         """The fit's telescoping setting: ``telescoping_steps``, or "auto" once saturated."""
         return "auto" if self.saturated_ else self.telescoping_steps
 
-    def _refits_saturated(self, continued):
+    def _refits_saturated(self, continued, held_out_matrices):
         """Whether the in-batch critics just fitted saturated and are refitted by telescoping.
 
         Not where they continued a previous fit's (``continued``): telescoping
         fits its classifiers afresh.
 
-        They have when their held-out InfoNCE bound, which cannot exceed
-        ``log(batch_size)``, reads within ``_SATURATION_MARGIN`` of it: every
+        They have when their held-out InfoNCE bound, which cannot exceed the
+        log of its batches' size (``batch_size``, or fewer where a fold holds
+        fewer pairs out), reads within ``_SATURATION_MARGIN`` of it: every
         partner is picked out of its batch, and the plug-in can no longer
         tell how much more the joint pairs differ from the shuffled ones.
         """
@@ -1133,7 +1137,14 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         telescopable = not any(conflict for conflict, _ in conflicts.values())
         if not (self.telescope_saturated and in_batch_defaults and telescopable):
             return False
-        return self.diagnostics_["infonce"] >= np.log(self.batch_size_) - _SATURATION_MARGIN
+        # The cap of the matrices scored, not log(batch_size_): with fewer
+        # held-out pairs per fold than batch_size (500 pairs, cv=5, batch 128)
+        # the bound could never come near it, and a critic that read 6.4 nats
+        # of 15 was never refitted (a review).
+        if not held_out_matrices:
+            return False
+        ceiling = np.mean([np.log(len(matrix)) for matrix in held_out_matrices])
+        return self.diagnostics_["infonce"] >= ceiling - _SATURATION_MARGIN
 
     def _refits_overfitted(self, n_pairs, continued):
         """Whether the critics just fitted learnt their training pairs and are refitted.
@@ -1217,6 +1228,10 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         else:
             self.nu_ = float(self.nets_[0].batch_size - 1 if self.nu == "auto" else self.nu)
         self._set_resolved_settings(self.nets_[0])
+        # What score reads: the objective the critics were trained for, not
+        # parameters set since (a review: set_params(objective="nwj") moved a
+        # fitted model's score from -2.19 to +0.43).
+        self._fitted_bound = self._bound_settings()
         self.history_ = [net.history for net in self.nets_]
         self.n_iter_ = np.array([len(history) for history in self.history_])
         self.fold_estimates_ = np.asarray([fold.estimate for fold in folds])
@@ -1376,23 +1391,30 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         # The in-batch objectives: the batch is the candidate set.
         return _IN_BATCH_SIZE if self.batch_size == "auto" else self.batch_size
 
-    def _bound_from_matrices(self, matrices):
+    def _bound_from_matrices(self, matrices, settings=None):
         """Minus the mean eval-mode loss over score matrices (NaN when there are none).
+
+        ``settings``: the ``_bound_settings`` to score by (the parameters' now
+        by default; ``score`` passes the fitted critics').
 
         eval(): every objective is scored by its bound (MINE's training loss is
         a gradient surrogate, not the bound).
         """
-        objective = self._objective().eval()
+        bound, nu, scoring, _ = settings or self._bound_settings()
+        objective = _in_batch_objective(bound, nu, scoring).eval()
         # The matrices read the critics shifted to log ratios (offsets_):
         # NWJ's bound reads its critic as trained, 1 + log r (DV's and MINE's
         # do not move with a shift).
-        shift = 1.0 if self.objective == "nwj" else 0.0
+        shift = 1.0 if bound == "nwj" else 0.0
         losses = [float(objective.loss_from_scores(m + shift)) for m in matrices]
         return -float(np.mean(losses)) if losses else float("nan")
 
     def _objective(self):
-        nu = None if self.nu == "auto" else self.nu
-        return InBatchMIObjective(nu, self.scoring, bound=self.objective)
+        return _in_batch_objective(self.objective, self.nu, self.scoring)
+
+    def _bound_settings(self):
+        """``(objective, nu, scoring, in-batch size)`` as the parameters read now."""
+        return self.objective, self.nu, self.scoring, self._batch_size(None)
 
     def _inference_module(self):
         check_is_fitted(self, "nets_")
@@ -2025,6 +2047,11 @@ def _two_variable_critic(module):
 def _pointwise(critic, device, X, y):
     """The critic's score of each aligned pair ``(X[i], y[i])``, as float64."""
     return apply_critic(critic, device, lambda module, x, y_: module(x, y_), X, y)
+
+
+def _in_batch_objective(bound, nu, scoring):
+    """The in-batch objective of ``objective=bound``, ``nu`` ("auto": B - 1) and ``scoring``."""
+    return InBatchMIObjective(None if nu == "auto" else nu, scoring, bound=bound)
 
 
 def _score_matrices(critic, device, X, y, batch_size, *, shuffled=False):

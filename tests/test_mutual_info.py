@@ -738,6 +738,30 @@ def test_saturated_in_batch_critics_are_refitted_by_telescoping(
     assert list(model.telescoping_steps_) == [1, 1]
 
 
+def test_saturation_is_read_against_the_held_out_batches_cap():
+    # The held-out InfoNCE bound is capped at the log of its batches' size,
+    # which is below log(batch_size) where a fold holds out fewer pairs than
+    # a batch: compared with log(batch_size) the check could never fire (a
+    # review: 500 pairs, cv=5, batch_size=128 read 6.40 nats of 14.98).
+    model = InfoNCEAnchorMI(batch_size=128)
+    model.saturated_ = False
+    model.diagnostics_ = {"infonce": np.log(100) - 0.01}
+    held_out = [torch.zeros(100, 100)] * 5  # 100 pairs held out per fold
+    assert model._refits_saturated(False, held_out)
+    assert not model._refits_saturated(False, [torch.zeros(128, 128)] * 5)
+    assert not model._refits_saturated(False, [])
+
+
+def test_score_reads_the_fitted_objective_not_parameters_set_since():
+    # set_params(objective="nwj") moved a fitted model's score from -2.19 to
+    # +0.43 (a review); estimate had stayed put.
+    X, y, _ = make_correlated_gaussian(200, 1, 1.0, random_state=0)
+    model = InfoNCEAnchorMI(cv=2, max_epochs=3, random_state=0).fit(X, y)
+    score = model.score(X, y)
+    for change in ({"objective": "nwj"}, {"nu": 1.0}, {"scoring": "brier"}, {"batch_size": 8}):
+        assert model.set_params(**change).score(X, y) == score
+
+
 def test_per_feature_warnings_survive_columns_fitted_in_threads():
     # catch_warnings swaps process-wide state: under joblib's threading
     # backend the columns' warnings were lost (review: 0, 1 and 1 warnings in
