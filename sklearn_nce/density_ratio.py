@@ -1138,6 +1138,9 @@ default=None
         :class:`~sklearn.pipeline.Pipeline`, which passes on scikit-learn's
         standard methods only: ``np.exp(pipe.score_samples(X))`` is the ratio.
         (``pipe[-1].predict_weights()`` gives the training denominator's weights.)
+        It follows the numerator whichever class that is: where
+        ``numerator_label`` makes ``classes_[0]`` the numerator, it runs
+        against :meth:`decision_function`, which is signed for ``classes_[1]``.
 
         Parameters
         ----------

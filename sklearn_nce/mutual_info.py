@@ -1742,6 +1742,14 @@ def mutual_info_nce(
     [False, True, False]
     """
     params = {**params, "discrete_target": discrete_target}
+    if not per_feature and n_jobs not in (None, 1):
+        # A plausible mistake: the one joint estimate has no columns to share out.
+        warnings.warn(
+            f"n_jobs={n_jobs} is ignored: it estimates columns in parallel with "
+            "per_feature=True, and this call makes one joint estimate of all the columns.",
+            UserWarning,
+            stacklevel=2,
+        )
     if not per_feature:
         model = InfoNCEAnchorMI(
             random_state=random_state, discrete_features=discrete_features, **params

@@ -191,7 +191,13 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
     importance_ess_ : float
         Effective sample size of the importance weights.
     noise_ : Noise
-        The fitted noise ``q`` (also ``base_`` and ``proposal_``).
+        The fitted noise ``q``.
+    base_ : Noise
+        The density the network corrects: ``noise_`` itself, under the name
+        :class:`~sklearn_nce.CNCEEnergyModel` gives its base
+        (:meth:`base_score_samples` reads it).
+    proposal_ : Noise
+        The importance-sampling proposal of ``log Z``: ``noise_`` too.
     base_family_ : str
         Its family ("gmm", "kde", "gaussian", or a user noise's class name);
         for ``noise="auto"`` the family with the largest stacking weight.
