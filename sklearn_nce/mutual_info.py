@@ -1748,7 +1748,7 @@ def mutual_info_nce(
             f"n_jobs={n_jobs} is ignored: it estimates columns in parallel with "
             "per_feature=True, and this call makes one joint estimate of all the columns.",
             UserWarning,
-            stacklevel=2,
+            stacklevel=stacklevel_to_user(),
         )
     if not per_feature:
         model = InfoNCEAnchorMI(

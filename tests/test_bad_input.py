@@ -86,6 +86,17 @@ CASES = {
         (ValueError, r"contains text.*pandas.to_numeric"),
         (ValueError, r"contains text.*pandas.to_numeric"),
     ),
+    # Also as nested lists and an object array (they passed; a review).
+    "numbers as text, lists": (
+        X.astype(str).tolist(),
+        (ValueError, r"contains text.*pandas.to_numeric"),
+        (ValueError, r"contains text.*pandas.to_numeric"),
+    ),
+    "numbers as text, objects": (
+        X.astype(str).astype(object),
+        (ValueError, r"contains text.*pandas.to_numeric"),
+        (ValueError, r"contains text.*pandas.to_numeric"),
+    ),
     "text column": (
         pd.DataFrame({"x0": X[:, 0], "city": ["Paris", "Oslo"] * (N // 2)}),
         (ValueError, r"non-numeric columns \['city'\].*OneHotEncoder"),
@@ -216,7 +227,7 @@ def test_methods_after_fit(fitted, name, case):
         if label == "pointwise_mi(x, bad)" and case in ("more features", "fewer features"):
             n_columns = np.shape(bad)[1]
             expected = (ValueError, f"y has {n_columns} columns.*fitted with 2")
-        if label == "pointwise_mi(x, bad)" and case == "numbers as text":
+        if label == "pointwise_mi(x, bad)" and case.startswith("numbers as text"):
             # y's numbers as text read as numbers, as at a fit that reads y
             # as numbers (discrete_target=False); a text y of labels refits.
             expected = WORKS

@@ -572,6 +572,11 @@ def test_a_warm_fit_keeps_its_start_when_no_new_epoch_beats_it():
     assert min(new_losses) > best  # the premise: every new epoch reads worse
     assert len(new_losses) == 5  # patience counts from the start's score
     np.testing.assert_array_equal(model.predict_log_ratio(X), before)
+    # A stopper pickled before score_start (a loaded net's partial_fit) reads it as off.
+    stopper = BestEpochStopping()
+    del stopper.score_start
+    stopper.on_train_begin(model.net_)
+    assert stopper._start_unscored is False
 
 
 def test_a_diverged_lbfgs_fit_is_not_told_to_lower_lr():

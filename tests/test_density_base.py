@@ -253,6 +253,9 @@ def test_constant_columns_are_accepted(Estimator):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # rows on the training value: nothing to say
         model.score_samples(on_plane)
+    # The energy is +inf there, and is clipped from above (a review).
+    with pytest.warns(UnreliableEstimateWarning, match=r"energy \+inf.*np.minimum"):
+        assert model.energy(off_plane)[0] == np.inf
     frame = pd.DataFrame(X, columns=["a", "b", "flag"])
     named = Estimator(max_epochs=2, random_state=0).fit(frame)
     with pytest.warns(UnreliableEstimateWarning, match=r"column\(s\) \['flag'\]"):

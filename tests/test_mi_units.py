@@ -236,8 +236,9 @@ def test_mutual_info_nce_says_n_jobs_needs_per_feature():
     # n_jobs shares columns out; the joint estimate ignored it in silence (a
     # review). n_jobs=1 and None ask for nothing to share.
     X = np.random.default_rng(0).normal(size=(60, 2))
-    with pytest.warns(UserWarning, match=r"n_jobs=2 is ignored.*per_feature=True"):
+    with pytest.warns(UserWarning, match=r"n_jobs=2 is ignored.*per_feature=True") as record:
         mutual_info_nce(X, X[:, 0], n_jobs=2, cv=2, max_epochs=2, random_state=0)
+    assert any(r.filename == __file__ for r in record if "n_jobs" in str(r.message))
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message="n_jobs")
         mutual_info_nce(X, X[:, 0], n_jobs=1, cv=2, max_epochs=2, random_state=0)

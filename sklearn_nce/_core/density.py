@@ -488,11 +488,12 @@ class _BaseEnergyNCE(_BaseNCE):
         )
 
     # -- inference ---------------------------------------------------------
-    def _log_phi(self, X, function=log_density):
+    def _log_phi(self, X, function=log_density, energy=False):
         """``log phi`` in the user's units: ``-inf`` where a constant column moved.
 
         ``function(critic, rows)`` gives ``log phi`` in the model's own units
-        (the critic's log density by default).
+        (the critic's log density by default); ``energy``: the caller returns
+        ``-log phi`` (its warnings say so).
         """
         # A value beyond float32 once standardised reads +-inf and scores
         # -inf, as one beyond float32's squares does: one such row had
@@ -504,12 +505,10 @@ class _BaseEnergyNCE(_BaseNCE):
             # The training rows lie on a hyperplane: off it the model has no mass.
             standardiser = self._standardiser
             moved = off_constant_values(
-                Z[:, ~varying],
-                standardiser.mean_[~varying],
-                np.median(standardiser.scale_[varying]),
+                Z[:, ~varying], standardiser.mean_[~varying], standardiser.typical_scale
             )
             if moved.any():
-                self._warn_off_constant_values(moved)
+                self._warn_off_constant_values(moved, energy)
             scored &= ~moved.any(axis=1)
             Z = Z[:, varying]
         if scored.all():
@@ -518,25 +517,31 @@ class _BaseEnergyNCE(_BaseNCE):
         log_phi[scored] = self._log_phi_standard(Z[scored], function)
         return log_phi
 
-    def _warn_off_constant_values(self, moved):
+    def _warn_off_constant_values(self, moved, energy=False):
         """Say which rows score ``-inf`` for leaving a training-constant column's value.
 
         ``moved`` marks, for each row, the constant columns it moved in. They
         had scored ``-inf`` in silence, and ``roc_auc_score`` refuses infinite
         scores (a user test: 38 of 216 ionosphere rows, whose first column is
-        1 in every inlier the fit saw).
+        1 in every inlier the fit saw). ``energy``: the caller returns the
+        energy, ``+inf`` there (a review: the advice to clip from below did
+        nothing to it).
         """
         columns = np.flatnonzero(~self._varying)[moved.any(axis=0)]
         names = getattr(self, "feature_names_in_", None)
         labels = [str(names[c]) if names is not None else int(c) for c in columns]
+        scored, clip = (
+            ("have energy +inf", "np.minimum(energies, ceiling)")
+            if energy
+            else ("score -inf", "np.maximum(scores, floor)")
+        )
         warnings.warn(
             f"{int(moved.any(axis=1).sum())} of {len(moved)} rows hold another value than in "
             f"training in column(s) {labels}, which held one value in every row "
-            f"{type(self).__name__} was fitted on: they score -inf, as the model puts no mass "
+            f"{type(self).__name__} was fitted on: they {scored}, as the model puts no mass "
             "off that value (the most anomalous score there is). Ranking metrics such as "
-            "roc_auc_score refuse infinite scores: clip them first, e.g. "
-            "np.maximum(scores, floor). If these columns can vary, fit on rows where they do, "
-            "or leave them out.",
+            f"roc_auc_score refuse infinite values: clip them first, e.g. {clip}. If these "
+            "columns can vary, fit on rows where they do, or leave them out.",
             UnreliableEstimateWarning,
             stacklevel=stacklevel_to_user(),
         )
@@ -563,7 +568,7 @@ class _BaseEnergyNCE(_BaseNCE):
             ``score_samples(X) = -energy(X) - log_partition_``.
         """
         check_is_fitted(self, "log_partition_")
-        return -self._log_phi(X)
+        return -self._log_phi(X, energy=True)
 
     def score_samples(self, X):
         """Normalised log density of each row, ``-E(x) - log Z``.

@@ -756,7 +756,8 @@ class BestEpochStopping(EarlyStopping):
     def on_train_begin(self, net, **kwargs):
         super().on_train_begin(net, **kwargs)
         self.best_score_ = np.inf if self.lower_is_better else -np.inf
-        self._start_unscored = self.score_start
+        # Absent from callbacks pickled before it (a loaded net's partial_fit).
+        self._start_unscored = getattr(self, "score_start", False)
 
     def on_epoch_begin(self, net, dataset_valid=None, **kwargs):
         if not self._start_unscored or dataset_valid is None:

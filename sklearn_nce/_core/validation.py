@@ -432,6 +432,16 @@ class FeatureStandardiser:
         return np.asarray(Z, dtype=np.float64) * self.scale_ + self.mean_
 
     @property
+    def typical_scale(self):
+        """The varying columns' median standard deviation (1 where none varies).
+
+        What sets how near a constant column's training value a new value
+        counts as that value (:func:`off_constant_values`).
+        """
+        varying = self.scale_[self.varying_]
+        return float(np.median(varying)) if len(varying) else 1.0
+
+    @property
     def log_scale(self):
         """``sum log scale`` over the varying columns: ``log p_X(x) = log p_Z(z) - log_scale``."""
         return float(np.sum(np.log(self.scale_[self.varying_])))
@@ -501,13 +511,16 @@ def _warm_standardiser(estimator, X, name):
     ):
         return None
     constant = np.flatnonzero(~previous.varying_)
+    if not len(constant):
+        return previous
     # One that holds another value is as new to the critic: every row of such
     # a chunk scored -inf under the density models, after a silent fit (a
-    # review).
+    # review). (Only those columns go to float64: a whole chunk's copy
+    # doubled a warm start's memory; a review.)
     moved = off_constant_values(
-        np.asarray(X, dtype=np.float64)[:, constant] - previous.mean_[constant],
+        np.asarray(X[:, constant], dtype=np.float64) - previous.mean_[constant],
         previous.mean_[constant],
-        np.median(previous.scale_[previous.varying_]) if previous.varying_.any() else 1.0,
+        previous.typical_scale,
     ).any(axis=0)
     if moved.any():
         raise ValueError(
@@ -954,10 +967,10 @@ def check_shape_and_columns(X, name="X", categories=False):
     )
     if text:
         raise ValueError(f"{name} has non-numeric columns {text}: {advice}")
-    if isinstance(X, np.ndarray) and X.dtype.kind in "SU":
+    if _holds_text(X):
         # Refused as a DataFrame's text columns are (a user test: the same
         # numbers as strings passed in an array and failed in a DataFrame).
-        raise ValueError(f"{name} contains text (dtype {X.dtype}): {advice}")
+        raise ValueError(f"{name} contains text: {advice}")
     # Arrays, DataFrames and Series know their ndim; nested lists are
     # measured; anything else (e.g. array-likes that refuse numpy functions)
     # is left to validate_data.
@@ -973,6 +986,24 @@ def check_shape_and_columns(X, name="X", categories=False):
             "either using array.reshape(-1, 1) if your data has a single feature or "
             "array.reshape(1, -1) if it contains a single sample."
         )
+
+
+def _holds_text(X):
+    """Whether an array, an object array or nested lists hold strings (not a DataFrame).
+
+    Lists and object arrays of numbers as text passed where a text array was
+    refused (a review).
+    """
+    if isinstance(X, list | tuple):
+        try:
+            X = np.asarray(X)
+        except ValueError:  # ragged nested lists: validate_data reports them
+            return False
+    if not isinstance(X, np.ndarray):
+        return False
+    if X.dtype.kind == "O":
+        return any(isinstance(value, str | bytes) for value in X.flat)
+    return X.dtype.kind in "SU"
 
 
 def _kind(dtype):
