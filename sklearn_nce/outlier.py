@@ -88,9 +88,9 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
         model itself (the log density below which it puts that share of its
         mass, read from the importance draws). The held-out tail is a few
         rows and the model's tail is as good as the model, so the share
-        ``predict`` flags strays from fit to fit: at 0.05, 4.6-7.5% of new
-        rows over 8 draws of a 3-d Gaussian (4.4-11.1% from the rows alone)
-        and 2.8-7.1% on digits; see the User Guide. The training rows
+        ``predict`` flags strays from fit to fit: at 0.05, 4.2-6.7% of new
+        rows over 8 draws of a 3-d Gaussian (3.7-8.2% from the rows alone)
+        and 2.8-7.1% on digits (4.2-14.2%); see the User Guide. The training rows
         themselves, which the model scores optimistically, ``predict``
         usually flags less often. Without held-out rows (under 50 rows, or
         ``early_stopping=False``) the rows' estimate stands alone, and with a
@@ -472,15 +472,14 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
         # With held-out rows, the mean of two estimates whose errors differ:
         # the rows' (a few held-out tail rows) and the model's own mass below
         # the level (as "auto" reads it; exact where the model is the truth,
-        # off where it misplaces its tail). On new inliers of ten data sets (Gaussians,
-        # blobs, binary flags, digits, breast cancer and four ODDS sets; 8
-        # seeds), the flagged share's mean distance from the level, in
-        # points: at 0.05, 2.64 for the rows' estimate, 2.51 for the model's,
-        # 2.04 for their mean (IsolationForest 1.27); at 0.1, 3.17, 3.52 and
-        # 2.66 (2.03). Seeds 4-7 confirmed what seeds 0-3 chose. The mean is
-        # closer on 8 sets at 0.05 and 7 at 0.1; it is farther on shuttle
-        # (+0.5 and +1.8 points) and the binary table at 0.1 (+1.2), where
-        # the model's tail sits among ties.
+        # off where it misplaces its tail). benchmarks/contamination.py: on
+        # new inliers of ten data sets (Gaussians, blobs, binary flags,
+        # digits, breast cancer and four ODDS sets; 8 seeds), the flagged
+        # share's mean distance from the level, in points, 2.68 -> 2.07 at
+        # 0.05 and 3.25 -> 2.71 at 0.1 (IsolationForest 1.23, 2.04); the
+        # model's estimate alone read 2.51 and 3.52 when this was chosen
+        # (seeds 4-7 confirmed what seeds 0-3 chose). Farther on shuttle and
+        # the binary table at 0.1, where the model's tail sits among ties.
         from_model = _weighted_quantile(log_density_draws, log_weights, self.contamination)
         self.offset_ = 0.5 * (from_rows + from_model)
 
