@@ -55,6 +55,7 @@ bench: install
 	$(BIN)/python benchmarks/cnce_budget.py
 	$(BIN)/python benchmarks/outlier.py
 	$(BIN)/python benchmarks/outlier_real.py
+	$(BIN)/python benchmarks/contamination.py
 	$(BIN)/python benchmarks/noisier_nce.py
 	$(BIN)/python benchmarks/scaling.py
 	$(BIN)/python benchmarks/busy.py

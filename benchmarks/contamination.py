@@ -14,7 +14,8 @@ shuttle, at most 4000 rows). Seeds 0-7, a new data draw or split each; levels
 tasks the mean distance of the share from the level, in points.
 
 Public API only. Run ``python benchmarks/contamination.py`` (``--quick``: two
-seeds, level 0.05); results go to ``benchmarks/results/contamination.{json,md}``.
+seeds, level 0.05); results go to ``benchmarks/results/contamination.{json,md}``, and the summary to
+``docs/benchmarks.rst``.
 """
 
 import argparse
@@ -34,7 +35,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn_nce import NoisierNCEClassifier
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _shared import run_meta  # noqa: E402
+from _shared import run_meta, write_readme_block  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 ODDS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "anomaly"
@@ -75,8 +76,11 @@ def main():
     stem = "contamination_quick" if args.quick else "contamination"
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{stem}.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=1))
-    (RESULTS / f"{stem}.md").write_text(_markdown(rows, meta, tasks))
-    print((RESULTS / f"{stem}.md").read_text())
+    markdown = _markdown(rows, meta, tasks)
+    (RESULTS / f"{stem}.md").write_text(markdown)
+    if not args.quick:
+        write_readme_block("contamination", markdown.splitlines()[2:])  # after the title
+    print(markdown)
 
 
 def _data(task, seed):
