@@ -14,8 +14,8 @@ shuttle, at most 4000 rows). Seeds 0-7, a new data draw or split each; levels
 tasks the mean distance of the share from the level, in points.
 
 Public API only. Run ``python benchmarks/contamination.py`` (``--quick``: two
-seeds, level 0.05); results go to ``benchmarks/results/contamination.{json,md}``, and the summary to
-``docs/benchmarks.rst``.
+seeds, level 0.05); results go to ``benchmarks/results/contamination.{json,md}``,
+and the summary to ``docs/benchmarks.rst``.
 """
 
 import argparse
