@@ -911,10 +911,11 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         since changes nothing until the next fit), so ``GridSearchCV``
         compares critics on the objective they were trained for; a search
         over ``objective``, ``nu``, ``scoring`` or ``batch_size`` itself
-        compares losses on different scales (see the User Guide). The loss grows with the candidates
-        per batch, so compare scores on sets of the same size: below
-        ``batch_size`` pairs the one batch is smaller and the score higher (3
-        pairs scored -0.67 where 33 of the same model scored -2.05).
+        compares losses on different scales (see the User Guide). The loss
+        grows with the candidates per batch, so compare scores on sets of the
+        same size: below ``batch_size`` pairs the one batch is smaller and the
+        score higher (3 pairs scored -0.67 where 33 of the same model scored
+        -2.05).
 
         Parameters
         ----------

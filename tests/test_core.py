@@ -3,6 +3,7 @@
 import copy
 import math
 import pickle
+import threading
 import warnings
 from types import SimpleNamespace
 
@@ -1280,6 +1281,55 @@ def test_a_fit_runs_on_one_torch_thread_and_restores_the_count(monkeypatch):
         with pytest.raises(ValueError):
             NCEDensityRatio(max_epochs=1).fit(np.full_like(X, np.nan), y)
         assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _threads_of_a_new_thread():
+    counts = []
+    thread = threading.Thread(target=lambda: counts.append(torch.get_num_threads()))
+    thread.start()
+    thread.join()
+    return counts[0]
+
+
+@pytest.mark.skipif(
+    "parallel backend: OpenMP" not in torch.__config__.parallel_info(),
+    reason="per-thread counts are OpenMP's",
+)
+def test_a_fit_sets_only_its_own_threads_count():
+    # torch.set_num_threads also sets the count a thread takes at its first
+    # torch call (a user test): threads started during a fit kept 1 thread
+    # for good, and a fit in a thread older than the user's set_num_threads(n)
+    # wrote its own count back over n for later threads.
+    seen = []
+
+    class NewThreads(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            seen.append((torch.get_num_threads(), _threads_of_a_new_thread()))
+
+    X, y = make_mean_shift(n_features=2, kl=1.0).sample(100, 100, random_state=0)
+    previous = torch.get_num_threads()
+    ready, go = threading.Event(), threading.Event()
+
+    def older_thread():
+        torch.get_num_threads()  # its count is set now: the process default, 2
+        ready.set()
+        go.wait()
+        NCEDensityRatio(max_epochs=1, random_state=0).fit(X, y)
+
+    try:
+        torch.set_num_threads(2)
+        NCEDensityRatio(max_epochs=2, callbacks=[NewThreads()], random_state=0).fit(X, y)
+        assert seen == [(1, 2), (1, 2)]  # the fit on one thread, new threads on 2
+        assert torch.get_num_threads() == 2 and _threads_of_a_new_thread() == 2
+        older = threading.Thread(target=older_thread)
+        older.start()
+        ready.wait()
+        torch.set_num_threads(3)  # the user's setting, after that thread started
+        go.set()
+        older.join()
+        assert _threads_of_a_new_thread() == 3
     finally:
         torch.set_num_threads(previous)
 

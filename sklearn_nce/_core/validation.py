@@ -256,15 +256,52 @@ def raise_if_ctrl_c():
 
 @contextlib.contextmanager
 def torch_threads(n_threads):
-    """Run the block with ``n_threads`` torch intra-op threads, then restore the count."""
+    """Run the block with ``n_threads`` torch intra-op threads, then restore the count.
+
+    Only the calling thread's count changes. ``torch.set_num_threads`` also
+    sets the count every thread takes at its first torch call, so a server's
+    worker threads started during a fit in another thread kept 1 thread for
+    good, and a fit in a thread older than the user's ``set_num_threads(n)``
+    wrote its own count back over ``n`` for later threads (a user test). With
+    OpenMP each thread keeps its own count, and that default is put back as
+    it was, from a short-lived thread (the only place torch sets it alone).
+    """
     previous = torch.get_num_threads()
-    if n_threads != previous:
-        torch.set_num_threads(n_threads)
+    if n_threads == previous:
+        yield
+        return
+    default = _threads_of_a_new_thread() if _per_thread_counts() else None
+    torch.set_num_threads(n_threads)
+    if default is not None:
+        _set_threads_of_new_threads(default)
     try:
         yield
     finally:
-        if torch.get_num_threads() != previous:
-            torch.set_num_threads(previous)
+        torch.set_num_threads(previous)
+        if default is not None:
+            _set_threads_of_new_threads(default)
+
+
+@functools.cache
+def _per_thread_counts():
+    """Whether torch's intra-op pool is OpenMP's, whose thread counts are per thread."""
+    return "parallel backend: OpenMP" in torch.__config__.parallel_info()
+
+
+def _threads_of_a_new_thread():
+    """The intra-op thread count a thread takes at its first torch call."""
+    counts = []
+    thread = threading.Thread(target=lambda: counts.append(torch.get_num_threads()))
+    thread.start()
+    thread.join()
+    return counts[0]
+
+
+def _set_threads_of_new_threads(n_threads):
+    """Set the count new threads take, leaving the calling thread's (OpenMP backend)."""
+    thread = threading.Thread(target=torch.set_num_threads, args=(n_threads,))
+    thread.start()
+    thread.join()
 
 
 # Fewer rows than this cannot train a critic and hold anything out; sklearn's
