@@ -270,16 +270,27 @@ def torch_threads(n_threads):
     if n_threads == previous:
         yield
         return
-    default = _threads_of_a_new_thread() if _per_thread_counts() else None
-    torch.set_num_threads(n_threads)
-    if default is not None:
-        _set_threads_of_new_threads(default)
+    _set_own_threads(n_threads)
     try:
         yield
     finally:
-        torch.set_num_threads(previous)
-        if default is not None:
-            _set_threads_of_new_threads(default)
+        _set_own_threads(previous)
+
+
+def _set_own_threads(n_threads):
+    """Set the calling thread's torch thread count, leaving the one new threads take.
+
+    The default is read again each time (the user may have set it meanwhile),
+    under a lock, so that fits entering or leaving in two threads at once do
+    not read each other's passing value.
+    """
+    if not _per_thread_counts():
+        torch.set_num_threads(n_threads)
+        return
+    with _shared_state_lock:
+        default = _threads_of_a_new_thread()
+        torch.set_num_threads(n_threads)
+        _set_threads_of_new_threads(default)
 
 
 @functools.cache
