@@ -427,10 +427,10 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         the network on top trains on). Everything fitted on the data (the class
         sizes, the chasm check) is fitted again, but not the standardisation of
         X: the critic reads new rows in the units it learnt in (so a feature
-        that was constant then must keep its value: one that stops varying, or whose
-        middle half spans tenfold more or less, as in new units, warns, in
-        chunks from 20 rows), and a DataFrame's columns must keep their names
-        and order.
+        that was constant then must keep its value, or the fit raises; one
+        that stops varying, or whose middle half spans tenfold more or less,
+        as in new units, warns, in chunks from 20 rows), and a DataFrame's
+        columns must keep their names and order.
     callbacks : list of skorch callbacks or None, default=None
         Extra :mod:`skorch.callbacks` (instances, or ``(name, callback)``
         pairs) added to every net the fit trains, e.g.

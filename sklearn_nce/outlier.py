@@ -92,9 +92,11 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
         rows over 8 draws of a 3-d Gaussian (3.7-8.2% from the rows alone)
         and 2.8-7.1% on digits (4.2-14.2%); see the User Guide. The training rows
         themselves, which the model scores optimistically, ``predict``
-        usually flags less often. Without held-out rows (under 50 rows, or
-        ``early_stopping=False``) the rows' estimate stands alone, and with a
-        noise that does not cross-fit its rows it is the training quantile.
+        usually flags less often. The rows' estimate stands alone without
+        held-out rows (under 50 rows, or ``early_stopping=False``) or where
+        the importance draws fail the effective-sample-size check; without
+        held-out rows and with a noise that does not cross-fit its rows, it
+        is the training quantile.
         :meth:`fit_predict` flags that share of the rows it is given, as
         ``IsolationForest`` does: with contaminated training data, set the
         expected share and call it. "auto" sets ``offset_`` to the log
@@ -159,9 +161,10 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
         ``n_iter_`` do. Everything fitted on the data (the noise,
         ``log_partition_``, ``offset_``) is fitted again, but not the
         standardisation of X: the critic reads new rows in the units it learnt
-        in (so a feature that was constant then must keep its value: one that stops
-        varying, or whose middle half spans tenfold more or less, as in new
-        units, warns, in chunks from 20 rows), and a DataFrame's columns must
+        in (so a feature that was constant then must keep its value, or the
+        fit raises; one that stops varying, or whose middle half spans
+        tenfold more or less, as in new units, warns, in chunks from 20
+        rows), and a DataFrame's columns must
         keep their names and order.
     callbacks : list of skorch callbacks or None, default=None
         Extra :mod:`skorch.callbacks` (instances, or ``(name, callback)``
