@@ -764,8 +764,11 @@ class BestEpochStopping(EarlyStopping):
             return
         self._start_unscored = False
         # Epoch 0: the start, scored as skorch scores an epoch's held-out rows.
-        self.best_score_ = _held_out_loss(net, dataset_valid)
-        self.dynamic_threshold_ = self._calc_new_threshold(self.best_score_)
+        score = _held_out_loss(net, dataset_valid)
+        if not np.isfinite(score):
+            return  # no candidate: no epoch could beat a NaN (a review)
+        self.best_score_ = score
+        self.dynamic_threshold_ = self._calc_new_threshold(score)
         self.best_epoch_ = 0
         if self.load_best:
             self.best_model_weights_ = copy.deepcopy(net.module_.state_dict())
