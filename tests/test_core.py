@@ -580,6 +580,17 @@ def test_a_warm_fit_keeps_its_start_when_no_new_epoch_beats_it():
     assert stopper._start_unscored is False
 
 
+def test_a_start_whose_held_out_loss_is_not_finite_is_no_candidate(monkeypatch):
+    # No epoch could beat a NaN: the fit would have stopped on its start.
+    from sklearn_nce._core import training
+
+    monkeypatch.setattr(training, "_held_out_loss", lambda net, dataset: float("nan"))
+    stopper = BestEpochStopping(score_start=True)
+    stopper.on_train_begin(None)
+    stopper.on_epoch_begin(None, dataset_valid=object())
+    assert stopper.best_score_ == np.inf and stopper.best_model_weights_ is None
+
+
 def test_a_diverged_lbfgs_fit_is_not_told_to_lower_lr():
     # lbfgs ignores lr (it runs at 1.0): the advice to lower it changed
     # nothing (review: lr=1e-6 read "Lower `lr` (currently 1.0)").
