@@ -245,6 +245,15 @@ def test_per_feature_labels_find_a_relation_that_goes_up_and_down():
     assert estimate[0] == pytest.approx(truth, abs=0.06)  # twice the seed-to-truth gap
 
 
+def test_per_feature_names_a_measured_column_in_discrete_features_before_fitting():
+    # Each column's fit saw its column as column 0, after the columns before
+    # it were fitted (a user test).
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.integers(0, 3, 300), rng.integers(0, 5, 300), rng.normal(size=300)])
+    with pytest.raises(ValueError, match=r"^Column 2 of X, in discrete_features"):
+        mutual_info_nce(X, rng.integers(0, 2, 300), per_feature=True, discrete_features=[0, 1, 2])
+
+
 def test_mutual_info_nce_says_n_jobs_needs_per_feature():
     # n_jobs shares columns out; the joint estimate ignored it in silence (a
     # review). n_jobs=1 and None ask for nothing to share.
@@ -263,8 +272,10 @@ def test_mutual_info_nce_refuses_sparse_x_with_the_toarray_hint():
     import scipy.sparse
 
     X = scipy.sparse.csr_matrix(np.eye(50, 2))
+    # In a Pipeline there is no place for .toarray(): the step before must be
+    # dense (OneHotEncoder's default output is sparse; a user test).
     for per_feature in (False, True):
-        with pytest.raises(TypeError, match=r"toarray"):
+        with pytest.raises(TypeError, match=r"toarray.*OneHotEncoder\(sparse_output=False\)"):
             mutual_info_nce(X, np.arange(50.0), per_feature=per_feature)
 
 

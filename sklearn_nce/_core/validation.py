@@ -1009,10 +1009,18 @@ def check_shape_and_columns(X, name="X", categories=False):
     text = non_numeric_columns(X)
     codes = " (OrdinalEncoder's codes, listed in discrete_features)" if categories else ""
     advice = (
-        f"encode categories first, e.g. with OneHotEncoder or OrdinalEncoder{codes} in a "
-        "ColumnTransformer placed before this estimator in a Pipeline; convert numbers "
-        "stored as text with pandas.to_numeric or .astype(float)."
+        f"encode categories first, e.g. with OneHotEncoder(sparse_output=False) or "
+        f"OrdinalEncoder{codes} in a ColumnTransformer placed before this estimator in a "
+        "Pipeline; convert numbers stored as text with pandas.to_numeric or .astype(float)."
     )
+    if scipy.sparse.issparse(X):
+        # sklearn's own message says .toarray(), which a Pipeline has no place
+        # for; OneHotEncoder's default output is sparse (a user test).
+        raise TypeError(
+            f"Sparse data was passed for {name}, but dense data is required. Use "
+            "X.toarray() to convert it; in a Pipeline, make the step before dense: "
+            "OneHotEncoder(sparse_output=False), or ColumnTransformer(sparse_threshold=0)."
+        )
     if text:
         raise ValueError(f"{name} has non-numeric columns {text}: {advice}")
     if _holds_text(X):
