@@ -59,6 +59,7 @@ from sklearn_nce._core.training import (
     build_net,
     resolve_device,
 )
+from sklearn_nce._core.validation import _threads_of_a_new_thread
 from sklearn_nce.datasets import make_mean_shift
 from sklearn_nce.exceptions import SmallSampleWarning
 
@@ -1294,14 +1295,6 @@ def test_a_fit_runs_on_one_torch_thread_and_restores_the_count(monkeypatch):
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(previous)
-
-
-def _threads_of_a_new_thread():
-    counts = []
-    thread = threading.Thread(target=lambda: counts.append(torch.get_num_threads()))
-    thread.start()
-    thread.join()
-    return counts[0]
 
 
 @pytest.mark.skipif(
