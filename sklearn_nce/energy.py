@@ -162,8 +162,7 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         in (so a feature that was constant then must keep its value, or the
         fit raises; one that stops varying, or whose middle half spans
         tenfold more or less, as in new units, warns, in chunks from 20
-        rows), and a DataFrame's columns must
-        keep their names and order.
+        rows), and a DataFrame's columns must keep their names and order.
     callbacks : list of skorch callbacks or None, default=None
         Extra :mod:`skorch.callbacks` (instances, or ``(name, callback)``
         pairs) added to every net the fit trains, e.g.

@@ -1006,6 +1006,12 @@ def check_shape_and_columns(X, name="X", categories=False):
     naming the column. ``categories``: the caller one-hot encodes
     ``discrete_features`` itself (the MI), so codes are the advice.
     """
+    if isinstance(X, list | tuple):
+        # Nested lists are measured once, here, for both checks below.
+        try:
+            X = np.asarray(X)
+        except ValueError:  # ragged nested lists: validate_data reports them
+            return
     text = non_numeric_columns(X)
     codes = " (OrdinalEncoder's codes, listed in discrete_features)" if categories else ""
     advice = (
@@ -1027,16 +1033,10 @@ def check_shape_and_columns(X, name="X", categories=False):
         # Refused as a DataFrame's text columns are (a user test: the same
         # numbers as strings passed in an array and failed in a DataFrame).
         raise ValueError(f"{name} contains text: {advice}")
-    # Arrays, DataFrames and Series know their ndim; nested lists are
-    # measured; anything else (e.g. array-likes that refuse numpy functions)
+    # Arrays, DataFrames and Series know their ndim (nested lists are arrays
+    # by now); anything else (e.g. array-likes that refuse numpy functions)
     # is left to validate_data.
-    n_dims = getattr(X, "ndim", None)
-    if n_dims is None and isinstance(X, list | tuple):
-        try:
-            n_dims = np.ndim(X)
-        except ValueError:  # ragged nested lists: validate_data reports them
-            return
-    if n_dims == 1:
+    if getattr(X, "ndim", None) == 1:
         raise ValueError(
             f"Expected 2D array, got 1D array instead ({len(X)} values). Reshape your data "
             "either using array.reshape(-1, 1) if your data has a single feature or "
@@ -1045,16 +1045,11 @@ def check_shape_and_columns(X, name="X", categories=False):
 
 
 def _holds_text(X):
-    """Whether an array, an object array or nested lists hold strings (not a DataFrame).
+    """Whether an array (an object array included) holds strings; False for anything else.
 
     Lists and object arrays of numbers as text passed where a text array was
     refused (a review).
     """
-    if isinstance(X, list | tuple):
-        try:
-            X = np.asarray(X)
-        except ValueError:  # ragged nested lists: validate_data reports them
-            return False
     if not isinstance(X, np.ndarray):
         return False
     if X.dtype.kind == "O":
