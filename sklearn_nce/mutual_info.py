@@ -37,6 +37,7 @@ from ._core.critics import (
     SeparableCritic,
 )
 from ._core.encoding import (
+    code_categories,
     discrete_mask,
     fit_categories,
     one_hot_columns,
@@ -363,16 +364,18 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         20 distinct values; a y of several columns is continuous. True: y
         (one column) is discrete whatever its values. False: y is numbers.
     discrete_features : bool, "auto" or array-like, default=False
-        Which columns of X hold categories (codes) rather than numbers, as
-        in :func:`~sklearn.feature_selection.mutual_info_classif`: True (all),
-        False (none), column indices, or a boolean mask; "auto" is False, as
-        sklearn's "auto" is for dense X. Each such column is one-hot
-        encoded (one column per value seen at fit; a value unseen at fit
-        reads as none of them), so the critic reads unordered categories,
-        not their codes as numbers: 30 product codes fixing a price read
-        0.82 nats as numbers, 3.29 as categories (truth 3.39). Category or
-        text columns are refused: encode them as codes first
-        (``OrdinalEncoder``).
+        Which columns of X hold categories rather than numbers, as in
+        :func:`~sklearn.feature_selection.mutual_info_classif`: True (all),
+        False (none), column indices, a boolean mask, or a DataFrame's column
+        names; "auto" is a DataFrame's category and text columns (none for
+        an array, as sklearn's "auto" is for dense X). Each such column is
+        one-hot encoded (one column per value seen at fit; a value unseen at
+        fit reads as none of them, with a warning), so the critic reads
+        unordered categories, not their codes as numbers: 30 product codes
+        fixing a price read 0.82 nats as numbers, 3.29 as categories (truth
+        3.39). A DataFrame's category or text column is accepted here (and
+        refused elsewhere); its codes and its ``OrdinalEncoder`` codes give
+        the same estimate.
     hidden_layer_sizes : tuple of int or int, default=(64, 64)
         Widths of the MLP critic's hidden layers (of ``architecture="joint"``,
         and of each embedding of "separable").
@@ -538,7 +541,8 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         resolved).
     feature_categories_ : list of ndarray
         The values of each discrete column seen at fit, in the order of its
-        one-hot columns (one array per True in ``discrete_features_``).
+        one-hot columns (one array per True in ``discrete_features_``; the
+        text or category values, sorted, for such a DataFrame column).
     diagnostics_ : dict
         Self-checks on the held-out pairs, in nats (pooled over folds):
         "log_normaliser", ``log mean exp(s)`` over product-of-marginals pairs,
@@ -748,8 +752,8 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         """
         self._check_telescoping_params()
         pairs_hash = self._check_warm_folds(X, y)
-        X_given, y_given = X, y
-        X, y = self._validate_pairs(X, y, reset=True)
+        X_given, y_given = self._code_categories(X, reset=True), y
+        X, y = self._validate_pairs(X_given, y, reset=True)
         # Which columns hold measurements, whose exact repeats are copies of
         # one draw (see _pair_copy_groups); a category's one-hot block holds none.
         self._measured = np.r_[
@@ -1045,7 +1049,7 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
             times the width of its ``encode_x``).
         """
         check_is_fitted(self)
-        X = validate_X(self, X, reset=False, encode=self._encode_x)
+        X = validate_X(self, self._code_categories(X), reset=False, encode=self._encode_x)
         return self._apply_critic(lambda critic, x: critic.encode_x(x), X)
 
     def fit_transform(self, X, y):
@@ -1490,8 +1494,11 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
 
         At fit (``reset=True``) this resolves ``discrete_target_`` and fits
         y's encoding (``target_classes_`` for class labels, else
-        ``_target_standardiser``); later calls apply it.
+        ``_target_standardiser``); later calls apply it. At fit, X's category
+        and text columns are coded already (:meth:`_code_categories`).
         """
+        if not reset:
+            X = self._code_categories(X)
         X, y = validate_X_y(
             self, X, y, reset=reset, names="X or y", multi_output=True, encode=self._encode_x
         )
@@ -1555,17 +1562,43 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         measured = getattr(self, "_measured", None)
         return draw_copy_groups(np.hstack([x, y]), n_held, measured)
 
+    def _code_categories(self, X, reset=False):
+        """X with the category and text columns of a DataFrame among ``discrete_features`` coded.
+
+        At fit (``reset``) the codes' values are fitted, and kept with the
+        mask for :meth:`_encode_x` to store once the fit's layout is
+        accepted (see :func:`~sklearn_nce._core.encoding.code_categories`).
+        """
+        if not hasattr(X, "iloc"):  # only a DataFrame has column dtypes
+            return X
+        if not reset:
+            return code_categories(X, self.discrete_features_, getattr(self, "_coded_values", {}))[
+                0
+            ]
+        mask = discrete_mask(self.discrete_features, X.shape[1], X)
+        X, values = code_categories(X, mask)
+        self._fitting_layout = mask, values
+        return X
+
     def _encode_x(self, X, reset):
         """X with its ``discrete_features`` one-hot encoded (categories fitted at ``reset``)."""
         if reset:
-            mask = discrete_mask(self.discrete_features, X.shape[1])
-            categories = [fit_categories(X, column) for column in np.flatnonzero(mask)]
+            # The mask and text values from _code_categories (none for an array).
+            mask, coded = self.__dict__.pop("_fitting_layout", (None, {}))
+            if mask is None:
+                mask = discrete_mask(self.discrete_features, X.shape[1])
+            codes = [fit_categories(X, column) for column in np.flatnonzero(mask)]
+            # What a user reads: a text column's values, not their codes.
+            categories = [
+                coded.get(column, values)
+                for column, values in zip(np.flatnonzero(mask), codes, strict=True)
+            ]
             previous = getattr(self, "feature_categories_", None)
             if self.warm_start and self._previous_critics() and previous is not None:
                 same = (
                     np.array_equal(mask, self.discrete_features_)
                     and len(previous) == len(categories)
-                    and all(map(np.array_equal, previous, categories))
+                    and all(map(_same_values, previous, categories))
                 )
                 if not same:
                     raise ValueError(
@@ -1575,12 +1608,16 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
                     )
             self.discrete_features_ = mask
             self.feature_categories_ = categories
+            self._coded_values = coded
+            self._one_hot_codes = codes
         mask = getattr(self, "discrete_features_", None)  # None in pickles of older versions
         if mask is None or not mask.any():
             return X
-        encoded = one_hot_columns(X, mask, self.feature_categories_)
+        # (Older pickles hold codes in feature_categories_ and no text columns.)
+        codes = getattr(self, "_one_hot_codes", self.feature_categories_)
+        encoded = one_hot_columns(X, mask, codes)
         if not reset:
-            warn_if_unseen_categories(X, mask, self.feature_categories_)
+            warn_if_unseen_categories(X, mask, codes, getattr(self, "_coded_values", {}))
         return encoded
 
     def _previous_nets(self):
@@ -1718,11 +1755,12 @@ def mutual_info_nce(
         text, booleans, or integers with at most 20 distinct values is class
         labels. See :class:`InfoNCEAnchorMI`.
     discrete_features : bool, "auto" or array-like, default=False
-        Which columns of X hold categories (codes), one-hot encoded so that
-        their codes do not matter: True, False ("auto": False, as sklearn's
-        is for dense X), column indices or a boolean mask, as in
-        :func:`~sklearn.feature_selection.mutual_info_classif`.
-        See :class:`InfoNCEAnchorMI`.
+        Which columns of X hold categories (codes, text or a DataFrame's
+        category columns), one-hot encoded so that their codes do not
+        matter: True, False, column indices, a boolean mask (as in
+        :func:`~sklearn.feature_selection.mutual_info_classif`) or a
+        DataFrame's column names; "auto" is a DataFrame's category and text
+        columns. See :class:`InfoNCEAnchorMI`.
     random_state : int, RandomState instance or None, default=None
         Seeds the estimator; with ``per_feature=True`` one seed per column is
         drawn from it, so every ``n_jobs`` fits the same critics (parallel
@@ -1771,8 +1809,12 @@ def mutual_info_nce(
             random_state=random_state, discrete_features=discrete_features, **params
         )
         return model.fit(X, y).mi_
-    # The joint fit's refusal of category and text columns (a user test: a
-    # category column was refused there and read as its codes here).
+    # As the joint fit: category and text columns among discrete_features
+    # coded, the others refused (a user test: a category column was refused
+    # there and read as its codes here).
+    discrete = discrete_mask(discrete_features, np.shape(X)[1], X) if hasattr(X, "iloc") else None
+    if discrete is not None:
+        X = code_categories(X, discrete)[0]
     check_shape_and_columns(X, categories=True)
     # float64 kept: each fit standardises its column, in float64 (X + 1e8 keeps its digits).
     with explained_conversion_errors("X"):
@@ -1783,7 +1825,8 @@ def mutual_info_nce(
     check_consistent_length(X, y)
     with explained_conversion_errors("y"):
         check_array(y, ensure_2d=False, dtype=None, input_name="y")
-    discrete = discrete_mask(discrete_features, X.shape[1])
+    if discrete is None:
+        discrete = discrete_mask(discrete_features, X.shape[1])
     for column in np.flatnonzero(discrete):
         # Here, with the column's own index: each column's fit sees it as
         # column 0, and refused it only after the columns before it were
@@ -1906,6 +1949,11 @@ def _has_lr_scheduler(callbacks):
         or (isinstance(entry, type) and issubclass(entry, LRScheduler))
         for entry in entries
     )
+
+
+def _same_values(first, second):
+    """Whether two columns' categories are the same values (numbers, or text)."""
+    return first.dtype.kind == second.dtype.kind and np.array_equal(first, second)
 
 
 def _pairs_hash(X, y):

@@ -356,21 +356,73 @@ def test_discrete_features_read_codes_as_categories():
         InfoNCEAnchorMI(discrete_features=[2]).fit(X_codes, price)
 
 
-def test_discrete_features_auto_and_category_columns_read_as_sklearn_and_alike():
-    # sklearn's default "auto" is False for dense X; a category column is
-    # refused by the joint fit and, alike, column by column (a user test:
-    # per_feature=True had read the category's codes as numbers).
+def test_discrete_features_auto_and_category_columns_read_as_codes():
+    # sklearn's "auto" is False for dense X; here it also takes a DataFrame's
+    # category and text columns (HistGradientBoosting's "from_dtype"). Such a
+    # column, listed by name or index or taken by "auto", reads exactly as
+    # its OrdinalEncoder codes do (sorted values, so the same one-hot
+    # layout and the same seeded fit), jointly and per feature.
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 2))
     np.testing.assert_array_equal(discrete_mask("auto", 2), [False, False])
     model = InfoNCEAnchorMI(cv=2, max_epochs=2, random_state=0, discrete_features="auto")
     assert not model.fit(X, X[:, 0]).discrete_features_.any()
-    frame = pd.DataFrame({"a": X[:, 0], "code": rng.integers(0, 4, 200)})
-    frame = frame.astype({"code": "category"})
-    refused = r"non-numeric columns \['code'\].*codes, listed in discrete"
+    names = np.array(["delta", "alpha", "charlie", "bravo"])
+    code = rng.integers(0, 4, 200)
+    y = code + rng.normal(scale=0.3, size=200)
+    text = pd.DataFrame({"a": X[:, 0], "code": names[code]})
+    codes = np.column_stack([X[:, 0], np.argsort(np.argsort(names))[code]])
+    fast = dict(cv=2, max_epochs=2, random_state=0)
+    expected = InfoNCEAnchorMI(discrete_features=[1], **fast).fit(codes, y)
+    for frame, discrete in [
+        (text, ["code"]),
+        (text, "auto"),
+        (text.astype({"code": "category"}), [1]),
+        (text.astype({"code": "string"}), [False, True]),
+    ]:
+        model = InfoNCEAnchorMI(discrete_features=discrete, **fast).fit(frame, y)
+        assert model.mi_ == expected.mi_
+        assert model.score(frame, y) == expected.score(codes, y)
+        np.testing.assert_array_equal(model.feature_categories_[0], sorted(names))
+    per_feature = mutual_info_nce(text, y, per_feature=True, discrete_features=["code"], **fast)
+    np.testing.assert_array_equal(
+        per_feature, mutual_info_nce(codes, y, per_feature=True, discrete_features=[1], **fast)
+    )
+    # A value unseen at fit is named; a column not listed is refused with the fix.
+    unseen = text.assign(code=["zulu"] + list(text["code"][1:]))
+    with pytest.warns(UnreliableEstimateWarning, match=r"'code'.*1 row.*e\.g\. 'zulu'"):
+        model.pointwise_mi(unseen, y)
+    refused = r"non-numeric columns \['code'\]: list category columns in discrete_features"
     for per_feature in (False, True):
         with pytest.raises(ValueError, match=refused):
-            mutual_info_nce(frame, X[:, 0], per_feature=per_feature, discrete_features=[1])
+            mutual_info_nce(text, y, per_feature=per_feature, discrete_features=[0])
+
+
+@pytest.mark.parametrize(
+    "frame_change, discrete, message",
+    [
+        (lambda frame: frame, ["nope"], r"columns X does not have: \['nope'\]"),
+        (lambda frame: frame.to_numpy(dtype=float), ["code"], "only when X is a DataFrame"),
+        (lambda frame: frame.astype({"code": str}).assign(code=["a", None] * 100), [1], "missing"),
+    ],
+)
+def test_discrete_features_names_and_text_refusals(frame_change, discrete, message):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=200), "code": rng.integers(0, 3, 200)})
+    with pytest.raises(ValueError, match=message):
+        InfoNCEAnchorMI(discrete_features=discrete, max_epochs=1).fit(
+            frame_change(frame), frame["a"]
+        )
+
+
+def test_text_column_later_given_as_numbers_is_refused():
+    # Numbers would read as the fit's codes, whatever the user meant by them.
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=200), "code": rng.choice(["x", "y"], 200)})
+    model = InfoNCEAnchorMI(cv=2, max_epochs=1, random_state=0, discrete_features="auto")
+    model.fit(frame, frame["a"])
+    with pytest.raises(ValueError, match=r"\['code'\] of X held text or categories at fit"):
+        model.score(frame.assign(code=0.0), frame["a"])
 
 
 # The short fits' folds disagree (their warning is not what this test reads).

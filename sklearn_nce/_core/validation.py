@@ -52,6 +52,7 @@ __all__ = [
     "check_feature_scale",
     "check_is_fitted",
     "non_numeric_columns",
+    "non_numeric_positions",
     "off_constant_values",
     "check_not_constant",
     "check_sample_weight",
@@ -977,12 +978,17 @@ def check_features(X, name):
 
 def non_numeric_columns(X):
     """The names of a DataFrame's non-numeric columns (text, categories), as strings."""
+    return [str(X.columns[index]) for index in non_numeric_positions(X)]
+
+
+def non_numeric_positions(X):
+    """The positions of a DataFrame's non-numeric columns (text, categories); [] for the rest."""
     dtypes = getattr(X, "dtypes", None)
     if not hasattr(dtypes, "items"):
         return []
     return [
-        str(column)
-        for index, (column, dtype) in enumerate(dtypes.items())
+        index
+        for index, (_, dtype) in enumerate(dtypes.items())
         if _kind(dtype) not in "biuf" and not _holds_numbers(X.iloc[:, index], dtype)
     ]
 
@@ -1004,7 +1010,7 @@ def check_shape_and_columns(X, name="X", categories=False):
     sklearn's own 1-D message echoes the whole array before its advice, and a
     string column fails as "could not convert string to float" without
     naming the column. ``categories``: the caller one-hot encodes
-    ``discrete_features`` itself (the MI), so codes are the advice.
+    ``discrete_features`` itself (the MI), so listing them there is the advice.
     """
     if isinstance(X, list | tuple):
         # Nested lists are measured once, here, for both checks below.
@@ -1013,11 +1019,11 @@ def check_shape_and_columns(X, name="X", categories=False):
         except ValueError:  # ragged nested lists: validate_data reports them
             return
     text = non_numeric_columns(X)
-    codes = " (OrdinalEncoder's codes, listed in discrete_features)" if categories else ""
+    listed = "list category columns in discrete_features (one-hot encoded there), or " * categories
     advice = (
-        f"encode categories first, e.g. with OneHotEncoder(sparse_output=False) or "
-        f"OrdinalEncoder{codes} in a ColumnTransformer placed before this estimator in a "
-        "Pipeline; convert numbers stored as text with pandas.to_numeric or .astype(float)."
+        f"{listed}encode categories first, e.g. with OneHotEncoder(sparse_output=False) or "
+        "OrdinalEncoder in a ColumnTransformer placed before this estimator in a Pipeline; "
+        "convert numbers stored as text with pandas.to_numeric or .astype(float)."
     )
     if scipy.sparse.issparse(X):
         # sklearn's own message says .toarray(), which a Pipeline has no place
