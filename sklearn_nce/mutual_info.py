@@ -1813,6 +1813,8 @@ def mutual_info_nce(
     # coded, the others refused (a user test: a category column was refused
     # there and read as its codes here).
     discrete = discrete_mask(discrete_features, np.shape(X)[1], X) if hasattr(X, "iloc") else None
+    # The warnings name a DataFrame's columns as the user knows them.
+    names = [str(column) for column in X.columns] if hasattr(X, "iloc") else None
     if discrete is not None:
         X = code_categories(X, discrete)[0]
     check_shape_and_columns(X, categories=True)
@@ -1849,7 +1851,7 @@ def mutual_info_nce(
     # Outside another call's recording window (_feature_mi), which in threads
     # had taken this report in as its column's own (review).
     with process_state_held():
-        _warn_per_feature(fits)
+        _warn_per_feature(fits, names)
     return np.asarray([fit["mi"] for fit in fits], dtype=np.float64)
 
 
@@ -1898,11 +1900,16 @@ def _feature_mi(column, y, seed, params):
     }
 
 
-def _warn_per_feature(fits):
-    """One warning per kind for all columns, naming the columns, instead of one per column."""
+def _warn_per_feature(fits, names=None):
+    """One warning per kind for all columns, naming the columns, instead of one per column.
+
+    ``names``: a DataFrame's column names, which name the columns instead of
+    their positions (a user test).
+    """
     inconsistent, problems, others = [], [], {}
     stopped_early = True  # every negative column's critics stopped early
-    for column, fit in enumerate(fits):
+    for position, fit in enumerate(fits):
+        column = position if names is None else names[position]
         if fit.get("anchor", False):
             args = (fit["mi"], fit["mi_std"], fit["fold_estimates"], fit["fold_std_errors"])
             column_problems = _consistency_problems(*args)
@@ -1911,7 +1918,7 @@ def _warn_per_feature(fits):
                 stopped_early &= fit["stopped_early"]
             if column_problems:
                 inconsistent.append(
-                    f"column {column}: {fit['mi']:.3f} nats, folds "
+                    f"column {column!r}: {fit['mi']:.3f} nats, folds "
                     f"{_folds_text(fit['fold_estimates'], fit['fold_std_errors'])}"
                 )
         for category, message in fit["warnings"]:

@@ -390,11 +390,13 @@ def test_a_value_beyond_float32_after_fit_is_refused(fitted, name):
 
 
 @pytest.mark.parametrize("name", ["CNCEEnergyModel", "NoisierNCEClassifier"])
-def test_a_value_beyond_float32_after_fit_scores_minus_infinity(fitted, name):
+@pytest.mark.parametrize("far", [1e39, np.inf, -np.inf])
+def test_a_value_beyond_float32_after_fit_scores_minus_infinity(fitted, name, far):
     # A density is defined there (and is 0 in float): the row scores -inf, as
     # one beyond float32's squares does, and the other rows are scored. It
-    # had raised, failing a service's whole batch (user test).
-    bad = np.r_[X[:5], [[1e39, 0.0]]]
+    # had raised, failing a service's whole batch (user test; for an inf,
+    # e.g. from a ratio feature dividing by zero, IsolationForest scores it).
+    bad = np.r_[X[:5], [[far, 0.0]]]
     model = fitted[name]
     with pytest.warns(UnreliableEstimateWarning, match="outside the range"):
         scores = model.score_samples(bad)
@@ -403,11 +405,13 @@ def test_a_value_beyond_float32_after_fit_scores_minus_infinity(fitted, name):
     if name == "NoisierNCEClassifier":
         with pytest.warns(UnreliableEstimateWarning):
             assert model.predict(bad)[5] == -1
-    # A NaN is still refused, also where sklearn's finiteness check is off
-    # (it had scored -inf there; a review).
-    bad[5, 0] = np.nan
+    # A NaN is still refused with sklearn's message, also where sklearn's
+    # finiteness check is off (it had scored -inf there; a review).
+    bad[4, 0] = np.nan
+    with pytest.raises(ValueError, match=f"Input X contains NaN.\n{name} does not accept"):
+        model.score_samples(bad)
     with sklearn.config_context(assume_finite=True):
-        with pytest.raises(ValueError, match=r"contains NaN \(row 5, column 0\)"):
+        with pytest.raises(ValueError, match=r"contains NaN \(row 4, column 0\)"):
             model.score_samples(bad)
 
 
@@ -421,4 +425,11 @@ def test_nan_under_assume_finite_is_named_as_nan():
             CNCEEnergyModel(max_epochs=1).fit(X)
         X[3, 0] = -np.inf  # it read as a standard deviation float64 cannot hold
         with pytest.raises(ValueError, match=r"contains infinity \(row 3, column 0\)"):
+            CNCEEnergyModel(max_epochs=1).fit(X)
+    # +inf beside -inf: sklearn's finite check sums X, and numpy warned
+    # "invalid value encountered in reduce" above the clear error (user test).
+    X[4, 0] = np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError, match="Input X contains infinity"):
             CNCEEnergyModel(max_epochs=1).fit(X)

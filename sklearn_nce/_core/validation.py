@@ -27,6 +27,7 @@ from sklearn.utils.validation import _check_sample_weight as check_sample_weight
 from sklearn.utils.validation import (
     _num_features,
     _num_samples,
+    assert_all_finite,
     check_array,
     check_is_fitted,
     validate_data,
@@ -353,9 +354,12 @@ def validate_X(estimator, X, *, reset, encode=None, overflow="raise"):
     ``estimator._standardiser``; every call returns X in its units, so the
     critic sees features of order 1 whatever the user's units. ``encode``,
     ``encode(X, reset)``, maps the validated X first (e.g. one-hot columns).
-    ``overflow="inf"`` (after fit only) returns a finite value beyond
-    float32's range once standardised as +-inf instead of raising: a density
-    model scores such a row -inf, as it scores one beyond float32's squares.
+    ``overflow="inf"`` (after fit only) accepts +-inf in X and returns a
+    finite value beyond float32's range once standardised as +-inf instead
+    of raising: a density model scores such a row -inf, as it scores one
+    beyond float32's squares (a user test: one inf, e.g. from a ratio
+    feature dividing by zero, failed the whole batch, where IsolationForest
+    scores it). NaN is refused either way.
     """
     check_shape_and_columns(X, categories=encode is not None)
     if reset:
@@ -367,6 +371,12 @@ def validate_X(estimator, X, *, reset, encode=None, overflow="raise"):
             reset=reset,
             dtype=_VALIDATION_DTYPES,
             ensure_min_samples=MIN_SAMPLES if reset else 1,
+            ensure_all_finite=overflow != "inf",
+        )
+    if overflow == "inf" and not get_config()["assume_finite"] and not np.isfinite(X).all():
+        # sklearn's own NaN message, inf set aside (it has no "allow-inf").
+        assert_all_finite(
+            np.where(np.isinf(X), 0.0, X), input_name="X", estimator_name=type(estimator).__name__
         )
     if encode is not None:
         X = encode(X, reset)
@@ -470,10 +480,10 @@ class FeatureStandardiser:
                 start += len(block)
         if overflow == "raise":
             _check_float32_range(out, X, name)
-        elif not np.isfinite(out).all():
-            # Overflow reads +-inf; a NaN or inf in X itself is still refused
+        elif np.isnan(out).any():
+            # Overflow and inf read +-inf; a NaN in X itself is still refused
             # (under assume_finite it had scored -inf; a review).
-            _refuse_non_finite(X, name)
+            _refuse_non_finite(np.where(np.isinf(X), 0.0, X), name)
         return out
 
     def inverse_transform(self, Z):
@@ -851,7 +861,7 @@ def warn_if_far_outside(X, bounds, estimator, name="X", advice=None):
         where = (
             f"lies {distance[worst]:.3g} training ranges"
             if np.isfinite(distance[worst])
-            else "lies beyond float32's range once standardised,"
+            else "is infinite, or beyond float32's range once standardised,"
         )
         warnings.warn(
             f"{name} has a value in {column} that {where} "
@@ -886,10 +896,14 @@ def explained_conversion_errors(name):
 
     sklearn passes on numpy's "could not convert string to float" and
     "inhomogeneous shape" messages, and its own complex-data and 3-D
-    messages; the complex one prints the whole array.
+    messages; the complex one prints the whole array. numpy's floating-point
+    warnings are silenced: sklearn's finite check sums X, and +inf beside
+    -inf made it warn "invalid value encountered in reduce" above its own
+    clear error (a user test).
     """
     try:
-        yield
+        with np.errstate(invalid="ignore", over="ignore"):
+            yield
     except ValueError as error:
         message = str(error)
         advice = _conversion_advice(message, name)
