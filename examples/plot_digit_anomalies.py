@@ -122,7 +122,9 @@ print(
 # estimated from ``n_importance_samples`` draws. An error in ``log Z`` shifts every row's score
 # and the threshold ``offset_`` by the same constant, so it changes neither the ranking (all
 # that AUPRC depends on) nor ``predict``; it matters where the log density itself is used, as
-# in ``score``. The fit warns if that estimate rests on too few effective draws.
+# in ``score``. Too few effective draws can still misplace ``offset_`` among the scores (with
+# the default ``contamination="auto"`` it is the model's 1%-mass level, read from the same
+# draws); the fit warns if the estimate rests on too few of them.
 #
 # One digit and one split say little about which detector is better on this data. The benchmark
 # repeats the protocol for every held-out digit and three splits, with more detectors; its table

@@ -238,7 +238,7 @@ _PER_FEATURE_STEPS = 1000
 # telescope_saturated: the in-batch critics count as saturated when their
 # held-out InfoNCE bound reads within this many nats of log(batch_size). On
 # the MI benchmark (batch 32, log 32 = 3.47) the bound read 3.36-3.47 on every
-# correlated Gaussian of d = 40 at 10-40 nats (plug-in 7.2-17.0: 28-57% low)
+# correlated Gaussian of d = 40 at 10-40 nats (plug-in 7.3-14.9: 27-63% low)
 # and on the 20-nat Gaussian of d = 20 (16.7), 3.42-3.45 on the 8- and
 # 10-nat tasks (plug-in within 0.4 nats), 3.08 and below on the others.
 _SATURATION_MARGIN = 0.15
@@ -329,7 +329,7 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         next to the joint are small. For MI past ~10 nats, where one
         classifier separates joint from shuffled pairs perfectly and the
         in-batch critic stalls: on correlated Gaussians (d = 40, 20 000
-        pairs, ``hidden_layer_sizes=(256, 256)``, ``cv=2``) it read 38.0 at
+        pairs, ``hidden_layer_sizes=(256, 256)``, ``cv=2``) it read 37.6 at
         40 nats (see the User Guide). ``nu`` and ``scoring`` are then
         unused; ``objective`` must be "anchor", ``architecture`` "joint",
         ``critic`` None and ``warm_start`` False. The ``fit`` costs about
@@ -343,7 +343,7 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         picked out of its batch), the folds are fitted again as with
         ``telescoping_steps="auto"``, with ``hidden_layer_sizes`` (256, 256)
         where it was left at (64, 64); ``saturated_`` says whether it
-        happened. The in-batch plug-in read 28-57% low on correlated
+        happened. The in-batch plug-in read 27-63% low on correlated
         Gaussians of d = 40 at 10-40 nats. A saturated fit costs the
         telescoping fits on top of the in-batch ones (minutes at 20 000
         pairs). False keeps the in-batch estimate.
@@ -619,7 +619,7 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
     the critics' in-sample optimism (about the part of ``J`` that comes from
     estimation) plus ``|L|``. In the MI
     benchmark the 95% interval covered 44 of 45 runs of five 1-nat relations
-    (500-8000 pairs; 43 without these terms) and 9 of 12 tasks (4 without).
+    (500-8000 pairs; 43 without these terms) and 9 of 12 tasks (3 without).
     A bias the held-out pairs do not show is still not covered: a critic that
     cannot follow the relation (the benchmark's 4-nat Gaussians with Y
     through a cube, asinh or the normal CDF read 0.24-1.11 nats low, outside
