@@ -361,6 +361,9 @@ def test_make_two_sample_refuses_mismatched_samples():
     twice = pd.DataFrame(X, columns=["a", "a"])
     with pytest.raises(ValueError, match=r"numerator sample repeats column\(s\) \['a'\]"):
         make_two_sample(twice, twice)
+    # A Series has no reshape: the 1-D message names its fix (a user test).
+    with pytest.raises(ValueError, match=r"for a pandas Series, series\.to_frame\(\)"):
+        make_two_sample(pd.Series(X[:, 0]), pd.Series(X[:, 1]))
 
 
 @pytest.mark.parametrize(

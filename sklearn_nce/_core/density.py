@@ -475,16 +475,18 @@ class _BaseEnergyNCE(_BaseNCE):
         # the base is a density out there: a far row's low score is an answer
         # (an outlier detector's job), not an extrapolation. Without a base
         # (base=None) such a row scores as the box's edge does, less a unit
-        # Gaussian tail.
+        # Gaussian tail. A value past float32 scores -inf either way (a user
+        # test read "from the tails" as a finite score).
+        beyond = "(-inf for a value that is infinite or beyond float32's range)"
         if getattr(self, "base_", None) is None:
             return (
                 "The model has no base density (base=None): it reads them at the edge of the "
-                "data and scores them from a Gaussian tail beyond it, which says only that "
-                f"they are far: {CHECK_PREPROCESSING}"
+                f"data and scores them from a Gaussian tail beyond it {beyond}, which says only "
+                f"that they are far: {CHECK_PREPROCESSING}"
             )
         return (
-            "The model scores them from its base density's tails, as far outliers; if they "
-            f"are not, {CHECK_PREPROCESSING}"
+            f"The model scores them from its base density's tails, as far outliers {beyond}; "
+            f"if they are not, {CHECK_PREPROCESSING}"
         )
 
     # -- inference ---------------------------------------------------------

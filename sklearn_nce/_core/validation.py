@@ -1057,9 +1057,11 @@ def check_shape_and_columns(X, name="X", categories=False):
     # by now); anything else (e.g. array-likes that refuse numpy functions)
     # is left to validate_data.
     if getattr(X, "ndim", None) == 1:
+        # A pandas Series has no reshape: its fix is to_frame() (a user test).
+        series = " (for a pandas Series, series.to_frame())" if hasattr(X, "to_frame") else ""
         raise ValueError(
             f"Expected 2D array, got 1D array instead ({len(X)} values). Reshape your data "
-            "either using array.reshape(-1, 1) if your data has a single feature or "
+            f"either using array.reshape(-1, 1){series} if your data has a single feature or "
             "array.reshape(1, -1) if it contains a single sample."
         )
 
