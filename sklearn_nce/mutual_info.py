@@ -40,6 +40,7 @@ from ._core.encoding import (
     code_categories,
     discrete_mask,
     fit_categories,
+    is_frame,
     one_hot_columns,
     one_hot_layout,
     warn_if_unseen_categories,
@@ -64,6 +65,7 @@ from ._core.validation import (
     StrOptions,
     _fit_context,
     available_if,
+    check_feature_layout,
     check_feature_scale,
     check_is_fitted,
     check_not_constant,
@@ -1569,12 +1571,23 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         mask for :meth:`_encode_x` to store once the fit's layout is
         accepted (see :func:`~sklearn_nce._core.encoding.code_categories`).
         """
-        if not hasattr(X, "iloc"):  # only a DataFrame has column dtypes
-            return X
         if not reset:
-            return code_categories(X, self.discrete_features_, getattr(self, "_coded_values", {}))[
-                0
-            ]
+            coded = getattr(self, "_coded_values", {})  # none in older pickles
+            if not coded:
+                return X
+            names = [str(self.feature_names_in_[column]) for column in coded]
+            if not is_frame(X):
+                # An array would be read as the fit's codes (a review).
+                raise ValueError(
+                    f"X held text or category columns {names} at fit: pass a DataFrame with "
+                    "them, as at fit."
+                )
+            # sklearn's messages for other or reordered columns, before any
+            # column is read by its position (a review: an IndexError).
+            check_feature_layout(self, X)
+            return code_categories(X, self.discrete_features_, coded)[0]
+        if not is_frame(X):  # only a DataFrame has column dtypes
+            return X
         mask = discrete_mask(self.discrete_features, X.shape[1], X)
         X, values = code_categories(X, mask)
         self._fitting_layout = mask, values
@@ -1812,9 +1825,9 @@ def mutual_info_nce(
     # As the joint fit: category and text columns among discrete_features
     # coded, the others refused (a user test: a category column was refused
     # there and read as its codes here).
-    discrete = discrete_mask(discrete_features, np.shape(X)[1], X) if hasattr(X, "iloc") else None
+    discrete = discrete_mask(discrete_features, X.shape[1], X) if is_frame(X) else None
     # The warnings name a DataFrame's columns as the user knows them.
-    names = [str(column) for column in X.columns] if hasattr(X, "iloc") else None
+    names = [str(column) for column in X.columns] if is_frame(X) else None
     if discrete is not None:
         X = code_categories(X, discrete)[0]
     check_shape_and_columns(X, categories=True)

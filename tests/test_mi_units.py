@@ -392,7 +392,7 @@ def test_discrete_features_auto_and_category_columns_read_as_codes():
     unseen = text.assign(code=["zulu"] + list(text["code"][1:]))
     with pytest.warns(UnreliableEstimateWarning, match=r"'code'.*1 row.*e\.g\. 'zulu'"):
         model.pointwise_mi(unseen, y)
-    refused = r"non-numeric columns \['code'\]: list category columns in discrete_features"
+    refused = r"non-numeric columns \['code'\]: list a DataFrame's category and text columns"
     for per_feature in (False, True):
         with pytest.raises(ValueError, match=refused):
             mutual_info_nce(text, y, per_feature=per_feature, discrete_features=[0])
@@ -404,6 +404,12 @@ def test_discrete_features_auto_and_category_columns_read_as_codes():
         (lambda frame: frame, ["nope"], r"columns X does not have: \['nope'\]"),
         (lambda frame: frame.to_numpy(dtype=float), ["code"], "only when X is a DataFrame"),
         (lambda frame: frame.astype({"code": str}).assign(code=["a", None] * 100), [1], "missing"),
+        # Reviews: numpy read ["code", 0] as two names; one name for two columns.
+        (lambda frame: frame, ["code", 0], "mixes column names and indices"),
+        (lambda frame: frame.set_axis(["code", "code"], axis=1), ["code"], "more than once"),
+        (lambda frame: frame.astype({"code": object}).assign(code=["x", 1] * 100), [1], "mixes"),
+        (lambda frame: frame.assign(code=[f"id{i}" for i in range(200)]), "auto", "identifier"),
+        (lambda frame: frame["code"], [0], r"series\.to_frame\(\)"),
     ],
 )
 def test_discrete_features_names_and_text_refusals(frame_change, discrete, message):
@@ -415,14 +421,25 @@ def test_discrete_features_names_and_text_refusals(frame_change, discrete, messa
         )
 
 
-def test_text_column_later_given_as_numbers_is_refused():
-    # Numbers would read as the fit's codes, whatever the user meant by them.
+def test_text_columns_later_given_otherwise_are_refused_with_sklearn_messages():
+    # Numbers would read as the fit's codes, whatever the user meant by them;
+    # other or reordered columns get sklearn's messages (a review: they were
+    # read by position first, and raised an IndexError).
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"a": rng.normal(size=200), "code": rng.choice(["x", "y"], 200)})
     model = InfoNCEAnchorMI(cv=2, max_epochs=1, random_state=0, discrete_features="auto")
     model.fit(frame, frame["a"])
     with pytest.raises(ValueError, match=r"\['code'\] of X held text or categories at fit"):
         model.score(frame.assign(code=0.0), frame["a"])
+    with pytest.raises(ValueError, match=r"columns \['code'\] at fit: pass a DataFrame"):
+        model.score(np.c_[frame["a"], np.zeros(200)], frame["a"])
+    for other, message in [
+        (frame[["a"]], "missing"),
+        (frame.assign(z=1.0), "unseen at fit"),
+        (frame[["code", "a"]], "same order"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            model.score(other, frame["a"])
 
 
 # The short fits' folds disagree (their warning is not what this test reads).
@@ -442,7 +459,7 @@ def test_discrete_features_edge_cases():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UnreliableEstimateWarning)
         model.pointwise_mi(X_pairs, y_pairs)  # float64 rows: the same categories
-    with pytest.raises(ValueError, match="a measurement, not categories"):
+    with pytest.raises(ValueError, match="a measurement or an identifier, not categories"):
         InfoNCEAnchorMI(discrete_features=[1]).fit(X_pairs, y_pairs)
     model.set_params(warm_start=True, discrete_features=[True, False])
     model.fit(X_pairs.astype(np.float32), y_pairs)  # the same layout: continues

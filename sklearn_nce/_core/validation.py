@@ -52,6 +52,7 @@ __all__ = [
     "check_features",
     "check_feature_scale",
     "check_is_fitted",
+    "check_feature_layout",
     "non_numeric_columns",
     "non_numeric_positions",
     "off_constant_values",
@@ -1018,6 +1019,11 @@ def _holds_numbers(column, dtype):
     return _kind(column.infer_objects().dtype) in "biuf"  # strings of digits stay text
 
 
+def check_feature_layout(estimator, X):
+    """sklearn's checks of X's column names and count against the fit's, X left unconverted."""
+    validate_data(estimator, X, reset=False, skip_check_array=True)
+
+
 def check_shape_and_columns(X, name="X", categories=False):
     """Refuse 1-D input and non-numeric DataFrame columns with messages that say the fix.
 
@@ -1033,7 +1039,10 @@ def check_shape_and_columns(X, name="X", categories=False):
         except ValueError:  # ragged nested lists: validate_data reports them
             return
     text = non_numeric_columns(X)
-    listed = "list category columns in discrete_features (one-hot encoded there), or " * categories
+    listed = (
+        "list a DataFrame's category and text columns in discrete_features (one-hot encoded "
+        "there), or "
+    ) * categories
     advice = (
         f"{listed}encode categories first, e.g. with OneHotEncoder(sparse_output=False) or "
         "OrdinalEncoder in a ColumnTransformer placed before this estimator in a Pipeline; "
