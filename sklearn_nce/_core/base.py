@@ -355,7 +355,8 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
                     valid,
                     "lbfgs",
                     f"{label} (base)",
-                    weight_decay=self.weight_decay + _base_stage_penalty(n_rows(base_train[0])),
+                    weight_decay=self._stage_weight_decay("lbfgs")
+                    + _base_stage_penalty(n_rows(base_train[0])),
                 )
                 resets = valid is not None and self._judges_base_against_start()
                 if resets and not _beats_start(base_net, start, valid):
@@ -383,6 +384,11 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
         (a bridged density chasm) says no (see ``_beats_start``).
         """
         return True
+
+    def _stage_weight_decay(self, optimizer):
+        """The L2 penalty of a training stage by ``optimizer`` (``weight_decay`` resolved)."""
+        del optimizer  # the same for every stage, unless an estimator resolves "auto"
+        return self.weight_decay
 
     def _fit_stage(
         self,
@@ -418,7 +424,9 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
             valid_batch_size=valid_batch_size,
             lr=self._learning_rate(),
             optimizer=optimizer,
-            weight_decay=self.weight_decay if weight_decay is None else weight_decay,
+            weight_decay=self._stage_weight_decay(optimizer)
+            if weight_decay is None
+            else weight_decay,
             device=self.device_,
             verbose=self.verbose,
             valid_data=valid,
