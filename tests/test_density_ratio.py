@@ -280,6 +280,13 @@ def test_a_small_sample_beside_a_large_one_is_not_learnt_by_heart():
     assert np.mean(log_ratio**2) < 1.0
     assert np.min(log_ratio) > -5.0
     assert model.weight_decay_ == pytest.approx(1e-3)
+    # The rows count, not their weights: weights evening out the two samples'
+    # totals had switched the penalty off (a review: MSE 1.79 over these rows).
+    evened = NCEDensityRatio(max_epochs=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # one epoch: not what this reads
+        evened.fit(X, y, sample_weight=np.where(y == 1, 250.0, 1.0))
+    assert evened.weight_decay_ == pytest.approx(1e-3)
     # Equal samples get no penalty, and a number is used as given (X[:40]:
     # the 20 numerator rows and 20 denominator ones).
     with warnings.catch_warnings():

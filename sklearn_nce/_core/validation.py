@@ -321,12 +321,11 @@ def _set_threads_of_new_threads(n_threads):
 # Fewer rows than this cannot train a critic and hold anything out; sklearn's
 # check_fit2d_1sample expects a ValueError naming the sample count.
 MIN_SAMPLES = 10
-# Fewer rows per feature than this and a density or density-ratio fit is
-# confident nonsense: on 30 wine rows (13 features, 2.3 per feature) the
-# energy model read +17.9 nats on its training rows and -462 385 on the
-# others, a ratio of one sample split in two spanned 18 nats where the truth
-# is 0, and the outlier detector flagged every new row. ionosphere's 135
-# training rows in 32 features (4.2 per feature) fit sensibly.
+# Fewer rows per feature than this and a density-ratio fit is confident
+# nonsense: on 30 wine rows (13 features, 2.3 per feature) a ratio of one
+# sample split in two spanned 18 nats where the truth is 0. (The density
+# models read -462 385 there once; their base selection and keep rule mended
+# that, and they no longer warn: see _BaseEnergyNCE._fit_density.)
 MIN_ROWS_PER_FEATURE = 3
 # Inputs are standardised before a critic sees them (FeatureStandardiser): with
 # Adam's step of ~lr per weight a first layer learns on features of order 1,
