@@ -638,7 +638,7 @@ class _BaseEnergyNCE(_BaseNCE):
         return self._log_phi(X, _base_log_density)
 
     def score(self, X, y=None):
-        """Mean log-likelihood of ``X`` (higher is better), as sklearn's density models.
+        """Mean log-likelihood of ``X`` (higher is better), as ``GaussianMixture.score``.
 
         Parameters
         ----------
