@@ -178,15 +178,18 @@ _CHANCE_SCORE = -float(np.log(2.0))
 # samples whose sizes differ by _AUTO_DECAY_FULL_IMBALANCE times or more (0
 # for equal ones, log-linear between). Measured over 9 draws (2-d unless
 # said; log-ratio MSE, none -> auto): 20 vs 5000 rows, same distribution,
-# 0.59 -> 0.066 (worst 4.95 -> 0.27); shifted by 1, 1.89 -> 0.24; 100 vs
-# 5000 shifted, 0.92 -> 0.036; 20 vs 5000 in 5-d, 19.8 -> 0.79; 500 vs 5000
-# in 5-d, 0.34 -> 0.038; 5000 vs 20, 0.30 -> 0.21; 1000 vs 2000 in 5-d, 0.119
-# -> 0.121. A fixed 1e-3 on equal samples raised the Student-t rung's weight
+# 0.59 -> 0.066 (worst 4.95 -> 0.27); the 20 shifted by 1, 1.89 -> 0.24; 100
+# vs 5000 shifted by 1, 0.92 -> 0.036; 20 vs 5000 shifted by 1 in 5-d, 19.8
+# -> 0.79; 500 vs 5000 shifted by 1 in 5-d, 0.34 -> 0.038; 5000 vs 20
+# shifted by 0.5, 0.30 -> 0.21; 1000 vs 2000 shifted by 1 in 5-d, 0.119 ->
+# 0.121. A fixed 1e-3 on equal samples raised the Student-t rung's weight
 # error 0.34 -> 0.69 (test_clipped_weights_do_not_collapse_on_heavy_tails),
 # and on the LBFGS and linear stages it kept the chasm's large log ratios
 # from being reached.
 _AUTO_WEIGHT_DECAY = 1e-3
 _AUTO_DECAY_FULL_IMBALANCE = 100.0
+# Samples whose log size ratio is below this are equal (float rounding).
+_EQUAL_SIZES_LOG_TOLERANCE = 1e-9
 # score() warns below chance by more than this and by this many standard
 # errors of the score (from its per-row terms, which leave out the critic's
 # own fitting noise): a broken fit, not a noisy one. Log ratios spread with an
@@ -393,16 +396,11 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         ratio (in rows; effective rows with ``sample_weight``) to 1e-3 at
         100:1, for the network's gradient stage only (an LBFGS stage, and a
         residual critic's linear first stage, get none).
-        A small sample beside a large one leaves the network few rows to
-        learn the numerator from, and only a tenth of them to stop it:
-        without the penalty it learnt them (a user test: 20 rows of N(0, I)
-        beside 5000, 2-d, read log ratios down to -19 where the truth is 0;
-        log-ratio MSE 0.59 over 9 draws, 0.066 with "auto"; 20 rows shifted
-        by 1 in 5-d, 19.8 and 0.79). Equal samples get none: a fixed 1e-3
-        doubled the Student-t benchmark's weight error (0.34 to 0.69). The
-        cost: a steep log ratio is reached less well (a review: 100 rows of
-        N(0, 0.3^2 I) beside 3000 of N(0, I), 3-d, MSE 0.27 against 0.08 on
-        the numerator's rows); set 0.0 where the small sample is trusted.
+        Without it a small sample beside a large one was learnt by heart (20
+        rows of N(0, I) beside 5000 read log ratios down to -19 where the
+        truth is 0); a steep log ratio is reached less well with it (set 0.0
+        where the small sample is trusted). See the User Guide, "Other
+        pitfalls".
     max_epochs : int, default=100
         Maximum number of passes over the data.
     batch_size : int or "auto", default="auto"
@@ -845,12 +843,7 @@ default=None
                 "rows or fewer features (e.g. PCA).",
             )
         self._warn_if_unchecked(len(labels))
-        # weight_decay="auto" reads the rows the network learns from, not the
-        # weighted sizes (a review: weights evening out 20 rows against 5000
-        # had switched the penalty off, and the 20 rows were learnt).
-        rows = np.array(_sample_rows(labels, weight), dtype=float)
-        imbalance = abs(float(np.log(rows.max() / rows.min()))) if rows.min() > 0 else np.inf
-        self._size_imbalance = imbalance if imbalance > 1e-9 else 0.0
+        self._size_imbalance = _size_imbalance(labels, weight)
         # The class sizes, in weighted rows: a row of weight 2 counts twice.
         size_pos, size_neg = (n_pos, n_neg) if sizes is None else sizes
         self.log_prior_ratio_ = float(np.log(size_pos / size_neg))
@@ -974,9 +967,8 @@ default=None
             return self.weight_decay
         if optimizer == "lbfgs":
             return 0.0
-        # (Pickles of older versions read the class priors.)
-        imbalance = getattr(self, "_size_imbalance", abs(self.log_prior_ratio_))
-        return _AUTO_WEIGHT_DECAY * min(1.0, imbalance / np.log(_AUTO_DECAY_FULL_IMBALANCE))
+        full = np.log(_AUTO_DECAY_FULL_IMBALANCE)
+        return _AUTO_WEIGHT_DECAY * min(1.0, self._size_imbalance / full)
 
     def _warn_if_unchecked(self, n_samples):
         """Warn when early_stopping="auto" has too few rows to hold any out.
@@ -1704,6 +1696,21 @@ def _linear_gap(X, labels, weight=None):
         scores[test] = classifier.decision_function(scaler.transform(X[test])) - prior
     error = _balanced_error(scores, labels, weight=weight)
     return _gaussian_gap(_balanced_error_bound(error, labels, _GAP_CONFIDENCE, weight))
+
+
+def _size_imbalance(labels, weight=None):
+    """``log`` of the larger sample's rows over the smaller's (effective rows with weights).
+
+    What weight_decay="auto" reads: the rows the network learns from, not the
+    weighted sizes (a review: weights evening out 20 rows against 5000 had
+    switched the penalty off, and the 20 rows were learnt). Equal samples
+    read exactly 0 (their Kish sizes may differ in the last bits).
+    """
+    rows = np.array(_sample_rows(labels, weight), dtype=float)
+    if rows.min() <= 0:
+        return np.inf
+    imbalance = float(np.log(rows.max() / rows.min()))
+    return imbalance if imbalance > _EQUAL_SIZES_LOG_TOLERANCE else 0.0
 
 
 def _smaller_sample(labels, weight=None):

@@ -340,8 +340,8 @@ def test_few_rows_per_feature_fit_soundly_and_quietly():
     # log-likelihood of -462 385 and flagged every new row, and warned; with
     # the base selection and keep rule it reads -19.8 (a diagonal Gaussian
     # -22.9) and flags 6%, and the warning fired on sound fits (a user test).
-    # Bounds: above the diagonal Gaussian, and under twice the 1% asked for
-    # plus the 6% measured.
+    # Bounds: above the diagonal Gaussian, and a flagged share three times the
+    # 6% measured, far below the 74% of before.
     X = _wine_rows()
     with warnings.catch_warnings():
         warnings.simplefilter("error", SmallSampleWarning)

@@ -272,7 +272,8 @@ def test_a_small_sample_beside_a_large_one_is_not_learnt_by_heart():
     # worst of 9 draws): with no penalty the network learnt the 20 rows and
     # read log ratios down to -19 where the truth is 0 (MSE 4.95 on fresh
     # rows); weight_decay="auto" (1e-3 at this imbalance) reads 0.27. 1.0 is
-    # ~4x that and a fifth of the failure; the ratio's range is bounded too.
+    # ~4x that and a fifth of the failure; the lowest log ratio, -19 before
+    # and -2.1 now, is bounded too.
     rng = np.random.default_rng(104)
     X, y = make_two_sample(rng.normal(size=(20, 2)), rng.normal(size=(5000, 2)))
     model = NCEDensityRatio(random_state=0).fit(X, y)

@@ -403,11 +403,19 @@ def test_discrete_features_auto_and_category_columns_read_as_codes():
     [
         (lambda frame: frame, ["nope"], r"columns X does not have: \['nope'\]"),
         (lambda frame: frame.to_numpy(dtype=float), ["code"], "only when X is a DataFrame"),
-        (lambda frame: frame.astype({"code": str}).assign(code=["a", None] * 100), [1], "missing"),
+        (
+            lambda frame: frame.astype({"code": str}).assign(code=["a", None] * 100),
+            [1],
+            "has missing values: fill them",
+        ),
         # Reviews: numpy read ["code", 0] as two names; one name for two columns.
         (lambda frame: frame, ["code", 0], "mixes column names and indices"),
         (lambda frame: frame.set_axis(["code", "code"], axis=1), ["code"], "more than once"),
-        (lambda frame: frame.astype({"code": object}).assign(code=["x", 1] * 100), [1], "mixes"),
+        (
+            lambda frame: frame.astype({"code": object}).assign(code=["x", 1] * 100),
+            [1],
+            "mixes text with other values",
+        ),
         (lambda frame: frame.assign(code=[f"id{i}" for i in range(200)]), "auto", "identifier"),
         (lambda frame: frame["code"], [0], r"series\.to_frame\(\)"),
     ],

@@ -558,6 +558,12 @@ def test_fold_checks_flag_negative_and_disagreeing_folds():
     folds = [2.1e-5, -1.3e-5, 3.0e-5, -0.2e-5, 1.1e-5]
     assert _fold_dispersion(folds, [5e-6] * 5) > 6
     assert _consistency_problems(1e-5, 1e-5, folds, [5e-6] * 5) == []
+    # Diabetes' binary sex column, default fit (a user test: it warned at a
+    # floor of 0.01 nats): 0.037 nats apart agree.
+    sex = [-0.012, -0.037, -0.000, -0.010, -0.009]
+    sex_errors = [0.007, 0.011, 0.001, 0.003, 0.006]
+    assert _fold_dispersion(sex, sex_errors) > 6
+    assert _consistency_problems(-0.014, 0.006, sex, sex_errors) == []
     # An exact relation (y a recoding of x's 10 categories, 1.609 nats): the
     # folds' errors are ~0.003, their label mixes move them by 0.029, 1.8% of
     # the estimate: they agree (it warned; a user test). At 10% they do not.

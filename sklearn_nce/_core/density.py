@@ -154,12 +154,9 @@ class _BaseEnergyNCE(_BaseNCE):
         columns that vary in the training rows; ``score_samples`` adds the
         log-Jacobian back, and gives ``-inf`` off the constant columns' values.
         """
-        # No warning for few rows per feature (a user test: it fired on 33
-        # rows of a wine class, whose model was sound): on 30 wine rows in 13
-        # features the held-out log-likelihood reads -19.8 (-17.9 with
-        # base=None; a diagonal Gaussian -22.9), and the detector flags 6% of
-        # the other rows, where it had read -462 385 and flagged 74% before
-        # the base selection and the keep rule.
+        # No warning for few rows per feature: since the base selection and
+        # keep rule such fits are sound (30 wine rows in 13 features: -19.8
+        # held out, a diagonal Gaussian -22.9; the changelog has the history).
         Z = self._varying_columns(validate_X(self, X, reset=True))
         objective = self._make_objective(self._make_noise(), len(Z))
         valid = self._fit_critic(Z, None, objective)

@@ -20,11 +20,12 @@ from .validation import non_numeric_positions, stacklevel_to_user
 
 __all__ = [
     "category_positions",
-    "check_few_values",
+    "check_category_count",
     "code_categories",
     "discrete_mask",
-    "is_frame",
     "fit_categories",
+    "fit_codes",
+    "is_frame",
     "one_hot_columns",
     "one_hot_layout",
     "warn_if_unseen_categories",
@@ -110,7 +111,10 @@ def _column_positions(names, X):
         )
     unknown = [str(name) for name in names.ravel() if name not in columns]
     if unknown:
-        raise ValueError(f"discrete_features names columns X does not have: {unknown}.")
+        raise ValueError(
+            f"discrete_features names columns X does not have: {unknown}; X's columns are "
+            f"{columns}."
+        )
     repeated = sorted({name for name in names.ravel() if columns.count(name) > 1})
     if repeated:
         raise ValueError(
@@ -129,21 +133,38 @@ def category_positions(X):
     """
     if not is_frame(X):
         return []
-    import pandas as pd  # X is a DataFrame: pandas is there
+    return [column for column in non_numeric_positions(X) if _textual(X.dtypes.iloc[column])]
 
-    def textual(dtype):
-        return (
-            isinstance(dtype, pd.CategoricalDtype)
-            or pd.api.types.is_string_dtype(dtype)
-            or pd.api.types.is_object_dtype(dtype)
-        )
 
-    return [column for column in non_numeric_positions(X) if textual(X.dtypes.iloc[column])]
+def _textual(dtype):
+    """Whether a (non-numeric) pandas dtype holds categories or text."""
+    import pandas as pd  # only reached for a DataFrame's dtypes
+
+    return (
+        isinstance(dtype, pd.CategoricalDtype)
+        or pd.api.types.is_string_dtype(dtype)
+        or pd.api.types.is_object_dtype(dtype)
+    )
 
 
 def is_frame(X):
     """Whether X is a 2-D DataFrame (a Series has ``iloc`` too, and one dimension)."""
     return hasattr(X, "columns") and hasattr(X, "iloc") and getattr(X, "ndim", 0) == 2
+
+
+def fit_codes(X, discrete_features):
+    """Code a DataFrame's category and text columns among ``discrete_features`` (at fit).
+
+    Returns X with those columns as float codes, the mask of
+    ``discrete_features`` and the values coded (:func:`code_categories`);
+    anything but a DataFrame comes back as it is, with no mask (it is
+    resolved on the validated array) and no values.
+    """
+    if not is_frame(X):
+        return X, None, {}
+    mask = discrete_mask(discrete_features, X.shape[1], X)
+    X, values = code_categories(X, mask)
+    return X, mask, values
 
 
 def code_categories(X, mask, fitted=None):
@@ -178,13 +199,13 @@ def code_categories(X, mask, fitted=None):
         _check_text_values(series, name)
         if fitted is None:
             values[column] = _sorted_values(series)
-            check_few_values(len(values[column]), len(series), name)
+            check_category_count(len(values[column]), len(series), name)
         else:
             values[column] = fitted[column]
         codes = _index_of(values[column], series)
         if fitted is not None and (codes < 0).any():
             _warn_unseen(name, repr(series[codes < 0].iloc[0]), int((codes < 0).sum()))
-        coded[name] = codes.astype(np.float64)
+        coded.isetitem(column, codes.astype(np.float64))  # by position: names may repeat
     return coded, values
 
 
@@ -234,7 +255,7 @@ def _index_of(values, series):
     return np.array([position.get(value, -1) for value in series], dtype=np.int64)
 
 
-def check_few_values(n_values, n_rows, column):
+def check_category_count(n_values, n_rows, column):
     """Refuse a ``discrete_features`` column most of whose values are distinct.
 
     A column of measurements (or identifiers) would become one one-hot
@@ -258,7 +279,7 @@ def fit_categories(X, column):
     and as float64 differ).
     """
     values = np.unique(X[:, column].astype(np.float32))
-    check_few_values(len(values), len(X), int(column))
+    check_category_count(len(values), len(X), int(column))
     return values
 
 

@@ -353,7 +353,8 @@ def validate_X(estimator, X, *, reset, encode=None, overflow="raise"):
     :class:`FeatureStandardiser` is fitted on X and kept as
     ``estimator._standardiser``; every call returns X in its units, so the
     critic sees features of order 1 whatever the user's units. ``encode``,
-    ``encode(X, reset)``, maps the validated X first (e.g. one-hot columns).
+    ``encode(X)``, maps the validated X first (e.g. one-hot columns; the
+    caller passes the fit's or the later calls' mapping).
     ``overflow="inf"`` (after fit only) accepts +-inf in X and returns a
     finite value beyond float32's range once standardised as +-inf instead
     of raising: a density model scores such a row -inf, as it scores one
@@ -374,12 +375,10 @@ def validate_X(estimator, X, *, reset, encode=None, overflow="raise"):
             ensure_all_finite=overflow != "inf",
         )
     if overflow == "inf" and not get_config()["assume_finite"] and not np.isfinite(X).all():
-        # sklearn's own NaN message, inf set aside (it has no "allow-inf").
-        assert_all_finite(
-            np.where(np.isinf(X), 0.0, X), input_name="X", estimator_name=type(estimator).__name__
-        )
+        # sklearn's own NaN message (it has no "allow-inf").
+        assert_all_finite(_inf_as_zero(X), input_name="X", estimator_name=type(estimator).__name__)
     if encode is not None:
-        X = encode(X, reset)
+        X = encode(X)
     return _standardise(estimator, X, "X", reset, overflow)
 
 
@@ -409,7 +408,7 @@ def validate_X_y(estimator, X, y, *, reset=True, names="X", encode=None, **check
             **check_params,
         )
     if encode is not None:
-        X = encode(X, reset)
+        X = encode(X)
     return _standardise(estimator, X, "X", reset), y
 
 
@@ -483,7 +482,7 @@ class FeatureStandardiser:
         elif np.isnan(out).any():
             # Overflow and inf read +-inf; a NaN in X itself is still refused
             # (under assume_finite it had scored -inf; a review).
-            _refuse_non_finite(np.where(np.isinf(X), 0.0, X), name)
+            _refuse_non_finite(_inf_as_zero(X), name)
         return out
 
     def inverse_transform(self, Z):
@@ -714,6 +713,11 @@ def _check_float32_range(Z, X, name):
         f"(row {row}, column {column}: {value:.3g}). Check its "
         "units, or scale it first."
     )
+
+
+def _inf_as_zero(X):
+    """X with its infinite values as 0: what a check that refuses NaN alone reads."""
+    return np.where(np.isinf(X), 0.0, X)
 
 
 def _refuse_non_finite(X, name):
@@ -1041,7 +1045,9 @@ def check_shape_and_columns(X, name="X", categories=False):
     listed = (
         "list a DataFrame's category and text columns in discrete_features (one-hot encoded "
         "there), or "
-    ) * categories
+        if categories
+        else ""
+    )
     advice = (
         f"{listed}encode categories first, e.g. with OneHotEncoder(sparse_output=False) or "
         "OrdinalEncoder in a ColumnTransformer placed before this estimator in a Pipeline; "
