@@ -358,7 +358,7 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
                     weight_decay=self._stage_weight_decay("lbfgs")
                     + _base_stage_penalty(n_rows(base_train[0])),
                 )
-                resets = valid is not None and self._judges_base_against_start()
+                resets = valid is not None and self._judges_base_against_start(train, valid)
                 if resets and not _beats_start(base_net, start, valid):
                     critic.base.load_state_dict(start)
                 critic.freeze_base()
@@ -377,12 +377,14 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
         self._critic_outputs = n_outputs  # what a warm start must match
         return net, valid
 
-    def _judges_base_against_start(self):
+    def _judges_base_against_start(self, train, valid):
         """Whether a fitted residual base that loses to its start on held-out rows goes back.
 
-        Yes here; an estimator that has already measured its samples apart
-        (a bridged density chasm) says no (see ``_beats_start``).
+        Yes here; an estimator that has other evidence for its base (the
+        training rows ``train``, the held-out ``valid``) may say no (see
+        ``_beats_start``).
         """
+        del train, valid
         return True
 
     def _stage_weight_decay(self, optimizer):
