@@ -380,7 +380,7 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         one-hot encoded (one column per value seen at fit; a value unseen at
         fit reads as none of them, with a warning), so the critic reads
         unordered categories, not their codes as numbers: 30 product codes
-        fixing a price read 0.82 nats as numbers, 3.29 as categories (truth
+        fixing a price read 0.82 nats as numbers, 3.12 as categories (truth
         3.39). A DataFrame's category or text column is accepted here (and
         refused elsewhere); its codes and its ``OrdinalEncoder`` codes give
         the same estimate.
@@ -778,7 +778,7 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         _check_n_pairs(len(X), self.cv, self.objective)
         # The columns the critic reads: x's and y's (one per class for labels).
         # 200 pairs of d = 500 warned only that the folds disagree (API audit),
-        # where the other estimators warn of too few rows per feature.
+        # where the density ratio warns of too few rows per feature.
         warn_if_few_rows(
             len(X),
             X.shape[1] + y.shape[1],

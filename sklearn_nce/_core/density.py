@@ -586,6 +586,9 @@ class _BaseEnergyNCE(_BaseNCE):
         log_density : ndarray of shape (n_samples,)
             Log density in nats; ``log Z`` is the importance-sampled
             ``log_partition_`` (standard error ``log_partition_std_``).
+            ``-inf``, with a warning, for a row with an infinite value or
+            one beyond float32's range once standardised, or off a
+            training-constant feature's value; NaN is refused.
         """
         check_is_fitted(self, "log_partition_")
         return self._log_phi(X) - self.log_partition_
