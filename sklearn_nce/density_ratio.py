@@ -1697,10 +1697,9 @@ def _linear_gap(X, labels, weight=None):
     MSE 52-57 (seeds 0-2) on a grid over both samples, against 0.16-8.4
     bridged.
     """
-    groups = _linear_fold_groups(X, labels)
-    if _smaller_sample_draws(labels, weight, groups) < _LINEAR_GAP_MIN_ROWS:
+    scores = _cross_validated_linear_ratio(X, labels, weight, _LINEAR_GAP_MIN_ROWS)
+    if scores is None:
         return 0.0
-    scores = _cross_validated_linear_ratio(X, labels, weight, groups)
     error = _balanced_error(scores, labels, weight=weight)
     return _gaussian_gap(_balanced_error_bound(error, labels, _GAP_CONFIDENCE, weight))
 
@@ -1714,10 +1713,9 @@ def _linear_beats_constant(X, labels, weight=None):
     Never with fewer than ``_LINEAR_EVIDENCE_MIN_ROWS`` draws in a sample
     (copies of a row count once).
     """
-    groups = _linear_fold_groups(X, labels)
-    if _smaller_sample_draws(labels, weight, groups) < _LINEAR_EVIDENCE_MIN_ROWS:
+    scores = _cross_validated_linear_ratio(X, labels, weight, _LINEAR_EVIDENCE_MIN_ROWS)
+    if scores is None:
         return False
-    scores = _cross_validated_linear_ratio(X, labels, weight, groups)
     is_pos = labels == 1
     weight_pos, weight_neg = (None, None) if weight is None else (weight[is_pos], weight[~is_pos])
     score = 0.5 * float(
@@ -1747,13 +1745,17 @@ def _smaller_sample_draws(labels, weight, groups):
     return min(rows, *(len(np.unique(groups[labels == label])) for label in (0, 1)))
 
 
-def _cross_validated_linear_ratio(X, labels, weight=None, groups=None):
+def _cross_validated_linear_ratio(X, labels, weight=None, min_draws=0):
     """Out-of-fold log ratios of a logistic regression on ``X`` (5 stratified folds).
 
     The folds are a fixed shuffle (see :func:`_linear_gap`), with a row's
-    copies in one fold (``groups``, :func:`_linear_fold_groups`); each fold's
-    training prior is taken out, as the critic's log ratio has it out.
+    copies in one fold (:func:`_linear_fold_groups`); each fold's training
+    prior is taken out, as the critic's log ratio has it out. None where the
+    smaller sample has fewer than ``min_draws`` draws (copies counted once).
     """
+    groups = _linear_fold_groups(X, labels)
+    if _smaller_sample_draws(labels, weight, groups) < min_draws:
+        return None
     # The folds by hand rather than cross_val_predict's: the weights go to
     # each fold's LogisticRegression.fit directly, whatever scikit-learn's
     # metadata-routing setting (under routing, cross_val_predict refused them).

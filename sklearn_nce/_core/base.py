@@ -358,8 +358,10 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
                     weight_decay=self._stage_weight_decay("lbfgs")
                     + _base_stage_penalty(n_rows(base_train[0])),
                 )
-                resets = valid is not None and self._judges_base_against_start(train, valid)
-                if resets and not _beats_start(base_net, start, valid):
+                # The estimator's judgement (which may cross-validate) only
+                # where the held-out rows prefer the start.
+                loses = valid is not None and not _beats_start(base_net, start, valid)
+                if loses and self._judges_base_against_start(train, valid):
                     critic.base.load_state_dict(start)
                 critic.freeze_base()
             net = self._fit_stage(

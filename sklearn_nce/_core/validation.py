@@ -293,7 +293,9 @@ def _set_own_threads(n_threads):
     with _shared_state_lock:
         default = _threads_of_a_new_thread()
         torch.set_num_threads(n_threads)
-        _set_threads_of_new_threads(default)
+        # Set from a new thread, the default that new threads take is put back
+        # and the calling thread's count is left (OpenMP backend).
+        _in_a_new_thread(torch.set_num_threads, default)
 
 
 @functools.cache
@@ -304,18 +306,16 @@ def _per_thread_counts():
 
 def _threads_of_a_new_thread():
     """The intra-op thread count a thread takes at its first torch call."""
-    counts = []
-    thread = threading.Thread(target=lambda: counts.append(torch.get_num_threads()))
-    thread.start()
-    thread.join()
-    return counts[0]
+    return _in_a_new_thread(torch.get_num_threads)
 
 
-def _set_threads_of_new_threads(n_threads):
-    """Set the count new threads take, leaving the calling thread's (OpenMP backend)."""
-    thread = threading.Thread(target=torch.set_num_threads, args=(n_threads,))
+def _in_a_new_thread(function, *args):
+    """``function(*args)`` run in a short-lived thread: torch keeps thread counts per thread."""
+    results = []
+    thread = threading.Thread(target=lambda: results.append(function(*args)))
     thread.start()
     thread.join()
+    return results[0]
 
 
 # Fewer rows than this cannot train a critic and hold anything out; sklearn's
