@@ -1338,6 +1338,34 @@ def test_a_fit_sets_only_its_own_threads_count():
         torch.set_num_threads(previous)
 
 
+@pytest.mark.skipif(
+    "parallel backend: OpenMP" not in torch.__config__.parallel_info(),
+    reason="per-thread counts are OpenMP's",
+)
+def test_a_fit_that_is_a_new_threads_first_torch_call_leaves_it_the_default_count():
+    # The process-wide limits were recorded before torch had given that
+    # thread its count, so the thread went back to OpenMP's starting value
+    # (OMP_NUM_THREADS, or one per core) instead of the user's
+    # set_num_threads(n): a service's retraining thread ran on 1 thread, or
+    # on every core, for good (user test).
+    X, y = make_mean_shift(n_features=2, kl=1.0).sample(100, 100, random_state=0)
+    previous = torch.get_num_threads()
+    counts = []
+
+    def first_call_is_a_fit():
+        NCEDensityRatio(max_epochs=1, random_state=0).fit(X, y)
+        counts.append(torch.get_num_threads())
+
+    try:
+        torch.set_num_threads(3)
+        thread = threading.Thread(target=first_call_is_a_fit)
+        thread.start()
+        thread.join()
+        assert counts == [3]
+    finally:
+        torch.set_num_threads(previous)
+
+
 def test_a_float64_default_dtype_neither_breaks_a_fit_nor_is_lost():
     # torch builds layers and draws in its default dtype, the package computes
     # in float32: after set_default_dtype(float64) every fit raised "mat1 and

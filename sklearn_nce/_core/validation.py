@@ -32,7 +32,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
     validate_data,
 )
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from ..exceptions import SmallSampleWarning, UnreliableEstimateWarning
 
@@ -171,7 +171,13 @@ def shared_state_restored():
     with _shared_state_lock:
         fits = _shared_state["fits"]
         if not fits:
-            _shared_state["limits"] = threadpool_limits(limits=None)  # records, sets nothing
+            # BLAS alone (records, sets nothing; threadpool_limits' own
+            # user_api still restores every library): OpenMP's count is per
+            # thread, and in a thread whose first torch call is this fit it
+            # was read before torch had set it, then put back over the count
+            # torch restores (a user test: such a thread ran on 1 thread for good).
+            blas = ThreadpoolController().select(user_api="blas")
+            _shared_state["limits"] = blas.limit(limits=None)
             _shared_state["rng"] = _random_states()
             _shared_state["overlapped"] = False
         elif thread not in fits:
