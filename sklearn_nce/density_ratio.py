@@ -251,7 +251,7 @@ _ONE_ROW_PART = 0.9
 _ONE_ROW_REST = 0.05
 # A share under 1% whose heaviest held-out numerator row carries this part or
 # more, the others reading low as well, names that part beside the overlap:
-# two or three rows can make the reading. User test: breast cancer (30
+# two or three rows can make the reading. Measured on breast cancer (30
 # features), ~150 source rows kept with a probability s(x) curved in two
 # features, ~285 target rows: in 3 of 108 fits (9 rules, 12 seeds) the share
 # read 0.009-0.12% where the exact one is 4.9% or 15% (1 / (E[s] E[1/s])),
