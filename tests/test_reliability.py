@@ -524,6 +524,23 @@ def test_checkpoint_callback_saves_the_critic(tmp_path):
         torch.testing.assert_close(saved[name], value)
 
 
+@pytest.mark.parametrize("settings", [{}, {"lr": np.float64(1e-3), "weight_decay": np.float64(0)}])
+def test_a_fit_resumes_from_a_checkpoint(tmp_path, settings):
+    # skorch's Checkpoint + LoadInitState: weight_decay="auto" (a numpy
+    # scalar), or numpy values from a grid, sat in the optimizer's state and
+    # torch.load (weights_only) refused to read them back (user test).
+    from skorch.callbacks import Checkpoint, LoadInitState
+
+    X_fit, y_fit = make_mean_shift(2, 1.0).sample(200, 200, random_state=0)
+    checkpoint = Checkpoint(dirname=str(tmp_path), monitor=None)
+    callbacks = [checkpoint, LoadInitState(checkpoint)]
+    model = NCEDensityRatio(max_epochs=3, random_state=0, callbacks=callbacks, **settings)
+    first = model.fit(X_fit, y_fit).predict_log_ratio(X_fit)
+    resumed = model.fit(X_fit, y_fit)
+    assert len(resumed.history_) == 6  # the checkpoint's 3 epochs, then 3 more
+    assert not np.array_equal(resumed.predict_log_ratio(X_fit), first)
+
+
 # -- Pipeline and set_output ------------------------------------------------------------
 def test_the_log_ratio_and_the_weights_through_a_pipeline():
     from sklearn.pipeline import make_pipeline

@@ -1223,7 +1223,11 @@ def build_net(
             l2_penalty=weight_decay,
         )
     else:
-        optimizer_params = dict(lr=lr, optimizer__weight_decay=weight_decay)
+        # Python floats: the optimizer's state_dict keeps them, and skorch's
+        # Checkpoint + LoadInitState could not read back a numpy scalar there
+        # (torch.load's weights_only refuses it): weight_decay="auto" and a
+        # grid of np.logspace values broke resuming a fit (user test).
+        optimizer_params = dict(lr=float(lr), optimizer__weight_decay=float(weight_decay))
         if optimizer in _FUSED_OPTIMIZERS:
             # One fused kernel for all parameters instead of ~10 small ops per
             # tensor: the update went from ~0.4 to ~0.1 ms of a ~1.8 ms step
