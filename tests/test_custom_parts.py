@@ -64,6 +64,39 @@ class _PerFeatureNoise(_PlainNoise):
         return torch.distributions.Normal(self.mean, 1.0).log_prob(x)  # no .sum(-1)
 
 
+class _GeneratorIgnoringNoise(Noise):
+    """Draws by torch.distributions, which takes no generator: torch's global one then."""
+
+    def fit(self, X):
+        self.register_buffer("mean", torch.as_tensor(X.mean(axis=0), dtype=torch.float32))
+        return self
+
+    def _normal(self):
+        return torch.distributions.Normal(self.mean, 1.5)
+
+    def sample(self, n_samples, generator=None):
+        return self._normal().sample((n_samples,))
+
+    def log_prob(self, x):
+        return self._normal().log_prob(x).sum(-1)
+
+
+@pytest.mark.parametrize("role", ["noise", "base"])
+def test_a_density_that_ignores_the_generator_still_reproduces(role):
+    # Its draws (the probe's, training's, log Z's, sample's) come from torch's
+    # global generator: two fits with one random_state differed, and the
+    # user's own stream moved (user test, a Student-t noise).
+    X = _rows()
+    params = {role: _GeneratorIgnoringNoise(), "objective": "nce", **FAST}
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    fits = [CNCEEnergyModel(**params).fit(X) for _ in range(2)]
+    draws = [fit.sample(5, random_state=0) for fit in fits]
+    assert torch.equal(torch.get_rng_state(), state)
+    np.testing.assert_array_equal(fits[0].score_samples(X), fits[1].score_samples(X))
+    np.testing.assert_array_equal(draws[0], draws[1])
+
+
 def test_a_base_whose_fit_returns_none_is_kept():
     # It was replaced by fit's return value, None: a model without its base.
     model = CNCEEnergyModel(base=_BaseWithoutReturn(), **FAST).fit(_rows())

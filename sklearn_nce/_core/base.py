@@ -38,7 +38,7 @@ from .training import (
     module_device,
     n_rows,
     resolve_device,
-    seed_torch,
+    seeded_rng,
     stopped_early,
     take_rows,
     warn_if_interrupted,
@@ -340,8 +340,7 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
         label = progress_label or self._progress_label()
         # Seed torch inside a forked RNG state: reproducible fits without
         # touching the user's global torch seed.
-        with forked_rng(self.device_):
-            seed_torch(seed, self.device_)
+        with seeded_rng(seed, self.device_):
             critic = self._make_critic(train[0], n_outputs, critic_index)
             if isinstance(critic, ResidualCritic) and not critic.base_fitted:
                 # Stage one: the base alone, in full batch, on the same split,

@@ -36,7 +36,7 @@ from .noise import (
 from .objectives import log_density
 from .sampling import importance_draws, langevin, log_partition_statistics, pareto_k, resample
 from .splits import measured_copy_groups
-from .training import module_device
+from .training import module_device, seeded_rng
 from .validation import (
     CHECK_PREPROCESSING,
     FIT_THREADS,
@@ -234,7 +234,8 @@ class _BaseEnergyNCE(_BaseNCE):
         if isinstance(noise, GaussianMixtureNoise) and noise.n_components == "bic":
             noise.set_mixture(shared_mixture())
         else:
-            noise.fit(X_train)
+            with seeded_rng(seed, self.device_):  # a user's noise may draw as it fits
+                noise.fit(X_train)
         if not isinstance(self.noise, str):
             if not getattr(noise, "conditional", False):
                 methods = ("sample", "log_prob")
@@ -276,7 +277,8 @@ class _BaseEnergyNCE(_BaseNCE):
         # Seeded as the noise is: a KernelDensityNoise(max_rows=100) base drew
         # another subset on every fit with the same random_state (a review).
         _seed_unseeded(base, seed)
-        fitted = base.fit(X_train)
+        with seeded_rng(seed, self.device_):  # a user's base may draw as it fits
+            fitted = base.fit(X_train)
         base = base if fitted is None else fitted
         methods = ("log_prob", "sample") if _offers(base, "sample") else ("log_prob",)
         _check_user_density(base, X_train.shape[1], "base", methods, self.device_)
@@ -448,13 +450,14 @@ class _BaseEnergyNCE(_BaseNCE):
         the weights ``log_partition_`` rests on.
         """
         generator = torch.Generator().manual_seed(self._proposal_seed)
-        return importance_draws(
-            lambda x: log_density(module, x),
-            _on_device(self.proposal_, device),
-            self.n_importance_samples,
-            generator,
-            correction=self._proposal_correction(module),
-        )
+        with seeded_rng(self._proposal_seed, device):  # a user's proposal may ignore generator
+            return importance_draws(
+                lambda x: log_density(module, x),
+                _on_device(self.proposal_, device),
+                self.n_importance_samples,
+                generator,
+                correction=self._proposal_correction(module),
+            )
 
     def _proposal_correction(self, module):
         """``module.correction`` where ``log phi = correction + log proposal``, else None.
@@ -700,7 +703,10 @@ class _BaseEnergyNCE(_BaseNCE):
         # fit's thread count: the steps' float reductions round by it, so the
         # same seed drew other samples (up to 1.7e-7 apart) at two threads
         # and in a process that loaded a pickle at another count (user test).
-        with torch.inference_mode(False), torch_threads(FIT_THREADS):
+        # Seeded, the user's stream untouched: a user's base may ignore the
+        # generator it is given.
+        device = self._inference_module()[1]
+        with torch.inference_mode(False), torch_threads(FIT_THREADS), seeded_rng(seed, device):
             return self._to_user_units(self._draws(int(n_samples), seed))
 
     def _draws(self, n_samples, seed):
@@ -872,7 +878,8 @@ def _check_user_density(density, n_features, role, methods, device="cpu"):
             (2, 3),
         ),
     }
-    with torch.no_grad():
+    # Seeded, the user's stream untouched: a density may ignore the generator.
+    with torch.no_grad(), seeded_rng(0, device):
         for method in methods:
             call, shape = calls[method]
             what = f"The {role}'s {method} ({type(density).__name__})"

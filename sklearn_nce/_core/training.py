@@ -1127,6 +1127,21 @@ def forked_rng(device):
         yield
 
 
+@contextlib.contextmanager
+def seeded_rng(seed, device):
+    """``forked_rng`` with torch's generators seeded by ``seed`` inside it.
+
+    For training, and for a user's noise or base, whose draws may ignore the
+    ``generator`` they are given (``torch.distributions`` takes none): the
+    fit then reproduces from ``random_state`` and leaves the user's stream
+    as it was (a user test: a Student-t noise drawing that way made two fits
+    with one ``random_state`` differ, and moved the user's generator).
+    """
+    with forked_rng(device):
+        seed_torch(seed, device)
+        yield
+
+
 def rng_states(device):
     """The CPU generator's state and, for a CUDA ``device``, that device's."""
     return torch.get_rng_state(), [torch.cuda.get_rng_state(d) for d in rng_devices(device)]
