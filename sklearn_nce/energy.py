@@ -55,7 +55,10 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         A noise object (see :ref:`sklearn_nce.modules <api_modules>`) with ``fit``,
         ``sample``/``log_prob`` (unconditional) or
         ``sample_given``/``log_prob_given`` (conditional) is used as given
-        (a deep copy is fitted).
+        (a deep copy is fitted); ``objective="cnce"`` reads the conditional
+        pair, which a subclass of ``Noise`` derives from the unconditional
+        one (a plain object with ``sample``/``log_prob`` alone serves
+        ``objective="nce"``).
     noise_scale : float > 0 or "auto", default="auto"
         Standard deviation of the local jumps and bandwidth of the KDE.
         "auto" sets the jumps to the median nearest-neighbour distance over
@@ -367,9 +370,18 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         needed = ("sample_given", "log_prob_given") if cnce else ("sample", "log_prob")
         missing = [name for name in needed if not hasattr(noise, name)]
         if missing:
+            # A user test's plain unconditional object read only the first
+            # sentence, which did not say how to make it serve.
+            advice = (
+                " An unconditional noise (sample, log_prob) serves objective='nce', or, as a "
+                "subclass of sklearn_nce.modules.Noise (which derives sample_given and "
+                "log_prob_given from them: jumps to independent draws), objective='cnce' too."
+                if cnce and all(hasattr(noise, name) for name in ("sample", "log_prob"))
+                else ""
+            )
             raise ValueError(
                 f"objective={objective!r} needs a noise with {' and '.join(needed)}; the noise "
-                f"object lacks {', '.join(missing)}."
+                f"object lacks {', '.join(missing)}.{advice}"
             )
         if cnce:
             return ConditionalNoiseObjective(noise, self.n_noise)

@@ -97,6 +97,17 @@ def test_a_density_that_ignores_the_generator_still_reproduces(role):
     np.testing.assert_array_equal(draws[0], draws[1])
 
 
+def test_a_class_where_an_instance_belongs_is_refused_up_front():
+    # critic=nn.Linear passed validation, then failed deep in fit with
+    # "missing 1 required positional argument: 'self'" (user test).
+    X = _rows()
+    y = np.r_[np.zeros(150), np.ones(150)]
+    with pytest.raises(InvalidParameterError, match="Got <class 'torch.nn.modules.linear"):
+        NCEDensityRatio(critic=torch.nn.Linear).fit(X, y)
+    with pytest.raises(InvalidParameterError, match="Got <class .*GaussianNoise'>"):
+        CNCEEnergyModel(noise=GaussianNoise, **FAST).fit(X)
+
+
 def test_a_base_whose_fit_returns_none_is_kept():
     # It was replaced by fit's return value, None: a model without its base.
     model = CNCEEnergyModel(base=_BaseWithoutReturn(), **FAST).fit(_rows())
@@ -112,12 +123,22 @@ def test_a_base_that_cannot_draw_is_not_the_proposal():
     assert np.isfinite(model.score_samples(_rows(5, seed=1))).all()
     with pytest.raises(NotImplementedError, match="does not define sample"):
         model.base_.sample(3)
+    # A missing fit is named too (it was a bare NotImplementedError; user test).
+    with pytest.raises(NotImplementedError, match="Noise does not define fit"):
+        Noise().fit(_rows())
 
 
 def test_a_plain_object_noise_serves_the_outlier_detector():
     # It trained, then failed at the normaliser: "object has no attribute 'to'".
     detector = NoisierNCEClassifier(noise=_PlainNoise(), **FAST).fit(_rows())
     assert np.isfinite(detector.score_samples(_rows(5, seed=1))).all()
+    # The energy model's CNCE reads the conditional pair, which only a Noise
+    # subclass derives: the error says how to make the object serve (user
+    # test: it said only what was missing).
+    with pytest.raises(ValueError, match="serves objective='nce', or, as a subclass of"):
+        CNCEEnergyModel(noise=_PlainNoise(), **FAST).fit(_rows())
+    model = CNCEEnergyModel(noise=_PlainNoise(), objective="nce", **FAST).fit(_rows())
+    assert np.isfinite(model.score_samples(_rows(5, seed=1))).all()
 
 
 def test_a_conditional_noise_is_refused_by_the_detector_before_training():

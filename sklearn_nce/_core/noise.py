@@ -283,7 +283,11 @@ class Noise(nn.Module):
         self : Noise
             The fitted noise, its fitted tensors held as buffers.
         """
-        raise NotImplementedError
+        # Named, as a missing sample is (a user test met a bare NotImplementedError).
+        raise NotImplementedError(
+            f"{type(self).__name__} does not define fit(X); a Noise subclass fits itself to "
+            "the (standardised) training rows and returns self."
+        )
 
     def sample(self, n_samples, generator=None):
         """Draw rows from the noise.

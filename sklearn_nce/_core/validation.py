@@ -21,7 +21,8 @@ import torch
 from sklearn import get_config
 from sklearn.base import _fit_context as _sklearn_fit_context
 from sklearn.utils import _safe_indexing as safe_indexing
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import HasMethods as _HasMethods
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import _check_sample_weight as check_sample_weight
 from sklearn.utils.validation import (
@@ -73,6 +74,20 @@ __all__ = [
     "warn_if_far_outside",
     "warn_if_few_rows",
 ]
+
+
+class HasMethods(_HasMethods):
+    """scikit-learn's ``HasMethods``, which a class does not satisfy: its instances do.
+
+    ``critic=nn.Linear`` (the class) passed the check, then failed deep in
+    ``fit`` with torch's "missing 1 required positional argument: 'self'"
+    (user test). scikit-learn's message then reads "must be an object
+    implementing 'forward' ... Got <class '...Linear'> instead".
+    """
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, type) and super().is_satisfied_by(val)
+
 
 # Torch intra-op threads during a fit (restored after). The default critics
 # are small (a (64, 64) MLP on 256-row batches): one thread is as fast as
