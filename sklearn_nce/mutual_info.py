@@ -1672,6 +1672,35 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
                 raise ValueError(
                     f"{description} returned shape {tuple(out.shape)}; {expected} was expected."
                 )
+        self._check_critic_agrees(critic, X, note)
+
+    def _check_critic_agrees(self, critic, X, note):
+        """Refuse a critic whose ``score_matrix`` diagonal is not its ``forward``.
+
+        The estimate reads both (the pairs' scores and the candidates'): a
+        critic whose two methods disagreed read 5.46 nats where the truth is
+        0.5, silently (user test). Checked on two training pairs, to float32
+        rounding (the built-in critics compute the matrix another way).
+        """
+
+        def both(probe, zeros):
+            device = zeros(1).device
+            x, y = (
+                torch.as_tensor(X[key][:2], dtype=torch.float32, device=device) for key in "xy"
+            )
+            return torch.stack(
+                [probe(x, y).reshape(-1), torch.diagonal(probe.score_matrix(x, y))], 1
+            )
+
+        description = "critic.forward(x, y) beside critic.score_matrix(x, y) on two training pairs"
+        pair_scores, diagonal = _call_critic(critic, both, description, note).unbind(1)
+        if not torch.allclose(pair_scores, diagonal, rtol=1e-3, atol=1e-3):
+            raise ValueError(
+                f"critic.forward(x, y) read {pair_scores.tolist()} on two training pairs, but "
+                f"the diagonal of critic.score_matrix(x, y) read {diagonal.tolist()}: "
+                "score_matrix(x, y)[i, j] must be forward(x[i], y[j]), the score of pairing "
+                "x[i] with y[j]; the estimate reads both."
+            )
 
     def _default_critic(self, X, n_outputs):
         x_features, y_features = X["x"].shape[1], X["y"].shape[1]

@@ -209,6 +209,24 @@ def test_an_mi_critic_must_score_pairs_and_batches():
     with pytest.raises(ValueError, match=r"score_matrix\(x, y\).*returned shape \(2,\)"):
         InfoNCEAnchorMI(critic=FlatMatrix(), max_epochs=1, cv=2).fit(X, Y)
 
+    class Disagreeing(FlatMatrix):
+        def score_matrix(self, x, y):  # pairs x[i] with y[j] in the wrong order
+            n_x, n_y = len(x), len(y)
+            pairs = torch.cat([x.repeat_interleave(n_y, 0), y.flip(0).repeat(n_x, 1)], -1)
+            return self.linear(pairs).reshape(n_x, n_y)
+
+    # It read 5.46 nats where the truth is 0.5, silently (user test).
+    with pytest.raises(ValueError, match=r"diagonal of critic.score_matrix\(x, y\) read"):
+        InfoNCEAnchorMI(critic=Disagreeing(), max_epochs=1, cv=2).fit(X, Y)
+
+    class Agreeing(FlatMatrix):
+        def score_matrix(self, x, y):
+            n_x, n_y = len(x), len(y)
+            pairs = torch.cat([x.repeat_interleave(n_y, 0), y.repeat(n_x, 1)], -1)
+            return self.linear(pairs).reshape(n_x, n_y)
+
+    InfoNCEAnchorMI(critic=Agreeing(), max_epochs=1, cv=2).fit(X, Y)
+
 
 def test_a_custom_critic_is_reported_and_advised_as_one():
     # architecture_ said "mlp" or "residual" for a user's module, and the
