@@ -608,6 +608,8 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
     _waymark_spacing = "numerator"
     _auto_early_stopping_min_rows = _AUTO_EARLY_STOPPING_MIN_ROWS
 
+    _critic_settings = (*_BaseNCE._critic_settings, "architecture")
+
     _parameter_constraints: dict = {
         **_BaseNCE._parameter_constraints,
         "loss": [StrOptions(set(LOSSES))],

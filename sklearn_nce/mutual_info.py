@@ -653,6 +653,8 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
     _auto_optimizer_steps = _IN_BATCH_STEPS
     _auto_max_passes = _IN_BATCH_MAX_EPOCHS
 
+    _critic_settings = (*_BaseNCE._critic_settings, "architecture")
+
     _parameter_constraints: dict = {
         **_BaseNCE._parameter_constraints,
         "nu": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],

@@ -375,6 +375,20 @@ def test_warm_start_continues_from_the_previous_critics(estimator):
     assert any(not torch.equal(a, b) for a, b in zip(fresh, previous[0], strict=True))
 
 
+@pytest.mark.parametrize("estimator", _estimators(), ids=_name)
+def test_warm_start_says_which_changed_critic_settings_it_does_not_use(estimator):
+    # A critic of another width passed by set_params was silently not used,
+    # the fit continuing the old one (user test).
+    target = TARGETS[_name(estimator)]
+    estimator.set_params(warm_start=True, hidden_layer_sizes=(16, 16)).fit(X, target)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="warm_start=True continues the fitted")
+        estimator.set_params(hidden_layer_sizes=[16, 16]).fit(X, target)  # the same widths
+    with pytest.warns(UserWarning, match="so hidden_layer_sizes, changed since it was built"):
+        estimator.set_params(hidden_layer_sizes=(8,)).fit(X, target)
+    assert estimator.set_params(warm_start=False).fit(X, target).n_iter_ is not None
+
+
 def test_warm_start_refuses_data_of_another_width():
     model = NCEDensityRatio(max_epochs=1, warm_start=True, random_state=0)
     model.fit(X, TARGETS["NCEDensityRatio"])

@@ -144,6 +144,9 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
     # What an answer on rows far outside the training data is worth, and what
     # to check (the warning about such rows says it).
     _far_rows_advice = EXTRAPOLATION_ADVICE
+    # The parameters a fresh critic is built from: a warm start keeps the
+    # fitted critic, and warns where one of them changed since.
+    _critic_settings = ("critic", "hidden_layer_sizes", "activation")
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
@@ -617,8 +620,11 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
                         f"output(s), but this fit needs {n_outputs} (was telescoping_steps "
                         "changed?). Set warm_start=False to start afresh."
                     )
+                if critic_index == 0:
+                    self._warn_if_critic_settings_changed()
                 # A copy: a fit that fails must leave the fitted model as it was.
                 return copy.deepcopy(previous[critic_index])
+        self._built_with = {name: getattr(self, name) for name in self._critic_settings}
         if self.critic is not None:
             # Never train the user's module in place: fit must not change params.
             # float32, as the inputs are, whatever the user's default dtype.
@@ -699,6 +705,29 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
             activation=ACTIVATIONS[self.activation],
         )
 
+    def _warn_if_critic_settings_changed(self):
+        """Warn where a warm start keeps a critic built from settings changed since.
+
+        A critic of another width passed by ``set_params`` was silently not
+        used, the fit continuing the old one (user test).
+        """
+        built_with = getattr(self, "_built_with", None)  # None in pickles of older versions
+        if built_with is None:
+            return
+        changed = [
+            name
+            for name, value in built_with.items()
+            if not _same_setting(getattr(self, name), value)
+        ]
+        if changed:
+            warnings.warn(
+                f"warm_start=True continues the fitted critic, so {', '.join(changed)}, "
+                "changed since it was built, is not used. Set warm_start=False to build a "
+                "critic from the new setting.",
+                UserWarning,
+                stacklevel=stacklevel_to_user(),
+            )
+
     def _inference_module(self):
         """The fitted critic and the device to feed it; estimators with several critics override.
 
@@ -711,6 +740,21 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
     def _apply_critic(self, function, *arrays):
         """``function(critic, *batches)`` of the fitted critic over row batches, as float64."""
         return apply_critic(*self._inference_module(), function, *arrays)
+
+
+def _same_setting(value, built_with):
+    """Whether a critic setting is what the fitted critic was built with.
+
+    A module must be the very object (it is deep-copied at fit); a list of
+    widths equals the same tuple.
+    """
+    if isinstance(value, torch.nn.Module) or isinstance(built_with, torch.nn.Module):
+        return value is built_with
+
+    def as_tuple(setting):
+        return tuple(setting) if isinstance(setting, (list, tuple, np.ndarray)) else setting
+
+    return as_tuple(value) == as_tuple(built_with)
 
 
 def _base_stage_rows(train, rng):
