@@ -234,8 +234,7 @@ class _BaseEnergyNCE(_BaseNCE):
         if isinstance(noise, GaussianMixtureNoise) and noise.n_components == "bic":
             noise.set_mixture(shared_mixture())
         else:
-            with seeded_rng(seed, self.device_):  # a user's noise may draw as it fits
-                noise.fit(X_train)
+            noise.fit(X_train)
         if not isinstance(self.noise, str):
             if not getattr(noise, "conditional", False):
                 methods = ("sample", "log_prob")
@@ -277,8 +276,9 @@ class _BaseEnergyNCE(_BaseNCE):
         # Seeded as the noise is: a KernelDensityNoise(max_rows=100) base drew
         # another subset on every fit with the same random_state (a review).
         _seed_unseeded(base, seed)
-        with seeded_rng(seed, self.device_):  # a user's base may draw as it fits
-            fitted = base.fit(X_train)
+        # Not in seeded_rng: bases fit side by side in threads, and what a
+        # user's fit draws from torch's stream stands (test_core).
+        fitted = base.fit(X_train)
         base = base if fitted is None else fitted
         methods = ("log_prob", "sample") if _offers(base, "sample") else ("log_prob",)
         _check_user_density(base, X_train.shape[1], "base", methods, self.device_)
