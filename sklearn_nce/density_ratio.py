@@ -628,8 +628,6 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
     _waymark_spacing = "numerator"
     _auto_early_stopping_min_rows = _AUTO_EARLY_STOPPING_MIN_ROWS
 
-    _critic_settings = (*_BaseNCE._critic_settings, "architecture")
-
     _parameter_constraints: dict = {
         **_BaseNCE._parameter_constraints,
         "loss": [StrOptions(set(LOSSES))],
@@ -1519,6 +1517,16 @@ default=None
     def _make_critic(self, X, n_outputs, critic_index=0):
         # The critic reads the rows, not their weights.
         return super()._make_critic(rows_and_weights(X)[0], n_outputs, critic_index)
+
+    def _critic_recipe(self):
+        recipe = super()._critic_recipe()
+        if self.critic is not None:
+            return recipe
+        # "auto" continues as it resolved before (architecture_).
+        architecture = self.architecture_ if self.architecture == "auto" else self.architecture
+        if architecture == "quadratic":  # no widths, no activation
+            return {"architecture": architecture}
+        return {**recipe, "architecture": architecture}
 
     def _default_critic(self, X, n_outputs):
         if self.architecture_ == "quadratic":

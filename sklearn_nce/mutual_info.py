@@ -653,8 +653,6 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
     _auto_optimizer_steps = _IN_BATCH_STEPS
     _auto_max_passes = _IN_BATCH_MAX_EPOCHS
 
-    _critic_settings = (*_BaseNCE._critic_settings, "architecture")
-
     _parameter_constraints: dict = {
         **_BaseNCE._parameter_constraints,
         "nu": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
@@ -1703,6 +1701,15 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
                 "score_matrix(x, y)[i, j] must be forward(x[i], y[j]), the score of pairing "
                 "x[i] with y[j]; the estimate reads both."
             )
+
+    def _critic_recipe(self):
+        recipe = super()._critic_recipe()
+        if self.critic is not None:
+            return recipe
+        recipe["architecture"] = self.architecture
+        if self.architecture == "separable":
+            recipe["embedding_dim"] = self.embedding_dim
+        return recipe
 
     def _default_critic(self, X, n_outputs):
         x_features, y_features = X["x"].shape[1], X["y"].shape[1]

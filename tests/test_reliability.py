@@ -380,13 +380,48 @@ def test_warm_start_says_which_changed_critic_settings_it_does_not_use(estimator
     # A critic of another width passed by set_params was silently not used,
     # the fit continuing the old one (user test).
     target = TARGETS[_name(estimator)]
-    estimator.set_params(warm_start=True, hidden_layer_sizes=(16, 16)).fit(X, target)
+    quiet = dict(action="error", message="warm_start=True continues the fitted")
+    estimator.set_params(warm_start=True, hidden_layer_sizes=(16,)).fit(X, target)
     with warnings.catch_warnings():
-        warnings.filterwarnings("error", message="warm_start=True continues the fitted")
-        estimator.set_params(hidden_layer_sizes=[16, 16]).fit(X, target)  # the same widths
-    with pytest.warns(UserWarning, match="so hidden_layer_sizes, changed since it was built"):
-        estimator.set_params(hidden_layer_sizes=(8,)).fit(X, target)
-    assert estimator.set_params(warm_start=False).fit(X, target).n_iter_ is not None
+        warnings.filterwarnings(**quiet)
+        estimator.set_params(hidden_layer_sizes=16).fit(X, target)  # the same critic
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        estimator.set_params(hidden_layer_sizes=(8,), activation="tanh").fit(X, target)
+    ours = [str(w.message) for w in caught if "warm_start=True continues" in str(w.message)]
+    assert len(ours) == 1  # once per fit, not once per fold's critic
+    assert "so hidden_layer_sizes and activation, changed since it was built, are not" in ours[0]
+    # Without warm_start the new widths are built, silently.
+    with warnings.catch_warnings():
+        warnings.filterwarnings(**quiet)
+        estimator.set_params(warm_start=False).fit(X, target)
+    nets = getattr(estimator, "nets_", None) or [estimator.net_]
+    widths = {m.out_features for m in nets[0].module_.modules() if isinstance(m, torch.nn.Linear)}
+    assert 8 in widths and 16 not in widths
+
+
+def test_warm_start_compares_what_builds_the_critic():
+    # "auto" made explicit as what it resolved to, or widths a quadratic
+    # critic never reads, change nothing (a review).
+    target = TARGETS["NCEDensityRatio"]
+    quiet = dict(action="error", message="warm_start=True continues the fitted")
+    model = NCEDensityRatio(max_epochs=1, warm_start=True, random_state=0).fit(X, target)
+    with warnings.catch_warnings():
+        warnings.filterwarnings(**quiet)
+        model.set_params(architecture=model.architecture_).fit(X, target)
+        model.set_params(warm_start=False, architecture="quadratic").fit(X, target)
+        model.set_params(warm_start=True, hidden_layer_sizes=(3,)).fit(X, target)
+    with pytest.warns(UserWarning, match="so architecture, hidden_layer_sizes and activation, ch"):
+        model.set_params(architecture="mlp").fit(X, target)
+    # A separable MI critic's embedding is part of it; a joint one has none.
+    mi = InfoNCEAnchorMI(cv=2, batch_size=16, max_epochs=1, warm_start=True, random_state=0)
+    mi.fit(X, TARGETS["InfoNCEAnchorMI"])
+    with warnings.catch_warnings():
+        warnings.filterwarnings(**quiet)
+        mi.set_params(embedding_dim=4).fit(X, TARGETS["InfoNCEAnchorMI"])
+    mi.set_params(warm_start=False, architecture="separable").fit(X, TARGETS["InfoNCEAnchorMI"])
+    with pytest.warns(UserWarning, match="so embedding_dim, changed since"):
+        mi.set_params(warm_start=True, embedding_dim=8).fit(X, TARGETS["InfoNCEAnchorMI"])
 
 
 def test_warm_start_refuses_data_of_another_width():

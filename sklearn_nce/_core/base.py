@@ -144,9 +144,6 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
     # What an answer on rows far outside the training data is worth, and what
     # to check (the warning about such rows says it).
     _far_rows_advice = EXTRAPOLATION_ADVICE
-    # The parameters a fresh critic is built from: a warm start keeps the
-    # fitted critic, and warns where one of them changed since.
-    _critic_settings = ("critic", "hidden_layer_sizes", "activation")
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
@@ -624,7 +621,9 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
                     self._warn_if_critic_settings_changed()
                 # A copy: a fit that fails must leave the fitted model as it was.
                 return copy.deepcopy(previous[critic_index])
-        self._built_with = {name: getattr(self, name) for name in self._critic_settings}
+        # What a warm start compares with (a warm fit that builds further
+        # critics beside those it continues records the last of them: alike).
+        self._built_with = self._critic_recipe()
         if self.critic is not None:
             # Never train the user's module in place: fit must not change params.
             # float32, as the inputs are, whatever the user's default dtype.
@@ -705,6 +704,16 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
             activation=ACTIVATIONS[self.activation],
         )
 
+    def _critic_recipe(self):
+        """What a fresh critic is built from: the user's module, or the settings that shape it.
+
+        Normalised, so that equal critics compare equal (widths ``16`` and
+        ``[16]``); a subclass adds its own settings.
+        """
+        if self.critic is not None:
+            return {"critic": self.critic}
+        return {"hidden_layer_sizes": self._hidden_widths(), "activation": self.activation}
+
     def _warn_if_critic_settings_changed(self):
         """Warn where a warm start keeps a critic built from settings changed since.
 
@@ -714,16 +723,22 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
         built_with = getattr(self, "_built_with", None)  # None in pickles of older versions
         if built_with is None:
             return
+        now = self._critic_recipe()
         changed = [
             name
-            for name, value in built_with.items()
-            if not _same_setting(getattr(self, name), value)
+            for name in dict.fromkeys([*built_with, *now])
+            if not _same_setting(now.get(name), built_with.get(name))
         ]
         if changed:
+            names, verbs = (
+                (changed[0], "is")
+                if len(changed) == 1
+                else (", ".join(changed[:-1]) + " and " + changed[-1], "are")
+            )
             warnings.warn(
-                f"warm_start=True continues the fitted critic, so {', '.join(changed)}, "
-                "changed since it was built, is not used. Set warm_start=False to build a "
-                "critic from the new setting.",
+                f"warm_start=True continues the fitted critic, so {names}, changed since it "
+                f"was built, {verbs} not used. Set warm_start=False to build a critic from "
+                "the new settings.",
                 UserWarning,
                 stacklevel=stacklevel_to_user(),
             )
@@ -745,16 +760,12 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
 def _same_setting(value, built_with):
     """Whether a critic setting is what the fitted critic was built with.
 
-    A module must be the very object (it is deep-copied at fit); a list of
-    widths equals the same tuple.
+    A module must be the very object (it is deep-copied at fit); other
+    settings compare as values (recipes hold widths as tuples).
     """
     if isinstance(value, torch.nn.Module) or isinstance(built_with, torch.nn.Module):
         return value is built_with
-
-    def as_tuple(setting):
-        return tuple(setting) if isinstance(setting, (list, tuple, np.ndarray)) else setting
-
-    return as_tuple(value) == as_tuple(built_with)
+    return value == built_with
 
 
 def _base_stage_rows(train, rng):
