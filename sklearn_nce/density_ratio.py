@@ -268,16 +268,26 @@ _SHARE_MIN_ROWS = 10
 _ONE_ROW_PART = 0.9
 _ONE_ROW_REST = 0.05
 # A share under 1% whose heaviest held-out numerator row carries this part or
-# more, the others reading low as well, names that part beside the overlap:
-# two or three rows can make the reading. Measured on breast cancer (30
-# features), ~150 source rows kept with a probability s(x) curved in two
-# features, ~285 target rows: in 3 of 108 fits (9 rules, 12 seeds) the share
+# more (and that the one-row rule does not already blame on that row) names
+# that part beside the overlap: two or three rows can make the reading.
+# Measured on breast cancer (30 features), ~150 source rows kept with a
+# probability s(x) curved in two features, ~285 target rows: in 3 of 108
+# fits (9 rules, 12 seeds) the share
 # read 0.009-0.12% where the exact one is 4.9% or 15% (1 / (E[s] E[1/s])),
 # the weights on the source rows keeping 32-58% effective. The heaviest of
 # 29 held-out target rows read e^10-e^12.6 times the mean weight (exact:
 # e^7-e^8 at most) and carried 87-99% of the reading, the rest 0.4-1.5%;
 # the warning said only that the samples barely overlap.
 _HEAVIEST_NAMED = 0.5
+# The weights warning's reading of low overlap, and its remedy.
+_BARELY_OVERLAP = (
+    "the two samples barely overlap, and a weighted average rests on few rows, however "
+    "accurate the ratio (the true one does the same)."
+)
+_DROP_SEPARATING = (
+    "if what you average does not depend on the features that separate the samples (the "
+    "columns predict_log_ratio moves with), drop those and refit"
+)
 
 
 class NCEDensityRatio(ClassifierMixin, _BaseNCE):
@@ -1459,7 +1469,8 @@ default=None
         # MSE unbridged -> bridged): Gaussian mean shifts d = 10, KL 20 6.4 /
         # 4.4 -> 0.87 / 0.70; a Student-t shift d = 5, KL 12 16.5 / 27.3 ->
         # 61.5 / 14.5. architecture='residual', advised beside it, is what
-        # "auto" picks at the sizes that can warn (2000 rows per sample).
+        # "auto" picks at the sizes that can warn (2000 rows per sample) in up
+        # to 40 features.
         residual = "" if self.architecture_ == "residual" else " and architecture='residual'"
         return (
             "Set bridge_chasm=True (the default), or telescoping_steps='auto'"
@@ -1929,25 +1940,20 @@ def _warn_if_few_effective_rows(weights, share=None, sample_weight=None, heavies
                 "trusting a weighted average over them."
             )
         elif not few_here and heaviest is not None and heaviest[0] >= _HEAVIEST_NAMED:
+            # No residual critic advised: few rows per feature is where its
+            # linear stage fits noise (_AUTO_RESIDUAL_MIN_ROWS_PER_FEATURE).
             cause = (
-                ": by that reading the two samples barely overlap, and a weighted average "
-                "rests on few rows, however accurate the ratio (the true one does the same). "
-                f"But the reading rests on few rows too: the heaviest held-out numerator row "
-                f"carries {heaviest[0]:.1%} of it (the others read {heaviest[1]:.1%}), and a "
-                "critic that overrates a few rows, as one fitted on few rows per feature "
-                "can, reads the same. Compare a simpler critic (architecture='residual', a "
-                "larger weight_decay, or LogisticRegression) before trusting a weighted "
-                "average; if what you average does not depend on the features that "
-                "separate the samples (the columns predict_log_ratio moves with), drop "
-                "those and refit."
+                f": by that reading {_BARELY_OVERLAP} But the reading rests on few rows too: "
+                f"the heaviest held-out numerator row carries {heaviest[0]:.1%} of it (the "
+                f"others read {heaviest[1]:.1%}), and a critic that overrates a few rows, as "
+                "one fitted on few rows per feature can, reads the same. Compare a simpler "
+                "critic (smaller hidden_layer_sizes, a larger weight_decay, or "
+                f"LogisticRegression) before trusting a weighted average; {_DROP_SEPARATING}."
             )
         else:
             cause = (
-                ": the two samples barely overlap, and a weighted average rests on few rows, "
-                "however accurate the ratio (the true one does the same). If what you average "
-                "does not depend on the features that separate the samples (the columns "
-                "predict_log_ratio moves with), drop those and refit; otherwise the weighted "
-                "average is unreliable."
+                f": {_BARELY_OVERLAP} {_DROP_SEPARATING[0].upper()}{_DROP_SEPARATING[1:]}; "
+                "otherwise the weighted average is unreliable."
             )
         warnings.warn(
             f"These importance weights have an effective sample size of {ess:.1f} of "

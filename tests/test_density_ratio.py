@@ -978,11 +978,11 @@ def test_low_share_made_by_one_row_blames_that_row_not_the_overlap():
     ]:
         with pytest.warns(UnreliableEstimateWarning, match="barely overlap") as caught:
             _warn_if_few_effective_rows(weights, share=0.0011, heaviest=heaviest)
-        # Where the heaviest row carries half the reading or more (but the
-        # others read low too) and the weights at hand do not collapse, the
-        # message names its part beside the overlap: an overfitted critic on
-        # breast cancer read 0.01% for a true 15%, 99% of it one row and the
-        # others 1.5% (user test).
+        # Where the heaviest row carries half the reading or more (and the
+        # one-row rule does not blame it alone) and the weights at hand do not
+        # collapse, the message names its part beside the overlap: an
+        # overfitted critic on breast cancer read 0.01% for a true 15%, 99% of
+        # it one row and the others 1.5% (measured).
         message = str(caught[0].message)
         if heaviest is not None and heaviest[0] >= 0.5 and weights is even:
             assert f"numerator row carries {heaviest[0]:.1%} of it" in message
