@@ -1672,35 +1672,7 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
                 raise ValueError(
                     f"{description} returned shape {tuple(out.shape)}; {expected} was expected."
                 )
-        self._check_critic_agrees(critic, X, note)
-
-    def _check_critic_agrees(self, critic, X, note):
-        """Refuse a critic whose ``score_matrix`` diagonal is not its ``forward``.
-
-        The estimate reads both (the pairs' scores and the candidates'): a
-        critic whose two methods disagreed read 5.46 nats where the truth is
-        0.5, silently (user test). Checked on two training pairs, to float32
-        rounding (the built-in critics compute the matrix another way).
-        """
-
-        def both(probe, zeros):
-            device = zeros(1).device
-            x, y = (
-                torch.as_tensor(X[key][:2], dtype=torch.float32, device=device) for key in "xy"
-            )
-            return torch.stack(
-                [probe(x, y).reshape(-1), torch.diagonal(probe.score_matrix(x, y))], 1
-            )
-
-        description = "critic.forward(x, y) beside critic.score_matrix(x, y) on two training pairs"
-        pair_scores, diagonal = _call_critic(critic, both, description, note).unbind(1)
-        if not torch.allclose(pair_scores, diagonal, rtol=1e-3, atol=1e-3):
-            raise ValueError(
-                f"critic.forward(x, y) read {pair_scores.tolist()} on two training pairs, but "
-                f"the diagonal of critic.score_matrix(x, y) read {diagonal.tolist()}: "
-                "score_matrix(x, y)[i, j] must be forward(x[i], y[j]), the score of pairing "
-                "x[i] with y[j]; the estimate reads both."
-            )
+        _check_critic_agrees(critic, X, note)
 
     def _critic_recipe(self):
         recipe = super()._critic_recipe()
@@ -1999,6 +1971,36 @@ def _warn_per_feature(fits, names=None):
             f"mutual_info_nce(per_feature=True), column(s) {columns}: {message}",
             category,
             stacklevel=stacklevel_to_user(),
+        )
+
+
+def _check_critic_agrees(critic, X, note):
+    """Refuse a user's critic whose ``score_matrix`` is not its ``forward`` of every pairing.
+
+    The estimate reads both (the pairs' scores and the candidates'): a
+    critic whose two methods disagreed read 5.46 nats where the truth is
+    0.5, silently (user test). Checked on the four pairings of two distinct
+    training pairs, to 1e-3 (the built-in critics compute the matrix another
+    way), so that a transposed matrix fails too.
+    """
+    rows = {key: np.asarray(X[key], dtype=np.float32) for key in "xy"}
+    distance = sum(np.abs(rows[key] - rows[key][0]).sum(axis=1) for key in "xy")
+    chosen = [0, int(np.argmax(distance))]
+
+    def both(probe, zeros):
+        device = zeros(1).device
+        x, y = (torch.as_tensor(rows[key][chosen], device=device) for key in "xy")
+        by_forward = probe(x.repeat_interleave(2, 0), y.repeat(2, 1)).reshape(2, 2)
+        return torch.stack([by_forward, probe.score_matrix(x, y)], 1)
+
+    description = "critic.forward(x, y) beside critic.score_matrix(x, y) on two training pairs"
+    by_forward, matrix = _call_critic(critic, both, description, note).unbind(1)
+    if not torch.allclose(by_forward, matrix, rtol=1e-3, atol=1e-3):
+        raise ValueError(
+            f"critic.forward(x[i], y[j]) read {by_forward.tolist()} on two training pairs "
+            f"(row i, column j), but critic.score_matrix(x, y) read {matrix.tolist()}: "
+            "score_matrix(x, y)[i, j] must be forward(x[i], y[j]), the score of pairing x[i] "
+            "with y[j]; the estimate reads both."
         )
 
 

@@ -14,7 +14,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_nce import CNCEEnergyModel, InfoNCEAnchorMI, NCEDensityRatio, NoisierNCEClassifier
 from sklearn_nce.datasets import make_correlated_gaussian
-from sklearn_nce.modules import GaussianNoise, LocalJumps, Noise
+from sklearn_nce.modules import GaussianNoise, JointCritic, LocalJumps, Noise, SeparableCritic
 
 FAST = dict(max_epochs=2, n_importance_samples=500, random_state=0)
 
@@ -215,9 +215,16 @@ def test_an_mi_critic_must_score_pairs_and_batches():
             pairs = torch.cat([x.repeat_interleave(n_y, 0), y.flip(0).repeat(n_x, 1)], -1)
             return self.linear(pairs).reshape(n_x, n_y)
 
+    class Transposed(FlatMatrix):
+        def score_matrix(self, x, y):  # [i, j] pairs x[j] with y[i]: the diagonal agrees
+            n_x, n_y = len(x), len(y)
+            pairs = torch.cat([x.repeat(n_y, 1), y.repeat_interleave(n_x, 0)], -1)
+            return self.linear(pairs).reshape(n_y, n_x)
+
     # It read 5.46 nats where the truth is 0.5, silently (user test).
-    with pytest.raises(ValueError, match=r"diagonal of critic.score_matrix\(x, y\) read"):
-        InfoNCEAnchorMI(critic=Disagreeing(), max_epochs=1, cv=2).fit(X, Y)
+    for critic in (Disagreeing(), Transposed()):
+        with pytest.raises(ValueError, match=r"but critic.score_matrix\(x, y\) read"):
+            InfoNCEAnchorMI(critic=critic, max_epochs=1, cv=2).fit(X, Y)
 
     class Agreeing(FlatMatrix):
         def score_matrix(self, x, y):
@@ -226,6 +233,9 @@ def test_an_mi_critic_must_score_pairs_and_batches():
             return self.linear(pairs).reshape(n_x, n_y)
 
     InfoNCEAnchorMI(critic=Agreeing(), max_epochs=1, cv=2).fit(X, Y)
+    # The built-in critics, passed as a user's, agree with themselves.
+    for critic in (JointCritic(2, 2), SeparableCritic(2, 2, 8)):
+        InfoNCEAnchorMI(critic=critic, max_epochs=1, cv=2).fit(X, Y)
 
 
 def test_a_custom_critic_is_reported_and_advised_as_one():
