@@ -8,6 +8,7 @@ the energy ``-log phi``, the importance-sampled ``log Z`` that normalises it,
 its noise and its objective.
 """
 
+import contextlib
 import copy
 import math
 import warnings
@@ -56,6 +57,9 @@ __all__ = ["_BaseEnergyNCE"]
 # Below this effective sample size (as a fraction of the draws) the
 # importance-sampled log Z is dominated by a few draws: warn.
 _MIN_ESS_FRACTION = 0.01
+# Offset from a seed of the package's own generator to the seed of torch's
+# global one, which a user's density that ignores the generator draws from.
+_GLOBAL_SEED_OFFSET = 1
 # sample(): candidates per returned draw for the importance resampling, at
 # least _RESAMPLE_CANDIDATES and as many as give _RESAMPLE_EFFECTIVE effective
 # ones (by the fit's importance ESS share), at most _RESAMPLE_MAX_CANDIDATES.
@@ -450,7 +454,7 @@ class _BaseEnergyNCE(_BaseNCE):
         the weights ``log_partition_`` rests on.
         """
         generator = torch.Generator().manual_seed(self._proposal_seed)
-        with seeded_rng(self._proposal_seed, device):  # a user's proposal may ignore generator
+        with _seeded_for(self.proposal_, self._proposal_seed, device):
             return importance_draws(
                 lambda x: log_density(module, x),
                 _on_device(self.proposal_, device),
@@ -703,10 +707,12 @@ class _BaseEnergyNCE(_BaseNCE):
         # fit's thread count: the steps' float reductions round by it, so the
         # same seed drew other samples (up to 1.7e-7 apart) at two threads
         # and in a process that loaded a pickle at another count (user test).
-        # Seeded, the user's stream untouched: a user's base may ignore the
-        # generator it is given.
         device = self._inference_module()[1]
-        with torch.inference_mode(False), torch_threads(FIT_THREADS), seeded_rng(seed, device):
+        with (
+            torch.inference_mode(False),
+            torch_threads(FIT_THREADS),
+            _seeded_for(self.proposal_, seed, device),
+        ):
             return self._to_user_units(self._draws(int(n_samples), seed))
 
     def _draws(self, n_samples, seed):
@@ -783,6 +789,26 @@ def _without_defence(density):
     if isinstance(density, SelectedDensity) and isinstance(inner, DefensiveMixture):
         return inner.density
     return density
+
+
+def _seeded_for(density, seed, device):
+    """``seeded_rng`` around draws from a user's ``density``, which may ignore the generator.
+
+    The package's own densities draw from the generator they are given
+    alone, so they skip it: it holds the lock that fits take turns with,
+    and ``sample`` calls in serving threads would wait on each other and on
+    any training (a review). Offset from ``seed``: the explicit generator
+    is seeded with ``seed`` itself, and the two streams must differ.
+    """
+    if _is_ours(density):
+        return contextlib.nullcontext()
+    return seeded_rng(seed + _GLOBAL_SEED_OFFSET, device)
+
+
+def _is_ours(density):
+    """Whether ``density`` and every module in it are the package's own classes."""
+    parts = density.modules() if isinstance(density, nn.Module) else [density]
+    return all(type(part).__module__.startswith("sklearn_nce.") for part in parts)
 
 
 def _chunk_sizes(n, chunk):
@@ -879,7 +905,7 @@ def _check_user_density(density, n_features, role, methods, device="cpu"):
         ),
     }
     # Seeded, the user's stream untouched: a density may ignore the generator.
-    with torch.no_grad(), seeded_rng(0, device):
+    with torch.no_grad(), seeded_rng(_GLOBAL_SEED_OFFSET, device):
         for method in methods:
             call, shape = calls[method]
             what = f"The {role}'s {method} ({type(density).__name__})"

@@ -1099,7 +1099,9 @@ def rng_devices(device):
 # identical runs), and the warnings filters a recording fit swaps. So one
 # thread at a time holds them; a fit's own nested uses re-enter. Threaded
 # fits still prepare their data and bases side by side, and train in turn
-# (mutual_info_nce's columns record warnings, so run whole, in turn).
+# (mutual_info_nce's columns record warnings, so run whole, in turn); a
+# user's noise or base is probed, and drawn from for log Z and sample(),
+# under it too (it may draw from the global generator: see seeded_rng).
 _PROCESS_STATE_LOCK = threading.RLock()
 
 
