@@ -1140,7 +1140,7 @@ def seeded_rng(seed, device):
     with one ``random_state`` differ, and moved the user's generator).
     """
     with forked_rng(device):
-        seed_torch(seed, device)
+        _seed_torch(seed, device)
         yield
 
 
@@ -1157,10 +1157,10 @@ def set_rng_states(states, device):
         torch.cuda.set_rng_state(state, cuda_device)
 
 
-def seed_torch(seed, device):
+def _seed_torch(seed, device):
     """Seed the CPU generator and, for a CUDA ``device``, that device's alone.
 
-    Call inside ``forked_rng(device)``. ``torch.manual_seed``
+    Call inside ``forked_rng(device)`` (``seeded_rng`` does). ``torch.manual_seed``
     also seeds every GPU, which ``fork_rng`` does not restore beyond the
     devices it was given: every fit, even on the CPU, left the user's CUDA
     streams seeded by the fit's seed (a review).
