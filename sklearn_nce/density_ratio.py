@@ -1419,7 +1419,9 @@ default=None
             warnings.warn(
                 f"The held-out score {score:.4g} is below chance ({_CHANCE_SCORE:.4g}, a "
                 "constant ratio of 1): the critic is confidently wrong on these rows, which "
-                f"is overfitting or an unstable fit. {remedy}.",
+                "is overfitting or an unstable fit where they are drawn as the training "
+                "samples were (rows altered on purpose, as permutation_importance's permuted "
+                f"columns, read so by design). {remedy}.",
                 UnreliableEstimateWarning,
                 stacklevel=stacklevel_to_user(),
             )
@@ -1438,9 +1440,17 @@ default=None
             # array with a str label, before the clear error below.
             matches = np.flatnonzero(self.classes_.astype(object) == self.numerator_label)
             if not len(matches):
+                # Stacking, voting, one-vs-rest and bagging give their members y
+                # coded 0/1 (a user test: numerator_label="test" failed there).
+                coded = (
+                    " A meta-estimator may have coded y as 0 and 1 (in the sorted order of "
+                    "its labels) before fitting this model: name the numerator by that code."
+                    if self.classes_.tolist() == [0, 1]
+                    else ""
+                )
                 raise ValueError(
                     f"numerator_label={self.numerator_label!r} is not one of the labels in y "
-                    f"({self.classes_.tolist()})."
+                    f"({self.classes_.tolist()}).{coded}"
                 )
             return int(matches[0])
         smaller, larger = self.classes_.tolist()  # Python scalars: plain reprs

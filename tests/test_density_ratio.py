@@ -701,6 +701,16 @@ def test_unknown_numerator_label_raises():
     _, X, y = _small_problem(40, 40)
     with pytest.raises(ValueError, match=r"numerator_label='test' is not one of the labels"):
         _fast(max_epochs=2, numerator_label="test").fit(X, y)
+    # Inside StackingClassifier y arrives coded 0/1: the message says so
+    # (a user test); other labels do not get that hint.
+    from sklearn.ensemble import StackingClassifier
+
+    named = np.where(y == 1, "test", "train")
+    stack = StackingClassifier([("ratio", _fast(max_epochs=2, numerator_label="test"))], cv=2)
+    with pytest.raises(ValueError, match="may have coded y as 0 and 1"):
+        stack.fit(X, named)
+    with pytest.raises(ValueError, match=r"labels in y \(\['test', 'train'\]\)\.$"):
+        _fast(max_epochs=2, numerator_label="other").fit(X, named)
     # A list was compared element-wise: [0, 1] matched both classes.
     for label in ([1], [0, 1]):
         with pytest.raises(ValueError, match="numerator_label must be a single label"):
