@@ -1401,9 +1401,9 @@ default=None
             # (user test: the advice to turn it on, already on, changed nothing).
             held_out = "valid_loss" in self.net_.history[-1]
             remedy = (
-                "Lower max_epochs or lr, or add weight_decay"
-                if held_out
-                else "Lower max_epochs or lr, add weight_decay, or turn on early_stopping"
+                "On rows drawn as the training samples were, this is overfitting or an "
+                "unstable fit: lower max_epochs or lr, or add weight_decay"
+                + ("" if held_out else ", or turn on early_stopping")
             )
             if sample_weight is None and getattr(self, "_weighted_fit", False):
                 # The fit's distributions were weighted, these rows are not:
@@ -1418,10 +1418,9 @@ default=None
                 )
             warnings.warn(
                 f"The held-out score {score:.4g} is below chance ({_CHANCE_SCORE:.4g}, a "
-                "constant ratio of 1): the critic is confidently wrong on these rows, which "
-                "is overfitting or an unstable fit where they are drawn as the training "
-                "samples were (rows altered on purpose, as permutation_importance's permuted "
-                f"columns, read so by design). {remedy}.",
+                "constant ratio of 1): the critic is confidently wrong on these rows. "
+                f"{remedy}. Rows altered on purpose (the permuted columns of "
+                "permutation_importance) read below chance by design: ignore it there.",
                 UnreliableEstimateWarning,
                 stacklevel=stacklevel_to_user(),
             )
@@ -1443,9 +1442,10 @@ default=None
                 # Stacking, voting, one-vs-rest and bagging give their members y
                 # coded 0/1 (a user test: numerator_label="test" failed there).
                 coded = (
-                    " A meta-estimator may have coded y as 0 and 1 (in the sorted order of "
-                    "its labels) before fitting this model: name the numerator by that code."
-                    if self.classes_.tolist() == [0, 1]
+                    " A meta-estimator may have coded y as 0 and 1 before fitting this model "
+                    "(StackingClassifier, VotingClassifier, BaggingClassifier and "
+                    "OneVsRestClassifier do): name the numerator by its code."
+                    if self.classes_.dtype.kind in "iu" and self.classes_.tolist() == [0, 1]
                     else ""
                 )
                 raise ValueError(
@@ -1544,8 +1544,12 @@ default=None
         recipe = super()._critic_recipe()
         if self.critic is not None:
             return recipe
-        # "auto" continues as it resolved before (architecture_).
-        architecture = self.architecture_ if self.architecture == "auto" else self.architecture
+        # "auto" continues as it resolved before (architecture_), as does
+        # "mlp" after a bridged refit, which made it residual.
+        bridged_mlp = self.architecture == "mlp" and getattr(self, "bridged_chasm_", False)
+        architecture = (
+            self.architecture_ if self.architecture == "auto" or bridged_mlp else self.architecture
+        )
         if architecture == "quadratic":  # no widths, no activation
             return {"architecture": architecture}
         return {**recipe, "architecture": architecture}

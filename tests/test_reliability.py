@@ -117,8 +117,17 @@ def test_score_below_chance_warns():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UnreliableEstimateWarning)
         assert model.score(X_test, y_test) > -np.log(2)
-    with pytest.warns(UnreliableEstimateWarning, match="below chance"):
+    with pytest.warns(UnreliableEstimateWarning, match="below chance") as caught:
         assert model.score(X_test, 1 - y_test) < -np.log(2)
+    # Both readings, overfitting and rows altered on purpose (permutation
+    # importance's permuted columns had been told to lower max_epochs; a
+    # user test), and early stopping is advised only where it was off.
+    message = str(caught[0].message)
+    assert "this is overfitting or an unstable fit: lower max_epochs" in message
+    assert "permutation_importance) read below chance by design" in message
+    assert ("turn on early_stopping" in message) == (
+        model.net_.history[-1].get("valid_loss") is None
+    )
 
 
 def test_scores_a_little_below_chance_on_one_distribution_do_not_warn():
@@ -411,8 +420,10 @@ def test_warm_start_compares_what_builds_the_critic():
         model.set_params(architecture=model.architecture_).fit(X, target)
         model.set_params(warm_start=False, architecture="quadratic").fit(X, target)
         model.set_params(warm_start=True, hidden_layer_sizes=(3,)).fit(X, target)
-    with pytest.warns(UserWarning, match="so architecture, hidden_layer_sizes and activation, ch"):
-        model.set_params(architecture="mlp").fit(X, target)
+    with pytest.warns(UserWarning, match="so architecture, changed since"):
+        model.set_params(architecture="mlp").fit(X, target)  # widths follow: not named
+    with pytest.warns(UserWarning, match="so critic, changed since it was built, is not"):
+        model.set_params(critic=torch.nn.Linear(2, 1)).fit(X, target)
     # A separable MI critic's embedding is part of it; a joint one has none.
     mi = InfoNCEAnchorMI(cv=2, batch_size=16, max_epochs=1, warm_start=True, random_state=0)
     mi.fit(X, TARGETS["InfoNCEAnchorMI"])

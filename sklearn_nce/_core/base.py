@@ -724,11 +724,16 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
         if built_with is None:
             return
         now = self._critic_recipe()
-        changed = [
-            name
-            for name in dict.fromkeys([*built_with, *now])
-            if not _same_setting(now.get(name), built_with.get(name))
-        ]
+        if ("critic" in now) != ("critic" in built_with):
+            changed = ["critic"]  # a user's module given or taken away
+        else:
+            # Settings in one recipe only follow from those both hold (a
+            # quadratic critic has no widths, a joint one no embedding).
+            changed = [
+                name
+                for name in built_with
+                if name in now and not _same_setting(now[name], built_with[name])
+            ]
         if changed:
             names, verbs = (
                 (changed[0], "is")

@@ -806,9 +806,20 @@ def _seeded_for(density, seed, device):
 
 
 def _is_ours(density):
-    """Whether ``density`` and every module in it are the package's own classes."""
+    """Whether ``density`` and every module in it are the package's own classes.
+
+    torch's containers (a stack's ``ModuleList`` of parts) are looked through:
+    their children are checked themselves (a review: the default stacked
+    base had counted as a user's).
+    """
     parts = density.modules() if isinstance(density, nn.Module) else [density]
-    return all(type(part).__module__.startswith("sklearn_nce.") for part in parts)
+    return all(
+        type(part) in _TORCH_CONTAINERS or type(part).__module__.startswith("sklearn_nce.")
+        for part in parts
+    )
+
+
+_TORCH_CONTAINERS = (nn.ModuleList, nn.ModuleDict, nn.Sequential)
 
 
 def _chunk_sizes(n, chunk):
