@@ -272,12 +272,12 @@ _ONE_ROW_REST = 0.05
 # that part beside the overlap: two or three rows can make the reading.
 # Measured on breast cancer (30 features), ~150 source rows kept with a
 # probability s(x) curved in two features, ~285 target rows: in 3 of 108
-# fits (9 rules, 12 seeds) the share
-# read 0.009-0.12% where the exact one is 4.9% or 15% (1 / (E[s] E[1/s])),
-# the weights on the source rows keeping 32-58% effective. The heaviest of
-# 29 held-out target rows read e^10-e^12.6 times the mean weight (exact:
-# e^7-e^8 at most) and carried 87-99% of the reading, the rest 0.4-1.5%;
-# the warning said only that the samples barely overlap.
+# fits (9 rules, 12 seeds) the share read 0.009-0.12% where the exact one is
+# 4.9% or 15% (1 / (E[s] E[1/s])), the weights on the source rows keeping
+# 32-58% effective. The heaviest of 29 held-out target rows read e^10-e^12.6
+# times the mean weight (exact: e^7-e^8 at most) and carried 87-99% of the
+# reading, the rest 0.4-1.5%; the warning said only that the samples barely
+# overlap.
 _HEAVIEST_NAMED = 0.5
 # The weights warning's reading of low overlap, and its remedy.
 _BARELY_OVERLAP = (

@@ -60,6 +60,8 @@ _MIN_ESS_FRACTION = 0.01
 # Offset from a seed of the package's own generator to the seed of torch's
 # global one, which a user's density that ignores the generator draws from.
 _GLOBAL_SEED_OFFSET = 1
+# torch's containers, which _is_ours looks through to the parts they hold.
+_TORCH_CONTAINERS = (nn.ModuleList, nn.ModuleDict, nn.Sequential)
 # sample(): candidates per returned draw for the importance resampling, at
 # least _RESAMPLE_CANDIDATES and as many as give _RESAMPLE_EFFECTIVE effective
 # ones (by the fit's importance ESS share), at most _RESAMPLE_MAX_CANDIDATES.
@@ -817,9 +819,6 @@ def _is_ours(density):
         type(part) in _TORCH_CONTAINERS or type(part).__module__.startswith("sklearn_nce.")
         for part in parts
     )
-
-
-_TORCH_CONTAINERS = (nn.ModuleList, nn.ModuleDict, nn.Sequential)
 
 
 def _chunk_sizes(n, chunk):
