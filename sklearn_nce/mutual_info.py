@@ -275,6 +275,9 @@ _CONSTANT_CARRIES_NOTHING = (
     "a constant carries no information about the other variable, so its MI is 0."
 )
 _PER_FEATURE_HIDDEN = (32, 32)
+# A user's critic is checked on two training pairs, the second the farthest
+# from the first among this many (_check_critic_agrees).
+_AGREEMENT_ROWS = 2048
 
 
 class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE):
@@ -1972,9 +1975,6 @@ def _warn_per_feature(fits, names=None):
             category,
             stacklevel=stacklevel_to_user(),
         )
-
-
-_AGREEMENT_ROWS = 2048
 
 
 def _check_critic_agrees(critic, X, note):
