@@ -1378,9 +1378,8 @@ default=None
             for rows, label in ((is_pos, "numerator"), (is_neg, "denominator")):
                 if not weight[rows].sum() > 0:
                     raise ValueError(f"sample_weight sums to 0 over the {label} sample's rows.")
-            score = 0.5 * float(
-                np.average(log_expit(log_ratio[is_pos]), weights=weight[is_pos])
-                + np.average(log_expit(-log_ratio[is_neg]), weights=weight[is_neg])
+            score = _weighted_balanced_log_likelihood(
+                log_ratio[is_pos], log_ratio[is_neg], weight[is_pos], weight[is_neg]
             )
         # Weighted rows are fewer effective ones: the margin widens with
         # them (user test: skewed weights, ~44 effective of 400 rows, warned
@@ -1789,9 +1788,8 @@ def _linear_beats_constant(X, labels, weight=None):
         return False
     is_pos = labels == 1
     weight_pos, weight_neg = (None, None) if weight is None else (weight[is_pos], weight[~is_pos])
-    score = 0.5 * float(
-        np.average(log_expit(scores[is_pos]), weights=weight_pos)
-        + np.average(log_expit(-scores[~is_pos]), weights=weight_neg)
+    score = _weighted_balanced_log_likelihood(
+        scores[is_pos], scores[~is_pos], weight_pos, weight_neg
     )
     noise = _score_standard_error(scores[is_pos], scores[~is_pos], weight_pos, weight_neg)
     return score - _CHANCE_SCORE > _LINEAR_EVIDENCE_STD_ERRORS * noise
@@ -2021,6 +2019,20 @@ def _balanced_error(log_ratio, labels, floor=0.0, weight=None):
         for c in (0, 1)
     ]
     return float(np.mean(rates))
+
+
+def _weighted_balanced_log_likelihood(
+    log_ratio_pos, log_ratio_neg, weight_pos=None, weight_neg=None
+):
+    """``score``'s class-balanced log-likelihood from the two samples' log ratios, weighted.
+
+    Each sample's mean of ``log P(its sample | x)``, weighted by its rows'
+    weights (None: a plain mean), then the two averaged.
+    """
+    return 0.5 * float(
+        np.average(log_expit(log_ratio_pos), weights=weight_pos)
+        + np.average(log_expit(-log_ratio_neg), weights=weight_neg)
+    )
 
 
 def _score_standard_error(log_ratio_pos, log_ratio_neg, weight_pos=None, weight_neg=None):
