@@ -1276,6 +1276,22 @@ def test_too_few_rows_to_hold_out_warns_that_the_fit_is_unchecked():
         NCEDensityRatio(max_epochs=2, random_state=0).fit(X, y)
 
 
+def test_a_quadratic_critic_on_too_few_rows_per_parameter_warns():
+    # 10 features: 111 parameters a head, so 1110 rows are needed (under 10
+    # a parameter its log ratios read worse than a constant's; see
+    # _QUADRATIC_MIN_ROWS_PER_PARAMETER). The "auto" critic and a quadratic
+    # with the rows stay silent.
+    X, y = make_mean_shift(10, 0.25).sample(500, 500, random_state=0)
+    quadratic = dict(architecture="quadratic", max_epochs=1, random_state=0)
+    with pytest.warns(SmallSampleWarning, match="111 parameters per head.*1000 rows"):
+        NCEDensityRatio(**quadratic).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SmallSampleWarning)
+        NCEDensityRatio(max_epochs=1, random_state=0).fit(X, y)
+        X, y = make_mean_shift(10, 0.25).sample(555, 555, random_state=0)
+        NCEDensityRatio(**quadratic).fit(X, y)
+
+
 # ---------------------------------------------------------------------------
 # Sample weights
 # ---------------------------------------------------------------------------

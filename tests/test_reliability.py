@@ -21,7 +21,7 @@ from sklearn_nce import (
     NoisierNCEClassifier,
 )
 from sklearn_nce.datasets import make_correlated_gaussian, make_mean_shift
-from sklearn_nce.exceptions import UnreliableEstimateWarning
+from sklearn_nce.exceptions import SmallSampleWarning, UnreliableEstimateWarning
 
 RNG = np.random.RandomState(0)
 X = RNG.standard_normal((60, 2))
@@ -417,6 +417,7 @@ def test_warm_start_compares_what_builds_the_critic():
     model = NCEDensityRatio(max_epochs=1, warm_start=True, random_state=0).fit(X, target)
     with warnings.catch_warnings():
         warnings.filterwarnings(**quiet)
+        warnings.filterwarnings("ignore", "architecture='quadratic' has", SmallSampleWarning)
         model.set_params(architecture=model.architecture_).fit(X, target)
         model.set_params(warm_start=False, architecture="quadratic").fit(X, target)
         model.set_params(warm_start=True, hidden_layer_sizes=(3,)).fit(X, target)
