@@ -87,7 +87,17 @@ from sklearn.datasets import load_iris
 from sklearn_nce import CNCEEnergyModel, InfoNCEAnchorMI, NCEDensityRatio, NoisierNCEClassifier
 from sklearn_nce.datasets import make_mean_shift, make_noisy_relation
 
-RTOL = 1e-5
+# The tolerances cover what the machine alone moves. float32 training takes
+# the CPU's fastest kernels (MKL picks them by instruction set), so the same
+# code and packages give other last bits on another CPU, and a few epochs
+# amplify them. Measured against these records on one machine with
+# MKL_ENABLE_INSTRUCTIONS at SSE4_2, AVX2 and AVX512 (the records came from
+# another machine): at most 2.6e-4 on log ratios of ~24 (relative 1.1e-5)
+# and 2.4e-5 relative elsewhere; the telescoping MI fit's small values
+# (0.002-0.03 nats, 5 epochs) up to 6.1e-5; the energy model's log Z up to
+# 1.1e-3 (0.0109 -> 0.0120), while its normalised scores moved under 1e-6.
+RTOL = 1e-4
+ATOL = 1e-6
 
 
 def _ratio():
@@ -223,6 +233,9 @@ RECORDED = {
     ],
 }
 
+# Per fit, where the machine moves more: (entries, absolute tolerance).
+MACHINE_SPREAD = {_mi_telescoping: (slice(None), 2e-4), _energy: (5, 3e-3)}  # 5: log Z
+
 
 @pytest.mark.parametrize("fit", RECORDED, ids=lambda fit: fit.__name__.lstrip("_"))
 def test_fixed_seed_outputs_are_unchanged(fit):
@@ -230,4 +243,11 @@ def test_fixed_seed_outputs_are_unchanged(fit):
         # Some of these tiny fits warn (2-fold MI at 5 epochs): not the point here.
         warnings.simplefilter("ignore")
         outputs = np.asarray(fit(), dtype=float)
-    np.testing.assert_allclose(outputs, RECORDED[fit], rtol=RTOL, atol=1e-7)
+    recorded = np.asarray(RECORDED[fit])
+    atol = np.full(len(outputs), ATOL)
+    entries, spread = MACHINE_SPREAD.get(fit, (slice(0), 0.0))
+    atol[entries] = spread
+    # assert_allclose's rule, with an absolute tolerance per entry.
+    np.testing.assert_array_less(
+        np.abs(outputs - recorded), atol + RTOL * np.abs(recorded), err_msg=f"{outputs.tolist()}"
+    )
