@@ -1374,9 +1374,16 @@ default=None
         is_pos = y == self.numerator_label_
         is_neg = y == self.classes_[self.classes_ != self.numerator_label_][0]
         if not (is_pos.any() and is_neg.any()) or not (is_pos | is_neg).all():
+            found = sorted(set(y.tolist()), key=str)
+            # '0'/'1' against 0/1: equal as text, not as labels (a user test).
+            types = (
+                f" (here {found[:4]}: their type differs from the fit's labels)"
+                if set(map(str, found)) <= set(map(str, self.classes_))
+                else ""
+            )
             raise ValueError(
                 "score needs rows of both samples labelled with classes_ "
-                f"{self.classes_.tolist()}."
+                f"{self.classes_.tolist()}{types}."
             )
         weight = None
         if sample_weight is None:

@@ -74,6 +74,7 @@ from ._core.validation import (
     check_shape_and_columns,
     check_warm_start_features,
     explained_conversion_errors,
+    hold_constant_columns,
     stacklevel_to_user,
     training_bounds,
     validate_params,
@@ -1529,6 +1530,7 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
                 return X, _one_hot(y[:, 0], self.target_classes_)
             y = _numeric_target(y, self.discrete_target, fitted=True)
             encoded = self._target_standardiser.transform(y, "y")
+            hold_constant_columns(encoded, self._target_standardiser, self, "y")
             # As X's rows are checked: a y in other units read an MI of
             # -12500 nats in silence (a user test; y * 1e4).
             warn_if_far_outside(

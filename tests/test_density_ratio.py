@@ -822,8 +822,11 @@ def test_score_needs_both_samples():
     model = _fast(max_epochs=2, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="both samples"):
         model.score(X[y == 1], y[y == 1])
-    with pytest.raises(ValueError, match="both samples"):
+    with pytest.raises(ValueError, match=r"both samples labelled with classes_ \[0, 1\]\.$"):
         model.score(X, np.where(y == 1, 1, 2))
+    # Labels as text: the message says so (a user test).
+    with pytest.raises(ValueError, match=r"here \['0', '1'\]: their type differs"):
+        model.score(X, y.astype(str))
     # A column vector, as fit takes it: the same score, with sklearn's
     # warning (it had raised an IndexError; a review).
     with pytest.warns(DataConversionWarning):

@@ -860,3 +860,29 @@ def test_an_int_hidden_layer_sizes_fits_the_same_critic_as_a_one_tuple():
         with pytest.raises(ValueError, match="must hold positive integers"):
             NCEDensityRatio(hidden_layer_sizes=sizes).fit(X2, y2)
     assert NCEDensityRatio(hidden_layer_sizes=(np.int64(8),))._hidden_widths() == (8,)
+
+
+@pytest.mark.parametrize("estimator", _estimators()[:2], ids=_name)
+def test_a_column_constant_in_training_is_held_at_its_value_with_a_warning(estimator):
+    # The critic never learnt what a constant column does (its first-layer
+    # weights for it are their random start): a row that left the value had
+    # moved the answer by a seed-dependent amount, in silence (a user test:
+    # a column 7.0 in training read 100 moved a log ratio by 17 nats).
+    # Held there, the answer ignores it, as a logistic regression's does.
+    frame = pd.DataFrame({"x0": X[:, 0], "x1": X[:, 1], "flag": 7.0})
+    target = TARGETS[_name(estimator)]
+    method = getattr(estimator, "predict_log_ratio", None) or estimator.pointwise_mi
+    args = (target,) if _name(estimator) == "InfoNCEAnchorMI" else ()
+    estimator.fit(frame, target)
+    at_value = method(frame, *args)
+    moved = frame.assign(flag=np.r_[100.0, 7.0, -3.0, np.full(57, 7.0)])
+    with pytest.warns(UnreliableEstimateWarning, match=r"2 of 60 rows .* \['flag'\] of X"):
+        np.testing.assert_array_equal(method(moved, *args), at_value)
+    if _name(estimator) == "InfoNCEAnchorMI":
+        # A constant column of y is held the same way.
+        y = np.c_[target[:, 0], np.full(60, 2.0)]
+        estimator.fit(frame, y)
+        at_value = estimator.pointwise_mi(frame, y)
+        with pytest.warns(UnreliableEstimateWarning, match=r"1 of 60 rows .* \[1\] of y"):
+            moved = estimator.pointwise_mi(frame, np.c_[y[:, 0], np.r_[5.0, np.full(59, 2.0)]])
+        np.testing.assert_array_equal(moved, at_value)

@@ -144,6 +144,9 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
     # What an answer on rows far outside the training data is worth, and what
     # to check (the warning about such rows says it).
     _far_rows_advice = EXTRAPOLATION_ADVICE
+    # Whether the critic reads the columns constant in training (the density
+    # models drop them, and score a row that leaves their value -inf).
+    _keeps_constant_columns = True
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],

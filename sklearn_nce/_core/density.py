@@ -137,6 +137,7 @@ class _BaseEnergyNCE(_BaseNCE):
     """Shared base of the density models (mixins first in subclasses, as sklearn does)."""
 
     _auto_early_stopping_min_rows = _AUTO_EARLY_STOPPING_MIN_ROWS
+    _keeps_constant_columns = False  # dropped: the model has no mass off their values
     # max_epochs="auto": the shared 2000 steps, at most 300 passes, at least 20
     # as far as 20 000 steps reach.
     _auto_max_passes = _MAX_AUTO_EPOCHS
