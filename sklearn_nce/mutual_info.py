@@ -13,6 +13,7 @@ show of a bias every fold's critic shares.
 
 import functools
 import math
+import sys
 import warnings
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -1765,9 +1766,9 @@ def mutual_info_nce(
         Second variable (or the target): numbers, or class labels.
     per_feature : bool, default=False
         Estimate the MI of each column of X with y separately (what
-        ``SelectKBest`` needs as its ``score_func``: without it the one joint
-        estimate is returned, and ``SelectKBest`` fails later, at
-        ``get_support``). A constant column gets 0 without a fit. Estimates are
+        ``SelectKBest`` needs as its ``score_func``: without it one joint
+        estimate is returned, and a scikit-learn feature selector that calls
+        it gets a ``ValueError`` saying so). A constant column gets 0 without a fit. Estimates are
         not clipped at 0; the warnings of the columns' fits (e.g. an estimate
         below 0 beyond its standard error, see
         ``InfoNCEAnchorMI.fold_std_errors_``) come as one warning per kind,
@@ -1837,6 +1838,14 @@ def mutual_info_nce(
             UserWarning,
             stacklevel=stacklevel_to_user(),
         )
+    if not per_feature and _called_by_feature_selection():
+        # SelectKBest took the one joint estimate as its scores and failed
+        # later, at get_support, with an IndexError (a user test).
+        raise ValueError(
+            "mutual_info_nce returns one joint estimate I(X; y) by default, and a feature "
+            "selector needs one score per column: pass "
+            "functools.partial(mutual_info_nce, per_feature=True) as its score_func."
+        )
     if not per_feature:
         model = InfoNCEAnchorMI(
             random_state=random_state, discrete_features=discrete_features, **params
@@ -1884,6 +1893,22 @@ def mutual_info_nce(
     with process_state_held():
         _warn_per_feature(fits, names)
     return np.asarray([fit["mi"] for fit in fits], dtype=np.float64)
+
+
+def _called_by_feature_selection():
+    """Whether ``mutual_info_nce``'s caller is scikit-learn's feature selection.
+
+    ``SelectKBest`` and its kin call their ``score_func`` from there: the
+    first frame up outside this package and scikit-learn's parameter
+    validation (which wraps ``mutual_info_nce``).
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if not module.startswith(("sklearn_nce", "sklearn.utils._param_validation")):
+            return module.startswith("sklearn.feature_selection")
+        frame = frame.f_back
+    return False
 
 
 def _feature_mi(column, y, seed, params):

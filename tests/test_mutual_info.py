@@ -458,6 +458,10 @@ def test_per_feature_mi_serves_select_k_best_in_a_pipeline():
     # epochs). The informative column pins the seeds.
     parallel = score(X, y, n_jobs=2)
     np.testing.assert_allclose(parallel[1], mi[1], rtol=1e-5)
+    # The joint estimate as a score_func: refused before any fit, with the
+    # fix (SelectKBest had failed at get_support with an IndexError).
+    with pytest.raises(ValueError, match=r"one score per column: pass .*per_feature=True"):
+        SelectKBest(mutual_info_nce, k=1).fit(X, y)
     np.testing.assert_allclose(parallel, mi, atol=1e-3)
 
 
