@@ -794,7 +794,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         importance[~dropped] = self.denominator_weights_
         if dropped.any():
             rows = safe_indexing(X, np.flatnonzero(absent & is_denominator))
-            rows = validate_X(self, rows, reset=False)
+            rows = validate_X(self, rows, reset=False, rows="rows of sample_weight 0")
             importance[dropped] = np.exp(self._weight_log_ratio(rows) - self.log_weight_offset_)
         sample_weight = np.zeros(len(dropped))
         kept_weight = self._denominator_sample_weight
@@ -937,7 +937,7 @@ default=None
             )
             self.bridged_chasm_ = False
             if self.architecture_ == "quadratic":
-                _warn_if_quadratic_overfits(len(labels), X.shape[1])
+                _warn_if_quadratic_overfits(len(labels), self.n_features_in_)
         if steps == "auto":
             return self._fit_auto_telescoping(X, labels, progress_label)
         objective = self._objective(steps)
@@ -1376,9 +1376,11 @@ default=None
         if not (is_pos.any() and is_neg.any()) or not (is_pos | is_neg).all():
             found = sorted(set(y.tolist()), key=str)
             # '0'/'1' against 0/1: equal as text, not as labels (a user test).
+            classes = self.classes_.tolist()
             types = (
                 f" (here {found[:4]}: their type differs from the fit's labels)"
-                if set(map(str, found)) <= set(map(str, self.classes_))
+                if set(map(str, found)) == set(map(str, classes))
+                and not any(label in classes for label in found)
                 else ""
             )
             raise ValueError(

@@ -1644,6 +1644,20 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
             warn_if_unseen_categories(X, mask, codes, getattr(self, "_coded_values", {}))
         return encoded
 
+    def _column_origins(self):
+        """Each standardised column's column of X; -1 for a one-hot category column.
+
+        Those are left out of :func:`hold_constant_columns`: an unseen value
+        there is warned about as one (``warn_if_unseen_categories``).
+        """
+        mask = getattr(self, "discrete_features_", None)
+        n_features = self.n_features_in_
+        if mask is None or not mask.any():
+            return np.arange(n_features)
+        widths = np.ones(n_features, dtype=int)
+        widths[mask] = [len(values) for values in self.feature_categories_]
+        return np.repeat(np.where(mask, -1, np.arange(n_features)), widths)
+
     def _previous_nets(self):
         if "_continued_nets" in self.__dict__:  # while fitting: those it started from
             return self._continued_nets

@@ -878,6 +878,11 @@ def test_a_column_constant_in_training_is_held_at_its_value_with_a_warning(estim
     moved = frame.assign(flag=np.r_[100.0, 7.0, -3.0, np.full(57, 7.0)])
     with pytest.warns(UnreliableEstimateWarning, match=r"2 of 60 rows .* \['flag'\] of X"):
         np.testing.assert_array_equal(method(moved, *args), at_value)
+    if _name(estimator) == "NCEDensityRatio":
+        # Rows of sample_weight 0 were left out of training: said so.
+        weight = np.where(moved["flag"] == 7.0, 1.0, 0.0)
+        with pytest.warns(UnreliableEstimateWarning, match=r"2 of 2 rows of sample_weight 0"):
+            estimator.fit(moved, target, sample_weight=weight)
     if _name(estimator) == "InfoNCEAnchorMI":
         # A constant column of y is held the same way.
         y = np.c_[target[:, 0], np.full(60, 2.0)]
@@ -886,3 +891,21 @@ def test_a_column_constant_in_training_is_held_at_its_value_with_a_warning(estim
         with pytest.warns(UnreliableEstimateWarning, match=r"1 of 60 rows .* \[1\] of y"):
             moved = estimator.pointwise_mi(frame, np.c_[y[:, 0], np.r_[5.0, np.full(59, 2.0)]])
         np.testing.assert_array_equal(moved, at_value)
+        # One-hot columns are named as X's, and a category column of one
+        # value is left to the unseen-category warning (a review: the hold
+        # named encoded column 4 of 3, and read 'v' as 'u' where that
+        # warning said "none of its categories").
+        frame = frame.assign(c=pd.Categorical(["u"] * 60))
+        estimator.set_params(discrete_features=["c"]).fit(frame, target)
+        moved = frame.assign(
+            c=pd.Categorical(["v"] + ["u"] * 59), flag=np.r_[8.0, np.full(59, 7.0)]
+        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            estimator.pointwise_mi(moved, target)
+        messages = [str(w.message) for w in caught]
+        assert any("Column 'c' of X" in m and "none of its categories" in m for m in messages)
+        assert [m for m in messages if "hold another value" in m] == [
+            m for m in messages if "column(s) ['flag'] of X" in m
+        ]
+        assert any("column(s) ['flag'] of X" in m for m in messages)

@@ -367,7 +367,7 @@ _FAR_OUTSIDE_RANGES = 1e3
 _SCALE_CHECK_ROWS = 10_000
 
 
-def validate_X(estimator, X, *, reset, encode=None, overflow="raise"):
+def validate_X(estimator, X, *, reset, encode=None, overflow="raise", rows="rows"):
     """Validate X as a finite 2-D array and return it standardised, as float32.
 
     NaN, inf, 1-D input, complex values and too few rows raise ``ValueError``
@@ -382,7 +382,8 @@ def validate_X(estimator, X, *, reset, encode=None, overflow="raise"):
     of raising: a density model scores such a row -inf, as it scores one
     beyond float32's squares (a user test: one inf, e.g. from a ratio
     feature dividing by zero, failed the whole batch, where IsolationForest
-    scores it). NaN is refused either way.
+    scores it). NaN is refused either way. ``rows`` is what warnings about
+    the rows after fit call them.
     """
     check_shape_and_columns(X, categories=encode is not None)
     if reset:
@@ -401,7 +402,7 @@ def validate_X(estimator, X, *, reset, encode=None, overflow="raise"):
         assert_all_finite(_inf_as_zero(X), input_name="X", estimator_name=type(estimator).__name__)
     if encode is not None:
         X = encode(X)
-    return _standardise(estimator, X, "X", reset, overflow)
+    return _standardise(estimator, X, "X", reset, overflow, rows)
 
 
 def validate_X_y(estimator, X, y, *, reset=True, names="X", encode=None, **check_params):
@@ -543,7 +544,7 @@ def _row_blocks(X, rows=65_536):
         yield X[start : start + rows]
 
 
-def _standardise(estimator, X, name, reset, overflow="raise"):
+def _standardise(estimator, X, name, reset, overflow="raise", rows="rows"):
     """X in the standard units fitted at ``reset`` (kept as ``estimator._standardiser``).
 
     A warm start that continues a critic keeps the units it learnt in.
@@ -568,12 +569,12 @@ def _standardise(estimator, X, name, reset, overflow="raise"):
         estimator._training_bounds = bounds
     else:
         if getattr(estimator, "_keeps_constant_columns", True):
-            hold_constant_columns(Z, estimator._standardiser, estimator, name)
+            hold_constant_columns(Z, estimator._standardiser, estimator, name, rows)
         warn_if_far_outside(Z, getattr(estimator, "_training_bounds", None), estimator)
     return Z
 
 
-def hold_constant_columns(Z, standardiser, estimator, name="X"):
+def hold_constant_columns(Z, standardiser, estimator, name="X", rows="rows"):
     """Read the columns constant in training at their training value (0), in place.
 
     A critic that keeps such a column never learnt what it does: its first
@@ -583,9 +584,14 @@ def hold_constant_columns(Z, standardiser, estimator, name="X"):
     0.16 nats and pointwise MI by up to 0.9, and a column 7.0 in training
     read 100 moved a log ratio by 17 nats). Held there, the answer ignores
     the column (as a logistic regression's zero coefficient does), and a
-    warning names it.
+    warning names it (``rows`` says which rows these are). One-hot category
+    columns are left to the estimator's own unseen-category handling
+    (``estimator._column_origins``: each column's column of X, -1 for those).
     """
-    constant = np.flatnonzero(~standardiser.varying_)
+    origins = np.arange(Z.shape[1])
+    if name == "X" and hasattr(estimator, "_column_origins"):
+        origins = estimator._column_origins()
+    constant = np.flatnonzero(~standardiser.varying_ & (origins >= 0))
     if not len(constant) or not len(Z):
         return
     moved = off_constant_values(
@@ -594,11 +600,11 @@ def hold_constant_columns(Z, standardiser, estimator, name="X"):
     if not moved.any():
         return
     Z[:, constant] = 0.0
-    names = _feature_names(estimator, Z.shape[1]) if name == "X" else None
-    columns = constant[moved.any(axis=0)]
-    labels = [str(names[c]) if names is not None else int(c) for c in columns]
+    columns = origins[constant[moved.any(axis=0)]]
+    names = _feature_names(estimator, getattr(estimator, "n_features_in_", None))
+    labels = [str(names[c]) if names is not None and name == "X" else int(c) for c in columns]
     warnings.warn(
-        f"{int(moved.any(axis=1).sum())} of {len(moved)} rows hold another value than in "
+        f"{int(moved.any(axis=1).sum())} of {len(moved)} {rows} hold another value than in "
         f"training in column(s) {labels} of {name}, which held one value in every row "
         f"{type(estimator).__name__} was fitted on: it never learnt what they do, so it "
         "reads them at that value (ignores them) there. If these columns can vary, fit on "
