@@ -426,7 +426,10 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         say): that feature keeps the training rows' range. 0 clips to the
         training range; None reads the critic unclipped, so that the
         weights are exactly proportional to :meth:`predict_ratio`.
-        ``predict_log_ratio`` and ``predict_ratio`` are never clipped. A
+        ``predict_log_ratio`` and ``predict_ratio`` are never clipped, nor is
+        :meth:`score`, which reads the critic's log ratio: a search on
+        ``score`` cannot choose this parameter (every value scores the same;
+        a user test's grid then kept the first listed). A
         value beyond float32's range once standardised, such as 1e39, is
         refused before any clip.
     numerator_label : label or None, default=None
