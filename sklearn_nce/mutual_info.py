@@ -1734,7 +1734,8 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         tags.target_tags.single_output = True  # a 1-d y fits too
         tags.target_tags.multi_output = True
         if self._has_embedding():
-            tags.transformer_tags = TransformerTags(preserves_dtype=[])
+            # float64 in, float64 out (float32 too comes back as float64).
+            tags.transformer_tags = TransformerTags(preserves_dtype=["float64"])
         return tags
 
 

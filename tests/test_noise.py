@@ -867,6 +867,11 @@ def test_noises_show_and_take_their_parameters_as_sklearn_estimators_do():
     assert copied.noise.ridge == 1.0 and copied.noise is not detector.noise
     model = CNCEEnergyModel(noise=MixedJumps(LocalJumps(), GaussianNoise()))
     assert model.set_params(noise__local__scale=0.5).noise.local.scale == 0.5
+    # What set_params takes, get_params(deep=True) lists (an API review).
+    params = model.get_params()
+    assert params["noise__local__scale"] == 0.5 and params["noise__local"] is model.noise.local
+    assert detector.get_params()["noise__ridge"] == 1.0
+    assert "noise__ridge" not in detector.get_params(deep=False)
     with pytest.raises(ValueError, match=r"'ridg' for GaussianNoise.*\['ridge', 'shrinkage'\]"):
         GaussianNoise().set_params(ridg=1.0)
 

@@ -44,6 +44,7 @@ from .validation import (
     Integral,
     Interval,
     StrOptions,
+    available_if,
     check_is_fitted,
     check_not_constant,
     off_constant_values,
@@ -603,6 +604,18 @@ class _BaseEnergyNCE(_BaseNCE):
         check_is_fitted(self, "log_partition_")
         return self._log_phi(X) - self.log_partition_
 
+    def _check_base(self):
+        # available_if's check: with base=None (the energy model's option)
+        # there is no base to score, and hasattr now says so (an API review:
+        # the method was there, and raised).
+        if getattr(self, "base", "auto") is None:
+            raise AttributeError(
+                f"base_score_samples needs a base density, and this {type(self).__name__} "
+                "has base=None (the network is the whole energy)."
+            )
+        return True
+
+    @available_if(_check_base)
     def base_score_samples(self, X):
         """Log density of each row under the fitted base alone, the network switched off.
 
@@ -640,7 +653,7 @@ class _BaseEnergyNCE(_BaseNCE):
         True
         """
         check_is_fitted(self, "log_partition_")
-        if self.base_ is None:
+        if self.base_ is None:  # fitted with base=None, which set_params has since changed
             raise ValueError(
                 f"This {type(self).__name__} was fitted without a base density (base=None: "
                 "the network is the whole energy), so there is no base to score."

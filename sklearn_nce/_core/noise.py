@@ -20,6 +20,7 @@ noise identical from epoch to epoch); draws are made on its device and then
 moved to the noise's, so the same generator serves a CUDA noise.
 """
 
+import copy
 import inspect
 import math
 import warnings
@@ -215,6 +216,37 @@ class Noise(nn.Module):
         # Declared so that the signature reads "Noise()": nn.Module's is
         # (*args, **kwargs), though it refuses any argument.
         super().__init__()
+
+    def get_params(self, deep=True):
+        """Constructor parameters by name, as scikit-learn's ``get_params`` returns them.
+
+        So that an estimator's ``get_params(deep=True)`` lists
+        ``noise__<name>`` (and ``base__<name>``) beside its own, as it lists
+        a nested scikit-learn estimator's: they could be set, not read (an
+        API review).
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return the parameters of parts that are themselves noises,
+            as ``<part>__<name>``.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
+        params = {name: value for name, (value, _) in _init_params(type(self), self).items()}
+        if deep:
+            for name, value in list(params.items()):
+                if hasattr(value, "get_params") and not isinstance(value, type):
+                    params.update({f"{name}__{k}": v for k, v in value.get_params().items()})
+        return params
+
+    def __sklearn_clone__(self):
+        # clone deep-copies a noise, as it did before get_params existed: a
+        # user's subclass need not keep its constructor arguments by name.
+        return copy.deepcopy(self)
 
     def set_params(self, **params):
         """Set constructor parameters by name, as scikit-learn's ``set_params`` does.
