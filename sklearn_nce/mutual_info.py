@@ -1305,7 +1305,10 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
                 self.fold_std_errors_,
                 stopped_early=self._critics_stopped_early(),
             )
-            if not warned:  # that warning already says the pairs are too few
+            # Not where a warning already says the pairs are too few, nor with
+            # nu=0, whose plug-in level is free (so is the excess; a review).
+            small = len(self.pointwise_mi_) // self.cv < _MIN_PAIRS_PER_FOLD
+            if not (warned or small or self.nu == 0):
                 _warn_if_optimistic(self.mi_, self.fold_train_estimates_, self.fold_estimates_)
 
     def _critics_stopped_early(self):
@@ -1983,6 +1986,7 @@ def _feature_mi(column, y, seed, params):
         "fold_estimates": model.fold_estimates_,
         "fold_std_errors": model.fold_std_errors_,
         "anchor": model.objective == "anchor",
+        "excess": float(np.mean(model.fold_train_estimates_) - np.mean(model.fold_estimates_)),
         "stopped_early": model.objective == "anchor" and model._critics_stopped_early(),
         "warnings": [(w.category, str(w.message)) for w in caught if issubclass(w.category, ours)],
     }
@@ -1994,7 +1998,7 @@ def _warn_per_feature(fits, names=None):
     ``names``: a DataFrame's column names, which name the columns instead of
     their positions (a user test).
     """
-    inconsistent, problems, others = [], [], {}
+    inconsistent, problems, others, optimistic = [], [], {}, []
     stopped_early = True  # every negative column's critics stopped early
     for position, fit in enumerate(fits):
         column = position if names is None else names[position]
@@ -2012,6 +2016,12 @@ def _warn_per_feature(fits, names=None):
         for category, message in fit["warnings"]:
             if message.startswith(_INCONSISTENT_PREFIX):
                 continue  # the fold checks, reported above
+            if message.startswith(_OPTIMISM_PREFIX):
+                optimistic.append(
+                    f"column {column!r}: {fit['mi']:.3f} nats, {fit['excess']:.3f} above it "
+                    "on the training pairs"
+                )
+                continue
             columns = others.setdefault((category, message), [])
             if column not in columns:  # a column's fit can repeat a warning
                 columns.append(column)
@@ -2025,6 +2035,17 @@ def _warn_per_feature(fits, names=None):
             + _inconsistency_advice(
                 problems, owner="InfoNCEAnchorMI's ", stopped_early=stopped_early
             ),
+            UnreliableEstimateWarning,
+            stacklevel=stacklevel_to_user(),
+        )
+    if optimistic:
+        # One warning for all such columns (each column's numbers differ).
+        warnings.warn(
+            f"mutual_info_nce(per_feature=True): the critics of {len(optimistic)} of "
+            f"{len(fits)} columns read their own training pairs far above new ones: "
+            + "; ".join(optimistic)
+            + ". They learnt what does not carry to new pairs; where a column and y depend "
+            "on each other, its estimate may be far too low. Use more pairs.",
             UnreliableEstimateWarning,
             stacklevel=stacklevel_to_user(),
         )
@@ -2156,6 +2177,7 @@ def _folds_text(fold_estimates, fold_std_errors):
 
 
 _INCONSISTENT_PREFIX = "InfoNCEAnchorMI's estimate"
+_OPTIMISM_PREFIX = "InfoNCEAnchorMI's critics read their own training pairs"
 # What to do about an estimate that fails the fold checks, by problem.
 # What worked when followed (user test, 1000 pairs of d = 10, true MI 1.0,
 # defaults -0.875): early_stopping=True 0.86, max_epochs=20 0.82,
@@ -2233,7 +2255,7 @@ def _warn_if_optimistic(mi, train_estimates, fold_estimates):
     if excess <= _OPTIMISM_MIN_NATS or excess <= _OPTIMISM_MIN_SHARE * max(mi, 0.0):
         return
     warnings.warn(
-        f"InfoNCEAnchorMI's critics read their own training pairs at {train:.3f} nats, "
+        f"{_OPTIMISM_PREFIX} at {train:.3f} nats, "
         f"{excess:.3f} above new pairs: they learnt much that does not carry to new pairs "
         "(too few pairs for the columns). Where X and y depend on each other such critics "
         f"read the MI well below its value, so the estimate {mi:.3f} may be far too low "

@@ -31,6 +31,7 @@ from sklearn_nce._core.objectives import (
 from sklearn_nce.datasets import make_correlated_gaussian, make_noisy_relation
 from sklearn_nce.exceptions import SmallSampleWarning, UnreliableEstimateWarning
 from sklearn_nce.mutual_info import (
+    _OPTIMISM_PREFIX,
     _consistency_problems,
     _fold_dispersion,
     _inconsistency_advice,
@@ -831,7 +832,23 @@ def test_critics_that_read_their_training_pairs_far_higher_warn():
         model = InfoNCEAnchorMI(cv=2, random_state=0).fit(X, Y)
     excess = np.mean(model.fold_train_estimates_) - np.mean(model.fold_estimates_)
     assert excess > 0.5 * model.mi_
+    # nu=0 leaves the plug-in's level free, and the excess with it: no reading.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        InfoNCEAnchorMI(cv=2, nu=0, random_state=0).fit(X, Y)
+    assert not [w for w in caught if str(w.message).startswith(_OPTIMISM_PREFIX)]
     X, Y, _ = make_correlated_gaussian(500, 2, 1.0, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", UnreliableEstimateWarning)
         InfoNCEAnchorMI(cv=2, random_state=0).fit(X, Y)
+    # Per feature: one warning for all such columns, with each column's
+    # numbers (a review: one warning per column, as the messages differ).
+    optimistic = (UnreliableEstimateWarning, f"{_OPTIMISM_PREFIX} at 0.5 nats, ...")
+    fits = [dict(mi=mi, excess=0.3, anchor=False, warnings=[optimistic]) for mi in (0.1, 0.2)] + [
+        {"mi": 0.0, "warnings": []}
+    ]
+    with pytest.warns(UnreliableEstimateWarning) as record:
+        _warn_per_feature(fits)
+    assert len(record) == 1
+    assert "2 of 3 columns" in str(record[0].message)
+    assert "column 1: 0.200 nats, 0.300 above" in str(record[0].message)

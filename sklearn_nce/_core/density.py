@@ -607,11 +607,14 @@ class _BaseEnergyNCE(_BaseNCE):
     def _check_base(self):
         # available_if's check: with base=None (the energy model's option)
         # there is no base to score, and hasattr now says so (an API review:
-        # the method was there, and raised).
-        if getattr(self, "base", "auto") is None:
+        # the method was there, and raised). Once fitted, the fitted base
+        # decides, whatever set_params has changed since.
+        fitted = "base_" in self.__dict__
+        if (self.base_ is None) if fitted else getattr(self, "base", "auto") is None:
             raise AttributeError(
                 f"base_score_samples needs a base density, and this {type(self).__name__} "
-                "has base=None (the network is the whole energy)."
+                f"{'was fitted' if fitted else 'is set'} with base=None (the network is the "
+                "whole energy)."
             )
         return True
 
@@ -653,11 +656,6 @@ class _BaseEnergyNCE(_BaseNCE):
         True
         """
         check_is_fitted(self, "log_partition_")
-        if self.base_ is None:  # fitted with base=None, which set_params has since changed
-            raise ValueError(
-                f"This {type(self).__name__} was fitted without a base density (base=None: "
-                "the network is the whole energy), so there is no base to score."
-            )
         return self._log_phi(X, _base_log_density)
 
     def score(self, X, y=None):
