@@ -111,6 +111,15 @@ _LINEAR_EVIDENCE_STD_ERRORS = 2.0
 # beside 5000 (18 trained on), 10 draws, MSE 1.07 -> 0.56 against 20 rows;
 # one distribution beside itself unchanged (0.173).
 _LINEAR_EVIDENCE_MIN_ROWS = 10
+# fit warns that the critic learnt nothing where it misclassifies at least
+# this share of its held-out rows (class-balanced; chance is 0.5) while a
+# cross-validated logistic regression scores this many standard errors
+# above a constant ratio (4: one distribution split in two passes 2 about
+# 2% of the time, 4 about 3e-5). 5-d mean shift at KL 0.625, 1000 rows a
+# sample: lr=1 read 0.500 and lr=10 0.495 (a critic that no longer moves),
+# the default 0.285; a learnt weak shift (KL 0.02, 5000 rows) 0.476.
+_NOTHING_LEARNT_ERROR = 0.49
+_NOTHING_LEARNT_STD_ERRORS = 4.0
 _LINEAR_GAP_FOLD_SEED = 0
 _LINEAR_FOLDS = 5
 # telescoping_steps="auto": one step per this many nats of the first fit's
@@ -457,7 +466,9 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         critics (e.g. ``architecture="quadratic"``); use it on a few thousand
         rows, not on large MLPs.
     lr : float, default=1e-3
-        Learning rate (ignored by "lbfgs").
+        Learning rate (ignored by "lbfgs"). A large one saturates the
+        network into a constant ratio: ``fit`` warns where the critic reads
+        chance on its held-out rows and a logistic regression does not.
     weight_decay : float or "auto", default="auto"
         L2 penalty on the critic's weights: the optimizer's weight decay
         (Adam's decays every parameter), or with ``optimizer="lbfgs"`` the
@@ -781,6 +792,7 @@ class NCEDensityRatio(ClassifierMixin, _BaseNCE):
         self._weighted_fit = absent is not None or weight is not None
         data = weighted_rows(Z, weight)
         self.telescoping_steps_, valid = self._fit_heads(data, labels, progress_label)
+        self._warn_if_nothing_learnt(data, labels)
         self._set_weights(data, labels, valid)
         if absent is not None:
             self._weigh_absent_denominator_rows(X, absent, labels_all)
@@ -1042,6 +1054,35 @@ default=None
             return 0.0
         full = np.log(_AUTO_DECAY_FULL_IMBALANCE)
         return _AUTO_WEIGHT_DECAY * min(1.0, self._size_imbalance / full)
+
+    def _warn_if_nothing_learnt(self, X, labels):
+        """Warn where the critic reads chance on its held-out rows but a linear ratio does not.
+
+        A network that training saturated (a large ``lr``) outputs one value:
+        a ratio of 1 everywhere, silently (lr=1 on a 5-d mean shift that the
+        default fits; see ``_NOTHING_LEARNT_ERROR``). The logistic regression
+        is fitted only where the critic reads chance.
+        """
+        error = self.validation_error_
+        if error is None or error < _NOTHING_LEARNT_ERROR:
+            return
+        rows, weight = rows_and_weights(X)
+        if not _linear_beats_constant(rows, labels, weight, _NOTHING_LEARNT_STD_ERRORS):
+            return
+        cause = (
+            "its training went wrong (e.g. a network that no longer moves)"
+            if self.optimizer == "lbfgs"
+            else f"its training went wrong: a large learning rate saturates the network (lr="
+            f"{self.lr:g}; on a 5-d shift the default 1e-3 misclassified 28.5%, lr=1 50%)"
+        )
+        warnings.warn(
+            f"The critic learnt nothing: it misclassifies {error:.1%} of the held-out rows "
+            "(class-balanced; chance is 50%), while a cross-validated logistic regression on "
+            f"the same rows does far better than a constant ratio. So {cause}. Lower lr, or use "
+            "architecture='residual' (a linear log ratio first).",
+            UnreliableEstimateWarning,
+            stacklevel=stacklevel_to_user(),
+        )
 
     def _warn_if_unchecked(self, n_samples):
         """Warn when early_stopping="auto" has too few rows to hold any out.
@@ -1802,11 +1843,11 @@ def _linear_gap(X, labels, weight=None):
     return _gaussian_gap(_balanced_error_bound(error, labels, _GAP_CONFIDENCE, weight))
 
 
-def _linear_beats_constant(X, labels, weight=None):
+def _linear_beats_constant(X, labels, weight=None, std_errors=_LINEAR_EVIDENCE_STD_ERRORS):
     """Whether a cross-validated linear log ratio scores above a constant one.
 
     Its class-balanced held-out log-likelihood must exceed a constant's
-    (``-log 2``) by ``_LINEAR_EVIDENCE_STD_ERRORS`` standard errors: on one
+    (``-log 2``) by ``std_errors`` standard errors: on one
     distribution split in two a linear ratio fits noise, and reads below.
     Never with fewer than ``_LINEAR_EVIDENCE_MIN_ROWS`` draws in a sample
     (copies of a row count once).
@@ -1820,7 +1861,7 @@ def _linear_beats_constant(X, labels, weight=None):
         scores[is_pos], scores[~is_pos], weight_pos, weight_neg
     )
     noise = _score_standard_error(scores[is_pos], scores[~is_pos], weight_pos, weight_neg)
-    return score - _CHANCE_SCORE > _LINEAR_EVIDENCE_STD_ERRORS * noise
+    return score - _CHANCE_SCORE > std_errors * noise
 
 
 def _linear_fold_groups(X, labels):

@@ -1279,6 +1279,23 @@ def test_too_few_rows_to_hold_out_warns_that_the_fit_is_unchecked():
         NCEDensityRatio(max_epochs=2, random_state=0).fit(X, y)
 
 
+def test_a_critic_that_learnt_nothing_where_a_linear_ratio_does_warns():
+    # lr=1 saturates the network: a ratio of 1 everywhere (held-out error
+    # 50%), silently, on a shift the default fits (28.5%) and a logistic
+    # regression finds. Two samples of one distribution read chance too, but
+    # the regression does not beat a constant there: 0 warnings in 90 fits
+    # (seeds 0-29 at 300, 1000 and 3000 rows; 49 of them read chance).
+    X, y = make_mean_shift(5, 0.625).sample(1000, 1000, random_state=0)
+    with pytest.warns(UnreliableEstimateWarning, match=r"learnt nothing.*lr=1;"):
+        model = NCEDensityRatio(lr=1.0, random_state=0).fit(X, y)
+    assert model.validation_error_ >= 0.49
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnreliableEstimateWarning)
+        NCEDensityRatio(random_state=0).fit(X, y)
+        X, y = make_mean_shift(5, 1e-9).sample(1000, 1000, random_state=1)
+        assert NCEDensityRatio(random_state=1).fit(X, y).validation_error_ >= 0.49
+
+
 def test_a_quadratic_critic_on_too_few_rows_per_parameter_warns():
     # 10 features: 111 parameters a head, so 1110 rows are needed (under 10
     # a parameter its log ratios read worse than a constant's; see
