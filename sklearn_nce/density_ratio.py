@@ -1070,15 +1070,16 @@ default=None
         if not _linear_beats_constant(rows, labels, weight, _NOTHING_LEARNT_STD_ERRORS):
             return
         cause = (
-            "its training went wrong (e.g. a network that no longer moves)"
-            if self.optimizer == "lbfgs"
+            "its training went wrong (e.g. a network that no longer moves). Try "
+            if self.optimizer == "lbfgs"  # which ignores lr
             else f"its training went wrong: a large learning rate saturates the network (lr="
-            f"{self.lr:g}; on a 5-d shift the default 1e-3 misclassified 28.5%, lr=1 50%)"
+            f"{self.lr:g}; on a 5-d shift the default 1e-3 misclassified 28.5%, lr=1 50%). "
+            "Lower lr, or use "
         )
         warnings.warn(
             f"The critic learnt nothing: it misclassifies {error:.1%} of the held-out rows "
             "(class-balanced; chance is 50%), while a cross-validated logistic regression on "
-            f"the same rows does far better than a constant ratio. So {cause}. Lower lr, or use "
+            f"the same rows does far better than a constant ratio. So {cause}"
             "architecture='residual' (a linear log ratio first).",
             UnreliableEstimateWarning,
             stacklevel=stacklevel_to_user(),
