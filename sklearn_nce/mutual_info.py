@@ -1309,7 +1309,8 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
             # nu=0, whose plug-in level is free (so is the excess; a review).
             small = len(self.pointwise_mi_) // self.cv < _MIN_PAIRS_PER_FOLD
             if not (warned or small or self.nu == 0):
-                _warn_if_optimistic(self.mi_, self.fold_train_estimates_, self.fold_estimates_)
+                train = float(np.mean(self.fold_train_estimates_))
+                _warn_if_optimistic(self.mi_, train, self._optimism())
 
     def _critics_stopped_early(self):
         """Whether every fitted critic was judged on held-out pairs, so could stop early.
@@ -1499,8 +1500,11 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         log_normaliser = self.diagnostics_["log_normaliser"]
         if not self._normaliser_is_informative(n_product_pairs):
             log_normaliser = 0.0
-        optimism = float(np.mean(self.fold_train_estimates_) - np.mean(self.fold_estimates_))
-        return _shared_bias_bounds(log_normaliser, optimism)
+        return _shared_bias_bounds(log_normaliser, self._optimism())
+
+    def _optimism(self):
+        """The critics' in-sample plug-in less their held-out one (mean over the folds), nats."""
+        return float(np.mean(self.fold_train_estimates_) - np.mean(self.fold_estimates_))
 
     def _check_normaliser(self, n_product_pairs):
         log_normaliser = self.diagnostics_["log_normaliser"]
@@ -1986,7 +1990,7 @@ def _feature_mi(column, y, seed, params):
         "fold_estimates": model.fold_estimates_,
         "fold_std_errors": model.fold_std_errors_,
         "anchor": model.objective == "anchor",
-        "excess": float(np.mean(model.fold_train_estimates_) - np.mean(model.fold_estimates_)),
+        "excess": model._optimism(),
         "stopped_early": model.objective == "anchor" and model._critics_stopped_early(),
         "warnings": [(w.category, str(w.message)) for w in caught if issubclass(w.category, ours)],
     }
@@ -2242,16 +2246,14 @@ def _warn_if_inconsistent(mi, mi_std, fold_estimates, fold_std_errors, stopped_e
     return True
 
 
-def _warn_if_optimistic(mi, train_estimates, fold_estimates):
-    """Warn where the critics read their training pairs far above new ones.
+def _warn_if_optimistic(mi, train, excess):
+    """Warn where the critics read their training pairs (``train``) ``excess`` nats above new ones.
 
     They then learnt what does not carry to new pairs, and missed much of
     what does: 50-d blocks of 2000 pairs read 0.17 for an MI of 1.0, with
     an interval (its upper end raised by this excess) that missed it in 6
     of 6 seeds, in silence (a user test). See ``_OPTIMISM_MIN_NATS``.
     """
-    train = float(np.mean(train_estimates))
-    excess = train - float(np.mean(fold_estimates))
     if excess <= _OPTIMISM_MIN_NATS or excess <= _OPTIMISM_MIN_SHARE * max(mi, 0.0):
         return
     warnings.warn(

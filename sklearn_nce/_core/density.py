@@ -610,7 +610,8 @@ class _BaseEnergyNCE(_BaseNCE):
         # the method was there, and raised). Once fitted, the fitted base
         # decides, whatever set_params has changed since.
         fitted = "base_" in self.__dict__
-        if (self.base_ is None) if fitted else getattr(self, "base", "auto") is None:
+        base = self.base_ if fitted else getattr(self, "base", "auto")
+        if base is None:
             raise AttributeError(
                 f"base_score_samples needs a base density, and this {type(self).__name__} "
                 f"{'was fitted' if fitted else 'is set'} with base=None (the network is the "
