@@ -295,6 +295,19 @@ _AGREEMENT_ROWS = 2048
 #   independent:      d=20 n=300, d=50 n=500 and 2000, d=100 n=2000: 0.015-0.037
 _OPTIMISM_MIN_NATS = 0.08
 _OPTIMISM_MIN_SHARE = 0.5
+# A fold's critic is dead where its held-out pairs' scores have an SD below
+# this many nats and a mean within _DEAD_LEVEL of 0: it scores every matched
+# pair alike (units that no longer respond), so the fold reads ~0 whatever
+# the dependence, with a standard error of 0 (or ~1e-13) that the fold
+# checks cannot weigh. lr=1 and lr=0.3 on 2000 pairs of a 2-d Gaussian
+# (1.02 nats) read 0.03 and 0.37 with 3 and 2 of 5 folds dead (SDs 0 to
+# 2e-11, levels -2e-6 to 0.007), in silence; the default lr reads 0.98 and
+# lr=0.1 0.88, no fold dead. Such critics still vary on a few shuffled pairs
+# (spans up to 77 nats in a 32 x 32 matrix), so the matched pairs decide. A
+# live critic varies far more: independent columns at 50 000 pairs read a
+# pointwise SD of ~5e-4, and a critic of an exact relation reads log K.
+_DEAD_SD = 1e-6
+_DEAD_LEVEL = 0.1
 
 
 class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE):
@@ -427,7 +440,9 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         at 31.5 nats and 1e-3 reached 38.0). A number is used as it is,
         constant unless a scheduler of yours in ``callbacks`` moves it. With a
         skorch ``LRScheduler`` in ``callbacks``, "auto" starts it from 4e-3 and
-        leaves the schedule to it.
+        leaves the schedule to it. Too large a rate kills critics' units (lr=0.3
+        read 0.37 nats for 1.02): ``fit`` warns where a fold's critic scores
+        every held-out pair alike.
     weight_decay : float, default=0.0
         L2 penalty on the critic's weights, through the optimizer's weight
         decay.
@@ -499,7 +514,7 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         pairs) added to every net the fit trains, e.g.
         ``skorch.callbacks.Checkpoint(monitor="train_loss_best")`` to save the
         critic of long fits (its default monitor, ``"valid_loss_best"``, needs
-        early stopping); see the user guide's "Persistence and checkpoints".
+        early stopping); see the user guide's "Checkpoints for long fits".
         Each net gets its own copy (callbacks that cannot be copied are shared):
         a ``Checkpoint`` writes the same files for every fold, so the last
         fold's remain (the fitted folds are in ``nets_``).
@@ -1286,6 +1301,7 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
         self.fold_estimates_ = np.asarray([fold.estimate for fold in folds])
         self.fold_std_errors_ = np.asarray([fold.std_error for fold in folds])
         self.fold_train_estimates_ = np.asarray([fold.train_estimate for fold in folds])
+        self._n_dead_folds = sum(fold.dead for fold in folds)
         pointwise = np.empty(n_pairs)
         for fold in folds:
             pointwise[fold.held_idx] = fold.pointwise
@@ -1297,7 +1313,11 @@ class InfoNCEAnchorMI(ClassNamePrefixFeaturesOutMixin, _SetOutputMixin, _BaseNCE
     def _warn_if_unreliable(self, held_out_matrices):
         """Warn when the held-out pairs say the estimate cannot be trusted."""
         self._check_normaliser(_n_product_pairs(held_out_matrices))
-        if self.objective == "anchor":
+        if self._n_dead_folds:
+            # The one cause to act on: the fold checks below would blame the
+            # pairs (or weigh a standard error of 0 as nothing).
+            _warn_if_dead(self.mi_, self._n_dead_folds, self.cv, self.lr)
+        elif self.objective == "anchor":
             warned = _warn_if_inconsistent(
                 self.mi_,
                 self.mi_std_,
@@ -1990,6 +2010,7 @@ def _feature_mi(column, y, seed, params):
         "fold_estimates": model.fold_estimates_,
         "fold_std_errors": model.fold_std_errors_,
         "anchor": model.objective == "anchor",
+        "dead_folds": model._n_dead_folds,
         "excess": model._optimism(),
         "stopped_early": model.objective == "anchor" and model._critics_stopped_early(),
         "warnings": [(w.category, str(w.message)) for w in caught if issubclass(w.category, ours)],
@@ -2002,11 +2023,13 @@ def _warn_per_feature(fits, names=None):
     ``names``: a DataFrame's column names, which name the columns instead of
     their positions (a user test).
     """
-    inconsistent, problems, others, optimistic = [], [], {}, []
+    inconsistent, problems, others, optimistic, dead = [], [], {}, [], []
     stopped_early = True  # every negative column's critics stopped early
     for position, fit in enumerate(fits):
         column = position if names is None else names[position]
-        if fit.get("anchor", False):
+        if fit.get("dead_folds"):  # the fold checks are moot (_warn_if_unreliable)
+            dead.append(f"column {column!r}: {fit['mi']:.3f} nats, {fit['dead_folds']} dead")
+        elif fit.get("anchor", False):
             args = (fit["mi"], fit["mi_std"], fit["fold_estimates"], fit["fold_std_errors"])
             column_problems = _consistency_problems(*args)
             problems += column_problems
@@ -2018,8 +2041,8 @@ def _warn_per_feature(fits, names=None):
                     f"{_folds_text(fit['fold_estimates'], fit['fold_std_errors'])}"
                 )
         for category, message in fit["warnings"]:
-            if message.startswith(_INCONSISTENT_PREFIX):
-                continue  # the fold checks, reported above
+            if message.startswith((_INCONSISTENT_PREFIX, _DEAD_PREFIX)):
+                continue  # the fold checks and dead critics, reported here
             if message.startswith(_OPTIMISM_PREFIX):
                 optimistic.append(
                     f"column {column!r}: {fit['mi']:.3f} nats, {fit['excess']:.3f} above it "
@@ -2050,6 +2073,16 @@ def _warn_per_feature(fits, names=None):
             + "; ".join(optimistic)
             + ". They learnt what does not carry to new pairs; where a column and y depend "
             "on each other, its estimate may be far too low. Use more pairs.",
+            UnreliableEstimateWarning,
+            stacklevel=stacklevel_to_user(),
+        )
+    if dead:
+        warnings.warn(
+            f"mutual_info_nce(per_feature=True): the critics of {len(dead)} of {len(fits)} "
+            "columns learnt nothing in some of their folds (each scores every held-out pair "
+            "the same, so reads ~0 whatever the dependence): "
+            + "; ".join(dead)
+            + ". A learning rate too large does this. Lower lr, or use the default lr='auto'.",
             UnreliableEstimateWarning,
             stacklevel=stacklevel_to_user(),
         )
@@ -2182,6 +2215,7 @@ def _folds_text(fold_estimates, fold_std_errors):
 
 _INCONSISTENT_PREFIX = "InfoNCEAnchorMI's estimate"
 _OPTIMISM_PREFIX = "InfoNCEAnchorMI's critics read their own training pairs"
+_DEAD_PREFIX = "InfoNCEAnchorMI's critics learnt nothing"
 # What to do about an estimate that fails the fold checks, by problem.
 # What worked when followed (user test, 1000 pairs of d = 10, true MI 1.0,
 # defaults -0.875): early_stopping=True 0.86, max_epochs=20 0.82,
@@ -2246,6 +2280,19 @@ def _warn_if_inconsistent(mi, mi_std, fold_estimates, fold_std_errors, stopped_e
     return True
 
 
+def _warn_if_dead(mi, n_dead, cv, lr):
+    """Warn that ``n_dead`` of the ``cv`` folds' critics learnt nothing (``_DEAD_SPAN``)."""
+    warnings.warn(
+        f"{_DEAD_PREFIX} in {n_dead} of {cv} folds: each scores every held-out pair the "
+        "same (its units no longer respond), so those folds read ~0 whatever the "
+        f"dependence, and the estimate {mi:.3f} nats means little. "
+        f"A learning rate too large does this (lr={lr}; on a 2-d Gaussian of 1.02 nats "
+        "lr=0.3 read 0.37, the default 0.98). Lower lr, or use the default lr='auto'.",
+        UnreliableEstimateWarning,
+        stacklevel=stacklevel_to_user(),
+    )
+
+
 def _warn_if_optimistic(mi, train, excess):
     """Warn where the critics read their training pairs (``train``) ``excess`` nats above new ones.
 
@@ -2289,6 +2336,13 @@ class _Fold:
     estimate: float  # plug-in (anchor) or bound on the held-out pairs
     std_error: float
     train_estimate: float  # the plug-in on the fold's training pairs
+
+    @property
+    def dead(self):
+        """Whether the critic scores every held-out pair alike, near 0 (``_DEAD_SD``)."""
+        return bool(
+            np.std(self.pointwise) < _DEAD_SD and abs(np.mean(self.pointwise)) < _DEAD_LEVEL
+        )
 
 
 def _two_variable_critic(module):

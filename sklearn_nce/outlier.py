@@ -170,7 +170,7 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
         pairs) added to every net the fit trains, e.g.
         ``skorch.callbacks.Checkpoint(monitor="train_loss_best")`` to save the
         critic of long fits (its default monitor, ``"valid_loss_best"``, needs
-        early stopping); see the user guide's "Persistence and checkpoints".
+        early stopping); see the user guide's "Checkpoints for long fits".
         Each net gets its own copy (callbacks that cannot be copied are shared).
         A scoring callback needs a callable ``scoring(net, X, y)``: the net
         predicts the critic's raw outputs, where a scikit-learn scorer does not apply.

@@ -33,6 +33,7 @@ from sklearn_nce.exceptions import SmallSampleWarning, UnreliableEstimateWarning
 from sklearn_nce.mutual_info import (
     _OPTIMISM_PREFIX,
     _consistency_problems,
+    _Fold,
     _fold_dispersion,
     _inconsistency_advice,
     _warn_per_feature,
@@ -616,6 +617,58 @@ def test_per_feature_reports_untrustworthy_columns_in_one_warning():
     with pytest.warns(UnreliableEstimateWarning, match="although they stopped early") as record:
         _warn_per_feature(fits)
     assert all("Use early stopping" not in str(w.message) for w in record)
+
+
+class _DeadCritic(torch.nn.Module):
+    """A critic whose units never respond: one learnt constant for every pair."""
+
+    def __init__(self):
+        super().__init__()
+        self.level = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, x, y):
+        return self.level.expand(len(x))
+
+    def score_matrix(self, x, y):
+        return self.level.expand(len(x), len(y))
+
+
+def test_fit_warns_where_critics_learnt_nothing():
+    # Dead critics read ~0 on every held-out pair with a standard error of 0,
+    # which the fold checks cannot weigh: lr=0.3 on 2000 pairs of a 2-d
+    # Gaussian (1.02 nats) read 0.37 with 2 of 5 folds dead, in silence
+    # (too slow for a test; a critic with no units stands in).
+    X, y, _ = make_correlated_gaussian(200, 1, 1.0, random_state=0)
+    model = InfoNCEAnchorMI(critic=_DeadCritic(), max_epochs=2, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(X, y)
+    (warning,) = [w for w in caught if w.category is UnreliableEstimateWarning]
+    assert "learnt nothing in 5 of 5 folds" in str(warning.message)
+    assert "Lower lr" in str(warning.message)
+    assert model.fold_std_errors_.max() < 1e-6  # what the fold checks cannot weigh
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mutual_info_nce(
+            np.hstack([X, X]),
+            y,
+            per_feature=True,
+            critic=_DeadCritic(),
+            max_epochs=2,
+            random_state=0,
+        )
+    (warning,) = [w for w in caught if w.category is UnreliableEstimateWarning]
+    assert "the critics of 2 of 2 columns learnt nothing" in str(warning.message)
+    assert "column 1: " in str(warning.message)
+
+
+def test_a_critic_flat_at_a_high_level_is_not_dead():
+    # An exact relation's critic reads log K on every matched pair: it learnt.
+    fold = partial(_Fold, trained=None, held_idx=None, matrices=[], std_error=0.0)
+    assert fold(pointwise=np.zeros(50), estimate=0.0, train_estimate=0.0).dead
+    assert not fold(pointwise=np.full(50, np.log(3)), estimate=1.1, train_estimate=1.1).dead
+    noisy = np.random.default_rng(0).normal(scale=5e-4, size=50)
+    assert not fold(pointwise=noisy, estimate=0.0, train_estimate=0.0).dead
 
 
 def test_fit_warns_when_its_folds_disagree():

@@ -101,7 +101,7 @@ if _PYOD_IMPORT_ERROR is None:
             Parameters
             ----------
             X : array-like of shape (n_samples, n_features)
-                Training data (standardise it, e.g. with PyOD's ``standardizer``).
+                Training data, in any units (the wrapped estimator standardises it).
             y : None
                 Ignored; present for API consistency (PyOD warns when it is given).
 
