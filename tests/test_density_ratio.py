@@ -867,6 +867,10 @@ def test_an_early_stopped_bar_ends_complete_at_the_epochs_run(capsys):
     assert model.n_iter_ < 200
     last = capsys.readouterr().err.split("\r")[-1]
     assert f"{model.n_iter_}/{model.n_iter_} " in last
+    # The bar's losses are the last epoch's; it says which epoch's weights
+    # were kept (a user test read an overfitted fit's losses as the model's).
+    valid = model.history_[:, "valid_loss"]
+    assert f"restored=epoch {int(np.argmin(valid)) + 1}" in last
 
 
 def test_a_fit_that_raises_closes_its_bar(monkeypatch):

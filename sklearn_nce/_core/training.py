@@ -809,6 +809,22 @@ def stopped_early(net):
     return any(stopper.misses_ >= stopper.patience for stopper in stoppers)
 
 
+def restored_epoch(net):
+    """The epoch whose weights early stopping restores at the end of training (None: the last).
+
+    As skorch's ``EarlyStopping.on_train_end`` decides (``load_best``).
+    """
+    for _, callback in getattr(net, "callbacks_", []):
+        if (
+            isinstance(callback, EarlyStopping)
+            and callback.load_best
+            and getattr(callback, "best_model_weights_", None) is not None
+            and callback.best_epoch_ != net.history[-1, "epoch"]
+        ):
+            return callback.best_epoch_
+    return None
+
+
 def _raise_diverged(net, what):
     # The objective may name its own remedy (e.g. a bounded loss).
     objective = getattr(net, "criterion_", None)
@@ -940,6 +956,7 @@ class EpochProgressBar(Callback):
     def on_train_begin(self, net, **kwargs):
         self.bar_ = progress_bar(total=net.max_epochs, unit="epoch", desc=self.label)
         self.estimates_ = []
+        self.postfix_ = {}
         self._set_reporting(net, True)
 
     def on_batch_end(self, net, training=False, **kwargs):
@@ -955,6 +972,7 @@ class EpochProgressBar(Callback):
             postfix[name] = f"{np.mean(self.estimates_):.3f}"
             self.estimates_ = []
         self.bar_.set_postfix(postfix, refresh=False)
+        self.postfix_ = postfix
         self.bar_.update(1)
 
     def on_train_end(self, net, **kwargs):
@@ -970,6 +988,12 @@ class EpochProgressBar(Callback):
             if container is not None:
                 container.children[1].max = epochs
             self.bar_.update(epochs - self.bar_.n)
+        # The bar's last losses are the last epoch's; the weights kept may be
+        # an earlier epoch's, which verbose=1 did not say (a user test read
+        # an overfitted fit's losses and took them for the model's).
+        restored = restored_epoch(net)
+        if restored is not None:
+            self.bar_.set_postfix({**self.postfix_, "restored": f"epoch {restored}"})
         self.close(net)
 
     def close(self, net):
