@@ -9,6 +9,7 @@ where it still has a ``<!-- BENCHMARK:name -->`` block.
 """
 
 import json
+import os
 import platform
 import re
 import subprocess
@@ -235,24 +236,41 @@ def device_meta(device):
     return dict(device=device, device_name=name, torch=torch.__version__)
 
 
-def write_device_results(stem, meta, rows, markdown, quick=False):
-    """Write ``results/<stem>_<device>[_quick].{json,md}`` and print the Markdown."""
+def write_device_results(stem, meta, rows, markdown, quick=False, echo=True):
+    """Write ``results/<stem>_<device>[_quick].{json,md}``; print the Markdown with ``echo``.
+
+    The device scripts write after every row (``echo=False``), so that a run
+    stopped at the device tool's time limit leaves the rows it measured;
+    also into ``$BENCHMARK_OUT`` where it is set (the device tool returns
+    what its ``$OUT`` holds, even from a command it stopped).
+    """
     name = f"{stem}_{meta['device'].replace(':', '')}{'_quick' if quick else ''}"
-    results = Path(__file__).parent / "results"
-    results.mkdir(exist_ok=True)
-    (results / f"{name}.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=1))
-    (results / f"{name}.md").write_text(markdown)
-    print(markdown)
+    folders = [Path(__file__).parent / "results"]
+    if os.environ.get("BENCHMARK_OUT"):
+        folders.append(Path(os.environ["BENCHMARK_OUT"]))
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{name}.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=1))
+        (folder / f"{name}.md").write_text(markdown)
+    if echo:
+        print(markdown)
+
+
+def short_commit(meta, length=10):
+    """The run's commit, cut to ``length`` characters ("unknown" outside a git checkout)."""
+    return (meta.get("git_commit") or "unknown")[:length]
 
 
 def git_state():
     """The commit a run used and whether ``sklearn_nce/`` had uncommitted changes.
 
-    Both are None outside a git checkout (e.g. an unpacked sdist).
+    Both are None outside a git checkout (e.g. an unpacked sdist), where the
+    commit is read from ``SKLEARN_NCE_COMMIT`` if set: the device machine
+    gets the working tree without ``.git``.
     """
     status = _git("status", "--porcelain", "sklearn_nce")
     return dict(
-        git_commit=_git("rev-parse", "HEAD"),
+        git_commit=_git("rev-parse", "HEAD") or os.environ.get("SKLEARN_NCE_COMMIT"),
         package_uncommitted_changes=None if status is None else bool(status),
     )
 

@@ -14,14 +14,26 @@ stepped eagerly):
 * ``CNCEEnergyModel()`` and ``NoisierNCEClassifier()`` on ``n`` rows of a
   Gaussian mixture: the held-out mean log-likelihood.
 
-Run on the device machine from the repository root (skorch and tabulate travel
-as wheels in ``.whl``, see the device tool's README)::
+Run on the device machine from the repository root, as two calls (one command
+may run 10 minutes, and all calls share ~15 minutes of device time, the
+machine's start included). skorch and tabulate travel as wheels in ``.whl``
+(``pip download skorch tabulate --no-deps -d .whl`` here, then ``carry``
+it; see the device tool's README); the checkout travels without ``.git``, so
+the commit comes in ``SKLEARN_NCE_COMMIT``, and every row is written into
+``$BENCHMARK_OUT`` as it comes, so that a call stopped at its limit still
+returns what it measured::
 
     python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl &&
-    export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 &&
-    python3 benchmarks/gpu_check.py --device cuda --large &&
-    python3 benchmarks/scaling.py --device cuda &&
-    cp benchmarks/results/gpu_check_cuda.* benchmarks/results/scaling_cuda.* $OUT/
+    export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 BENCHMARK_OUT=$OUT \
+        SKLEARN_NCE_COMMIT=<the commit here> &&
+    python3 benchmarks/gpu_check.py --device cuda 2>&1 | tee $OUT/gpu_check.log
+
+then the same setup and ``python3 benchmarks/scaling.py --device cuda
+--device-only 2>&1 | tee $OUT/scaling.log`` (the CPU's default fits are in
+the first call's table; ``--large`` adds MI on ``--n`` pairs if time is left).
+Measured here on one CPU thread, the first call's CPU half takes ~85 s at
+``--n`` 100 000 and the scaling sweep's CPU half ~220 s, which
+``--device-only`` leaves out.
 
 Here, ``python benchmarks/gpu_check.py --device cpu`` runs the same code on
 the CPU twice (a smoke test: every difference 0). Results go to
@@ -38,7 +50,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _shared import device_meta, run_meta, write_device_results  # noqa: E402
+from _shared import device_meta, run_meta, short_commit, write_device_results  # noqa: E402
 
 MI_PAIRS = 5000
 
@@ -68,8 +80,10 @@ def main():
         row["answer_cpu"] = float(np.mean(answers["cpu"]))
         print(json.dumps(row), flush=True)
         rows.append(row)
-    meta = run_meta(n=n, **device_meta(args.device))
-    write_device_results("gpu_check", meta, rows, _markdown(rows, meta), args.quick)
+        meta = run_meta(n=n, **device_meta(args.device))
+        markdown = _markdown(rows, meta)
+        write_device_results("gpu_check", meta, rows, markdown, args.quick, echo=False)
+    print(markdown)
 
 
 def _warm_up(device):
@@ -159,7 +173,7 @@ def _markdown(rows, meta):
         "",
         "Same rows, same `random_state`, one process; one torch thread on the CPU (the "
         f"package's fit policy). torch {meta['torch']}; {meta['machine']}; commit "
-        f"{meta['git_commit'][:10]}.",
+        f"{short_commit(meta)}.",
         "",
         f"| fit | CPU (s) | {device} (s) | CPU / {device} | answer (CPU) | largest difference "
         f"| CUDA graphs on {device} |",

@@ -67,7 +67,7 @@ from sklearn_nce.datasets import (
 )
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _shared import run_meta, write_readme_block  # noqa: E402
+from _shared import run_meta, short_commit, write_readme_block  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -902,7 +902,7 @@ def _in_batch_defaults(meta=None):
     if meta is not None:
         if "in_batch_defaults" in meta:
             return meta["in_batch_defaults"]
-        return f"the defaults of commit {meta.get('git_commit', '?')[:7]}"
+        return f"the defaults of commit {short_commit(meta, 7)}"
     return _fitted_in_batch_defaults()
 
 

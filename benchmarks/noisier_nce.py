@@ -63,7 +63,7 @@ from sklearn_nce.datasets import IsotropicMixture, make_random_mixture
 from sklearn_nce.modules import GaussianNoise
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _shared import mean_std, run_meta, write_readme_block  # noqa: E402
+from _shared import mean_std, run_meta, short_commit, write_readme_block  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 SEEDS = [0, 1, 2]
@@ -590,7 +590,7 @@ def _setting(meta):
         "should drive to 0; 'estimator's own ESS' is the effective sample size (of 10 000) "
         "behind the fitted estimator's `log_partition_`, importance-sampled from its noise. "
         f"{meta['parallel_jobs']} fits in parallel, one torch thread each; total "
-        f"{meta['total_runtime_s']:.0f} s; commit {meta['git_commit'][:10]}."
+        f"{meta['total_runtime_s']:.0f} s; commit {short_commit(meta)}."
     )
 
 

@@ -40,8 +40,10 @@ estimators is fitted on the CPU and on that device in the same run, and
 beside ``NCEDensityRatio`` a raw torch loop does the same work on the device
 (its MLP, batch size, Adam and logistic loss, epochs over the same rows, no
 skorch and no per-step host read): a reference for the cost of the loop itself.
-Results go to ``benchmarks/results/scaling_<device>.{json,md}``;
-``--max-rows`` caps the sizes.
+Results go to ``benchmarks/results/scaling_<device>.{json,md}`` (and
+``$BENCHMARK_OUT``), rewritten after every row; ``--max-rows`` caps the sizes,
+``--device-only`` leaves the CPU rows out (see ``gpu_check.py`` for the
+device machine's recipe).
 """
 
 import argparse
@@ -60,6 +62,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _shared import (  # noqa: E402
     device_meta,
     run_meta,
+    short_commit,
     write_device_results,
     write_readme_block,
 )
@@ -101,6 +104,11 @@ def main():
     )
     parser.add_argument("--max-rows", type=int, help="leave out sizes above this")
     parser.add_argument(
+        "--device-only",
+        action="store_true",
+        help="with --device, leave the CPU rows out (gpu_check.py compares default fits)",
+    )
+    parser.add_argument(
         "--worker", nargs=3, metavar=("ESTIMATOR", "N", "DEVICE"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
@@ -111,7 +119,7 @@ def main():
     sizes = SIZES[:2] if args.quick else SIZES
     sizes = [n for n in sizes if args.max_rows is None or n <= args.max_rows]
     if args.device is not None:
-        _compare_devices(sizes, args.device, args.quick)
+        _compare_devices(sizes, args.device, args.quick, args.device_only)
         return
     wall_start = time.perf_counter()
     rows = _run_all(sizes, ESTIMATORS, ["cpu"])
@@ -133,17 +141,29 @@ def main():
     print(text)
 
 
-def _compare_devices(sizes, device, quick):
-    """Our estimators on the CPU and on ``device``, same run, same rows; writes the results."""
+def _compare_devices(sizes, device, quick, device_only=False):
+    """Our estimators on the CPU and on ``device``, same run, same rows; writes the results.
+
+    Written after every row: the device tool stops a command at 10 minutes,
+    and a run cut there kept nothing (a review).
+    """
     wall_start = time.perf_counter()
     ours = [estimator for estimator in ESTIMATORS if estimator != MLP]
-    rows = _run_all(sizes, ours, ["cpu", device])
-    meta = _meta(sizes, wall_start, **device_meta(device))
-    write_device_results("scaling", meta, rows, _device_markdown(rows, meta), quick)
+
+    def write(rows, echo=False):
+        meta = _meta(sizes, wall_start, **device_meta(device))
+        markdown = _device_markdown(rows, meta)
+        write_device_results("scaling", meta, rows, markdown, quick, echo=echo)
+
+    rows = _run_all(sizes, ours, [device] if device_only else ["cpu", device], on_row=write)
+    write(rows, echo=True)
 
 
-def _run_all(sizes, estimators, devices):
-    """Each estimator at each size on each device, in fresh workers, printed as they come."""
+def _run_all(sizes, estimators, devices, on_row=None):
+    """Each estimator at each size on each device, in fresh workers, printed as they come.
+
+    ``on_row(rows)`` is called with the rows so far after each one.
+    """
     rows = []
     for n in sizes:
         for estimator in estimators:
@@ -153,6 +173,8 @@ def _run_all(sizes, estimators, devices):
                 row = {**_run_worker(estimator, n, device), "device": device}
                 print(json.dumps(row), flush=True)
                 rows.append(row)
+                if on_row is not None:
+                    on_row(rows)
     return rows
 
 
@@ -403,7 +425,7 @@ def _markdown(summary, rows, meta):
         "so there the ratio mostly reflects what the allocator reuses from the warm-up. "
         f"{meta['machine']}, {meta['cpu_count']} CPUs, torch {meta['torch']}, sklearn "
         f"{meta['sklearn']}; total {meta['total_runtime_s']:.0f} s; commit "
-        f"{meta['git_commit'][:10]}.",
+        f"{short_commit(meta)}.",
         "",
         "| estimator | n | s / epoch | ratio to MLPClassifier | peak memory / X | fit (s) |",
         "|---|---|---|---|---|---|",
@@ -442,7 +464,7 @@ def _device_markdown(rows, meta):
         "the package steps a fused one: on one CPU thread at 10^4 rows the bare loop took "
         f"0.0166 s per epoch, the package 0.0132). {meta['machine']}, {meta['cpu_count']} "
         "CPUs; total "
-        f"{meta['total_runtime_s']:.0f} s; commit {meta['git_commit'][:10]}.",
+        f"{meta['total_runtime_s']:.0f} s; commit {short_commit(meta)}.",
         "",
         f"| estimator | n | s / epoch, CPU | s / epoch, {device} | CPU / {device} | "
         f"raw torch s / epoch, {device} | fit (s), CPU | fit (s), {device} |",
@@ -459,13 +481,22 @@ def _device_markdown(rows, meta):
             lines.append(f"| {estimator} | {n:,} | error: {error} | | | | | |")
             continue
         raw = other.get("raw_torch_s_per_epoch")
+        ratio = (
+            cpu["s_per_epoch"] / other["s_per_epoch"] if cpu and other else None
+        )  # a --device-only run, or a run cut between the two rows, has one
         lines.append(
-            f"| {estimator} | {n:,} | {cpu['s_per_epoch']:.3g} | {other['s_per_epoch']:.3g} | "
-            f"{cpu['s_per_epoch'] / other['s_per_epoch']:.2f} | "
-            f"{'—' if raw is None else f'{raw:.3g}'} | {cpu['fit_s']:.2f} | "
-            f"{other['fit_s']:.2f} |"
+            f"| {estimator} | {n:,} | {_cell(cpu, 's_per_epoch', '.3g')} | "
+            f"{_cell(other, 's_per_epoch', '.3g')} | "
+            f"{'—' if ratio is None else f'{ratio:.2f}'} | "
+            f"{'—' if raw is None else f'{raw:.3g}'} | {_cell(cpu, 'fit_s', '.2f')} | "
+            f"{_cell(other, 'fit_s', '.2f')} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _cell(row, key, spec):
+    """``row[key]`` formatted by ``spec``, or a dash where the row was not measured."""
+    return format(row[key], spec) if key in row else "—"
 
 
 def _readme_lines(summary, rows):
