@@ -254,6 +254,8 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
     (3, 2)
     """
 
+    _refits_base = True
+
     _parameter_constraints: dict = {
         **_BaseEnergyNCE._parameter_constraints,
         "noise": [StrOptions(set(NOISES)), HasMethods(["fit"])],
