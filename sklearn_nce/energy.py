@@ -110,17 +110,23 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         A network ``f`` to use instead: maps ``(n, n_features)`` float32 to
         ``(n,)`` or ``(n, 1)``. Deep-copied at fit.
     optimizer : {"adam", "adamw", "sgd", "lbfgs"}, default="adam"
-        Torch optimizer.
+        Torch optimizer. "lbfgs" is full-batch quasi-Newton with a line
+        search: an epoch is up to 20 of its iterations on all rows, and
+        ``lr`` and ``batch_size`` are ignored (``lr_`` reads 1.0,
+        ``batch_size_`` the training rows).
     lr : float, default=1e-3
-        Learning rate.
+        Learning rate (ignored by "lbfgs").
     weight_decay : float, default=0.0
         L2 penalty on the network's weights.
     max_epochs : int or "auto", default="auto"
         Maximum passes over the data; "auto" buys 2000 optimiser steps
         whatever the number of rows, but at most 300 passes (small data sets)
         and at least 20 (large ones; at most 20 000 steps of them).
-    batch_size : int, default=256
-        Data rows per mini-batch (each with ``n_noise`` noise draws).
+    batch_size : int or "auto", default=256
+        Data rows per mini-batch (each with ``n_noise`` noise draws). "auto"
+        is :class:`~sklearn_nce.NCEDensityRatio`'s rule: 256 up to 25 600
+        training rows, then ``n_rows // 100`` (about 100 steps per epoch) up
+        to 4096.
     early_stopping : bool or "auto", default="auto"
         Hold out ``validation_fraction`` of the rows, stop when their loss
         (on noise from a fixed generator) has not improved by ``tol`` for

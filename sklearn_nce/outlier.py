@@ -114,9 +114,12 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
         A network ``h`` to use instead: ``(n, n_features)`` float32 to ``(n,)``
         or ``(n, 1)``. Deep-copied at fit.
     optimizer : {"adam", "adamw", "sgd", "lbfgs"}, default="adam"
-        Torch optimizer.
+        Torch optimizer. "lbfgs" is full-batch quasi-Newton with a line
+        search: an epoch is up to 20 of its iterations on all rows, and
+        ``lr`` and ``batch_size`` are ignored (``lr_`` reads 1.0,
+        ``batch_size_`` the training rows).
     lr : float, default=1e-3
-        Learning rate.
+        Learning rate (ignored by "lbfgs").
     weight_decay : float, default=0.0
         L2 penalty on the network's weights.
     max_epochs : int or "auto", default="auto"
@@ -126,8 +129,11 @@ class NoisierNCEClassifier(OutlierMixin, _BaseEnergyNCE):
         20 (above ~25 600 rows: 6 passes on 100 000 rows left the held-out
         loss falling), or as many of them as 20 000 steps make (5 passes on
         10^6 rows).
-    batch_size : int, default=256
-        Data rows per mini-batch (each with ``n_noise`` noise draws).
+    batch_size : int or "auto", default=256
+        Data rows per mini-batch (each with ``n_noise`` noise draws). "auto"
+        is :class:`~sklearn_nce.NCEDensityRatio`'s rule: 256 up to 25 600
+        training rows, then ``n_rows // 100`` (about 100 steps per epoch) up
+        to 4096.
     early_stopping : bool or "auto", default="auto"
         Stop on the held-out logistic loss (data vs. fixed noise), then keep
         the share of the network the held-out rows support

@@ -77,6 +77,13 @@ def test_the_base_is_selected_again_on_every_training_row(default_model, train):
     assert len(model.base_.in_sample_log_density_) < len(many)
 
 
+@pytest.mark.parametrize("estimator", [CNCEEnergyModel, NoisierNCEClassifier])
+def test_batch_size_auto_is_the_ratios_rule(estimator, train):
+    # The same grid as NCEDensityRatio's ("auto") had raised here (API review).
+    model = estimator(batch_size="auto", max_epochs=1, random_state=0).fit(train[:600])
+    assert model.batch_size_ == 256  # 256 up to 25 600 rows
+
+
 def test_cnce_from_scratch_learns_the_density_and_its_normaliser(train, test):
     # The paper's setting: no base density, mixed local/global jumps.
     model = CNCEEnergyModel(base=None, noise="mix", max_epochs=100, random_state=0).fit(train)

@@ -662,6 +662,20 @@ def test_fit_warns_where_critics_learnt_nothing():
     assert "column 1: " in str(warning.message)
 
 
+def test_a_joint_critic_without_hidden_layers_is_refused():
+    # a x + b y + c sees no dependence: it read 0.0 nats for 1.25 in silence.
+    X, y, _ = make_correlated_gaussian(200, 1, 1.0, random_state=0)
+    with pytest.raises(ValueError, match="cannot see any dependence"):
+        InfoNCEAnchorMI(hidden_layer_sizes=()).fit(X, y)
+    with pytest.raises(ValueError, match="cannot see any dependence"):
+        mutual_info_nce(X, y, hidden_layer_sizes=[])
+    # A bilinear separable critic f(x) . g(y) is a model of dependence.
+    model = InfoNCEAnchorMI(
+        architecture="separable", hidden_layer_sizes=(), max_epochs=2, random_state=0
+    )
+    assert np.isfinite(model.fit(X, y).mi_)
+
+
 def test_a_critic_flat_at_a_high_level_is_not_dead():
     # An exact relation's critic reads log K on every matched pair: it learnt.
     fold = partial(_Fold, trained=None, held_idx=None, matrices=[], std_error=0.0)
