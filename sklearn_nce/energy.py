@@ -196,7 +196,10 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
     noise_ : Noise
         The fitted noise.
     base_ : Noise or None
-        The fitted base density.
+        The fitted base density. With ``base="auto"``, early stopping and up
+        to 2000 rows, it is selected again on all the rows once the network
+        has trained (the rows held out had cost it most where rows are few:
+        1.06 nats per row on ionosphere's 135).
     base_family_ : str or None
         Its family: "gmm", "kde", "gaussian" (or the class name of a user's
         base; None without a base); for ``base="auto"`` the family with the
@@ -214,7 +217,9 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
         base that cannot draw, whose share is not searched). Read on the
         rows that chose the share, it flatters the network, most on small
         data (on 100 wine rows it read 0.01 to 0.96 where new rows lost 0.15
-        on average; see the User Guide).
+        on average; see the User Guide). It is read against the base the
+        network trained on: up to 2000 rows ``base_`` is then selected again
+        on all the rows, held-out ones included.
     proposal_ : Noise
         The importance-sampling proposal: the base where it can be sampled,
         else the BIC Gaussian mixture (with ``base=None``, mixed with the

@@ -69,6 +69,7 @@ def test_the_base_is_selected_again_on_every_training_row(default_model, train):
     # on the training split: its threshold reads the held-out rows as new.
     assert len(default_model.base_.in_sample_log_density_) == len(train)
     assert default_model.base_ is default_model.proposal_ is default_model.net_.module_.base
+    assert default_model.base_family_ == default_model.base_.family_
     detector = NoisierNCEClassifier(max_epochs=2, random_state=0).fit(train)
     assert len(detector.base_.in_sample_log_density_) < len(train)
     # Past 2000 rows a selection costs more and a tenth of the rows less.

@@ -206,6 +206,7 @@ class _BaseEnergyNCE(_BaseNCE):
             return
         # In place: the critic, the noise and the proposal hold this object.
         self.base_.fit(Z).to(self.net_.device)
+        self.base_family_ = _family(self.base_)  # the new selection's
 
     @abstractmethod
     def _make_objective(self, noise, n_samples):
