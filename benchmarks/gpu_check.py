@@ -65,6 +65,7 @@ def main():
     n = 2000 if args.quick else args.n
     _warm_up(args.device)
     rows = []
+    meta = run_meta(n=n, **device_meta(args.device))
     for name, fit_and_read in _checks(n, args.large).items():
         row = dict(check=name)
         answers = {}
@@ -80,10 +81,10 @@ def main():
         row["answer_cpu"] = float(np.mean(answers["cpu"]))
         print(json.dumps(row), flush=True)
         rows.append(row)
-        meta = run_meta(n=n, **device_meta(args.device))
-        markdown = _markdown(rows, meta)
-        write_device_results("gpu_check", meta, rows, markdown, args.quick, echo=False)
-    print(markdown)
+        write_device_results(
+            "gpu_check", meta, rows, _markdown(rows, meta), args.quick, echo=False
+        )
+    print(_markdown(rows, meta))
 
 
 def _warm_up(device):

@@ -196,10 +196,11 @@ class CNCEEnergyModel(DensityMixin, _BaseEnergyNCE):
     noise_ : Noise
         The fitted noise.
     base_ : Noise or None
-        The fitted base density. With ``base="auto"``, early stopping and up
-        to 2000 rows, it is selected again on all the rows once the network
-        has trained (the rows held out had cost it most where rows are few:
-        1.06 nats per row on ionosphere's 135).
+        The fitted base density. A selected one (``base="auto"`` or a
+        ``SelectedDensity`` of yours) is, with early stopping and up to 2000
+        rows, selected again on all the rows once the network has trained
+        (the rows held out had cost it most where rows are few: 1.06 nats per
+        row on ionosphere's 135).
     base_family_ : str or None
         Its family: "gmm", "kde", "gaussian" (or the class name of a user's
         base; None without a base); for ``base="auto"`` the family with the

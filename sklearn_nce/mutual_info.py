@@ -2097,7 +2097,7 @@ def _warn_per_feature(fits, names=None):
             "columns learnt nothing in some of their folds (each scores every held-out pair "
             "the same, so reads ~0 whatever the dependence): "
             + "; ".join(dead)
-            + ". A learning rate too large does this. Lower lr, or use the default lr='auto'.",
+            + f". {_DEAD_CAUSE}. {_DEAD_ADVICE}",
             UnreliableEstimateWarning,
             stacklevel=stacklevel_to_user(),
         )
@@ -2231,6 +2231,9 @@ def _folds_text(fold_estimates, fold_std_errors):
 _INCONSISTENT_PREFIX = "InfoNCEAnchorMI's estimate"
 _OPTIMISM_PREFIX = "InfoNCEAnchorMI's critics read their own training pairs"
 _DEAD_PREFIX = "InfoNCEAnchorMI's critics learnt nothing"
+# The dead-critic warnings' cause and remedy (the estimator's and the per-feature table's).
+_DEAD_CAUSE = "A learning rate too large does this"
+_DEAD_ADVICE = "Lower lr, or use the default lr='auto'."
 # What to do about an estimate that fails the fold checks, by problem.
 # What worked when followed (user test, 1000 pairs of d = 10, true MI 1.0,
 # defaults -0.875): early_stopping=True 0.86, max_epochs=20 0.82,
@@ -2296,13 +2299,13 @@ def _warn_if_inconsistent(mi, mi_std, fold_estimates, fold_std_errors, stopped_e
 
 
 def _warn_if_dead(mi, n_dead, cv, lr):
-    """Warn that ``n_dead`` of the ``cv`` folds' critics learnt nothing (``_DEAD_SPAN``)."""
+    """Warn that ``n_dead`` of the ``cv`` folds' critics learnt nothing (``_DEAD_SD``)."""
     warnings.warn(
         f"{_DEAD_PREFIX} in {n_dead} of {cv} folds: each scores every held-out pair the "
         "same (its units no longer respond), so those folds read ~0 whatever the "
         f"dependence, and the estimate {mi:.3f} nats means little. "
-        f"A learning rate too large does this (lr={lr}; on a 2-d Gaussian of 1.02 nats "
-        "lr=0.3 read 0.37, the default 0.98). Lower lr, or use the default lr='auto'.",
+        f"{_DEAD_CAUSE} (lr={lr}; on a 2-d Gaussian of 1.02 nats lr=0.3 read 0.37, the "
+        f"default 0.98). {_DEAD_ADVICE}",
         UnreliableEstimateWarning,
         stacklevel=stacklevel_to_user(),
     )

@@ -474,9 +474,9 @@ class _BaseNCE(BaseEstimator, metaclass=ABCMeta):
 
         Small data keep 256-row batches; on large data a fixed 256 would make
         an epoch thousands of steps, each paying the per-step overhead of a
-        small network. (The density models keep a fixed 256 and do not offer
-        "auto"; InfoNCEAnchorMI's "auto" is its own, since its batch is part
-        of the statistic: each pair's candidates.)
+        small network. (The density models default to a fixed 256 and take
+        "auto" when asked; InfoNCEAnchorMI's "auto" is its own, since its
+        batch is part of the statistic: each pair's candidates.)
         """
         if self.batch_size != "auto":
             return self.batch_size

@@ -660,7 +660,9 @@ class _BaseEnergyNCE(_BaseNCE):
 
         The base (``base_``) is the density the network corrects, fitted on
         the same rows as the network (the training rows less those early
-        stopping holds out); ``score_samples(X) - base_score_samples(X)``
+        stopping holds out; :class:`CNCEEnergyModel` then selects a selected
+        base again on all of them, up to 2000 rows);
+        ``score_samples(X) - base_score_samples(X)``
         is what the network adds at each row, and its mean over held-out rows
         says whether the correction helps out of sample (``network_gain_``
         reads it on the rows early stopping held out, which also chose the
